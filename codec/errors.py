@@ -1,0 +1,76 @@
+"""The codec's exception family and the located problem each error carries."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Literal
+
+from vismock.errors import VismockError
+
+IssueKind = Literal["syntax", "unsafe", "size", "schema", "rule", "encode"]
+
+
+@dataclass(frozen=True, slots=True)
+class ValidationIssue:
+    """One problem in a document: what is wrong, where, and the value at fault.
+
+    ``path`` is an XPath from the root (``/vmware-infrastructure-request/transport``),
+    ``line`` the 1-based source line when the document was parsed from text, and
+    ``value`` the offending text (secrets are masked), or None when there is none.
+    """
+
+    reason: str
+    path: str
+    line: int | None = None
+    value: str | None = None
+    kind: IssueKind = "schema"
+
+    def __str__(self) -> str:
+        where = f"line {self.line}: " if self.line is not None else ""
+        return f"{where}{self.path}: {self.reason}"
+
+    def to_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+class CodecError(VismockError):
+    """A document could not be read, validated or written; ``issues`` says why."""
+
+    def __init__(self, issues: list[ValidationIssue] | tuple[ValidationIssue, ...]) -> None:
+        self.issues = tuple(issues)
+        super().__init__(self._summary())
+
+    def _summary(self) -> str:
+        count = len(self.issues)
+        head = f"{count} problem{'s' if count != 1 else ''} in the document"
+        return head + "".join(f"\n  {issue}" for issue in self.issues)
+
+
+class MalformedXMLError(CodecError):
+    """The bytes are not well-formed XML (or not decodable text)."""
+
+
+class UnsafeXMLError(CodecError):
+    """The document uses a feature refused on untrusted input (DTD, entities)."""
+
+
+class DocumentTooLargeError(CodecError):
+    """The document is larger than the configured limit."""
+
+
+class DocumentInvalidError(CodecError):
+    """The document is well-formed but does not satisfy the schema or its rules."""
+
+
+class EncodeError(CodecError):
+    """A dict could not be written as a valid document."""
+
+
+ERROR_BY_KIND: dict[IssueKind, type[CodecError]] = {
+    "syntax": MalformedXMLError,
+    "unsafe": UnsafeXMLError,
+    "size": DocumentTooLargeError,
+    "schema": DocumentInvalidError,
+    "rule": DocumentInvalidError,
+    "encode": EncodeError,
+}

@@ -1,0 +1,62 @@
+"""A conversion plan derived from a compiled xmlschema schema.
+
+Every element of a document maps to an :class:`ElementSpec` computed once from
+the schema: whether it repeats (decoded as a list), how its text converts, and
+its children in schema order. Nothing here lists fields by hand, so a new
+element in an XSD is decoded and encoded without code changes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from vismock.codec.values import Parse, Render, converters_for
+
+XSD_NAMESPACE = "{http://www.w3.org/2001/XMLSchema}"
+
+
+@dataclass(slots=True, eq=False)
+class ElementSpec:
+    """How one element decodes and encodes."""
+
+    name: str
+    many: bool
+    collapse: bool = False
+    parse: Parse | None = None
+    render: Render | None = None
+    children: dict[str, ElementSpec] = field(default_factory=dict)
+
+    @property
+    def is_simple(self) -> bool:
+        return self.parse is not None
+
+
+def _builtin_ancestors(xsd_type: Any) -> list[str]:
+    names: list[str] = []
+    current = xsd_type
+    while current is not None:
+        name = getattr(current, "name", None)
+        if isinstance(name, str) and name.startswith(XSD_NAMESPACE):
+            names.append(name[len(XSD_NAMESPACE):])
+        current = getattr(current, "base_type", None)
+    return names
+
+
+def _simple_spec(name: str, many: bool, xsd_type: Any) -> ElementSpec:
+    simple = xsd_type if xsd_type.is_simple() else xsd_type.content
+    parse, render = converters_for(_builtin_ancestors(simple))
+    collapse = getattr(simple, "white_space", None) == "collapse"
+    return ElementSpec(name=name, many=many, collapse=collapse, parse=parse, render=render)
+
+
+def build_spec(xsd_element: Any, many: bool = False) -> ElementSpec:
+    """The conversion plan for *xsd_element* and everything below it."""
+    xsd_type = xsd_element.type
+    name = xsd_element.local_name
+    if xsd_type.is_simple() or xsd_type.has_simple_content():
+        return _simple_spec(name, many, xsd_type)
+    spec = ElementSpec(name=name, many=many)
+    for child in xsd_type.content.iter_elements():
+        spec.children[child.local_name] = build_spec(child, many=not child.is_single())
+    return spec

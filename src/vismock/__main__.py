@@ -1,0 +1,5 @@
+import sys
+
+from vismock.cli import main
+
+sys.exit(main())

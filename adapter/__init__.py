@@ -1,0 +1,1 @@
+"""The VIS adapter's operations, executed the way the adapter does."""

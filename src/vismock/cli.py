@@ -1,0 +1,48 @@
+"""The ``vismock`` command: each area of the package contributes its subcommands.
+
+A module listed in ``COMMAND_MODULES`` exposes ``register(subparsers)``, which
+adds its subcommands and sets ``handler`` (a function of the parsed
+arguments returning the exit code) as each one's default.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Callable
+
+from vismock import __version__
+
+COMMAND_MODULES = (
+    "vismock.codec.cli",  # validate, decode, encode
+    "vismock.mockserver.cli",  # serve
+    "vismock.adapter.cli",  # retrieve-task-status
+)
+
+Handler = Callable[[argparse.Namespace], int]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="vismock",
+        description="Schema-driven codec and mock vCenter for the BMC VIS adapter.",
+    )
+    parser.add_argument("--version", action="version", version=f"vismock {__version__}")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMAND_MODULES:
+        importlib.import_module(name).register(subparsers)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # argparse exits 2 on usage errors, 0 on --help
+        return int(exc.code or 0)
+    handler: Handler | None = getattr(args, "handler", None)
+    if handler is None:
+        parser.print_help(sys.stderr)
+        return 2
+    return handler(args)

@@ -1,0 +1,1 @@
+"""pytest plugin for vismock (registered under the pytest11 entry point). Being written."""

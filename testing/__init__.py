@@ -1,0 +1,1 @@
+"""Contract-testing helpers: Hypothesis strategies derived from the XSDs. Being written."""

@@ -9,7 +9,7 @@ subclass that keeps the text as sent (vCenter sends nanoseconds, which a
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -44,10 +44,13 @@ class XsDateTime(str):
     def from_datetime(cls, value: datetime) -> XsDateTime:
         if value.tzinfo is None or value.utcoffset() is None:
             raise ValueError("a naive datetime has no time zone; xs:dateTime here needs one")
-        text = value.isoformat()
-        if value.utcoffset() == timedelta(0):
-            text = value.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
-        return cls(text)
+        # Canonical xs:dateTime: no trailing zeros in the fraction, Z for UTC.
+        zone = "Z" if value.utcoffset() == timedelta(0) else value.strftime("%z")
+        if zone != "Z":
+            zone = f"{zone[:3]}:{zone[3:]}"
+        fraction = f"{value.microsecond:06d}".rstrip("0")
+        clock = value.strftime("%Y-%m-%dT%H:%M:%S") + (f".{fraction}" if fraction else "")
+        return cls(clock + zone)
 
 
 def _split_zone(clock: str) -> tuple[str, str]:

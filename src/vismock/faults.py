@@ -40,7 +40,9 @@ class TaskNotFound(ManagedObjectNotFound):
 class InvalidLogin(VimFault):
     fault_type = "InvalidLogin"
 
-    def __init__(self, message: str = "Cannot complete login due to an incorrect user name or password.") -> None:
+    def __init__(
+        self, message: str = "Cannot complete login due to an incorrect user name or password."
+    ) -> None:
         super().__init__(message)
 
 

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from itertools import islice
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import xmlschema
 from lxml import etree
+from xmlschema import XMLSchemaChildrenValidationError, XMLSchemaDecodeError
+from xmlschema.validators import XsdAtomicBuiltin, XsdPatternFacets
 
 from vismock.codec.errors import (
     ERROR_BY_KIND,
@@ -35,32 +37,60 @@ from vismock.schemas import (
 
 Root = Literal["vmware-infrastructure-request", "vmware-infrastructure-response"]
 SECRET_ELEMENTS = frozenset({"password"})
+# (user element, password element): a non-blank user name needs a non-empty password.
+PASSWORD_RULE = ("user-name", "password")
 MASK = "********"
+MIN_BARE_SECRET = 6
+# A document's report lists at most this many issues (hostile input can have thousands).
+MAX_ISSUES = 50
 
 
-@dataclass(slots=True)
 class CompiledOperation:
-    """One operation's schema, compiled for both validators, and its plans."""
+    """One operation's schema, compiled for both validators, and its conversion plans.
 
-    operation: Operation
-    xsd: xmlschema.XMLSchema10
-    plans: dict[str, ElementSpec]
-    _local: threading.local
+    Each part is compiled on first use: validating valid documents needs only
+    libxml2, so a batch worker never pays for xmlschema unless it meets an
+    invalid document or decodes.
+    """
+
+    def __init__(self, operation: Operation) -> None:
+        self.operation = operation
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        self._xsd: xmlschema.XMLSchema10 | None = None
+        self._plans: dict[str, ElementSpec] | None = None
 
     @classmethod
     def compile(cls, operation: Operation) -> CompiledOperation:
-        xsd = xmlschema.XMLSchema10(str(operation.schema))
-        plans = {root: build_spec(xsd.elements[root]) for root in (REQUEST_ROOT, RESPONSE_ROOT)}
-        return cls(operation, xsd, plans, threading.local())
+        return cls(operation)
+
+    @property
+    def xsd(self) -> xmlschema.XMLSchema10:
+        if self._xsd is None:
+            with self._lock:
+                if self._xsd is None:
+                    self._xsd = xmlschema.XMLSchema10(str(self.operation.schema))
+        return self._xsd
+
+    @property
+    def plans(self) -> dict[str, ElementSpec]:
+        if self._plans is None:
+            xsd = self.xsd
+            self._plans = {root: build_spec(xsd.elements[root]) for root in (REQUEST_ROOT, RESPONSE_ROOT)}
+        return self._plans
 
     @property
     def libxml2(self) -> etree.XMLSchema:
         # lxml schema objects keep a per-object error log: one per thread.
         schema: etree.XMLSchema | None = getattr(self._local, "schema", None)
         if schema is None:
-            schema = etree.XMLSchema(etree.parse(str(self.operation.schema)))
+            schema = etree.XMLSchema(etree.parse(str(self.operation.schema), _SCHEMA_PARSER))
             self._local.schema = schema
         return schema
+
+
+# The XSDs are ours, but they are still read without network access.
+_SCHEMA_PARSER = etree.XMLParser(no_network=True, resolve_entities=False)
 
 
 class Codec:
@@ -74,6 +104,7 @@ class Codec:
         self.schema_dir = Path(schema_dir) if schema_dir is not None else schema_directory()
         self.max_bytes = max_bytes
         self.operations = {op.name: op for op in load_catalog(self.schema_dir)}
+        self._by_body = {op.response: op for op in self.operations.values()}
         self._compiled: dict[str, CompiledOperation] = {}
         self._lock = threading.Lock()
 
@@ -107,6 +138,14 @@ class Codec:
 
     def encode(self, data: Mapping[str, Any], *, root: Root | None = None) -> bytes:
         """A valid UTF-8 document for *data*; the root is inferred unless given."""
+        if not isinstance(data, Mapping):
+            raise EncodeError(
+                [_encode_issue("/", f"expected a mapping (decode's form), got {type(data).__name__}")]
+            )
+        if root is not None and root not in (REQUEST_ROOT, RESPONSE_ROOT):
+            raise EncodeError(
+                [_encode_issue("/", f"unknown root {root!r}; expected {REQUEST_ROOT!r} or {RESPONSE_ROOT!r}")]
+            )
         root_name = root or _infer_root(data)
         compiled = self._compiled_for(self._operation_for_data(root_name, data))
         element = _Encoder(compiled.plans[root_name]).build(data)
@@ -131,14 +170,21 @@ class Codec:
         yield from self._check(tree, compiled)
 
     def decode_tree(self, tree: etree._ElementTree) -> dict[str, Any]:
-        issues = list(self.iter_tree_errors(tree))
+        compiled, issue = self._select(tree)
+        if issue is not None:
+            raise _error_for([issue])
+        assert compiled is not None
+        issues = list(self._check(tree, compiled))
         if issues:
             raise _error_for(issues)
-        compiled, _ = self._select(tree)
-        assert compiled is not None
         root = tree.getroot()
-        decoded = _decode_element(root, compiled.plans[root.tag])
+        decoded = _decode_element(root, compiled.plans[str(root.tag)])
         return decoded if isinstance(decoded, dict) else {}
+
+    def schema(self, operation: str | None = None) -> xmlschema.XMLSchema10:
+        """The compiled xmlschema schema of *operation* (the first in the catalog by default)."""
+        chosen = self.operations[operation] if operation else next(iter(self.operations.values()))
+        return self._compiled_for(chosen).xsd
 
     def operation_of(self, tree: etree._ElementTree) -> Operation | None:
         compiled, _ = self._select(tree)
@@ -162,10 +208,9 @@ class Codec:
             name = _child_text(root, "operation-name")
             return self._by_name(name, root)
         if root.tag == RESPONSE_ROOT:
-            bodies = {op.response: op for op in self.operations.values()}
             for child in root:
-                if child.tag in bodies:
-                    return self._compiled_for(bodies[child.tag]), None
+                if child.tag in self._by_body:
+                    return self._compiled_for(self._by_body[child.tag]), None
             return self._compiled_for(next(iter(self.operations.values()))), None
         return None, ValidationIssue(
             reason=f"root element is {root.tag!r}; expected {REQUEST_ROOT!r} or {RESPONSE_ROOT!r}",
@@ -174,7 +219,9 @@ class Codec:
             kind="schema",
         )
 
-    def _by_name(self, name: str | None, root: etree._Element) -> tuple[CompiledOperation | None, ValidationIssue | None]:
+    def _by_name(
+        self, name: str | None, root: etree._Element
+    ) -> tuple[CompiledOperation | None, ValidationIssue | None]:
         operation = self.operations.get(name or "")
         if operation is None and len(self.operations) == 1:
             # One operation: let its schema say precisely what is wrong with the name.
@@ -198,20 +245,37 @@ class Codec:
         return next((op for op in operations if op.response in data), operations[0])
 
     def _check(self, tree: etree._ElementTree, compiled: CompiledOperation) -> Iterator[ValidationIssue]:
-        secrets = _secrets(tree)
-        if compiled.libxml2.validate(tree):
-            issues = []
-        else:
-            issues = [_located(tree, error) for error in compiled.xsd.iter_errors(tree, use_location_hints=False)]
-            if not issues:  # the two validators disagree: report libxml2's own words
-                issues = _libxml2_issues(compiled.libxml2)
+        issues = [] if compiled.libxml2.validate(tree) else _schema_issues(tree, compiled)
         issues.extend(_rule_issues(tree))
+        if not issues:
+            return
+        # xmlschema reports a parent's content error after its children's: restore document order.
+        issues.sort(key=lambda issue: (issue.line is None, issue.line or 0))
+        secrets = _secrets(tree)
         for issue in issues:
             yield _masked(issue, secrets)
 
 
+def _schema_issues(tree: etree._ElementTree, compiled: CompiledOperation) -> list[ValidationIssue]:
+    """The located issues of a document libxml2 found invalid, at most MAX_ISSUES of them."""
+    found = len(compiled.libxml2.error_log)
+    if found > MAX_ISSUES:
+        # Hostile input (thousands of unknown attributes...): xmlschema's report would cost
+        # quadratic time, and libxml2 has already located every problem.
+        issues = _libxml2_issues(compiled.libxml2)[:MAX_ISSUES]
+        return [*issues, ValidationIssue(reason=f"{found - MAX_ISSUES} more problems not listed", path="/")]
+    errors = list(islice(compiled.xsd.iter_errors(cast(Any, tree), use_location_hints=False), MAX_ISSUES))
+    issues = [_located(tree, error) for error in _without_shadowed(errors)]
+    # The two validators disagree (libxml2 is stricter on some edge): report libxml2's own words.
+    return issues or _libxml2_issues(compiled.libxml2)
+
+
 def _error_for(issues: list[ValidationIssue]) -> CodecError:
     return ERROR_BY_KIND[issues[0].kind](issues)
+
+
+def _encode_issue(path: str, reason: str) -> ValidationIssue:
+    return ValidationIssue(reason=reason, path=path, kind="encode")
 
 
 def _infer_root(data: Mapping[str, Any]) -> Root:
@@ -237,23 +301,26 @@ def _child_text(element: etree._Element, tag: str) -> str | None:
 
 
 def _secrets(tree: etree._ElementTree) -> list[str]:
-    return [
-        el.text
-        for el in tree.iter(*SECRET_ELEMENTS)
-        if isinstance(el.tag, str) and el.text
-    ]
+    # "{*}name": a password in any namespace (or none) is still a password.
+    wanted = [f"{{*}}{name}" for name in SECRET_ELEMENTS]
+    return [el.text for el in tree.iter(*wanted) if isinstance(el.tag, str) and el.text]
 
 
 def _masked(issue: ValidationIssue, secrets: list[str]) -> ValidationIssue:
-    if issue.path.rsplit("/", 1)[-1] in SECRET_ELEMENTS and issue.value:
+    """*issue* with every password hidden from its value and its reason."""
+    if issue.path.rsplit("/", 1)[-1].split("[", 1)[0] in SECRET_ELEMENTS and issue.value:
         issue = _replace(issue, value=MASK)
     for secret in secrets:
-        if secret in issue.reason or (issue.value and secret in issue.value):
-            issue = _replace(
-                issue,
-                reason=issue.reason.replace(secret, MASK),
-                value=issue.value.replace(secret, MASK) if issue.value else issue.value,
-            )
+        value = issue.value.replace(secret, MASK) if issue.value else issue.value
+        reason = issue.reason
+        # Reasons quote the values they show; a bare short secret ("a") would also
+        # match ordinary words, so bare text is masked only for longer secrets.
+        for shown in {repr(secret), f"'{secret}'", f'"{secret}"'}:
+            reason = reason.replace(shown, MASK)
+        if len(secret) >= MIN_BARE_SECRET:
+            reason = reason.replace(secret, MASK)
+        if (reason, value) != (issue.reason, issue.value):
+            issue = _replace(issue, reason=reason, value=value)
     return issue
 
 
@@ -264,21 +331,68 @@ def _replace(issue: ValidationIssue, **changes: Any) -> ValidationIssue:
 
 def _located(tree: etree._ElementTree, error: Any) -> ValidationIssue:
     """A ValidationIssue for an xmlschema error, pointing at the offending element."""
-    target = getattr(error, "elem", None)
-    index = getattr(error, "index", None)
-    if target is not None and isinstance(index, int) and 0 <= index < len(target):
-        target = target[index]  # an unexpected child: point at the child itself
-    if target is None or not isinstance(target.tag, str):
+    elem = getattr(error, "elem", None)
+    if elem is None or not isinstance(elem.tag, str):
         return ValidationIssue(reason=str(error.reason), path=str(error.path or "/"))
-    value = error.obj if isinstance(error.obj, str) else None
-    if value is None and len(target) == 0 and target.text and target is not getattr(error, "elem", None):
-        value = target.text
-    return ValidationIssue(
-        reason=str(error.reason),
-        path=tree.getpath(target),
-        line=target.sourceline,
-        value=value,
+    if isinstance(error, XMLSchemaChildrenValidationError):
+        return _content_issue(tree, error, elem)
+    value = _offending_value(error.obj)
+    reason = str(error.reason)
+    if isinstance(error, XMLSchemaDecodeError) and isinstance(error.validator, XsdAtomicBuiltin):
+        # xmlschema passes on Python's words ("invalid literal for int() ..."): say it in XSD terms.
+        reason = f"{value!r} is not a valid {error.validator.prefixed_name}"
+    elif isinstance(error.validator, XsdPatternFacets):  # its own text doubles every backslash
+        reason = f"{value!r} does not match the pattern " + " or ".join(map(repr, error.validator.regexps))
+    return ValidationIssue(reason=reason, path=tree.getpath(elem), line=elem.sourceline, value=value)
+
+
+def _without_shadowed(errors: list[Any]) -> list[Any]:
+    """Drop facet errors on an element whose text is not even of its builtin type.
+
+    'yesterday' in an xs:dateTime with a pattern fails both; the type is what is wrong.
+    """
+    untyped = {id(e.elem) for e in errors if _is_type_error(e)}
+    return [e for e in errors if _is_type_error(e) or id(e.elem) not in untyped]
+
+
+def _is_type_error(error: Any) -> bool:
+    return isinstance(error, XMLSchemaDecodeError) and isinstance(error.validator, XsdAtomicBuiltin)
+
+
+def _offending_value(obj: Any) -> str | None:
+    if obj is None or isinstance(obj, etree._Element):
+        return None
+    return obj if isinstance(obj, str) else str(obj)
+
+
+def _content_issue(tree: etree._ElementTree, error: Any, parent: etree._Element) -> ValidationIssue:
+    """Name a content-model error by what is wrong: missing, unknown or misplaced element."""
+    expected = [str(getattr(e, "local_name", None) or e) for e in (error.expected or [])]
+    wanted = " or ".join(repr(name) for name in expected) or "no more elements"
+    index = error.index if isinstance(error.index, int) else len(parent)
+    if index >= len(parent):
+        return ValidationIssue(
+            reason=f"missing required element {wanted}", path=tree.getpath(parent), line=parent.sourceline
+        )
+    child = parent[index]
+    value = child.text if len(child) == 0 and child.text and child.text.strip() else None
+    declared = (
+        {e.local_name for e in error.validator.iter_elements()}
+        if hasattr(error.validator, "iter_elements")
+        else set()
     )
+    present = {c.tag for c in parent}
+    if child.tag not in declared:
+        reason = f"unknown element {child.tag!r} (expected {wanted})"
+    elif expected and not present.intersection(expected):
+        return ValidationIssue(
+            reason=f"missing required element {wanted} before {child.tag!r}",
+            path=tree.getpath(parent),
+            line=child.sourceline,
+        )
+    else:
+        reason = f"unexpected element {child.tag!r} here (expected {wanted})"
+    return ValidationIssue(reason=reason, path=tree.getpath(child), line=child.sourceline, value=value)
 
 
 def _libxml2_issues(schema: etree.XMLSchema) -> list[ValidationIssue]:
@@ -293,15 +407,15 @@ def _rule_issues(tree: etree._ElementTree) -> Iterator[ValidationIssue]:
     root = tree.getroot()
     if root.tag != REQUEST_ROOT:
         return
-    user = root.find("user-name")
-    password = root.find("password")
+    user = root.find(PASSWORD_RULE[0])
+    password = root.find(PASSWORD_RULE[1])
     if user is None or not (user.text or "").strip():
         return
     if password is None or not password.text:
         where = password if password is not None else user
         yield ValidationIssue(
             reason="password is required when user-name is not empty",
-            path=f"/{REQUEST_ROOT}/password",
+            path=f"/{REQUEST_ROOT}/{PASSWORD_RULE[1]}",
             line=where.sourceline,
             kind="rule",
         )
@@ -309,68 +423,98 @@ def _rule_issues(tree: etree._ElementTree) -> Iterator[ValidationIssue]:
 
 def _decode_element(element: etree._Element, spec: ElementSpec) -> Any:
     if spec.parse is not None:
-        text = element.text
-        if not text:
-            return None
-        return spec.parse(" ".join(text.split()) if spec.collapse else text)
+        return _decode_text(element.text, spec)
     if len(element) == 0:
         return None
     result: dict[str, Any] = {}
     children = spec.children
     for child in element:
-        tag = child.tag
-        child_spec = children[tag]
-        value = _decode_element(child, child_spec)
-        if child_spec.many:
-            result.setdefault(tag, []).append(value)
+        child_spec = children.get(child.tag)  # type: ignore[arg-type]
+        if child_spec is None:  # a comment or PI in a tree the caller parsed
+            continue
+        # The hot loop: simple children are converted inline, without a call per element.
+        if child_spec.parse is not None:
+            text = child.text
+            value = _decode_text(text, child_spec) if text else None
         else:
-            result[tag] = value
+            value = _decode_element(child, child_spec)
+        if child_spec.many:
+            result.setdefault(child_spec.name, []).append(value)
+        else:
+            result[child_spec.name] = value
     return result
 
 
+def _decode_text(text: str | None, spec: ElementSpec) -> Any:
+    if not text:
+        return None
+    assert spec.parse is not None
+    if spec.collapse:
+        text = " ".join(text.split())
+    elif spec.replace:
+        text = text.translate(_WHITE_SPACE_TO_SPACE)
+    return spec.parse(text)
+
+
+_WHITE_SPACE_TO_SPACE = str.maketrans("\t\n\r", "   ")
+
+
 class _Encoder:
-    """Builds an element tree from a dict, in schema order, reporting bad keys and types."""
+    """Builds an element tree from a dict, in schema order, reporting bad keys and types.
+
+    The path of the element being filled is kept as a stack of steps and only
+    joined into an XPath when there is a problem to report: encode is a hot path.
+    """
 
     def __init__(self, plan: ElementSpec) -> None:
         self.plan = plan
         self.issues: list[ValidationIssue] = []
+        self.steps: list[str] = []
 
     def build(self, data: Mapping[str, Any]) -> etree._Element:
         root = etree.Element(self.plan.name)
-        self._fill(root, data, self.plan, f"/{self.plan.name}")
+        self.steps.append(self.plan.name)
+        self._fill(root, data, self.plan)
         if self.issues:
             raise EncodeError(self.issues)
         return root
 
-    def _fill(self, element: etree._Element, value: Any, spec: ElementSpec, path: str) -> None:
+    def _fill(self, element: etree._Element, value: Any, spec: ElementSpec) -> None:
         if value is None:
             return
         if spec.render is not None:
             try:
                 element.text = spec.render(value)
             except (TypeError, ValueError) as exc:
-                self._problem(path, str(exc), value)
+                self._problem(str(exc), value)
             return
-        if not isinstance(value, Mapping):
-            self._problem(path, f"expected a mapping of child elements, got {type(value).__name__}", value)
+        if not isinstance(value, dict | Mapping):
+            self._problem(f"expected a mapping of child elements, got {type(value).__name__}", value)
             return
+        children = spec.children
         for key in value:
-            if key not in spec.children:
-                self._problem(f"{path}/{key}", f"unknown element {key!r} under {spec.name!r}", None)
-        for name, child_spec in spec.children.items():
+            if key not in children:
+                self._problem(f"unknown element {key!r} under {spec.name!r}", None, step=str(key))
+        sub_element = etree.SubElement
+        steps = self.steps
+        for name, child_spec in children.items():
             if name not in value:
                 continue
             items = value[name]
-            if child_spec.many:
-                if not isinstance(items, list):
-                    self._problem(f"{path}/{name}", f"expected a list, got {type(items).__name__}", items)
-                    continue
+            if not child_spec.many:
+                steps.append(name)
+                self._fill(sub_element(element, name), items, child_spec)
+                steps.pop()
+            elif isinstance(items, list):
                 for position, item in enumerate(items, start=1):
-                    child = etree.SubElement(element, name)
-                    self._fill(child, item, child_spec, f"{path}/{name}[{position}]")
+                    steps.append(f"{name}[{position}]")
+                    self._fill(sub_element(element, name), item, child_spec)
+                    steps.pop()
             else:
-                self._fill(etree.SubElement(element, name), items, child_spec, f"{path}/{name}")
+                self._problem(f"expected a list, got {type(items).__name__}", items, step=name)
 
-    def _problem(self, path: str, reason: str, value: Any) -> None:
-        shown = None if value is None or path.endswith("/password") else repr(value)[:200]
+    def _problem(self, reason: str, value: Any, *, step: str | None = None) -> None:
+        path = "/" + "/".join(self.steps if step is None else [*self.steps, step])
+        secret = path.rsplit("/", 1)[-1].split("[", 1)[0] in SECRET_ELEMENTS
+        shown = None if value is None or secret else repr(value)[:200]
         self.issues.append(ValidationIssue(reason=reason, path=path, value=shown, kind="encode"))

@@ -22,7 +22,8 @@ class ElementSpec:
 
     name: str
     many: bool
-    collapse: bool = False
+    collapse: bool = False  # whiteSpace="collapse": trim, and runs of white space become one space
+    replace: bool = False  # whiteSpace="replace": tab, newline and carriage return become spaces
     parse: Parse | None = None
     render: Render | None = None
     children: dict[str, ElementSpec] = field(default_factory=dict)
@@ -32,22 +33,30 @@ class ElementSpec:
         return self.parse is not None
 
 
-def _builtin_ancestors(xsd_type: Any) -> list[str]:
+def builtin_ancestors(xsd_type: Any) -> list[str]:
+    """The builtin XSD type names (without namespace) of *xsd_type* and its bases, nearest first."""
     names: list[str] = []
     current = xsd_type
     while current is not None:
         name = getattr(current, "name", None)
         if isinstance(name, str) and name.startswith(XSD_NAMESPACE):
-            names.append(name[len(XSD_NAMESPACE):])
+            names.append(name[len(XSD_NAMESPACE) :])
         current = getattr(current, "base_type", None)
     return names
 
 
 def _simple_spec(name: str, many: bool, xsd_type: Any) -> ElementSpec:
     simple = xsd_type if xsd_type.is_simple() else xsd_type.content
-    parse, render = converters_for(_builtin_ancestors(simple))
-    collapse = getattr(simple, "white_space", None) == "collapse"
-    return ElementSpec(name=name, many=many, collapse=collapse, parse=parse, render=render)
+    parse, render = converters_for(builtin_ancestors(simple))
+    white_space = getattr(simple, "white_space", None)
+    return ElementSpec(
+        name=name,
+        many=many,
+        collapse=white_space == "collapse",
+        replace=white_space == "replace",
+        parse=parse,
+        render=render,
+    )
 
 
 def build_spec(xsd_element: Any, many: bool = False) -> ElementSpec:

@@ -9,7 +9,6 @@ need one, and refusing it outright is what makes entity bombs cheap to stop.
 from __future__ import annotations
 
 import os
-import re
 from typing import IO
 
 from lxml import etree
@@ -45,21 +44,50 @@ class ParseFailure(Exception):
 _PARSER = _safe_parser()
 
 # The prolog: optional declaration, comments, PIs and white space, then DOCTYPE.
-_DOCTYPE_IN_PROLOG = re.compile(rb"\A\s*(?:<\?.*?\?>\s*|<!--.*?-->\s*)*<!DOCTYPE", re.DOTALL)
 _PROLOG_SCAN_BYTES = 64 * 1024
 _UNSAFE_REASON = "DTDs and entity declarations are not allowed in adapter XML"
 
 
-def _declares_doctype(data: bytes) -> bool:
+def _doctype_line(data: bytes) -> int | None:
+    """The line of a DOCTYPE in the prolog, or None when there is none."""
     head = data[:_PROLOG_SCAN_BYTES]
     if head.startswith((b"\xff\xfe", b"\xfe\xff", b"<\x00", b"\x00<")):
         head = head.decode("utf-16", errors="replace").encode("utf-8")
     head = head.removeprefix(b"\xef\xbb\xbf")
-    return _DOCTYPE_IN_PROLOG.match(head) is not None
+    found = _doctype_offset(head)
+    return head.count(b"\n", 0, found) + 1 if found is not None else None
 
 
-def _unsafe(line: int | None = None) -> ParseFailure:
-    return ParseFailure(ValidationIssue(reason=_UNSAFE_REASON, path="/", line=line, kind="unsafe"))
+# The markup that may precede a DOCTYPE in the prolog, and where each one ends.
+_PROLOG_ITEMS = ((b"<?", b"?>"), (b"<!--", b"-->"))
+
+
+def _doctype_offset(head: bytes) -> int | None:
+    """Where a DOCTYPE starts in the prolog of *head*, or None.
+
+    A linear scan over white space, declarations, PIs and comments: a regular
+    expression with nested repeats here backtracks exponentially on a prolog
+    of many comments.
+    """
+    position = 0
+    while True:
+        while position < len(head) and head[position] in b" \t\r\n":
+            position += 1
+        if head.startswith(b"<!DOCTYPE", position):
+            return position
+        for opening, closing in _PROLOG_ITEMS:
+            if head.startswith(opening, position):
+                end = head.find(closing, position + len(opening))
+                if end == -1:
+                    return None  # unterminated: the parser will call it malformed
+                position = end + len(closing)
+                break
+        else:
+            return None
+
+
+def _unsafe(line: int | None = None, reason: str = _UNSAFE_REASON) -> ParseFailure:
+    return ParseFailure(ValidationIssue(reason=reason, path="/", line=line, kind="unsafe"))
 
 
 def read_bytes(source: XMLInput, max_bytes: int) -> bytes:
@@ -77,6 +105,8 @@ def read_bytes(source: XMLInput, max_bytes: int) -> bytes:
             data = fh.read(max_bytes + 1)
     else:
         data = source.read(max_bytes + 1)
+        if isinstance(data, str):  # a text-mode file: treat like a str
+            return read_bytes(data, max_bytes)
     if len(data) > max_bytes:
         raise ParseFailure(
             ValidationIssue(
@@ -92,21 +122,21 @@ def parse(data: bytes) -> etree._ElementTree:
     """Parse *data* into a tree, refusing DTDs and malformed input."""
     if not data.strip():
         raise ParseFailure(ValidationIssue(reason="document is empty", path="/", kind="syntax"))
-    if _declares_doctype(data):
-        raise _unsafe()
+    doctype_line = _doctype_line(data)
+    if doctype_line is not None:
+        raise _unsafe(doctype_line)
     try:
         root = etree.fromstring(data, parser=_PARSER)
     except etree.XMLSyntaxError as exc:
         line = exc.lineno if exc.lineno else None
         if "entity" in exc.msg.lower():
-            raise _unsafe(line) from None
+            # Only the five predefined entities and character references are allowed.
+            raise _unsafe(line, f"entity references are not allowed in adapter XML: {exc.msg}") from None
         raise ParseFailure(
             ValidationIssue(reason=f"malformed XML: {exc.msg}", path="/", line=line, kind="syntax")
         ) from None
     except ValueError as exc:  # e.g. a str with an encoding declaration lxml rejects
-        raise ParseFailure(
-            ValidationIssue(reason=f"malformed XML: {exc}", path="/", kind="syntax")
-        ) from None
+        raise ParseFailure(ValidationIssue(reason=f"malformed XML: {exc}", path="/", kind="syntax")) from None
     tree = root.getroottree()
     if tree.docinfo.doctype or tree.docinfo.internalDTD is not None:
         raise _unsafe()

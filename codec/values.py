@@ -14,6 +14,8 @@ from decimal import Decimal
 from typing import Any
 
 Parse = Callable[[str], Any]
+# The class below has a property named datetime: annotations inside it use this name.
+Moment = datetime
 Render = Callable[[Any], str]
 
 
@@ -28,7 +30,7 @@ class XsDateTime(str):
     __slots__ = ()
 
     @property
-    def datetime(self) -> datetime:
+    def datetime(self) -> Moment:
         text = str(self)
         date_part, _, rest = text.partition("T")
         clock, zone = _split_zone(rest)
@@ -41,15 +43,22 @@ class XsDateTime(str):
         return value + timedelta(days=1) if midnight_after else value
 
     @classmethod
-    def from_datetime(cls, value: datetime) -> XsDateTime:
+    def from_datetime(cls, value: Moment) -> XsDateTime:
         if value.tzinfo is None or value.utcoffset() is None:
             raise ValueError("a naive datetime has no time zone; xs:dateTime here needs one")
         # Canonical xs:dateTime: no trailing zeros in the fraction, Z for UTC.
-        zone = "Z" if value.utcoffset() == timedelta(0) else value.strftime("%z")
-        if zone != "Z":
-            zone = f"{zone[:3]}:{zone[3:]}"
+        offset = value.utcoffset()
+        assert offset is not None
+        minutes, seconds = divmod(int(offset.total_seconds()), 60)
+        if seconds or offset.microseconds:
+            raise ValueError("xs:dateTime time zones are whole minutes; this offset has seconds")
+        if abs(minutes) > 14 * 60:
+            raise ValueError("xs:dateTime time zones lie within -14:00..+14:00")
+        sign = "-" if minutes < 0 else "+"
+        zone = "Z" if minutes == 0 else f"{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
         fraction = f"{value.microsecond:06d}".rstrip("0")
-        clock = value.strftime("%Y-%m-%dT%H:%M:%S") + (f".{fraction}" if fraction else "")
+        # strftime("%Y") does not pad years before 1000 on every platform: format the year ourselves.
+        clock = f"{value.year:04d}-{value:%m-%dT%H:%M:%S}" + (f".{fraction}" if fraction else "")
         return cls(clock + zone)
 
 
@@ -105,9 +114,19 @@ def _render_datetime(value: Any) -> str:
 
 INTEGER_TYPES = frozenset(
     {
-        "integer", "long", "int", "short", "byte", "nonNegativeInteger", "positiveInteger",
-        "nonPositiveInteger", "negativeInteger", "unsignedLong", "unsignedInt",
-        "unsignedShort", "unsignedByte",
+        "integer",
+        "long",
+        "int",
+        "short",
+        "byte",
+        "nonNegativeInteger",
+        "positiveInteger",
+        "nonPositiveInteger",
+        "negativeInteger",
+        "unsignedLong",
+        "unsignedInt",
+        "unsignedShort",
+        "unsignedByte",
     }
 )
 

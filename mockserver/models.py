@@ -12,11 +12,23 @@ signatures below are fixed; bodies marked TODO are being implemented.
 
 from __future__ import annotations
 
+import hmac
+import json
+import random
+import secrets
+import shutil
+import sqlite3
+import tempfile
+import weakref
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import datetime
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
+
+from vismock.errors import VismockError
+from vismock.faults import InvalidState, NotSupported, TaskNotFound
+from vismock.mockserver import lifecycle, store
 
 Progression = Literal["time", "polls", "manual"]
 State = Literal["queued", "running", "success", "error"]
@@ -128,32 +140,99 @@ class Backend:
         tasks: Sequence[TaskSpec] = (),
         accounts: Mapping[str, str] | None = None,
         journal_cap: int = 10_000,
+        session_cap: int = 10_000,
+        session_lifetime: float | None = None,
     ) -> None:
         """*path* None: a private temporary database. *accounts* None: vismock/vismock.
 
+        *session_cap*: at most that many SOAP sessions are kept (the oldest are ended, as
+        clients that never log out would otherwise grow the store); *session_lifetime*:
+        seconds of mock-clock time after which a session is no longer accepted (None: never).
+
         Opening an existing database keeps its tasks, rules and clock (restart-safe);
-        *tasks* become the "loaded file" that ``reset()`` returns to.
+        *tasks* become the "loaded file" that ``reset()`` returns to. A fresh database
+        also starts with *tasks* live. Opening an existing one with no *tasks* keeps its
+        loaded set (e.g. a second process attaching to a running server's state).
         """
-        raise NotImplementedError  # TODO
+        if journal_cap < 1 or session_cap < 1:
+            raise VismockError(
+                f"journal_cap and session_cap must be at least 1, not {journal_cap}, {session_cap}"
+            )
+        if session_lifetime is not None and not session_lifetime > 0:
+            raise VismockError(f"session_lifetime must be positive seconds or None, not {session_lifetime}")
+        self._tempdir: str | None = None
+        if path is None:
+            self._tempdir = tempfile.mkdtemp(prefix="vismock-")
+            path = Path(self._tempdir) / "state.sqlite3"
+        self.path = Path(path)
+        self._db = store.Database(self.path)
+        self._finalizer = weakref.finalize(self, _cleanup, self._db, self._tempdir)
+        self._accounts = dict(accounts) if accounts is not None else dict(DEFAULT_ACCOUNTS)
+        self._journal_cap = journal_cap
+        self._session_cap = session_cap
+        self._session_lifetime_us = None if session_lifetime is None else round(session_lifetime * 1_000_000)
+        # In-process caches of immutable data, keyed so that writes by any process invalidate them.
+        self._specs: dict[str, tuple[int, TaskSpec]] = {}
+        self._rules: dict[int, FaultRule] = {}
+        self._rendered: dict[
+            tuple[str, tuple[Any, ...]], tuple[lifecycle.Runtime, dict[int, dict[str, Any]]]
+        ] = {}
+        self._load(tasks)
+
+    def close(self) -> None:
+        """Close this process's connections (and delete a private temporary database)."""
+        self._finalizer()
+
+    def _load(self, tasks: Sequence[TaskSpec]) -> None:
+        rows = _spec_rows(tasks)
+        with self._db.write() as tx:
+            fresh = tx.execute("SELECT 1 FROM meta WHERE key = 'initialized'").fetchone() is None
+            if fresh or rows:
+                tx.execute("DELETE FROM loaded")
+                tx.executemany("INSERT INTO loaded (id, seq, spec) VALUES (?, ?, ?)", rows)
+            if fresh:
+                self._insert_tasks(tx, tasks, self._now_us(tx))
+                tx.execute("INSERT INTO meta (key, value) VALUES ('initialized', '1')")
 
     def reset(self) -> None:
         """Tasks back to the loaded set (lifecycles restart), journal, rules, sessions cleared, clock real."""
-        raise NotImplementedError
+        with self._db.write() as tx:
+            tx.execute("UPDATE clock SET frozen_us = NULL, offset_us = 0")
+            for table in ("tasks", "journal", "faults", "sessions"):
+                tx.execute(f"DELETE FROM {table}")
+            loaded = tx.execute("SELECT spec FROM loaded ORDER BY seq").fetchall()
+            specs = [_spec_from_json(text) for (text,) in loaded]
+            self._insert_tasks(tx, specs, self._now_us(tx))
 
     # -- tasks -----------------------------------------------------------------------
     def list_tasks(self) -> list[TaskSpec]:
-        raise NotImplementedError
+        rows = self._db.connection().execute("SELECT id, rev, spec FROM tasks ORDER BY seq").fetchall()
+        return [self._cached_spec(task_id, rev, text) for task_id, rev, text in rows]
 
     def get_task(self, task_id: str) -> TaskSpec:
         """Raises vismock.faults.TaskNotFound."""
-        raise NotImplementedError
+        row = self._db.connection().execute("SELECT rev, spec FROM tasks WHERE id = ?", (task_id,)).fetchone()
+        if row is None:
+            raise TaskNotFound(task_id)
+        return self._cached_spec(task_id, row[0], row[1])
 
     def put_tasks(self, specs: Iterable[TaskSpec]) -> None:
         """Add or replace; a replaced task's lifecycle restarts (queued at ``now()``)."""
-        raise NotImplementedError
+        specs = list(specs)
+        for spec in specs:
+            _check_spec(spec)
+        with self._db.write() as tx:
+            self._insert_tasks(tx, specs, self._now_us(tx))
+
+    def restart_task(self, task_id: str) -> None:
+        """Start a task's lifecycle over (queued at ``now()``, or its fixed queueTime)."""
+        self.put_tasks([self.get_task(task_id)])
 
     def delete_task(self, task_id: str) -> None:
-        raise NotImplementedError
+        """Raises vismock.faults.TaskNotFound if there is no such task."""
+        with self._db.write() as tx:
+            if tx.execute("DELETE FROM tasks WHERE id = ?", (task_id,)).rowcount == 0:
+                raise TaskNotFound(task_id)
 
     def task_info(self, task_id: str, *, poll: bool = True) -> dict[str, Any]:
         """The task's vim25 TaskInfo now, as a dict in vismock.codec's decode form.
@@ -162,50 +241,240 @@ class Backend:
         pass False for internal peeks (WaitForUpdates re-checks, admin views).
         Raises vismock.faults.TaskNotFound.
         """
-        raise NotImplementedError
+        spec, runtime, now, rendered = self._read_task(self._db.connection(), task_id)
+        if poll and lifecycle.counts_polls(spec, runtime):
+            # Counting a poll is read-modify-write: do it again inside a write transaction.
+            with self._db.write() as tx:
+                spec, runtime, now, _ = self._read_task(tx, task_id)
+                shown, stored = lifecycle.after_poll(spec, runtime, now)
+                if stored != runtime:
+                    self._save_runtime(tx, task_id, stored)
+            return lifecycle.task_info(spec, shown, now)
+        return self._render(spec, runtime, now, rendered)
+
+    def task_infos(self, task_ids: Sequence[str], *, poll: bool = True) -> list[dict[str, Any]]:
+        """``task_info`` of each id, in order (raises TaskNotFound for the first unknown one)."""
+        return [self.task_info(task_id, poll=poll) for task_id in task_ids]
 
     def advance_task(self, task_id: str, steps: int = 1) -> dict[str, Any]:
-        """Manual progression: take the next *steps* timeline steps; returns the new TaskInfo."""
-        raise NotImplementedError
+        """Manual progression: take the next *steps* timeline steps; returns the new TaskInfo.
+
+        Raises InvalidState for a task whose progression is not "manual".
+        """
+        with self._db.write() as tx:
+            spec, runtime, now, _ = self._read_task(tx, task_id)
+            if spec.progression != "manual":
+                raise InvalidState(f"Task {task_id} progresses by {spec.progression}, not manually")
+            runtime = lifecycle.advance(spec, runtime, steps, now)
+            self._save_runtime(tx, task_id, runtime)
+        return lifecycle.task_info(spec, runtime, now)
 
     def cancel_task(self, task_id: str) -> None:
         """vim25 CancelTask: NotSupported if not cancelable, InvalidState if already finished;
         otherwise the task ends in error with RequestCanceled and cancelled=true."""
-        raise NotImplementedError
+        with self._db.write() as tx:
+            spec, runtime, now, _ = self._read_task(tx, task_id)
+            if not spec.cancelable:
+                raise NotSupported(f"Task {task_id} ({spec.name}) cannot be cancelled")
+            if lifecycle.is_finished(spec, runtime, now):
+                raise InvalidState(f"Task {task_id} has already finished")
+            if spec.progression == "polls":
+                # The read that would have shown the current step: make its times stick.
+                runtime = lifecycle.note_shown(
+                    spec, runtime, lifecycle.current_index(spec, runtime, now), now
+                )
+            self._save_runtime(tx, task_id, lifecycle.cancel(runtime, now))
+
+    def _read_task(
+        self, conn: sqlite3.Connection, task_id: str
+    ) -> tuple[TaskSpec, lifecycle.Runtime, datetime, dict[int, dict[str, Any]]]:
+        """The task's spec, runtime, the mock's now and the runtime's render cache, in one SELECT
+        (two on a spec cache miss)."""
+        row = conn.execute(_SELECT_TASK, (task_id,)).fetchone()
+        if row is None:
+            raise TaskNotFound(task_id)
+        cached = self._specs.get(task_id)
+        if cached is not None and cached[0] == row[0]:
+            spec = cached[1]
+        else:
+            row = conn.execute(_SELECT_TASK_AND_SPEC, (task_id,)).fetchone()
+            if row is None:
+                raise TaskNotFound(task_id)
+            spec = self._cached_spec(task_id, row[0], row[9])
+        runtime, rendered = self._runtime(task_id, row[:7])
+        return spec, runtime, store.from_us(store.clock_now_us(row[7], row[8])), rendered
+
+    def _runtime(
+        self, task_id: str, columns: tuple[Any, ...]
+    ) -> tuple[lifecycle.Runtime, dict[int, dict[str, Any]]]:
+        """The Runtime of these stored columns (rev first), and its rendered TaskInfos by step index.
+
+        A TaskInfo depends on the clock only through the step it shows, so rendering is cached
+        per (task, spec rev, runtime columns, step): the hot path is one SELECT and a dict copy.
+        """
+        key = (task_id, columns)
+        cached = self._rendered.get(key)
+        if cached is None:
+            if len(self._rendered) >= _RENDER_CACHE_LIMIT:
+                self._rendered.clear()  # bounded: polls tasks make a new key per counted read
+            runtime = lifecycle.Runtime(
+                queued_at=store.from_us(columns[1]),
+                polls=columns[2],
+                step_index=columns[3],
+                started_at=_maybe_time(columns[4]),
+                completed_at=_maybe_time(columns[5]),
+                cancelled_at=_maybe_time(columns[6]),
+            )
+            cached = self._rendered[key] = (runtime, {})
+        return cached
+
+    def _render(
+        self, spec: TaskSpec, runtime: lifecycle.Runtime, now: datetime, rendered: dict[int, dict[str, Any]]
+    ) -> dict[str, Any]:
+        index = lifecycle.current_index(spec, runtime, now)
+        info = rendered.get(index)
+        if info is None:
+            info = rendered[index] = lifecycle.task_info(spec, runtime, now)
+        return dict(info)
+
+    def _cached_spec(self, task_id: str, rev: int, text: str) -> TaskSpec:
+        cached = self._specs.get(task_id)
+        if cached is not None and cached[0] == rev:
+            return cached[1]
+        spec = _spec_from_json(text)
+        if len(self._specs) >= _SPEC_CACHE_LIMIT:
+            self._specs.clear()  # bounded even if tasks come and go for a long time
+        self._specs[task_id] = (rev, spec)
+        return spec
+
+    def _insert_tasks(self, tx: sqlite3.Connection, specs: Iterable[TaskSpec], now_us: int) -> None:
+        now = store.from_us(now_us)
+        for spec in specs:
+            runtime = lifecycle.initial_runtime(spec, now)
+            tx.execute(
+                _UPSERT_TASK,
+                (spec.id, secrets.randbits(62), _spec_to_json(spec), *_runtime_columns(runtime)),
+            )
+
+    @staticmethod
+    def _save_runtime(tx: sqlite3.Connection, task_id: str, runtime: lifecycle.Runtime) -> None:
+        tx.execute(
+            "UPDATE tasks SET queued_us = ?, polls = ?, step_index = ?, started_us = ?, completed_us = ?,"
+            " cancelled_us = ? WHERE id = ?",
+            (*_runtime_columns(runtime), task_id),
+        )
 
     # -- clock ------------------------------------------------------------------------
     def now(self) -> datetime:
         """The mock's clock (aware UTC): real time unless frozen, plus any advance."""
-        raise NotImplementedError
+        return store.from_us(self._now_us(self._db.connection()))
+
+    @staticmethod
+    def _now_us(conn: sqlite3.Connection) -> int:
+        frozen_us, offset_us = conn.execute("SELECT frozen_us, offset_us FROM clock").fetchone()
+        return store.clock_now_us(frozen_us, offset_us)
 
     def freeze(self, at: datetime | None = None) -> datetime:
-        raise NotImplementedError
+        """Stop the clock at *at* (aware) or at the current mock time."""
+        if at is not None and (at.tzinfo is None or at.utcoffset() is None):
+            raise VismockError("freeze(at=...) needs an aware datetime (with a time zone)")
+        if at is not None and not CLOCK_RANGE[0] <= at <= CLOCK_RANGE[1]:
+            raise VismockError(f"freeze(at={at.isoformat()}): the clock stays within years 1970..8999")
+        with self._db.write() as tx:
+            frozen_us = store.to_us(at) if at is not None else self._now_us(tx)
+            tx.execute("UPDATE clock SET frozen_us = ?", (frozen_us,))
+        return store.from_us(frozen_us)
 
     def advance(self, seconds: float) -> datetime:
-        raise NotImplementedError
+        """Move the clock forward (frozen or running) by *seconds* (>= 0)."""
+        if not 0 <= seconds <= MAX_ADVANCE_SECONDS:
+            raise VismockError(
+                f"advance({seconds!r}): the clock moves forward by 0..{MAX_ADVANCE_SECONDS} seconds at a time"
+            )
+        delta_us = round(seconds * 1_000_000)
+        with self._db.write() as tx:
+            tx.execute(
+                "UPDATE clock SET frozen_us = frozen_us + ?, offset_us = CASE WHEN frozen_us IS NULL"
+                " THEN offset_us + ? ELSE offset_us END",
+                (delta_us, delta_us),
+            )
+            now = store.from_us(self._now_us(tx))
+            if now > CLOCK_RANGE[1]:
+                raise VismockError(f"advance({seconds!r}) would take the clock past year 8999")
+            return now
 
     def resume(self) -> datetime:
-        raise NotImplementedError
+        """Let the clock run again from where it stands (it never jumps backwards)."""
+        with self._db.write() as tx:
+            now_us = self._now_us(tx)
+            tx.execute("UPDATE clock SET frozen_us = NULL, offset_us = ?", (now_us - store.real_time_us(),))
+        return store.from_us(now_us)
+
+    def clock_state(self) -> dict[str, Any]:
+        """``{"now": datetime, "frozen": bool, "offset_seconds": float}`` for the admin API."""
+        frozen_us, offset_us = (
+            self._db.connection().execute("SELECT frozen_us, offset_us FROM clock").fetchone()
+        )
+        now_us = store.clock_now_us(frozen_us, offset_us)
+        return {
+            "now": store.from_us(now_us),
+            "frozen": frozen_us is not None,
+            "offset_seconds": (now_us - store.real_time_us()) / 1_000_000,
+        }
 
     # -- accounts and SOAP sessions ---------------------------------------------------------
     def check_login(self, user: str, password: str) -> bool:
-        raise NotImplementedError
+        expected = self._accounts.get(user)
+        # Compare in constant time, and spend the same effort for unknown users.
+        reference = (expected if expected is not None else password + "\0").encode()
+        return hmac.compare_digest(reference, password.encode()) and expected is not None
 
     def create_session(self, user: str) -> str:
         """A new session key (the vmware_soap_session cookie value)."""
-        raise NotImplementedError
+        key = secrets.token_hex(20)
+        with self._db.write() as tx:
+            cursor = tx.execute(
+                "INSERT INTO sessions (key, user, created_us) VALUES (?, ?, ?)", (key, user, self._now_us(tx))
+            )
+            newest = cursor.lastrowid or 0
+            tx.execute("DELETE FROM sessions WHERE rowid <= ?", (newest - self._session_cap,))
+        return key
 
     def session_user(self, key: str) -> str | None:
-        """The user of a live session, or None for unknown / ended keys."""
-        raise NotImplementedError
+        """The user of a live session, or None for unknown / ended / expired keys."""
+        row = self._db.connection().execute(_SELECT_SESSION, (key,)).fetchone()
+        if row is None:
+            return None
+        user, created_us, frozen_us, offset_us = row
+        lifetime = self._session_lifetime_us
+        if lifetime is not None and store.clock_now_us(frozen_us, offset_us) - created_us > lifetime:
+            return None
+        return str(user)
 
     def end_session(self, key: str) -> None:
-        raise NotImplementedError
+        with self._db.write() as tx:
+            tx.execute("DELETE FROM sessions WHERE key = ?", (key,))
 
     # -- journal ----------------------------------------------------------------------------
     def record(self, entry: JournalEntry) -> None:
         """Append; the oldest entries beyond ``journal_cap`` are dropped."""
-        raise NotImplementedError
+        with self._db.write() as tx:
+            cursor = tx.execute(
+                "INSERT INTO journal (time_us, face, operation, task_ids, user, outcome, http_status,"
+                " latency_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    store.to_us(entry.time),
+                    entry.face,
+                    entry.operation,
+                    json.dumps(list(entry.task_ids)),
+                    entry.user,
+                    entry.outcome,
+                    entry.http_status,
+                    entry.latency_ms,
+                ),
+            )
+            newest = cursor.lastrowid or 0
+            tx.execute("DELETE FROM journal WHERE id <= ?", (newest - self._journal_cap,))
 
     def journal(
         self,
@@ -216,7 +485,17 @@ class Backend:
         operation: str | None = None,
         limit: int | None = None,
     ) -> list[JournalEntry]:
-        raise NotImplementedError
+        """Matching entries, oldest first; *limit*: only the newest *limit* of them."""
+        where, params = _journal_filter(task, outcome, face, operation)
+        sql = (
+            "SELECT id, time_us, face, operation, task_ids, user, outcome, http_status, latency_ms"
+            f" FROM journal{where} ORDER BY id DESC"
+        )
+        if limit is not None:
+            sql += " LIMIT ?"
+            params.append(max(limit, 0))
+        rows = self._db.connection().execute(sql, params).fetchall()
+        return [_journal_entry(row) for row in reversed(rows)]
 
     def count_requests(
         self,
@@ -226,23 +505,214 @@ class Backend:
         face: Face | None = None,
         operation: str | None = None,
     ) -> int:
-        raise NotImplementedError
+        where, params = _journal_filter(task, outcome, face, operation)
+        row = self._db.connection().execute(f"SELECT COUNT(*) FROM journal{where}", params).fetchone()
+        return int(row[0])
 
     def clear_journal(self) -> None:
-        raise NotImplementedError
+        with self._db.write() as tx:
+            tx.execute("DELETE FROM journal")
 
     # -- fault rules --------------------------------------------------------------------------
     def add_fault(self, rule: FaultRule) -> FaultRule:
         """Store *rule*; returns it with its id."""
-        raise NotImplementedError
+        _check_rule(rule)
+        text = json.dumps({name: getattr(rule, name) for name in _RULE_FIELDS})
+        with self._db.write() as tx:
+            cursor = tx.execute("INSERT INTO faults (rule, remaining) VALUES (?, ?)", (text, rule.times))
+            rule_id = cursor.lastrowid
+        return replace(rule, id=rule_id)
 
     def list_faults(self) -> list[FaultRule]:
-        raise NotImplementedError
+        """Active rules in the order they are tried, ``times`` being what remains."""
+        rows = self._db.connection().execute("SELECT id, rule, remaining FROM faults ORDER BY id").fetchall()
+        return [
+            replace(self._cached_rule(rule_id, text), times=remaining) for rule_id, text, remaining in rows
+        ]
 
     def clear_faults(self) -> None:
-        raise NotImplementedError
+        with self._db.write() as tx:
+            tx.execute("DELETE FROM faults")
+
+    def delete_fault(self, rule_id: int) -> bool:
+        """Remove one rule; False if there was none with that id."""
+        with self._db.write() as tx:
+            return tx.execute("DELETE FROM faults WHERE id = ?", (rule_id,)).rowcount > 0
 
     def take_fault(self, *, face: Face, operation: str, task_ids: Sequence[str] = ()) -> FaultRule | None:
         """The first rule matching this request, consumed atomically (``times`` decremented
-        across all workers), or None. Probability is drawn here."""
-        raise NotImplementedError
+        across all workers), or None. Probability is drawn here.
+
+        Rules are tried in id order; a matching rule fires with its probability, and only
+        a firing consumes one of its ``times`` (an exhausted rule is removed).
+        """
+        conn = self._db.connection()
+        # Fast path (every request): no write transaction unless a rule matches and is drawn to fire.
+        rows = conn.execute("SELECT id, rule FROM faults ORDER BY id").fetchall()
+        # Draw each matching rule's probability before taking the write lock: only rules that
+        # would fire need the atomic check-and-decrement.
+        firing = [
+            rule
+            for rule in (self._cached_rule(rule_id, text) for rule_id, text in rows)
+            if _rule_matches(rule, face, operation, task_ids) and random.random() < rule.probability
+        ]
+        if not firing:
+            return None
+        with self._db.write() as tx:
+            for rule in firing:
+                row = tx.execute("SELECT remaining FROM faults WHERE id = ?", (rule.id,)).fetchone()
+                if row is None:
+                    continue  # used up meanwhile by another worker
+                remaining = row[0]
+                if remaining is None:
+                    return rule
+                if remaining <= 1:
+                    tx.execute("DELETE FROM faults WHERE id = ?", (rule.id,))
+                else:
+                    tx.execute("UPDATE faults SET remaining = remaining - 1 WHERE id = ?", (rule.id,))
+                return replace(rule, times=remaining - 1)
+        return None
+
+    def _cached_rule(self, rule_id: int, text: str) -> FaultRule:
+        rule = self._rules.get(rule_id)
+        if rule is None:
+            fields = json.loads(text)
+            rule = FaultRule(**fields, id=rule_id)
+            if len(self._rules) >= _RULE_CACHE_LIMIT:
+                self._rules.clear()
+            self._rules[rule_id] = rule
+        return rule
+
+
+DEFAULT_ACCOUNTS: Mapping[str, str] = {"vismock": "vismock"}
+# Far from datetime's limits even with a timeline's offsets added.
+CLOCK_RANGE = (datetime(1970, 1, 1, tzinfo=UTC), datetime(8999, 12, 31, tzinfo=UTC))
+MAX_ADVANCE_SECONDS = 100 * 365 * 86_400  # a century: far past any timeline, far from datetime's limits
+_RENDER_CACHE_LIMIT = 4096
+_SPEC_CACHE_LIMIT = 4096
+_RULE_CACHE_LIMIT = 1024
+_SELECT_SESSION = (
+    "SELECT s.user, s.created_us, c.frozen_us, c.offset_us FROM sessions s, clock c WHERE s.key = ?"
+)
+_RULE_FIELDS = tuple(name for name in FaultRule.__dataclass_fields__ if name != "id")
+_FAULT_ACTIONS = ("delay", "status", "error", "malformed", "drop")
+_TASK_COLUMNS = "t.rev, t.queued_us, t.polls, t.step_index, t.started_us, t.completed_us, t.cancelled_us"
+_SELECT_TASK = f"SELECT {_TASK_COLUMNS}, c.frozen_us, c.offset_us FROM tasks t, clock c WHERE t.id = ?"
+_SELECT_TASK_AND_SPEC = (
+    f"SELECT {_TASK_COLUMNS}, c.frozen_us, c.offset_us, t.spec FROM tasks t, clock c WHERE t.id = ?"
+)
+_UPSERT_TASK = """
+    INSERT INTO tasks
+        (id, seq, rev, spec, queued_us, polls, step_index, started_us, completed_us, cancelled_us)
+    VALUES (?1, (SELECT COALESCE(MAX(seq), 0) + 1 FROM tasks), ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+    ON CONFLICT (id) DO UPDATE SET rev = excluded.rev, spec = excluded.spec, queued_us = excluded.queued_us,
+        polls = excluded.polls, step_index = excluded.step_index, started_us = excluded.started_us,
+        completed_us = excluded.completed_us, cancelled_us = excluded.cancelled_us
+"""
+
+
+def _cleanup(db: store.Database, tempdir: str | None) -> None:
+    db.close()
+    if tempdir is not None:
+        shutil.rmtree(tempdir, ignore_errors=True)
+
+
+def _maybe_time(value: int | None) -> datetime | None:
+    return None if value is None else store.from_us(value)
+
+
+def _maybe_us(value: datetime | None) -> int | None:
+    return None if value is None else store.to_us(value)
+
+
+def _runtime_columns(runtime: lifecycle.Runtime) -> tuple[int | None, ...]:
+    return (
+        store.to_us(runtime.queued_at),
+        runtime.polls,
+        runtime.step_index,
+        _maybe_us(runtime.started_at),
+        _maybe_us(runtime.completed_at),
+        _maybe_us(runtime.cancelled_at),
+    )
+
+
+def _spec_to_json(spec: TaskSpec) -> str:
+    from vismock.mockserver.taskfile import spec_to_dict  # here: taskfile imports this module
+
+    return json.dumps(spec_to_dict(spec), separators=(",", ":"))
+
+
+def _spec_from_json(text: str) -> TaskSpec:
+    from vismock.mockserver.taskfile import spec_from_dict
+
+    return spec_from_dict(json.loads(text), "stored task")
+
+
+def _check_spec(spec: TaskSpec) -> None:
+    from vismock.mockserver.taskfile import check_spec
+
+    check_spec(spec, f"task {spec.id!r}")
+
+
+def _spec_rows(specs: Sequence[TaskSpec]) -> list[tuple[str, int, str]]:
+    for spec in specs:
+        _check_spec(spec)
+    ids = [spec.id for spec in specs]
+    duplicates = sorted({task_id for task_id in ids if ids.count(task_id) > 1})
+    if duplicates:
+        raise VismockError(f"duplicate task ids: {', '.join(duplicates)}")
+    return [(spec.id, seq, _spec_to_json(spec)) for seq, spec in enumerate(specs, 1)]
+
+
+def _check_rule(rule: FaultRule) -> None:
+    problems = []
+    if rule.action not in _FAULT_ACTIONS:
+        problems.append(f"action {rule.action!r} is not one of {', '.join(_FAULT_ACTIONS)}")
+    if rule.times is not None and rule.times < 1:
+        problems.append(f"times must be at least 1 (or None for unlimited), got {rule.times}")
+    if not 0.0 <= rule.probability <= 1.0:
+        problems.append(f"probability must be within 0..1, got {rule.probability}")
+    if not 0.0 <= rule.delay_seconds < float("inf"):
+        problems.append(f"delay_seconds must be >= 0, got {rule.delay_seconds}")
+    if not 100 <= rule.http_status <= 599:
+        problems.append(f"http_status must be within 100..599, got {rule.http_status}")
+    if problems:
+        raise VismockError("invalid fault rule: " + "; ".join(problems))
+
+
+def _rule_matches(rule: FaultRule, face: str, operation: str, task_ids: Sequence[str]) -> bool:
+    return (
+        (rule.face is None or rule.face == face)
+        and (rule.operation is None or rule.operation == operation)
+        and (rule.task is None or rule.task in task_ids)
+    )
+
+
+def _journal_filter(
+    task: str | None, outcome: str | None, face: str | None, operation: str | None
+) -> tuple[str, list[Any]]:
+    clauses: list[str] = []
+    params: list[Any] = []
+    if task is not None:
+        clauses.append("EXISTS (SELECT 1 FROM json_each(journal.task_ids) WHERE value = ?)")
+        params.append(task)
+    for column, value in (("outcome", outcome), ("face", face), ("operation", operation)):
+        if value is not None:
+            clauses.append(f"{column} = ?")
+            params.append(value)
+    return (" WHERE " + " AND ".join(clauses) if clauses else ""), params
+
+
+def _journal_entry(row: tuple[Any, ...]) -> JournalEntry:
+    entry_id, time_us, face, operation, task_ids, user, outcome, http_status, latency_ms = row
+    return JournalEntry(
+        time=store.from_us(time_us),
+        face=face,
+        operation=operation,
+        task_ids=tuple(json.loads(task_ids)),
+        user=user,
+        outcome=outcome,
+        http_status=http_status,
+        latency_ms=latency_ms,
+        id=entry_id,
+    )

@@ -1,1 +1,320 @@
-"""pytest plugin for vismock (registered under the pytest11 entry point). Being written."""
+"""pytest plugin: a real mock vCenter on a free port for your tests (entry point ``pytest11``).
+
+Fixtures:
+
+``vismock_server``      function scope: the running server, state reset before the test
+                        (tasks back to the loaded file, journal, fault rules, sessions cleared,
+                        clock real); a :class:`VismockServer` with helpers.
+``vismock_tasks_file``  override to serve your task file (default None: the built-in tasks).
+``vismock_accounts``    override to configure accounts (default None: ``vismock`` / ``vismock``).
+
+One server (waitress in a thread, a real socket, so any HTTP client works) runs
+per distinct tasks-file/accounts configuration and lives for the whole session;
+under pytest-xdist every worker has its own servers and temporary databases.
+Exceptions logged by the server during a test fail that test at teardown, like
+pytest-httpserver.
+
+This module is imported by every pytest run once vismock is installed, so it
+imports Flask, waitress and vismock's server lazily.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+if TYPE_CHECKING:
+    from flask import Flask
+
+    from vismock.mockserver.models import Backend, Face, FaultRule, JournalEntry, TaskSpec
+
+SERVER_LOGGER = "vismock"
+DEFAULT_TASK_FIELDS = {"name": "PowerOnVM_Task", "descriptionId": "VirtualMachine.powerOn"}
+
+
+class _ErrorCollector(logging.Handler):
+    """Keeps the server's logged exceptions so the test that caused them fails."""
+
+    def __init__(self) -> None:
+        super().__init__(level=logging.ERROR)
+        self.records: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.exc_info:
+            self.records.append(self.format(record))
+
+
+@dataclass
+class VismockServer:
+    """A running mock vCenter and the helpers tests use on it."""
+
+    app: Flask
+    url: str  # http://127.0.0.1:PORT (no trailing slash)
+    _stop: Any = field(repr=False)
+    _errors: _ErrorCollector = field(repr=False)
+    raise_server_errors: bool = True
+
+    # -- where ----------------------------------------------------------------------------------
+    @property
+    def adapter_url(self) -> str:
+        return f"{self.url}/adapter"
+
+    @property
+    def soap_url(self) -> str:
+        return f"{self.url}/sdk"
+
+    @property
+    def admin_url(self) -> str:
+        return f"{self.url}/_vismock"
+
+    @property
+    def backend(self) -> Backend:
+        backend: Backend = self.app.extensions["vismock.backend"]
+        return backend
+
+    # -- state ----------------------------------------------------------------------------------
+    def reset(self) -> None:
+        """Tasks back to the loaded file, journal, fault rules and sessions cleared, clock real."""
+        self._settle_journal()
+        self.backend.reset()
+        self._errors.records.clear()
+
+    def add_task(self, task: Mapping[str, Any] | TaskSpec | None = None, /, **fields: Any) -> TaskSpec:
+        """Add or replace a task, in task-file form: ``add_task(id="task-9", timeline=[...])``.
+
+        ``name`` and ``descriptionId`` default to PowerOnVM_Task / VirtualMachine.powerOn.
+        """
+        from vismock.mockserver import taskfile
+        from vismock.mockserver.models import TaskSpec
+
+        if isinstance(task, TaskSpec):
+            spec = task
+        else:
+            spec = taskfile.spec_from_dict(
+                {**DEFAULT_TASK_FIELDS, **(task or {}), **fields}, source="add_task"
+            )
+        self.backend.put_tasks([spec])
+        return spec
+
+    def delete_task(self, task_id: str) -> None:
+        self.backend.delete_task(task_id)
+
+    def task_info(self, task_id: str) -> dict[str, Any]:
+        """The task's TaskInfo now, without counting as a poll."""
+        return self.backend.task_info(task_id, poll=False)
+
+    def advance_task(self, task_id: str, steps: int = 1) -> dict[str, Any]:
+        """Manual progression: take the next *steps* timeline steps."""
+        return self.backend.advance_task(task_id, steps)
+
+    # -- clock ------------------------------------------------------------------------------------
+    def freeze(self, at: datetime | None = None) -> datetime:
+        return self.backend.freeze(at)
+
+    def advance(self, seconds: float) -> datetime:
+        """Move the mock's clock on by *seconds* (frozen or not); returns the new time."""
+        return self.backend.advance(seconds)
+
+    def resume(self) -> datetime:
+        return self.backend.resume()
+
+    def now(self) -> datetime:
+        return self.backend.now()
+
+    # -- journal and verification ---------------------------------------------------------------------
+    def journal(
+        self,
+        *,
+        task: str | None = None,
+        outcome: str | None = None,
+        face: Face | None = None,
+        operation: str | None = None,
+    ) -> list[JournalEntry]:
+        """Requests seen so far, oldest first (admin requests included only with ``face="admin"``)."""
+        self._settle_journal()
+        entries = self.backend.journal(task=task, outcome=outcome, face=face, operation=operation)
+        return entries if face is not None else [entry for entry in entries if entry.face != "admin"]
+
+    def count(self, **filters: Any) -> int:
+        self._settle_journal()
+        return self.backend.count_requests(**filters)
+
+    def _settle_journal(self) -> None:
+        from vismock.mockserver import observe
+
+        observe.journal_writer(self.app).settle()
+
+    def assert_requested(
+        self,
+        task: str | None = None,
+        times: int | None = None,
+        *,
+        face: Face | None = None,
+        operation: str | None = None,
+        outcome: str | None = None,
+    ) -> None:
+        """Assert matching requests were made: exactly *times*, or at least once when None."""
+        seen = self.count(task=task, outcome=outcome, face=face, operation=operation)
+        wanted = "at least once" if times is None else f"{times} time(s)"
+        if (times is None and seen == 0) or (times is not None and seen != times):
+            filters = {"task": task, "face": face, "operation": operation, "outcome": outcome}
+            shown = ", ".join(f"{name}={value!r}" for name, value in filters.items() if value is not None)
+            recent = "\n".join(f"  {_describe(entry)}" for entry in self.journal()[-10:]) or "  (none)"
+            raise AssertionError(
+                f"expected requests matching {shown or 'anything'} {wanted}, saw {seen}.\n"
+                f"Last requests in the journal:\n{recent}"
+            )
+
+    # -- faults ---------------------------------------------------------------------------------------------
+    def fail_next(
+        self,
+        action: str = "error",
+        *,
+        task: str | None = None,
+        operation: str | None = None,
+        face: Face | None = None,
+        times: int | None = 1,
+        probability: float = 1.0,
+        **options: Any,
+    ) -> FaultRule:
+        """Add a fault rule: ``fail_next("drop", task="task-525")``, ``fail_next("delay", delay_seconds=2)``.
+
+        *action*: delay, status (``http_status=``), error (``fault=``, ``message=``), malformed, drop.
+        """
+        from vismock.mockserver.models import FaultRule
+
+        rule = FaultRule(
+            action=action,  # type: ignore[arg-type]
+            task=task,
+            operation=operation,
+            face=face,
+            times=times,
+            probability=probability,
+            **options,
+        )
+        return self.backend.add_fault(rule)
+
+    def clear_faults(self) -> None:
+        self.backend.clear_faults()
+
+    # -- server-side errors -------------------------------------------------------------------------------
+    @property
+    def server_errors(self) -> list[str]:
+        """Exceptions the server logged since the last reset (tracebacks included)."""
+        return list(self._errors.records)
+
+    def stop(self) -> None:
+        self._stop()
+
+
+def _describe(entry: JournalEntry) -> str:
+    tasks = ",".join(entry.task_ids) or "-"
+    return f"{entry.face} {entry.operation} tasks={tasks} user={entry.user} outcome={entry.outcome}"
+
+
+def start_server(
+    database: Path,
+    *,
+    tasks_file: str | Path | None = None,
+    accounts: Mapping[str, str] | None = None,
+    host: str = "127.0.0.1",
+) -> VismockServer:
+    """Start a mock vCenter on a free port in this process (waitress in a daemon thread)."""
+    import waitress  # type: ignore[import-untyped]
+
+    from vismock.mockserver.app import create_app
+    from vismock.mockserver.cli import run_waitress_until
+
+    config: dict[str, Any] = {"VISMOCK_DB": str(database), "VISMOCK_ACCOUNTS": accounts}
+    if tasks_file is not None:
+        config["VISMOCK_TASKS"] = str(tasks_file)
+    app = create_app(config)
+    server = waitress.create_server(
+        app,
+        host=host,
+        port=0,
+        threads=32,
+        ident="vismock",
+        max_request_body_size=app.config["MAX_CONTENT_LENGTH"],  # 413 before buffering a huge body
+    )
+    errors = _ErrorCollector()
+    logger = logging.getLogger(SERVER_LOGGER)
+    logger.addHandler(errors)
+    stopping = threading.Event()
+    thread = threading.Thread(
+        target=run_waitress_until, args=(server, stopping, 0.05), name="vismock-server", daemon=True
+    )
+    thread.start()
+
+    def stop() -> None:
+        logger.removeHandler(errors)
+        stopping.set()
+        thread.join(timeout=5)
+
+    return VismockServer(app=app, url=f"http://{host}:{server.effective_port}", _stop=stop, _errors=errors)
+
+
+class _ServerPool:
+    """One server per (tasks file, accounts) configuration, for the whole session."""
+
+    def __init__(self, folder_factory: pytest.TempPathFactory) -> None:
+        self._folders = folder_factory
+        self._servers: dict[tuple[str | None, tuple[tuple[str, str], ...] | None], VismockServer] = {}
+
+    def get(self, tasks_file: str | Path | None, accounts: Mapping[str, str] | None) -> VismockServer:
+        key = (
+            str(Path(tasks_file).resolve()) if tasks_file is not None else None,
+            tuple(sorted(accounts.items())) if accounts is not None else None,
+        )
+        server = self._servers.get(key)
+        if server is None:
+            database = self._folders.mktemp("vismock") / "state.sqlite3"
+            server = start_server(database, tasks_file=tasks_file, accounts=accounts)
+            self._servers[key] = server
+        return server
+
+    def close(self) -> None:
+        for server in self._servers.values():
+            server.stop()
+        self._servers.clear()
+
+
+@pytest.fixture(scope="session")
+def vismock_server_pool(tmp_path_factory: pytest.TempPathFactory) -> Iterator[_ServerPool]:
+    pool = _ServerPool(tmp_path_factory)
+    yield pool
+    pool.close()
+
+
+@pytest.fixture
+def vismock_tasks_file() -> str | Path | None:
+    """The task file the server loads; override it to serve your own (None: built-in tasks)."""
+    return None
+
+
+@pytest.fixture
+def vismock_accounts() -> Mapping[str, str] | None:
+    """The accounts the server accepts; override it (None: ``vismock`` / ``vismock``)."""
+    return None
+
+
+@pytest.fixture
+def vismock_server(
+    vismock_server_pool: _ServerPool,
+    vismock_tasks_file: str | Path | None,
+    vismock_accounts: Mapping[str, str] | None,
+) -> Iterator[VismockServer]:
+    """The mock vCenter, reset for this test: ``vismock_server.url``, ``add_task``, ``assert_requested``..."""
+    server = vismock_server_pool.get(vismock_tasks_file, vismock_accounts)
+    server.reset()
+    yield server
+    errors = server.server_errors
+    if errors and server.raise_server_errors:
+        pytest.fail("the vismock server raised during this test:\n" + "\n\n".join(errors), pytrace=False)

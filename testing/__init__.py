@@ -1,1 +1,34 @@
-"""Contract-testing helpers: Hypothesis strategies derived from the XSDs. Being written."""
+"""Contract-testing helpers: Hypothesis strategies derived from the XSDs.
+
+Needs Hypothesis (``pip install vismock[testing]``); nothing else in vismock imports it.
+"""
+
+from __future__ import annotations
+
+from vismock.testing.strategies import (
+    ABSENT,
+    PRESENT,
+    InvalidDocument,
+    SchemaStrategies,
+    invalid_requests,
+    invalid_responses,
+    request_documents,
+    requests,
+    response_documents,
+    responses,
+    task_infos,
+)
+
+__all__ = [
+    "ABSENT",
+    "PRESENT",
+    "InvalidDocument",
+    "SchemaStrategies",
+    "invalid_requests",
+    "invalid_responses",
+    "request_documents",
+    "requests",
+    "response_documents",
+    "responses",
+    "task_infos",
+]

@@ -1,0 +1,96 @@
+"""``vismock retrieve-task-status REQUEST.xml``: run the operation against a vCenter, as the adapter does.
+
+The request's own ``soap-url``, ``transport``, ``user-name`` and ``password``
+win; the options are the adapter's configured defaults for empty fields. The
+response envelope goes to stdout. Exit status: 0 success, 1 an error envelope
+(unknown task, bad credentials, unreachable host, timeout), 2 an unreadable
+request or bad options.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from vismock.adapter.vcenter import DEFAULT_TIMEOUT_SECONDS, Settings, retrieve_task_status_over_soap
+from vismock.codec import CodecError, default_codec
+
+PASSWORD_ENV = "VISMOCK_VCENTER_PASSWORD"
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "retrieve-task-status",
+        help="run Retrieve_Task_Status against a vCenter (or the mock's /sdk) over SOAP",
+        description="Execute a <vmware-infrastructure-request> for Retrieve_Task_Status the way the VIS "
+        "adapter does: connect to soap-url, log in, read each task's info and print the response envelope.",
+    )
+    parser.add_argument("request", metavar="REQUEST.xml", help="the request envelope ('-' for stdin)")
+    parser.add_argument(
+        "--soap-url", help="vCenter SOAP URL when the request has none (https://HOST[:PORT]/sdk)"
+    )
+    parser.add_argument("--transport", choices=("https-rpc", "http-rpc"), help="when the request has none")
+    parser.add_argument("--user", help="user name when the request has none")
+    secret = parser.add_mutually_exclusive_group()
+    secret.add_argument("--password-file", metavar="FILE", help="file holding the default password")
+    secret.add_argument(
+        "--password-env",
+        metavar="NAME",
+        default=PASSWORD_ENV,
+        help=f"environment variable holding the default password (default {PASSWORD_ENV})",
+    )
+    parser.add_argument(
+        "--insecure", action="store_true", help="accept a self-signed or unverifiable certificate"
+    )
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=DEFAULT_TIMEOUT_SECONDS,
+        help=f"seconds to wait for vCenter on each call (default {DEFAULT_TIMEOUT_SECONDS:g})",
+    )
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        settings = _settings(args)
+        request = default_codec().decode(_read_request(args.request))
+    except CodecError as error:
+        print(f"vismock retrieve-task-status: {args.request}: {error}", file=sys.stderr)
+        return 2
+    except (OSError, ValueError) as error:
+        print(f"vismock retrieve-task-status: {error}", file=sys.stderr)
+        return 2
+    response = retrieve_task_status_over_soap(request, settings)
+    sys.stdout.buffer.write(default_codec().encode(response, root="vmware-infrastructure-response"))
+    sys.stdout.flush()
+    return 0 if response["metadata"]["status"] == "success" else 1
+
+
+def _read_request(name: str) -> bytes:
+    if name == "-":
+        return sys.stdin.buffer.read()
+    return Path(name).read_bytes()
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    if args.timeout <= 0:
+        raise ValueError("--timeout must be a positive number of seconds")
+    return Settings(
+        soap_url=args.soap_url,
+        transport=args.transport,
+        user=args.user,
+        password=_default_password(args),
+        insecure=args.insecure,
+        timeout=args.timeout,
+    )
+
+
+def _default_password(args: argparse.Namespace) -> str | None:
+    if args.password_file:
+        return Path(args.password_file).read_text(encoding="utf-8").rstrip("\r\n")
+    value = os.environ.get(args.password_env) if args.password_env else None
+    return value

@@ -1,0 +1,379 @@
+"""Retrieve_Task_Status against a real vCenter (or the mock's /sdk), over SOAP with pyVmomi.
+
+This is what the VIS adapter does with a request: take ``soap-url``,
+``transport``, ``user-name`` and ``password`` from it (empty ones fall back to
+the configured :class:`Settings`), log in, read each task's ``info`` and
+answer the ``<vmware-infrastructure-response>``. pyVmomi's TaskInfo is turned
+into the codec's TaskInfo dict, so :func:`vismock.adapter.operation.retrieve_task_status`
+builds the envelope exactly as the mock's adapter face does from its store.
+
+Failures become error envelopes with a clear message: unknown task
+(ManagedObjectNotFound), bad credentials (InvalidLogin), unreachable host
+(HostCommunication) and timeout (RequestTimeout). Passwords never appear in them.
+"""
+
+from __future__ import annotations
+
+import http.client
+import ssl
+import urllib.error
+import urllib.request
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any
+from urllib.parse import urlsplit
+from xml.parsers.expat import ExpatError
+
+from vismock.adapter.operation import error_response, retrieve_task_status
+from vismock.codec import XsDateTime
+from vismock.codec.parsing import ParseFailure, parse
+from vismock.faults import (
+    HostUnreachable,
+    InvalidLogin,
+    NotAuthenticated,
+    RequestTimedOut,
+    TaskNotFound,
+    VimFault,
+)
+
+DEFAULT_TIMEOUT_SECONDS = 30.0
+DEFAULT_PATH = "/sdk"
+TRANSPORT_SCHEMES = {"https-rpc": "https", "http-rpc": "http"}
+# The adapter schema's ManagedEntity group: entity types a TaskInfo dict can name.
+ADAPTER_ENTITY_TYPES = frozenset(
+    {
+        "VirtualMachine", "HostSystem", "ComputeResource", "ClusterComputeResource", "Datacenter",
+        "Datastore", "StoragePod", "Folder", "ResourcePool", "VirtualApp", "Network",
+        "DistributedVirtualPortgroup", "VmwareDistributedVirtualSwitch",
+    }
+)  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """The adapter's configuration: used where a request leaves a connection field empty."""
+
+    soap_url: str | None = None
+    transport: str | None = None  # "https-rpc" | "http-rpc" | None (from the URL)
+    user: str | None = None
+    password: str | None = None
+    insecure: bool = False  # accept a self-signed / unverifiable certificate
+    timeout: float = DEFAULT_TIMEOUT_SECONDS
+
+
+@dataclass(frozen=True, slots=True)
+class Endpoint:
+    """Where the SOAP endpoint is: scheme, host:port and path (never any credentials)."""
+
+    scheme: str
+    netloc: str
+    path: str
+
+    @property
+    def url(self) -> str:
+        return f"{self.scheme}://{self.netloc}{self.path}"
+
+    @property
+    def versions_url(self) -> str:
+        base = self.path[: -len("/vim")] if self.path.endswith("/vim") else self.path
+        return f"{self.scheme}://{self.netloc}{base.rstrip('/')}/vimServiceVersions.xml"
+
+
+def settings_for(request: Mapping[str, Any], defaults: Settings) -> Settings:
+    """*defaults* overridden by the request's non-empty connection fields."""
+    user = str(request.get("user-name") or "").strip()
+    return replace(
+        defaults,
+        soap_url=str(request.get("soap-url") or "").strip() or defaults.soap_url,
+        transport=str(request.get("transport") or "").strip() or defaults.transport,
+        user=user or defaults.user,
+        password=str(request.get("password") or "") if user else defaults.password,
+    )
+
+
+def endpoint_of(settings: Settings) -> Endpoint:
+    """The endpoint *settings* name: ``transport`` decides the scheme, else the URL's, else https."""
+    if not settings.soap_url:
+        raise HostUnreachable("No soap-url: the request has none and no default is configured")
+    url = settings.soap_url if "//" in settings.soap_url else f"//{settings.soap_url}"
+    parts = urlsplit(url)
+    if settings.transport and settings.transport not in TRANSPORT_SCHEMES:
+        raise HostUnreachable(f"Unknown transport {settings.transport!r}; expected https-rpc or http-rpc")
+    scheme = TRANSPORT_SCHEMES.get(settings.transport or "") or parts.scheme or "https"
+    if scheme not in ("http", "https") or not parts.hostname:
+        raise HostUnreachable(f"soap-url {_redacted(settings.soap_url)!r} is not an http(s) URL with a host")
+    try:
+        port = parts.port
+    except ValueError:
+        raise HostUnreachable(f"soap-url {_redacted(settings.soap_url)!r} has an invalid port") from None
+    host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
+    netloc = f"{host}:{port}" if port else host
+    return Endpoint(scheme, netloc, parts.path or DEFAULT_PATH)
+
+
+def _redacted(url: str) -> str:
+    """*url* without any user:password@ part."""
+    parts = urlsplit(url if "//" in url else f"//{url}")
+    if parts.username is None and parts.password is None:
+        return url
+    netloc = parts.hostname or ""
+    return parts._replace(netloc=netloc + (f":{parts.port}" if parts.port else "")).geturl()
+
+
+# -- the operation ---------------------------------------------------------------------------------
+
+
+def retrieve_task_status_over_soap(request: Mapping[str, Any], defaults: Settings) -> dict[str, Any]:
+    """The response envelope (dict) for a decoded Retrieve_Task_Status request, read from a vCenter."""
+    try:
+        settings = settings_for(request, defaults)
+        with connect(settings) as source:
+            return retrieve_task_status(request, source)
+    except VimFault as fault:
+        return error_response(fault.message, fault.fault_type)
+
+
+class VCenterTaskSource:
+    """A TaskSource reading ``Task.info`` with pyVmomi through a logged-in stub."""
+
+    def __init__(self, stub: Any, endpoint: Endpoint, timeout: float) -> None:
+        self._stub = stub
+        self._endpoint = endpoint
+        self._timeout = timeout
+
+    def task_info(self, task_id: str) -> dict[str, Any]:
+        vim, vmodl = _pyvmomi()
+        with _translated_errors(self._endpoint, self._timeout):
+            try:
+                info = vim.Task(task_id, self._stub).info
+            except vmodl.fault.ManagedObjectNotFound:
+                raise TaskNotFound(task_id) from None
+        return task_info_dict(info)
+
+
+@contextmanager
+def connect(settings: Settings) -> Iterator[VCenterTaskSource]:
+    """A logged-in task source for *settings*; logs out when done."""
+    vim, _vmodl = _pyvmomi()
+    from pyVmomi import SoapAdapter
+
+    stub_adapter: Any = SoapAdapter.SoapStubAdapter
+    endpoint = endpoint_of(settings)
+    if not settings.user:
+        raise InvalidLogin("No user-name: the request has none and no default is configured")
+    context = _ssl_context(settings) if endpoint.scheme == "https" else None
+    with _translated_errors(endpoint, settings.timeout):
+        version = negotiate_version(endpoint, context, settings.timeout)
+        stub = stub_adapter(
+            url=endpoint.url,
+            version=version,
+            sslContext=context,
+            httpConnectionTimeout=settings.timeout,
+            acceptCompressedResponses=False,
+        )
+        content = vim.ServiceInstance("ServiceInstance", stub).RetrieveContent()
+        content.sessionManager.Login(settings.user, settings.password or "")
+    try:
+        yield VCenterTaskSource(stub, endpoint, settings.timeout)
+    finally:
+        _logout(content, endpoint, settings.timeout)
+        stub.DropConnections()  # no keep-alive socket outlives the operation
+
+
+def _pyvmomi() -> tuple[Any, Any]:
+    """pyVmomi's ``vim`` and ``vmodl`` namespaces, typed loosely: their members are made at run time."""
+    import pyVmomi
+
+    module: Any = pyVmomi
+    return module.vim, module.vmodl
+
+
+def _logout(content: Any, endpoint: Endpoint, timeout: float) -> None:
+    try:
+        with _translated_errors(endpoint, timeout):
+            content.sessionManager.Logout()
+    except VimFault:
+        pass  # the answer is already decided; a failed logout only leaves a session to expire
+
+
+def _ssl_context(settings: Settings) -> ssl.SSLContext:
+    if settings.insecure:
+        return ssl._create_unverified_context()
+    return ssl.create_default_context()
+
+
+def negotiate_version(endpoint: Endpoint, context: ssl.SSLContext | None, timeout: float) -> str:
+    """The newest vim25 version both pyVmomi and the server speak (``vimServiceVersions.xml``),
+    fetched with the timeout pyVmomi's own negotiation lacks."""
+    from pyVmomi import VmomiSupport
+
+    support: Any = VmomiSupport
+    version_ids = support.versionIdMap
+    known = list(support.GetServiceVersions("vim25"))
+    served = _served_versions(endpoint, context, timeout)
+    for version in known:
+        if version_ids.get(version) in served:
+            return str(version)
+    # No version document (older servers): a version every vCenter since 6.5 understands.
+    return next((str(v) for v in known if version_ids.get(v) == "6.5"), str(known[-1]))
+
+
+def _served_versions(endpoint: Endpoint, context: ssl.SSLContext | None, timeout: float) -> set[str]:
+    try:
+        with urllib.request.urlopen(endpoint.versions_url, timeout=timeout, context=context) as answer:
+            document = answer.read(1024 * 1024)
+    except urllib.error.HTTPError:
+        return set()
+    except urllib.error.URLError as error:
+        reason = error.reason
+        raise reason if isinstance(reason, OSError) else OSError(str(reason)) from None
+    try:
+        root = parse(document).getroot()
+    except ParseFailure:
+        return set()
+    versions = root.xpath("namespace[name='urn:vim25']//version/text()")
+    return {str(version).strip() for version in versions} if isinstance(versions, list) else set()
+
+
+@contextmanager
+def _translated_errors(endpoint: Endpoint, timeout: float) -> Iterator[None]:
+    """pyVmomi's and the network's exceptions as vismock faults with messages that say what failed."""
+    vim, vmodl = _pyvmomi()
+    where = f"vCenter at {endpoint.url}"
+    try:
+        yield
+    except VimFault:
+        raise
+    except vim.fault.InvalidLogin:
+        raise InvalidLogin() from None
+    except vim.fault.NotAuthenticated:
+        raise NotAuthenticated() from None
+    except vmodl.MethodFault as fault:
+        raise _vim_fault(fault) from None
+    except TimeoutError:
+        raise RequestTimedOut(f"{where} did not answer within {timeout:g} s") from None
+    except ssl.SSLCertVerificationError as error:
+        raise HostUnreachable(
+            f"Cannot verify the certificate of {where} ({error.verify_message}); "
+            "accept a self-signed certificate with --insecure"
+        ) from None
+    except (OSError, http.client.HTTPException) as error:
+        raise HostUnreachable(f"Cannot reach {where}: {_reason(error)}") from None
+    except ExpatError:
+        raise HostUnreachable(f"{where} did not answer as a vim25 SOAP endpoint") from None
+
+
+def _reason(error: BaseException) -> str:
+    text = getattr(error, "strerror", None) or str(error) or type(error).__name__
+    return str(text)
+
+
+def _vim_fault(fault: Any) -> VimFault:
+    converted = VimFault(str(getattr(fault, "msg", None) or type(fault).__name__))
+    converted.fault_type = _wsdl_name(fault)
+    return converted
+
+
+# -- pyVmomi TaskInfo -> codec TaskInfo dict --------------------------------------------------------
+
+
+def task_info_dict(info: Any) -> dict[str, Any]:
+    """pyVmomi's ``vim.TaskInfo`` in vismock.codec's dict form (the adapter's TaskInfo)."""
+    data: dict[str, Any] = {"key": info.key, "Task": _mo_id(info.task)}
+    if info.description is not None:
+        data["description"] = _localizable_message(info.description)
+    if info.name is not None:
+        data["name"] = _method_name(info.name)
+    data["descriptionId"] = info.descriptionId
+    if info.entity is not None and _wsdl_name(info.entity) in ADAPTER_ENTITY_TYPES:
+        data[_wsdl_name(info.entity)] = _mo_id(info.entity)
+    _set_if(data, "entityName", info.entityName)
+    locked = [
+        {_wsdl_name(mo): _mo_id(mo)} for mo in info.locked or () if _wsdl_name(mo) in ADAPTER_ENTITY_TYPES
+    ]
+    if locked:
+        data["locked"] = locked
+    data["state"] = str(info.state)
+    data["cancelled"] = bool(info.cancelled)
+    data["cancelable"] = bool(info.cancelable)
+    if info.error is not None:
+        data["error"] = _error(info.error)
+    if info.result is not None:
+        data["result"] = _result_text(info.result)
+    if info.progress is not None:
+        data["progress"] = int(info.progress)
+    data.update(_reason_entry(info.reason))
+    data["queueTime"] = _datetime(info.queueTime)
+    _set_if(data, "startTime", None if info.startTime is None else _datetime(info.startTime))
+    _set_if(data, "completeTime", None if info.completeTime is None else _datetime(info.completeTime))
+    data["eventChainId"] = int(info.eventChainId)
+    for name in ("changeTag", "parentTaskKey", "rootTaskKey", "activationId"):
+        _set_if(data, name, getattr(info, name, None))
+    return data
+
+
+def _set_if(data: dict[str, Any], key: str, value: Any) -> None:
+    if value is not None:
+        data[key] = value
+
+
+def _wsdl_name(obj: Any) -> str:
+    return str(getattr(type(obj), "_wsdlName", type(obj).__name__))
+
+
+def _mo_id(obj: Any) -> str:
+    return str(getattr(obj, "_moId", obj))
+
+
+def _method_name(method: Any) -> str:
+    info = getattr(method, "info", None)
+    return str(getattr(info, "wsdlName", None) or getattr(method, "name", None) or method)
+
+
+def _datetime(value: datetime) -> XsDateTime:
+    return XsDateTime.from_datetime(value)
+
+
+def _error(fault: Any) -> dict[str, Any]:
+    error: dict[str, Any] = {"fault": _wsdl_name(fault)}
+    message = getattr(fault, "msg", None)
+    if message:
+        error["localizedMessage"] = str(message)
+    return error
+
+
+def _result_text(result: Any) -> str:
+    if hasattr(result, "_moId"):
+        return _mo_id(result)
+    if isinstance(result, str | int | float | bool):
+        return str(result)
+    return _wsdl_name(result)
+
+
+def _localizable_message(message: Any) -> dict[str, Any]:
+    data: dict[str, Any] = {"key": message.key}
+    args = [{"key": arg.key, "value": str(arg.value)} for arg in message.arg or ()]
+    if args:
+        data["arg"] = args
+    _set_if(data, "message", message.message)
+    return data
+
+
+def _reason_entry(reason: Any) -> dict[str, Any]:
+    kind = _wsdl_name(reason)
+    if kind == "TaskReasonUser":
+        return {kind: {"userName": reason.userName}}
+    if kind == "TaskReasonAlarm":
+        return {
+            kind: {
+                "alarm": _mo_id(reason.alarm),
+                "alarmName": reason.alarmName,
+                "entity": _mo_id(reason.entity),
+                "entityName": reason.entityName,
+            }
+        }
+    if kind == "TaskReasonSchedule":
+        return {kind: {"name": reason.name, "scheduledTask": _mo_id(reason.scheduledTask)}}
+    return {"TaskReasonSystem": None}

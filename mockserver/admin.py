@@ -1,0 +1,444 @@
+"""The admin API (JSON, mounted under ``/_vismock/``): tasks, journal, verification, faults, clock.
+
+Access: with ``VISMOCK_ADMIN_TOKEN`` configured, every admin request needs
+``Authorization: Bearer <token>`` (from any address); without it, only loopback
+clients (127.0.0.0/8, ::1) are answered. Errors are JSON ``{"error": ...}`` with
+a 4xx status naming what is wrong; reads of the journal are not journaled, changes are.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hmac
+import ipaddress
+import json
+import logging
+import os
+import re
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from typing import Any, get_args, get_type_hints
+
+from flask import Blueprint, Response, current_app, jsonify, request
+from werkzeug.exceptions import HTTPException
+
+from vismock.errors import VismockError
+from vismock.faults import VimFault
+from vismock.mockserver import observe, taskfile
+from vismock.mockserver.models import Backend, Face, FaultRule, TaskSpec
+
+log = logging.getLogger("vismock.mockserver")
+
+admin_blueprint = Blueprint("admin", __name__)
+
+FACES = frozenset(get_args(Face))
+MAX_COUNT = 2**31 - 1  # counts and limits SQLite stores (and no one needs more)
+JOURNAL_FILTERS = ("task", "outcome", "face", "operation")
+UNJOURNALED = frozenset({"admin.reset", "admin.clear_journal"})  # they start a fresh journal
+
+
+class AdminError(Exception):
+    """A request the admin API refuses: *status* and a message saying what and where."""
+
+    def __init__(self, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+
+
+# -- access, errors, journaling
+
+
+@admin_blueprint.before_request
+def _guard() -> Response | None:
+    token: str | None = current_app.config.get("VISMOCK_ADMIN_TOKEN")
+    if token:
+        presented = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
+        if not hmac.compare_digest(presented.encode(), token.encode()):
+            return _error("admin API: missing or wrong token (send 'Authorization: Bearer <token>')", 401)
+    elif not _is_loopback(request.remote_addr):
+        return _error("admin API answers loopback clients only; start the server with --admin-token", 403)
+    if request.method != "GET" and request.endpoint not in UNJOURNALED:
+        observe.begin("admin", f"{request.method} {request.path}")
+    return None
+
+
+@admin_blueprint.errorhandler(AdminError)
+def _admin_error(error: AdminError) -> Response:
+    return _error(error.message, error.status)
+
+
+@admin_blueprint.errorhandler(VismockError)
+def _vismock_error(error: VismockError) -> Response:
+    status = 404 if getattr(error, "fault_type", None) == "ManagedObjectNotFound" else 400
+    if isinstance(error, VimFault) and status == 400:
+        return _error(error.message, 409, fault=error.fault_type)
+    return _error(str(error), status)
+
+
+@admin_blueprint.errorhandler(HTTPException)
+def _http_error(error: HTTPException) -> Response:
+    return http_error_json(error)
+
+
+def http_error_json(error: HTTPException) -> Response:
+    """An HTTP error (also 404/405 from routing, before the blueprint is reached) as JSON."""
+    return _error(error.description or error.name, error.code or 400)
+
+
+@admin_blueprint.errorhandler(Exception)
+def _unexpected(error: Exception) -> Response:
+    log.exception("admin API: unexpected error on %s %s", request.method, request.path)
+    return _error(f"internal error in the admin API: {type(error).__name__}", 500)
+
+
+def _error(message: str, status: int, **extra: Any) -> Response:
+    observation = observe.current()
+    if observation is not None:
+        observation.outcome = "invalid" if status < 500 else "server-error"
+    response = jsonify({"error": message, **extra})
+    response.status_code = status
+    return response
+
+
+def _is_loopback(address: str | None) -> bool:
+    try:
+        return address is not None and ipaddress.ip_address(address.split("%")[0]).is_loopback
+    except ValueError:
+        return False
+
+
+@admin_blueprint.get("/health")
+def health() -> Response:
+    """Liveness, and which worker process answered (tests of multi-worker serving use it)."""
+    return jsonify({"status": "ok", "pid": os.getpid(), "tasks": len(_backend().list_tasks())})
+
+
+# -- tasks
+
+
+@admin_blueprint.get("/tasks")
+def list_tasks() -> Response:
+    backend = _backend()
+    return jsonify(
+        {
+            "tasks": [
+                task_to_json(spec, backend.task_info(spec.id, poll=False)) for spec in backend.list_tasks()
+            ]
+        }
+    )
+
+
+@admin_blueprint.get("/tasks/<task_id>")
+def get_task(task_id: str) -> Response:
+    backend = _backend()
+    return jsonify(task_to_json(backend.get_task(task_id), backend.task_info(task_id, poll=False)))
+
+
+@admin_blueprint.post("/tasks")
+def put_tasks() -> Response:
+    """Add or replace tasks: one task object, a list of them, or ``{"tasks": [...]}``."""
+    specs = taskfile.specs_from_dicts(_json_body(), source="admin API")
+    _backend().put_tasks(specs)
+    _observed_tasks([spec.id for spec in specs])
+    return _json({"tasks": [spec.id for spec in specs]}, 201)
+
+
+@admin_blueprint.put("/tasks/<task_id>")
+def put_task(task_id: str) -> Response:
+    body = _json_body()
+    if not isinstance(body, Mapping):
+        raise AdminError("the body must be one task (a JSON object)")
+    if "id" in body and body["id"] != task_id:
+        raise AdminError(f"field 'id': {body['id']!r} does not match the URL's task id {task_id!r}")
+    specs = [taskfile.spec_from_dict({"id": task_id, **body}, source="admin API")]
+    _backend().put_tasks(specs)
+    _observed_tasks([task_id])
+    return _json({"tasks": [task_id]}, 200)
+
+
+@admin_blueprint.delete("/tasks/<task_id>")
+def delete_task(task_id: str) -> Response:
+    backend = _backend()
+    backend.get_task(task_id)  # 404 for an unknown task
+    backend.delete_task(task_id)
+    _observed_tasks([task_id])
+    return _json({"deleted": task_id}, 200)
+
+
+@admin_blueprint.post("/tasks/<task_id>/advance")
+def advance_task(task_id: str) -> Response:
+    body = _json_body(default={})
+    steps = _field(body, "steps", int, 1)
+    if steps < 1:
+        raise AdminError("field 'steps': must be at least 1")
+    _observed_tasks([task_id])
+    info = _backend().advance_task(task_id, steps)
+    return _json({"id": task_id, "info": info}, 200)
+
+
+@admin_blueprint.post("/tasks/<task_id>/restart")
+def restart_task(task_id: str) -> Response:
+    """Start one task's lifecycle over (queued now, or at its fixed queueTime)."""
+    _observed_tasks([task_id])
+    backend = _backend()
+    backend.restart_task(task_id)
+    return _json(task_to_json(backend.get_task(task_id), backend.task_info(task_id, poll=False)), 200)
+
+
+@admin_blueprint.post("/reset")
+def reset() -> Response:
+    observe.journal_writer().settle()  # entries still queued must not land after the reset
+    _backend().reset()
+    return _json({"reset": True}, 200)
+
+
+# -- journal and verification
+
+
+@admin_blueprint.get("/journal")
+def journal() -> Response:
+    limit = request.args.get("limit")
+    observe.journal_writer().settle()
+    entries = _backend().journal(**_journal_filters(), limit=_positive_int("limit", limit) if limit else None)
+    return jsonify({"entries": [observe.entry_to_json(entry) for entry in entries]})
+
+
+@admin_blueprint.delete("/journal")
+def clear_journal() -> Response:
+    observe.journal_writer().settle()
+    _backend().clear_journal()
+    return _json({"cleared": True}, 200)
+
+
+@admin_blueprint.get("/journal/count")
+def count() -> Response:
+    filters = _journal_filters()
+    observe.journal_writer().settle()
+    return jsonify({"count": _backend().count_requests(**filters)})
+
+
+def _journal_filters() -> dict[str, Any]:
+    unknown = sorted(set(request.args) - {*JOURNAL_FILTERS, "limit"})
+    if unknown:
+        raise AdminError(f"unknown filter {unknown[0]!r}; known: {', '.join(JOURNAL_FILTERS)}, limit")
+    filters: dict[str, Any] = {name: request.args.get(name) or None for name in JOURNAL_FILTERS}
+    if filters["face"] is not None and filters["face"] not in FACES:
+        raise AdminError(f"filter 'face': {filters['face']!r} is not one of {', '.join(sorted(FACES))}")
+    return filters
+
+
+# -- fault rules
+
+
+@admin_blueprint.get("/faults")
+def list_faults() -> Response:
+    return jsonify({"faults": [fault_rule_to_json(rule) for rule in _backend().list_faults()]})
+
+
+@admin_blueprint.post("/faults")
+def add_faults() -> Response:
+    """One rule object or a list of them."""
+    body = _json_body()
+    rules: list[FaultRule] = [
+        fault_rule_from_json(item, f"faults[{index}]") for index, item in _indexed(body)
+    ]
+    stored = [_backend().add_fault(rule) for rule in rules]
+    return _json({"faults": [fault_rule_to_json(rule) for rule in stored]}, 201)
+
+
+@admin_blueprint.delete("/faults")
+def clear_faults() -> Response:
+    _backend().clear_faults()
+    return _json({"cleared": True}, 200)
+
+
+@admin_blueprint.delete("/faults/<int:rule_id>")
+def delete_fault(rule_id: int) -> Response:
+    if not _backend().delete_fault(rule_id):
+        raise AdminError(f"no fault rule with id {rule_id}", 404)
+    return _json({"deleted": rule_id}, 200)
+
+
+def _indexed(body: Any) -> list[tuple[int, Any]]:
+    return list(enumerate(body if isinstance(body, list) else [body]))
+
+
+# -- clock
+
+
+@admin_blueprint.get("/clock")
+def clock() -> Response:
+    return _clock_json()
+
+
+@admin_blueprint.post("/clock/freeze")
+def freeze() -> Response:
+    body = _json_body(default={})
+    at = _field(body, "at", str, None)
+    _backend().freeze(_parse_time(at) if at else None)
+    return _clock_json()
+
+
+@admin_blueprint.post("/clock/advance")
+def advance() -> Response:
+    body = _json_body()
+    seconds = _field(body, "seconds", float, None)
+    if seconds is None or seconds < 0:
+        raise AdminError("field 'seconds': required, a number of seconds >= 0 (the clock only moves forward)")
+    _backend().advance(seconds)
+    return _clock_json()
+
+
+@admin_blueprint.post("/clock/resume")
+def resume() -> Response:
+    _backend().resume()
+    return _clock_json()
+
+
+def _clock_json() -> Response:
+    """``{"now": ISO time, "frozen": bool, "offset_seconds": float}``."""
+    return jsonify(_plain(_backend().clock_state()))
+
+
+def _parse_time(text: str) -> datetime:
+    try:
+        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise AdminError(f"field 'at': {text!r} is not an ISO 8601 date-time") from None
+    if parsed.tzinfo is None:
+        raise AdminError(f"field 'at': {text!r} has no time zone (add Z or +00:00)")
+    return parsed
+
+
+# -- helpers
+
+
+def _backend() -> Backend:
+    return observe.backend()
+
+
+def _observed_tasks(task_ids: list[str]) -> None:
+    observation = observe.current()
+    if observation is not None:
+        observation.task_ids = tuple(task_ids)
+
+
+def _json(data: Any, status: int) -> Response:
+    response = jsonify(data)
+    response.status_code = status
+    return response
+
+
+def _json_body(default: Any = None) -> Any:
+    raw = request.get_data(cache=True)
+    if not raw.strip():
+        if default is not None:
+            return default
+        raise AdminError("the request body is empty; send JSON")
+    try:
+        return json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise AdminError("the request body is not UTF-8 text") from None
+    except json.JSONDecodeError as error:
+        raise AdminError(
+            f"malformed JSON at line {error.lineno}, column {error.colno}: {error.msg}"
+        ) from None
+    except RecursionError:
+        raise AdminError("the JSON is nested too deeply") from None
+
+
+def _field(body: Any, name: str, kind: Callable[[Any], Any], default: Any) -> Any:
+    if not isinstance(body, Mapping):
+        raise AdminError("the body must be a JSON object")
+    unknown = sorted(set(body) - {name})
+    if unknown:
+        raise AdminError(f"unknown field {unknown[0]!r}; expected {name!r}")
+    if name not in body or body[name] is None:
+        return default
+    value = body[name]
+    valid = (
+        isinstance(value, str)
+        if kind is str
+        else isinstance(value, int | float) and not isinstance(value, bool)
+    )
+    if kind is int and isinstance(value, float):
+        valid = value.is_integer()
+    if not valid:
+        raise AdminError(f"field {name!r}: {value!r} is not a {'string' if kind is str else 'number'}")
+    return kind(value)
+
+
+def _positive_int(name: str, text: str) -> int:
+    if not text.isdigit() or not 1 <= int(text) <= MAX_COUNT:
+        raise AdminError(f"filter {name!r}: {text!r} is not an integer from 1 to {MAX_COUNT}")
+    return int(text)
+
+
+# -- JSON forms
+
+FAULT_ACTIONS = frozenset(get_args(get_type_hints(FaultRule)["action"]))
+RULE_FIELDS: dict[str, tuple[type, ...]] = {
+    "action": (str,),
+    "task": (str,),
+    "operation": (str,),
+    "face": (str,),
+    "times": (int,),
+    "probability": (int, float),
+    "delay_seconds": (int, float),
+    "http_status": (int,),
+    "fault": (str,),
+    "message": (str,),
+}
+
+
+def task_to_json(spec: TaskSpec, info: Mapping[str, Any]) -> dict[str, Any]:
+    """A task as the admin API shows it: its definition (task-file form) and its TaskInfo now."""
+    return {"id": spec.id, "spec": taskfile.spec_to_dict(spec), "info": _plain(info)}
+
+
+def fault_rule_to_json(rule: FaultRule) -> dict[str, Any]:
+    return {name: _plain(value) for name, value in dataclasses.asdict(rule).items()}
+
+
+def fault_rule_from_json(item: Any, where: str) -> FaultRule:
+    if not isinstance(item, Mapping):
+        raise AdminError(f"{where}: expected a JSON object")
+    for name, value in item.items():
+        if name not in RULE_FIELDS:
+            raise AdminError(f"{where}: unknown field {name!r}; known: {', '.join(RULE_FIELDS)}")
+        if value is not None and (isinstance(value, bool) or not isinstance(value, RULE_FIELDS[name])):
+            raise AdminError(f"{where}: field {name!r}: {value!r} has the wrong type")
+    _check_rule_values(item, where)
+    return FaultRule(**item)
+
+
+def _check_rule_values(item: Mapping[str, Any], where: str) -> None:
+    if item.get("action") not in FAULT_ACTIONS:
+        raise AdminError(f"{where}: field 'action': must be one of {', '.join(sorted(FAULT_ACTIONS))}")
+    if item.get("face") is not None and item["face"] not in FACES:
+        raise AdminError(f"{where}: field 'face': must be one of {', '.join(sorted(FACES))}")
+    if item.get("times") is not None and not 1 <= item["times"] <= MAX_COUNT:
+        raise AdminError(f"{where}: field 'times': must be 1 to {MAX_COUNT} (or null for unlimited)")
+    if not 0.0 <= float(item.get("probability", 1.0)) <= 1.0:
+        raise AdminError(f"{where}: field 'probability': must be between 0 and 1")
+    if float(item.get("delay_seconds", 0.0)) < 0:
+        raise AdminError(f"{where}: field 'delay_seconds': must not be negative")
+    if not 100 <= int(item.get("http_status", 500)) <= 599:
+        raise AdminError(f"{where}: field 'http_status': must be an HTTP status (100-599)")
+    if not _NCNAME.match(str(item.get("fault", "SystemError"))):
+        raise AdminError(f"{where}: field 'fault': must be a vim25 fault type name such as 'SystemError'")
+
+
+_NCNAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")
+
+
+def _plain(value: Any) -> Any:
+    """JSON-ready: datetimes as ISO 8601 (Z), tuples as lists, nested mappings converted."""
+    if isinstance(value, datetime):
+        return value.isoformat().replace("+00:00", "Z")
+    if isinstance(value, Mapping):
+        return {str(key): _plain(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(item) for item in value]
+    return value

@@ -1,0 +1,235 @@
+"""``vismock serve``: run the mock vCenter on a production WSGI server.
+
+Server: granian by default (measured fastest here, see docs/mock.md), with
+``--workers`` processes sharing state through one SQLite file; ``--server
+waitress`` runs one process with threads, ``--server gunicorn`` sync workers.
+Worker processes are configured through ``VISMOCK_*`` environment variables and
+build the app with :func:`vismock.mockserver.app.create_app_from_env`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import importlib
+import json
+import os
+import signal
+import socket
+import sys
+import tempfile
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from vismock.errors import VismockError
+
+APP_FACTORY = "vismock.mockserver.app:create_app_from_env"
+SERVERS = ("granian", "waitress", "gunicorn")
+DEFAULT_PORT = 8080
+DEFAULT_GRANIAN_THREADS = 64
+WORKERS_KILL_SECONDS = 10
+# The journal's SQLite write leaves the request path (measured: it halves throughput otherwise).
+JOURNAL_FLUSH_SECONDS = 0.005
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "serve",
+        help="run the mock vCenter (adapter face, SOAP face, admin API)",
+        description="Run the mock vCenter. With no arguments: the built-in canned tasks on "
+        f"http://127.0.0.1:{DEFAULT_PORT}/ (adapter face POST /adapter, SOAP /sdk, admin /_vismock/).",
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=DEFAULT_PORT, help="port; 0 picks a free one")
+    parser.add_argument("--tasks", metavar="FILE", help="task file (YAML or TOML); default: built-in tasks")
+    parser.add_argument("--workers", type=int, default=1, metavar="N", help="worker processes (default 1)")
+    parser.add_argument("--db", metavar="PATH", help="SQLite state file (kept); default: a temporary one")
+    parser.add_argument(
+        "--account",
+        action="append",
+        metavar="USER:PASSWORD",
+        help="an account (repeatable); default: vismock:vismock. Also VISMOCK_ACCOUNTS (JSON object)",
+    )
+    parser.add_argument(
+        "--admin-token",
+        default=os.environ.get("VISMOCK_ADMIN_TOKEN"),
+        help="require this bearer token on /_vismock/ (default: admin API answers loopback clients only)",
+    )
+    parser.add_argument(
+        "--journal-sync",
+        action="store_true",
+        help="commit each journal entry before answering (default: written behind within 5 ms)",
+    )
+    parser.add_argument("--journal-cap", type=int, default=None, metavar="N", help="journal entries kept")
+    parser.add_argument("--server", choices=SERVERS, default="granian", help="WSGI server (default granian)")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="threads per worker (default: 64 granian, 32 waitress, 1 gunicorn)",
+    )
+    # For bench/server.py: serve another app factory on exactly the same server setup.
+    parser.add_argument("--app-factory", default=APP_FACTORY, help=argparse.SUPPRESS)
+    parser.set_defaults(handler=serve)
+
+
+def serve(args: argparse.Namespace) -> int:
+    try:
+        environment = _worker_environment(args)
+    except (VismockError, ValueError, OSError) as error:
+        print(f"vismock serve: {error}", file=sys.stderr)
+        return 2
+    if args.workers < 1:
+        print("vismock serve: --workers must be at least 1", file=sys.stderr)
+        return 2
+    port = args.port or _free_port(args.host)
+    with _state_file(args.db) as db:
+        environment["VISMOCK_DB"] = str(db)
+        os.environ.update(environment)
+        _initialise_store()
+        url = f"http://{_url_host(args.host)}:{port}/"
+        print(f"vismock serving on {url} ({args.server}, {args.workers} worker(s))", flush=True)
+        print("  adapter face: POST /adapter   SOAP: /sdk   admin API: /_vismock/", flush=True)
+        runner = {"granian": _run_granian, "waitress": _run_waitress, "gunicorn": _run_gunicorn}[args.server]
+        runner(args, port)
+    return 0
+
+
+# -- configuration
+
+
+def _worker_environment(args: argparse.Namespace) -> dict[str, str]:
+    """The VISMOCK_* variables every worker reads; validates the task file and accounts first."""
+    from vismock.mockserver.app import load_tasks, parse_accounts
+
+    environment: dict[str, str] = {}
+    if args.tasks:
+        tasks_path = Path(args.tasks).resolve()
+        load_tasks(tasks_path)  # fail here, once, with the file/line/field message
+        environment["VISMOCK_TASKS"] = str(tasks_path)
+    if args.account:
+        environment["VISMOCK_ACCOUNTS"] = json.dumps(parse_accounts(args.account))
+    if args.admin_token:
+        environment["VISMOCK_ADMIN_TOKEN"] = args.admin_token
+    if not args.journal_sync:
+        environment["VISMOCK_JOURNAL_FLUSH_SECONDS"] = str(JOURNAL_FLUSH_SECONDS)
+    if args.journal_cap is not None:
+        environment["VISMOCK_JOURNAL_CAP"] = str(args.journal_cap)
+    return environment
+
+
+@contextlib.contextmanager
+def _state_file(path: str | None) -> Iterator[Path]:
+    if path:
+        yield Path(path).resolve()
+        return
+    with tempfile.TemporaryDirectory(prefix="vismock-") as folder:
+        yield Path(folder) / "state.sqlite3"
+
+
+def _initialise_store() -> None:
+    """Create (or open) the store once before workers start, so they never race to create it."""
+    from vismock.mockserver.app import create_app_from_env
+
+    create_app_from_env()
+
+
+def _free_port(host: str) -> int:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.bind((host, 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def _url_host(host: str) -> str:
+    return f"[{host}]" if ":" in host else host
+
+
+# -- servers
+
+
+def _run_granian(args: argparse.Namespace, port: int) -> None:
+    from granian.constants import Interfaces
+    from granian.server import Server
+
+    # Threads run the Flask app; SOAP WaitForUpdates holds one for up to maxWaitSeconds, hence not few.
+    threads = args.threads or DEFAULT_GRANIAN_THREADS
+    server = Server(
+        args.app_factory,
+        address=args.host,
+        port=port,
+        interface=Interfaces.WSGI,
+        workers=args.workers,
+        factory=True,
+        log_access=False,
+        blocking_threads=threads,
+        backpressure=threads,
+        workers_kill_timeout=WORKERS_KILL_SECONDS,  # a worker that ignores the stop request is killed
+    )
+    server.serve()  # handles SIGINT/SIGTERM: stops workers, then returns
+
+
+def _run_waitress(args: argparse.Namespace, port: int) -> None:
+    import waitress  # type: ignore[import-untyped]
+
+    module_name, _, factory_name = args.app_factory.partition(":")
+    app = getattr(importlib.import_module(module_name), factory_name)()
+    server = waitress.create_server(
+        app,
+        host=args.host,
+        port=port,
+        threads=args.threads or 32 * args.workers,
+        max_request_body_size=app.config.get("MAX_CONTENT_LENGTH") or 1024 * 1024 * 1024,
+    )
+    stop = threading.Event()
+
+    def request_stop(_signum: int, _frame: FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, request_stop)
+    signal.signal(signal.SIGINT, request_stop)
+    run_waitress_until(server, stop)
+
+
+def run_waitress_until(server: Any, stop: threading.Event, poll_seconds: float = 0.2) -> None:
+    """Serve until *stop* is set, then close every socket from this same thread.
+
+    waitress's own ``close()`` called from another thread (or a signal handler)
+    races its select loop; stopping between loop turns does not.
+    """
+    from waitress import wasyncore
+
+    try:
+        while not stop.is_set() and server._map:
+            wasyncore.loop(timeout=poll_seconds, map=server._map, count=1)
+    finally:
+        wasyncore.close_all(server._map)
+        server.task_dispatcher.shutdown()
+
+
+def _run_gunicorn(args: argparse.Namespace, port: int) -> None:
+    from gunicorn.app.wsgiapp import WSGIApplication  # type: ignore[import-untyped]
+
+    argv = ["gunicorn", "--bind", f"{args.host}:{port}", "--workers", str(args.workers)]
+    if args.threads:
+        argv += ["--threads", str(args.threads)]
+    sys.argv = [*argv, f"{args.app_factory}()"]
+    WSGIApplication("%(prog)s [OPTIONS] [APP_MODULE]").run()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m vismock.mockserver.cli serve ...``: this module's commands alone."""
+    parser = argparse.ArgumentParser(prog="vismock")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    register(subparsers)
+    args = parser.parse_args(argv)
+    code: int = args.handler(args)
+    return code
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,156 @@
+"""The SQLite plumbing under :class:`vismock.mockserver.models.Backend`.
+
+One database file in WAL mode is shared by every worker process of the server
+(each opens its own connections): readers never block the writer, and writes
+are short ``BEGIN IMMEDIATE`` transactions so a read-modify-write (poll
+counting, consuming a fault rule) is atomic across processes. Each thread gets
+its own connection; a process forked with an open connection opens a new one
+(SQLite connections must not cross ``fork``).
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+BUSY_TIMEOUT_SECONDS = 30.0
+SCHEMA_VERSION = 1
+WAL_SIZE_LIMIT = 16 * 1024 * 1024
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+SCHEMA = (
+    "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+    # One row: the mock's clock. frozen_us set = frozen there; offset_us is added to real time otherwise.
+    """CREATE TABLE IF NOT EXISTS clock (
+        id INTEGER PRIMARY KEY CHECK (id = 1), frozen_us INTEGER, offset_us INTEGER NOT NULL DEFAULT 0)""",
+    "INSERT OR IGNORE INTO clock (id, frozen_us, offset_us) VALUES (1, NULL, 0)",
+    # Live tasks: spec (task-file JSON) + runtime state. rev changes whenever spec changes (cache key).
+    """CREATE TABLE IF NOT EXISTS tasks (
+        id TEXT PRIMARY KEY, seq INTEGER NOT NULL, rev INTEGER NOT NULL, spec TEXT NOT NULL,
+        queued_us INTEGER NOT NULL, polls INTEGER NOT NULL DEFAULT 0, step_index INTEGER NOT NULL DEFAULT 0,
+        started_us INTEGER, completed_us INTEGER, cancelled_us INTEGER)""",
+    # The loaded task file, which reset() returns to.
+    "CREATE TABLE IF NOT EXISTS loaded (id TEXT PRIMARY KEY, seq INTEGER NOT NULL, spec TEXT NOT NULL)",
+    """CREATE TABLE IF NOT EXISTS journal (
+        id INTEGER PRIMARY KEY AUTOINCREMENT, time_us INTEGER NOT NULL, face TEXT NOT NULL,
+        operation TEXT NOT NULL, task_ids TEXT NOT NULL, user TEXT, outcome TEXT NOT NULL,
+        http_status INTEGER NOT NULL, latency_ms REAL NOT NULL)""",
+    """CREATE TABLE IF NOT EXISTS faults (
+        id INTEGER PRIMARY KEY AUTOINCREMENT, rule TEXT NOT NULL, remaining INTEGER)""",
+    """CREATE TABLE IF NOT EXISTS sessions (
+        key TEXT PRIMARY KEY, user TEXT NOT NULL, created_us INTEGER NOT NULL)""",
+)
+
+
+def to_us(value: datetime) -> int:
+    """Microseconds since the epoch (exact: integers, not floats). A naive *value* is taken as UTC."""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    delta = value - EPOCH
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+def from_us(value: int) -> datetime:
+    return EPOCH + timedelta(microseconds=value)
+
+
+def real_time_us() -> int:
+    return time.time_ns() // 1_000
+
+
+class Database:
+    """Per-thread connections to one SQLite file, with read and write-transaction helpers."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._local = threading.local()
+        # Connections opened before a fork are kept referenced (never closed in the child).
+        self._abandoned: list[sqlite3.Connection] = []
+        # Open connections by thread, to close them: those of finished threads when a new one
+        # connects (servers that start a thread per request), all of them on close().
+        self._by_thread: dict[int, sqlite3.Connection] = {}
+        self._owner_pid = os.getpid()
+        self._lock = threading.Lock()
+        self._create_schema()
+
+    def connection(self) -> sqlite3.Connection:
+        local = self._local
+        conn: sqlite3.Connection | None = getattr(local, "conn", None)
+        if conn is not None and local.pid == os.getpid():
+            return conn
+        if conn is not None:
+            self._abandoned.append(conn)
+        conn = self._connect()
+        local.conn, local.pid = conn, os.getpid()
+        with self._lock:
+            if self._owner_pid != local.pid:
+                # Forked: the parent's connections are not ours to close (SQLite forbids using them).
+                self._abandoned.extend(self._by_thread.values())
+                self._by_thread, self._owner_pid = {}, local.pid
+            self._close_finished_threads()
+            self._by_thread[threading.get_ident()] = conn
+        return conn
+
+    def _close_finished_threads(self) -> None:
+        alive = {thread.ident for thread in threading.enumerate()}
+        for ident in [ident for ident in self._by_thread if ident not in alive]:
+            self._by_thread.pop(ident).close()
+
+    def _connect(self) -> sqlite3.Connection:
+        # isolation_level=None: autocommit, transactions are explicit BEGIN IMMEDIATE ... COMMIT.
+        conn = sqlite3.connect(
+            self.path, timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None, check_same_thread=False
+        )
+        conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_SECONDS * 1000)}")
+        # NORMAL is durable enough for a mock in WAL mode (a power cut may lose the last commits only).
+        conn.execute("PRAGMA synchronous = NORMAL")
+        # After a checkpoint the WAL file is truncated back to this size, so disk use stays bounded.
+        conn.execute(f"PRAGMA journal_size_limit = {WAL_SIZE_LIMIT}")
+        return conn
+
+    def _create_schema(self) -> None:
+        conn = self.connection()
+        # journal_mode is persistent in the file; switching needs a moment of exclusivity, hence retries.
+        for attempt in range(50):
+            try:
+                conn.execute("PRAGMA journal_mode = WAL")
+                break
+            except sqlite3.OperationalError:
+                if attempt == 49:
+                    raise
+                time.sleep(0.05)
+        with self.write() as tx:
+            for statement in SCHEMA:
+                tx.execute(statement)
+            tx.execute(
+                "INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
+            )
+
+    @contextmanager
+    def write(self) -> Iterator[sqlite3.Connection]:
+        """A write transaction taken up front (BEGIN IMMEDIATE), so read-modify-write is atomic."""
+        conn = self.connection()
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield conn
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+
+    def close(self) -> None:
+        with self._lock:
+            connections, self._by_thread = list(self._by_thread.values()), {}
+        for conn in connections:
+            conn.close()
+        self._local = threading.local()
+
+
+def clock_now_us(frozen_us: int | None, offset_us: int) -> int:
+    return frozen_us if frozen_us is not None else real_time_us() + offset_us

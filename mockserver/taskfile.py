@@ -1,0 +1,552 @@
+"""Task files: canned tasks in YAML or TOML, validated strictly, mapped 1:1 to TaskSpec.
+
+A file is a mapping with one key, ``tasks``, holding a list of tasks (in TOML an
+array of tables ``[[tasks]]``). The admin API accepts the same task objects as
+JSON through :func:`specs_from_dicts`. Every error names the file, the line (YAML;
+TOML where it can be found) and the field path, e.g.::
+
+    tasks.yaml:14: tasks[1].timeline[2].state: 'runing' is not one of queued, running, success, error
+
+The format is documented in ``docs/tasks.md``.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+import tomllib
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+from lxml import etree
+
+from vismock.codec import XsDateTime
+from vismock.errors import VismockError
+from vismock.mockserver.models import Reason, Step, TaskSpec
+from vismock.schemas import schema_directory
+
+Path_ = tuple[str | int, ...]
+
+STATES = ("queued", "running", "success", "error")
+PROGRESSIONS = ("time", "polls", "manual")
+TERMINAL = ("success", "error")
+XS_INT_MIN, XS_INT_MAX = -(2**31), 2**31 - 1
+MAX_AT = 1e9  # seconds (~31 years) or polls: keeps queueTime + at within datetime's range
+BUILTIN_TASKS = "canned-tasks.yaml"
+_NCNAME = re.compile(r"^[A-Za-z_][\w.\-]*$")
+
+TASK_KEYS = frozenset(
+    {
+        "id", "name", "descriptionId", "description", "entity", "reason", "cancelable", "eventChainId",
+        "progression", "queueTime", "timeline", "changeTag", "parentTaskKey", "rootTaskKey", "activationId",
+    }
+)  # fmt: skip
+STEP_KEYS = frozenset({"state", "at", "progress", "result", "fault", "message"})
+ENTITY_KEYS = frozenset({"type", "id", "name"})
+REASON_KEYS = {
+    "user": frozenset({"user"}),
+    "alarm": frozenset({"alarm", "alarmName", "entity", "entityName"}),
+    "schedule": frozenset({"schedule", "scheduledTask"}),
+    "system": frozenset({"system"}),
+}
+DEFAULT_REASON = Reason(kind="user", user_name="vismock")
+
+
+class TaskFileError(VismockError):
+    """A task file or task object is invalid: *source*, *line* (or None), *field* path, *reason*."""
+
+    def __init__(self, source: str, line: int | None, field: str, reason: str) -> None:
+        where = f"{source}:{line}" if line is not None else source
+        super().__init__(f"{where}: {field}: {reason}" if field else f"{where}: {reason}")
+        self.source = source
+        self.line = line
+        self.field = field
+        self.reason = reason
+
+
+class _Invalid(Exception):
+    """Raised inside validation with the offending path; turned into TaskFileError with a line."""
+
+    def __init__(self, path: Path_, reason: str) -> None:
+        super().__init__(reason)
+        self.path = path
+        self.reason = reason
+
+
+def format_path(path: Path_) -> str:
+    text = ""
+    for part in path:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else part)
+    return text
+
+
+# -- public entry points ------------------------------------------------------------------------
+
+
+def load_task_file(path: str | Path) -> list[TaskSpec]:
+    """Read and validate a ``.yaml``/``.yml``/``.toml``/``.json`` task file."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise TaskFileError(str(path), None, "", f"cannot read the task file: {exc}") from exc
+    if path.suffix.lower() == ".toml":
+        return parse_toml_tasks(text, str(path))
+    return parse_yaml_tasks(text, str(path))  # YAML is a superset of JSON
+
+
+def load_builtin_tasks() -> list[TaskSpec]:
+    """The canned tasks shipped with vismock (``mockserver/data/canned-tasks.yaml``)."""
+    resource = resources.files("vismock.mockserver").joinpath("data", BUILTIN_TASKS)
+    return parse_yaml_tasks(resource.read_text(encoding="utf-8"), f"<builtin>/{BUILTIN_TASKS}")
+
+
+def parse_yaml_tasks(text: str, source: str = "<yaml>") -> list[TaskSpec]:
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError as exc:
+        raise TaskFileError(source, *_yaml_problem(exc)) from None
+    except RecursionError:
+        raise TaskFileError(source, None, "", "not valid YAML: nested too deeply") from None
+    lines: dict[Path_, int] = {}
+    try:
+        document = _node_value(node, (), lines, _Scalars()) if node is not None else None
+    except _NodeError as error:
+        raise TaskFileError(source, error.line, format_path(error.path), error.reason) from None
+    return _specs_from_document(document, source, lambda path: _nearest_line(lines, path))
+
+
+def _yaml_problem(exc: yaml.YAMLError) -> tuple[int | None, str, str]:
+    """(line, field, reason) of a YAML syntax error, with where the broken construct started."""
+    if not isinstance(exc, yaml.MarkedYAMLError) or exc.problem_mark is None:
+        return None, "", f"not valid YAML: {exc}"
+    reason = f"not valid YAML: {exc.problem}"
+    if exc.context and exc.context_mark is not None:
+        reason += f" ({exc.context} on line {exc.context_mark.line + 1})"
+    return exc.problem_mark.line + 1, "", reason
+
+
+def parse_toml_tasks(text: str, source: str = "<toml>") -> list[TaskSpec]:
+    try:
+        document = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        found = re.search(r"line (\d+)", str(exc))
+        raise TaskFileError(source, int(found[1]) if found else None, "", f"not valid TOML: {exc}") from exc
+    return _specs_from_document(document, source, lambda path: _toml_line(text, path))
+
+
+def specs_from_dicts(tasks: Any, source: str = "request") -> list[TaskSpec]:
+    """TaskSpecs from plain task objects (a list, one object, or ``{"tasks": [...]}``), e.g. JSON."""
+    if isinstance(tasks, Mapping) and "tasks" in tasks:
+        return _specs_from_document(tasks, source, lambda path: None)
+    items = tasks if isinstance(tasks, list) else [tasks]
+    return _specs_from_document({"tasks": items}, source, lambda path: None, prefix=())
+
+
+def spec_from_dict(task: Any, source: str = "request") -> TaskSpec:
+    """One TaskSpec from one task object; errors name the field path."""
+    try:
+        return _task(task, ())
+    except _Invalid as invalid:
+        raise TaskFileError(source, None, format_path(invalid.path), invalid.reason) from None
+
+
+def spec_to_dict(spec: TaskSpec) -> dict[str, Any]:
+    """The task-file form of *spec* (JSON-safe; ``spec_from_dict`` reads it back)."""
+    task: dict[str, Any] = {"id": spec.id, "name": spec.name, "descriptionId": spec.description_id}
+    if spec.description is not None:
+        task["description"] = spec.description
+    if spec.entity_type is not None:
+        entity = {"type": spec.entity_type, "id": spec.entity_id, "name": spec.entity_name}
+        task["entity"] = {key: value for key, value in entity.items() if value is not None}
+    task["reason"] = reason_to_dict(spec.reason)
+    task["cancelable"] = spec.cancelable
+    task["eventChainId"] = spec.event_chain_id
+    task["progression"] = spec.progression
+    if spec.queued_at is not None:
+        task["queueTime"] = str(XsDateTime.from_datetime(spec.queued_at))
+    task["timeline"] = [_step_to_dict(step) for step in spec.timeline]
+    for key, value in (
+        ("changeTag", spec.change_tag),
+        ("parentTaskKey", spec.parent_task_key),
+        ("rootTaskKey", spec.root_task_key),
+        ("activationId", spec.activation_id),
+    ):
+        if value is not None:
+            task[key] = value
+    return task
+
+
+def reason_to_dict(reason: Reason) -> dict[str, Any] | str:
+    if reason.kind == "user":
+        return {"user": reason.user_name or ""}
+    if reason.kind == "alarm":
+        return {
+            "alarm": reason.alarm or "",
+            "alarmName": reason.alarm_name or "",
+            "entity": reason.entity or "",
+            "entityName": reason.entity_name or "",
+        }
+    if reason.kind == "schedule":
+        return {"schedule": reason.name or "", "scheduledTask": reason.scheduled_task or ""}
+    return "system"
+
+
+def _step_to_dict(step: Step) -> dict[str, Any]:
+    data: dict[str, Any] = {"state": step.state, "at": step.at}
+    for key, value in (
+        ("progress", step.progress),
+        ("result", step.result),
+        ("fault", step.fault),
+        ("message", step.message),
+    ):
+        if value is not None:
+            data[key] = value
+    return data
+
+
+def check_spec(spec: TaskSpec, source: str = "task") -> None:
+    """Validate a TaskSpec built in code, by the same rules as a file (raises TaskFileError)."""
+    spec_from_dict(spec_to_dict(spec), source)
+
+
+@cache
+def entity_types() -> frozenset[str]:
+    """The element names of the schema's ManagedEntity group (the types a task can act on)."""
+    tree = etree.parse(str(schema_directory() / "vim25-adapter.xsd"))
+    names = tree.xpath(
+        "//xs:group[@name='ManagedEntity']//xs:element/@name",
+        namespaces={"xs": "http://www.w3.org/2001/XMLSchema"},
+    )
+    assert isinstance(names, list)  # an attribute-valued XPath always gives a list
+    return frozenset(str(name) for name in names)
+
+
+# -- YAML nodes with lines ----------------------------------------------------------------------
+
+
+def _node_value(node: yaml.Node, path: Path_, lines: dict[Path_, int], build: _Scalars) -> Any:
+    """Plain Python value of a composed YAML node, noting each node's line under its path."""
+    # A mapping value's line is its key's (set by the caller): a block value starts on the next line.
+    line = lines.setdefault(path, node.start_mark.line + 1)
+    if isinstance(node, yaml.CollectionNode):
+        # An alias makes the composer reuse a node; expanding reused nodes is how
+        # "billion laughs" documents explode, and a task file never needs one.
+        if id(node) in build.seen:
+            raise _NodeError(path, line, "YAML aliases (*name) are not supported")
+        build.seen.add(id(node))
+    if isinstance(node, yaml.MappingNode):
+        result: dict[Any, Any] = {}
+        for key_node, value_node in node.value:
+            key = build.scalar(key_node, path)
+            key_path = (*path, key)
+            if key in result:
+                raise _NodeError(key_path, key_node.start_mark.line + 1, f"duplicate key {key!r}")
+            lines[key_path] = key_node.start_mark.line + 1
+            result[key] = _node_value(value_node, key_path, lines, build)
+        return result
+    if isinstance(node, yaml.SequenceNode):
+        return [_node_value(item, (*path, index), lines, build) for index, item in enumerate(node.value)]
+    return build.scalar(node, path)
+
+
+class _NodeError(Exception):
+    def __init__(self, path: Path_, line: int, reason: str) -> None:
+        super().__init__(reason)
+        self.path, self.line, self.reason = path, line, reason
+
+
+class _Scalars(yaml.SafeLoader):
+    """SafeLoader's scalar construction (YAML 1.1 types, timestamps) without its reader."""
+
+    def __init__(self) -> None:
+        yaml.constructor.SafeConstructor.__init__(self)
+        self.seen: set[int] = set()
+
+    def scalar(self, node: yaml.Node, path: Path_) -> Any:
+        if not isinstance(node, yaml.ScalarNode):
+            raise _NodeError(path, node.start_mark.line + 1, "a mapping key must be a plain value")
+        try:
+            return self.construct_object(node, deep=True)
+        except (yaml.YAMLError, ValueError) as exc:
+            raise _NodeError(path, node.start_mark.line + 1, f"cannot read {node.value!r}: {exc}") from None
+
+
+def _nearest_line(lines: Mapping[Path_, int], path: Path_) -> int | None:
+    for length in range(len(path), -1, -1):
+        if path[:length] in lines:
+            return lines[path[:length]]
+    return None
+
+
+def _toml_line(text: str, path: Path_) -> int | None:
+    """Best effort: the line of ``[[tasks]]`` number N, then of the first key of the path inside it."""
+    if len(path) < 2 or path[0] != "tasks" or not isinstance(path[1], int):
+        return None
+    headers = [number for number, line in enumerate(text.splitlines(), 1) if line.strip() == "[[tasks]]"]
+    if path[1] >= len(headers):
+        return None
+    start = headers[path[1]]
+    end = headers[path[1] + 1] if path[1] + 1 < len(headers) else None
+    block = text.splitlines()[start:end]
+    if len(path) > 2:
+        key = re.compile(rf"^\s*{re.escape(str(path[2]))}\s*=")
+        for offset, line in enumerate(block, 1):
+            if key.match(line):
+                return start + offset
+    return start
+
+
+# -- validation ---------------------------------------------------------------------------------
+
+
+def _specs_from_document(
+    document: Any, source: str, line_of: Callable[[Path_], int | None], prefix: Path_ = ("tasks",)
+) -> list[TaskSpec]:
+    try:
+        return _validated_specs(document, prefix)
+    except _Invalid as invalid:
+        line = line_of(invalid.path)
+        raise TaskFileError(source, line, format_path(invalid.path), invalid.reason) from None
+
+
+def _validated_specs(document: Any, prefix: Path_) -> list[TaskSpec]:
+    if not isinstance(document, Mapping):
+        raise _Invalid((), "expected a mapping with a 'tasks' list")
+    _no_unknown(document, frozenset({"tasks"}), ())
+    tasks = document.get("tasks")
+    if not isinstance(tasks, list):
+        raise _Invalid(("tasks",), f"expected a list of tasks, got {_kind(tasks)}")
+    specs: list[TaskSpec] = []
+    seen: set[str] = set()
+    for index, task in enumerate(tasks):
+        path = (*prefix, index)
+        spec = _task(task, path)
+        if spec.id in seen:
+            raise _Invalid((*path, "id"), f"duplicate task id {spec.id!r}")
+        seen.add(spec.id)
+        specs.append(spec)
+    return specs
+
+
+def _task(task: Any, path: Path_) -> TaskSpec:
+    data = _mapping(task, path)
+    _no_unknown(data, TASK_KEYS, path)
+    progression = _choice(data, "progression", PROGRESSIONS, path, default="time")
+    entity_type, entity_id, entity_name = _entity(data.get("entity"), (*path, "entity"))
+    return TaskSpec(
+        id=_text(data, "id", path, required=True) or "",
+        name=_text(data, "name", path, required=True) or "",
+        description_id=_text(data, "descriptionId", path, required=True) or "",
+        description=_text(data, "description", path),
+        entity_type=entity_type,
+        entity_id=entity_id,
+        entity_name=entity_name,
+        reason=_reason(data.get("reason"), (*path, "reason")),
+        cancelable=_flag(data, "cancelable", path),
+        event_chain_id=_int(data, "eventChainId", path, XS_INT_MIN, XS_INT_MAX) or 0,
+        progression=progression,  # type: ignore[arg-type]
+        timeline=_timeline(data.get("timeline"), (*path, "timeline"), progression),
+        queued_at=_datetime(data, "queueTime", path),
+        change_tag=_text(data, "changeTag", path),
+        parent_task_key=_text(data, "parentTaskKey", path),
+        root_task_key=_text(data, "rootTaskKey", path),
+        activation_id=_text(data, "activationId", path),
+    )
+
+
+def _entity(value: Any, path: Path_) -> tuple[str | None, str | None, str | None]:
+    if value is None:
+        return None, None, None
+    data = _mapping(value, path)
+    _no_unknown(data, ENTITY_KEYS, path)
+    kind = _text(data, "type", path, required=True) or ""
+    if kind not in entity_types():
+        allowed = ", ".join(sorted(entity_types()))
+        raise _Invalid((*path, "type"), f"{kind!r} is not a ManagedEntity type of the schema ({allowed})")
+    return kind, _text(data, "id", path, required=True), _text(data, "name", path)
+
+
+def _reason(value: Any, path: Path_) -> Reason:
+    if value is None:
+        return DEFAULT_REASON
+    if value == "system":
+        return Reason(kind="system")
+    data = _mapping(value, path, what="'system' or a mapping with one of user, alarm, schedule, system")
+    kinds = [kind for kind in REASON_KEYS if kind in data]
+    if len(kinds) != 1:
+        raise _Invalid(path, "needs exactly one of the keys user, alarm, schedule, system")
+    kind = kinds[0]
+    _no_unknown(data, REASON_KEYS[kind], path)
+    if kind == "user":
+        if data["user"] is None:
+            raise _Invalid((*path, "user"), "is required (the user name; may be empty: '')")
+        # An empty name is the same as none: both render <userName></userName>.
+        return Reason(kind="user", user_name=_text(data, "user", path) or None)
+    if kind == "alarm":
+        return Reason(
+            kind="alarm",
+            alarm=_text(data, "alarm", path, required=True),
+            alarm_name=_text(data, "alarmName", path, required=True),
+            entity=_text(data, "entity", path, required=True),
+            entity_name=_text(data, "entityName", path, required=True),
+        )
+    if kind == "schedule":
+        return Reason(
+            kind="schedule",
+            name=_text(data, "schedule", path, required=True),
+            scheduled_task=_text(data, "scheduledTask", path, required=True),
+        )
+    if data["system"] not in (None, True, {}):
+        raise _Invalid((*path, "system"), "takes no value (write reason: system)")
+    return Reason(kind="system")
+
+
+def _timeline(value: Any, path: Path_, progression: str) -> tuple[Step, ...]:
+    if value is None:
+        return (Step(state="success"),)
+    if not isinstance(value, list) or not value:
+        raise _Invalid(path, f"expected a non-empty list of steps, got {_kind(value)}")
+    steps = tuple(_step(item, (*path, index)) for index, item in enumerate(value))
+    for index, (before, after) in enumerate(itertools.pairwise(steps), 1):
+        _check_order(before, after, (*path, index), progression)
+    return steps
+
+
+def _check_order(before: Step, after: Step, path: Path_, progression: str) -> None:
+    if before.state in TERMINAL:
+        raise _Invalid((*path, "state"), f"no step may follow a {before.state!r} step (it ends the task)")
+    if STATES.index(after.state) < STATES.index(before.state):
+        raise _Invalid((*path, "state"), f"{after.state!r} cannot follow {before.state!r}")
+    if progression != "manual" and after.at <= before.at:
+        reason = f"{after.at} is not after the previous step's {before.at} (a timeline must increase)"
+        raise _Invalid((*path, "at"), reason)
+    if before.progress is not None and after.progress is not None and after.progress < before.progress:
+        reason = f"{after.progress} is less than the previous step's {before.progress}"
+        raise _Invalid((*path, "progress"), reason)
+
+
+def _step(value: Any, path: Path_) -> Step:
+    data = _mapping(value, path)
+    _no_unknown(data, STEP_KEYS, path)
+    state = _choice(data, "state", STATES, path, required=True)
+    at = _number(data, "at", path)
+    progress = _int(data, "progress", path, 0, 100)
+    for key, allowed_state in (("result", "success"), ("fault", "error"), ("message", "error")):
+        if key in data and state != allowed_state:
+            raise _Invalid((*path, key), f"only a step in state {allowed_state} has a {key}")
+    fault = _text(data, "fault", path)
+    if fault is not None and not _NCNAME.match(fault):
+        raise _Invalid((*path, "fault"), f"{fault!r} is not a vim25 fault type name (e.g. InvalidState)")
+    return Step(
+        state=state,  # type: ignore[arg-type]
+        at=at,
+        progress=progress,
+        result=_text(data, "result", path),
+        fault=fault,
+        message=_text(data, "message", path),
+    )
+
+
+# -- field readers ------------------------------------------------------------------------------
+
+
+def _kind(value: Any) -> str:
+    if value is None:
+        return "nothing"
+    names = {bool: "a boolean", int: "an integer", float: "a number", str: "a string", list: "a list"}
+    return names.get(type(value), "a mapping" if isinstance(value, Mapping) else type(value).__name__)
+
+
+def _mapping(value: Any, path: Path_, what: str = "a mapping") -> Mapping[str, Any]:
+    if not isinstance(value, Mapping):
+        raise _Invalid(path, f"expected {what}, got {_kind(value)}")
+    for key in value:
+        if not isinstance(key, str):
+            raise _Invalid(path, f"keys must be strings, got {key!r}")
+    return value
+
+
+def _no_unknown(data: Mapping[str, Any], allowed: frozenset[str], path: Path_) -> None:
+    for key in data:
+        if key not in allowed:
+            raise _Invalid((*path, key), f"unknown field {key!r} (allowed: {', '.join(sorted(allowed))})")
+
+
+def _text(data: Mapping[str, Any], key: str, path: Path_, *, required: bool = False) -> str | None:
+    value = data.get(key)
+    if value is None:
+        if required:
+            raise _Invalid((*path, key), "is required")
+        return None
+    if not isinstance(value, str):
+        raise _Invalid((*path, key), f"expected a string, got {_kind(value)} {value!r} (quote it)")
+    if required and not value:
+        raise _Invalid((*path, key), "must not be empty")
+    return value
+
+
+def _choice(
+    data: Mapping[str, Any],
+    key: str,
+    allowed: Sequence[str],
+    path: Path_,
+    *,
+    required: bool = False,
+    default: str = "",
+) -> str:
+    value = _text(data, key, path, required=required)
+    if value is None:
+        return default
+    if value not in allowed:
+        raise _Invalid((*path, key), f"{value!r} is not one of {', '.join(allowed)}")
+    return value
+
+
+def _flag(data: Mapping[str, Any], key: str, path: Path_) -> bool:
+    value = data.get(key, False)
+    if not isinstance(value, bool):
+        raise _Invalid((*path, key), f"expected true or false, got {_kind(value)} {value!r}")
+    return value
+
+
+def _int(data: Mapping[str, Any], key: str, path: Path_, low: int, high: int) -> int | None:
+    value = data.get(key)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise _Invalid((*path, key), f"expected an integer, got {_kind(value)} {value!r}")
+    if not low <= value <= high:
+        raise _Invalid((*path, key), f"{value} is outside {low}..{high}")
+    return value
+
+
+def _number(data: Mapping[str, Any], key: str, path: Path_) -> float:
+    value = data.get(key, 0)
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise _Invalid((*path, key), f"expected a number, got {_kind(value)} {value!r}")
+    if not 0 <= value <= MAX_AT:
+        raise _Invalid((*path, key), f"{value} is outside 0..{MAX_AT:g}")
+    return value
+
+
+def _datetime(data: Mapping[str, Any], key: str, path: Path_) -> datetime | None:
+    value = data.get(key)
+    if value is None:
+        return None
+    if isinstance(value, str):
+        try:
+            value = XsDateTime(value).datetime
+        except ValueError:
+            reason = f"{value!r} is not an xs:dateTime (like 2009-05-27T08:26:34.234375Z)"
+            raise _Invalid((*path, key), reason) from None
+    if not isinstance(value, datetime):
+        raise _Invalid((*path, key), f"expected a date-time with a time zone, got {_kind(value)}")
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise _Invalid((*path, key), "needs a time zone (end it with Z for UTC)")
+    return value

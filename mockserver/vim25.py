@@ -1,0 +1,587 @@
+"""vim25 on the wire: reading SOAP requests and writing SOAP responses and faults.
+
+The mock's SOAP face (:mod:`vismock.mockserver.soap`) decides *what* to answer;
+this module knows *how* vim25 says it: the envelope, managed object
+references, ``xsi:type`` on polymorphic values, TaskInfo in vim25's shape (from
+the same codec dict the adapter face renders) and SOAP faults whose
+``<{Type}Fault>`` detail pyVmomi and govmomi turn into typed exceptions.
+
+Every body element written here validates against ``schemas/vim25/vim25.xsd``
+(:func:`payload_errors` checks a whole response; the tests run it on each one).
+"""
+
+from __future__ import annotations
+
+import copy
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from lxml import etree
+
+from vismock.codec.parsing import ParseFailure, parse
+from vismock.codec.values import XsDateTime
+from vismock.faults import (
+    InvalidRequest,
+    ManagedObjectNotFound,
+    MethodNotFound,
+    VimFault,
+)
+from vismock.schemas import schema_directory
+
+VIM25 = "urn:vim25"
+SOAPENV = "http://schemas.xmlsoap.org/soap/envelope/"
+XSI = "http://www.w3.org/2001/XMLSchema-instance"
+XSD = "http://www.w3.org/2001/XMLSchema"
+XSI_TYPE = f"{{{XSI}}}type"
+ENVELOPE_NSMAP = {"soapenv": SOAPENV, "xsd": XSD, "xsi": XSI}
+API_VERSION = "8.0.3.0"
+PRIOR_API_VERSIONS = ("8.0.2.0", "8.0.1.0", "8.0.0.0", "7.0.3.0", "7.0.2.0", "7.0.1.0", "7.0", "6.7", "6.5")
+
+# The elements of the adapter schema's ManagedEntity group: in the codec's
+# TaskInfo dict the entity is an element named after its managed object type.
+MANAGED_ENTITY_TYPES = (
+    "VirtualMachine",
+    "HostSystem",
+    "ComputeResource",
+    "ClusterComputeResource",
+    "Datacenter",
+    "Datastore",
+    "StoragePod",
+    "Folder",
+    "ResourcePool",
+    "VirtualApp",
+    "Network",
+    "DistributedVirtualPortgroup",
+    "VmwareDistributedVirtualSwitch",
+)
+REASON_TYPES = ("TaskReasonUser", "TaskReasonAlarm", "TaskReasonSchedule", "TaskReasonSystem")
+
+# Managed object id prefixes vCenter uses, for references the codec dict keeps
+# as a bare id (TaskReasonAlarm's entity).
+_ID_PREFIX_TYPES = (
+    ("vm-", "VirtualMachine"),
+    ("host-", "HostSystem"),
+    ("domain-c", "ClusterComputeResource"),
+    ("domain-s", "ComputeResource"),
+    ("datacenter-", "Datacenter"),
+    ("datastore-", "Datastore"),
+    ("group-p", "StoragePod"),
+    ("group-", "Folder"),
+    ("resgroup-v", "VirtualApp"),
+    ("resgroup-", "ResourcePool"),
+    ("network-", "Network"),
+    ("dvportgroup-", "DistributedVirtualPortgroup"),
+    ("dvs-", "VmwareDistributedVirtualSwitch"),
+)
+
+
+def entity_type_of(mo_id: str) -> str:
+    """The managed entity type vCenter's id *mo_id* belongs to (``ManagedEntity`` if unknown)."""
+    for prefix, mo_type in _ID_PREFIX_TYPES:
+        if mo_id.startswith(prefix):
+            return mo_type
+    return "ManagedEntity"
+
+
+@dataclass(frozen=True, slots=True)
+class MoRef:
+    """A vim25 ManagedObjectReference."""
+
+    type: str
+    value: str
+
+
+# -- faults this module adds to vismock.faults ---------------------------------------------------------------
+
+
+class InvalidProperty(VimFault):
+    fault_type = "InvalidProperty"
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"Property {name!r} is not served by vismock")
+        self.name = name
+
+
+class InvalidCollectorVersion(VimFault):
+    fault_type = "InvalidCollectorVersion"
+
+    def __init__(self, message: str = "The collector version is not valid for this session.") -> None:
+        super().__init__(message)
+
+
+class InvalidArgument(VimFault):
+    fault_type = "InvalidArgument"
+
+    def __init__(self, message: str, invalid_property: str | None = None) -> None:
+        super().__init__(message)
+        self.invalid_property = invalid_property
+
+
+class SystemError(VimFault):  # vim25's name (shadows the builtin only in this module)
+    fault_type = "SystemError"
+
+
+# -- reading requests ----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class SoapRequest:
+    """One vim25 call: the method name, its ``_this`` and its argument element."""
+
+    method: str
+    this: MoRef | None
+    call: etree._Element
+    # What handlers derived from this call, reused while the same call object is (a parsed-call
+    # cache keeps one per worker thread for a repeated body): parsed specs, the last response.
+    memo: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    def arg(self, name: str) -> etree._Element | None:
+        return self.call.find(f"{{{VIM25}}}{name}")
+
+    def args(self, name: str) -> list[etree._Element]:
+        return self.call.findall(f"{{{VIM25}}}{name}")
+
+    def text(self, name: str, default: str | None = None) -> str | None:
+        found = self.arg(name)
+        return default if found is None else (found.text or "")
+
+
+_VIM25_PREFIX = f"{{{VIM25}}}"
+_THIS = f"{{{VIM25}}}_this"
+
+
+def parse_request(data: bytes) -> SoapRequest:
+    """The call in a SOAP request body; InvalidRequest when it is not a vim25 SOAP call."""
+    try:
+        root = parse(data).getroot()
+    except ParseFailure as failure:
+        raise InvalidRequest(f"The request body is not a SOAP envelope: {failure.issue.reason}") from None
+    if root.tag != f"{{{SOAPENV}}}Envelope":
+        raise InvalidRequest(f"The request root element is {_name(root.tag)!r}, not a SOAP Envelope")
+    body = root.find(f"{{{SOAPENV}}}Body")
+    calls = [] if body is None else list(body)  # the safe parser drops comments and PIs
+    if len(calls) != 1:
+        raise InvalidRequest("The SOAP Body must hold exactly one vim25 method call")
+    call = calls[0]
+    tag = str(call.tag)
+    if not tag.startswith(_VIM25_PREFIX):
+        raise InvalidRequest(f"The method {_name(tag)!r} is not in the urn:vim25 namespace")
+    method = tag[len(_VIM25_PREFIX) :]
+    this = call.find(_THIS)
+    return SoapRequest(method=method, this=None if this is None else moref_of(this), call=call)
+
+
+def moref_of(element: etree._Element) -> MoRef:
+    """The ManagedObjectReference *element* holds; InvalidRequest without a type."""
+    mo_type = element.get("type")
+    if not mo_type:
+        raise InvalidRequest(f"<{_name(element.tag)}> is a managed object reference without a type")
+    return MoRef(type=mo_type, value=(element.text or "").strip())
+
+
+def child_text(element: etree._Element, name: str) -> str | None:
+    found = element.find(f"{{{VIM25}}}{name}")
+    return None if found is None else (found.text or "")
+
+
+def child_bool(element: etree._Element, name: str, default: bool = False) -> bool:
+    text = child_text(element, name)
+    if text is None:
+        return default
+    if text.strip() in ("true", "1"):
+        return True
+    if text.strip() in ("false", "0"):
+        return False
+    raise InvalidRequest(f"<{name}> must be a boolean, not {text!r}")
+
+
+def child_int(element: etree._Element, name: str) -> int | None:
+    text = child_text(element, name)
+    if text is None or not text.strip():
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        raise InvalidRequest(f"<{name}> must be an integer, not {text!r}") from None
+
+
+def children(element: etree._Element, name: str) -> list[etree._Element]:
+    return element.findall(f"{{{VIM25}}}{name}")
+
+
+def _name(tag: Any) -> str:
+    return etree.QName(tag).localname if isinstance(tag, str) else str(tag)
+
+
+# -- writing values ------------------------------------------------------------------------------------------
+
+Fill = Callable[[etree._Element], None]
+
+
+@dataclass(frozen=True, slots=True)
+class Value:
+    """A property value: its xsi:type and how to fill an element with it."""
+
+    xsi_type: str
+    fill: Fill
+    key: str | None = None  # identifies the content when it is a pure function of data (cacheable)
+
+
+def sub(parent: etree._Element, name: str, text: str | None = None, **attrs: str) -> etree._Element:
+    element = etree.SubElement(parent, f"{{{VIM25}}}{name}", attrs)
+    if text is not None:
+        element.text = text
+    return element
+
+
+def sub_moref(parent: etree._Element, name: str, ref: MoRef) -> etree._Element:
+    return sub(parent, name, ref.value, type=ref.type)
+
+
+def sub_value(parent: etree._Element, name: str, value: Value) -> etree._Element:
+    element = sub(parent, name)
+    element.set(XSI_TYPE, value.xsi_type)
+    value.fill(element)
+    return element
+
+
+def text_value(xsi_type: str, text: str) -> Value:
+    def fill(element: etree._Element) -> None:
+        element.text = text
+
+    return Value(xsi_type, fill)
+
+
+def format_datetime(value: datetime) -> str:
+    """An aware datetime as canonical xs:dateTime text (the codec's rendering)."""
+    return str(XsDateTime.from_datetime(value))
+
+
+def bool_text(flag: bool) -> str:
+    return "true" if flag else "false"
+
+
+def moref_array(refs: Sequence[MoRef]) -> Value:
+    def fill(element: etree._Element) -> None:
+        for ref in refs:
+            item = sub_moref(element, "ManagedObjectReference", ref)
+            item.set(XSI_TYPE, "ManagedObjectReference")
+
+    return Value("ArrayOfManagedObjectReference", fill)
+
+
+# -- TaskInfo ------------------------------------------------------------------------------------------------
+
+_OPTIONAL_TAIL = (
+    ("changeTag", "changeTag"),
+    ("parentTaskKey", "parentTaskKey"),
+    ("rootTaskKey", "rootTaskKey"),
+    ("activationId", "activationId"),
+)
+
+
+def task_info_value(info: Mapping[str, Any]) -> Value:
+    """vim25 TaskInfo from the codec's TaskInfo dict (the one model both faces render)."""
+
+    def fill(element: etree._Element) -> None:
+        element.extend(copy.deepcopy(_rendered_task_info(repr(info), info)))
+
+    return Value("TaskInfo", fill)
+
+
+_TASK_INFO_CACHE_SIZE = 4096
+_rendered = threading.local()  # lxml trees are best kept to the thread that made them
+
+
+def _rendered_task_info(key: str, info: Mapping[str, Any]) -> etree._Element:
+    """TaskInfo's fields rendered once per distinct TaskInfo (copying a subtree is three times
+    cheaper than building it); *key* is the dict's repr, which covers every field and value."""
+    cache: dict[str, etree._Element] | None = getattr(_rendered, "cache", None)
+    if cache is None:
+        cache = _rendered.cache = {}
+    rendered = cache.get(key)
+    if rendered is None:
+        rendered = etree.Element(f"{{{VIM25}}}val")
+        fill_task_info(rendered, info)
+        if len(cache) >= _TASK_INFO_CACHE_SIZE:
+            cache.clear()  # tasks are few; a full cache means churn, so start over
+        cache[key] = rendered
+    return rendered
+
+
+def fill_task_info(element: etree._Element, info: Mapping[str, Any]) -> None:
+    sub(element, "key", str(info["key"]))
+    sub(element, "task", str(info["Task"]), type="Task")
+    if info.get("description") is not None:
+        _fill_localizable_message(sub(element, "description"), info["description"])
+    _optional_text(element, "name", info.get("name"))
+    sub(element, "descriptionId", str(info["descriptionId"]))
+    entity = task_entity(info)
+    if entity is not None:
+        sub_moref(element, "entity", entity)
+    _optional_text(element, "entityName", info.get("entityName"))
+    for locked in info.get("locked") or ():
+        for mo_type, mo_id in locked.items():
+            sub(element, "locked", str(mo_id), type=mo_type)
+    sub(element, "state", str(info["state"]))
+    sub(element, "cancelled", bool_text(bool(info["cancelled"])))
+    sub(element, "cancelable", bool_text(bool(info["cancelable"])))
+    if info.get("error") is not None:
+        fill_localized_fault(sub(element, "error"), info["error"], context=entity, info=info)
+    if info.get("result") is not None:
+        sub_value(element, "result", text_value("xsd:string", str(info["result"])))
+    if info.get("progress") is not None:
+        sub(element, "progress", str(int(info["progress"])))
+    fill_reason(element, info)
+    sub(element, "queueTime", str(info["queueTime"]))
+    _optional_text(element, "startTime", info.get("startTime"))
+    _optional_text(element, "completeTime", info.get("completeTime"))
+    sub(element, "eventChainId", str(int(info["eventChainId"])))
+    for field_name, key in _OPTIONAL_TAIL:
+        _optional_text(element, field_name, info.get(key))
+
+
+def task_entity(info: Mapping[str, Any]) -> MoRef | None:
+    for mo_type in MANAGED_ENTITY_TYPES:
+        if info.get(mo_type) is not None:
+            return MoRef(mo_type, str(info[mo_type]))
+    return None
+
+
+def fill_reason(element: etree._Element, info: Mapping[str, Any]) -> None:
+    reason_type = next((name for name in REASON_TYPES if name in info), "TaskReasonSystem")
+    reason = sub(element, "reason")
+    reason.set(XSI_TYPE, reason_type)
+    fields: Mapping[str, Any] = info.get(reason_type) or {}
+    if reason_type == "TaskReasonUser":
+        sub(reason, "userName", str(fields.get("userName") or ""))
+    elif reason_type == "TaskReasonAlarm":
+        sub(reason, "alarmName", str(fields.get("alarmName") or ""))
+        sub(reason, "alarm", str(fields.get("alarm") or ""), type="Alarm")
+        sub(reason, "entityName", str(fields.get("entityName") or ""))
+        entity_id = str(fields.get("entity") or "")
+        sub(reason, "entity", entity_id, type=entity_type_of(entity_id))
+    elif reason_type == "TaskReasonSchedule":
+        sub(reason, "name", str(fields.get("name") or ""))
+        sub(reason, "scheduledTask", str(fields.get("scheduledTask") or ""), type="ScheduledTask")
+
+
+def _fill_localizable_message(element: etree._Element, message: Mapping[str, Any]) -> None:
+    sub(element, "key", str(message.get("key") or ""))
+    for arg in message.get("arg") or ():
+        item = sub(element, "arg")
+        sub(item, "key", str(arg.get("key") or ""))
+        sub_value(item, "value", text_value("xsd:string", str(arg.get("value") or "")))
+    _optional_text(element, "message", message.get("message"))
+
+
+def _optional_text(element: etree._Element, name: str, value: Any) -> None:
+    if value is not None:
+        sub(element, name, str(value))
+
+
+# -- faults --------------------------------------------------------------------------------------------------
+
+
+@cache
+def served_fault_types() -> frozenset[str]:
+    """The fault types the trimmed vim25 schema defines a ``<{Type}Fault>`` detail element for."""
+    tree = etree.parse(str(schema_path()))
+    names = tree.getroot().xpath("xs:element/@name", namespaces={"xs": "http://www.w3.org/2001/XMLSchema"})
+    return frozenset(str(name)[: -len("Fault")] for name in names if str(name).endswith("Fault"))
+
+
+def served_fault_type(fault_type: str) -> str:
+    """*fault_type* if the schema (and so every client) knows it; else SystemError."""
+    return fault_type if fault_type in served_fault_types() else "SystemError"
+
+
+def fill_fault_fields(
+    element: etree._Element,
+    fault_type: str,
+    message: str,
+    *,
+    context: MoRef | None = None,
+    info: Mapping[str, Any] | None = None,
+    fault: VimFault | None = None,
+) -> None:
+    """The fields vim25 requires of *fault_type*, from what is known about the failure."""
+    context = context or MoRef("ServiceInstance", "ServiceInstance")
+    if fault_type == "ManagedObjectNotFound":
+        ref = MoRef(fault.mo_type, fault.mo_id) if isinstance(fault, ManagedObjectNotFound) else context
+        sub_moref(element, "obj", ref)
+    elif fault_type == "MethodNotFound":
+        sub_moref(element, "receiver", context)
+        sub(element, "method", fault.method if isinstance(fault, MethodNotFound) else message)
+    elif fault_type in ("SystemError", "GenericVmConfigFault"):
+        sub(element, "reason", message)
+    elif fault_type == "InvalidProperty":
+        sub(element, "name", fault.name if isinstance(fault, InvalidProperty) else message)
+    elif fault_type == "InvalidArgument" and isinstance(fault, InvalidArgument) and fault.invalid_property:
+        sub(element, "invalidProperty", fault.invalid_property)
+    elif fault_type == "NotAuthenticated":
+        sub_moref(element, "object", context)
+        sub(element, "privilegeId", "System.View")
+    elif fault_type == "TaskInProgress":
+        sub(element, "task", str((info or {}).get("Task") or context.value), type="Task")
+    elif fault_type == "InvalidPowerState":
+        name = str((info or {}).get("name") or "")
+        sub(element, "existingState", "poweredOff" if "PowerOff" in name else "poweredOn")
+    elif fault_type in ("FileFault", "FileNotFound", "CannotAccessFile", "NoDiskSpace"):
+        sub(element, "file", message)
+        if fault_type == "NoDiskSpace":
+            sub(element, "datastore", str((info or {}).get("entityName") or ""))
+    elif fault_type == "DuplicateName":
+        sub(element, "name", message)
+        sub_moref(element, "object", context)
+
+
+def fill_localized_fault(
+    element: etree._Element,
+    error: Mapping[str, Any],
+    *,
+    context: MoRef | None = None,
+    info: Mapping[str, Any] | None = None,
+) -> None:
+    """vim25 LocalizedMethodFault from the codec's ``{"fault", "localizedMessage"}``."""
+    message = str(error.get("localizedMessage") or "")
+    wanted = str(error.get("fault") or "SystemError")
+    fault_type = served_fault_type(wanted)
+    if fault_type != wanted:
+        message = f"{wanted}: {message}" if message else wanted
+    fault = sub(element, "fault")
+    fault.set(XSI_TYPE, fault_type)
+    fill_fault_fields(fault, fault_type, message, context=context, info=info)
+    if error.get("localizedMessage") is not None or fault_type != wanted:
+        sub(element, "localizedMessage", message)
+
+
+# -- envelopes -----------------------------------------------------------------------------------------------
+
+_XML_DECLARATION = b'<?xml version="1.0" encoding="UTF-8"?>\n'
+
+
+def new_envelope() -> tuple[etree._Element, etree._Element]:
+    """An empty ``soapenv:Envelope`` and its ``soapenv:Body``."""
+    envelope = etree.Element(f"{{{SOAPENV}}}Envelope", nsmap=ENVELOPE_NSMAP)
+    return envelope, etree.SubElement(envelope, f"{{{SOAPENV}}}Body")
+
+
+def serialize(envelope: etree._Element) -> bytes:
+    return _XML_DECLARATION + etree.tostring(envelope, encoding="UTF-8", xml_declaration=False)
+
+
+_RESPONSE_NSMAP = {None: VIM25, "xsd": XSD, "xsi": XSI}
+_ENVELOPE_HEAD = (
+    _XML_DECLARATION
+    + (
+        f'<soapenv:Envelope xmlns:soapenv="{SOAPENV}" xmlns:xsd="{XSD}" xmlns:xsi="{XSI}"><soapenv:Body>'
+    ).encode()
+)
+_ENVELOPE_TAIL = b"</soapenv:Body></soapenv:Envelope>"
+
+
+def response_envelope(method: str, fill: Callable[[etree._Element], None] | None = None) -> bytes:
+    """The SOAP response of *method*; *fill* writes the response element's content.
+
+    Only the response element is built as a tree; the fixed envelope around it is
+    bytes (the same document, without building and serialising two more elements).
+    """
+    response = etree.Element(f"{{{VIM25}}}{method}Response", nsmap=_RESPONSE_NSMAP)
+    if fill is not None:
+        fill(response)
+    return _ENVELOPE_HEAD + etree.tostring(response, encoding="UTF-8", xml_declaration=False) + _ENVELOPE_TAIL
+
+
+def fault_envelope(fault: VimFault, *, context: MoRef | None = None) -> bytes:
+    """A SOAP fault whose detail is ``<{Type}Fault xsi:type="{Type}">`` (what clients type on)."""
+    fault_type = served_fault_type(fault.fault_type)
+    message = fault.message if fault_type == fault.fault_type else f"{fault.fault_type}: {fault.message}"
+    envelope, body = new_envelope()
+    soap_fault = etree.SubElement(body, f"{{{SOAPENV}}}Fault")
+    etree.SubElement(soap_fault, "faultcode").text = "ServerFaultCode"
+    etree.SubElement(soap_fault, "faultstring").text = message
+    detail = etree.SubElement(soap_fault, "detail")
+    element = etree.SubElement(detail, f"{{{VIM25}}}{fault_type}Fault", nsmap={None: VIM25})
+    element.set(XSI_TYPE, fault_type)
+    fill_fault_fields(element, fault_type, message, context=context, fault=fault)
+    return serialize(envelope)
+
+
+def service_versions_document() -> bytes:
+    """``/sdk/vimServiceVersions.xml``: which vim25 versions the face speaks."""
+    root = etree.Element("namespaces", version="1.0")
+    namespace = etree.SubElement(root, "namespace")
+    etree.SubElement(namespace, "name").text = VIM25
+    etree.SubElement(namespace, "version").text = API_VERSION
+    prior = etree.SubElement(namespace, "priorVersions")
+    for version in PRIOR_API_VERSIONS:
+        etree.SubElement(prior, "version").text = version
+    return _XML_DECLARATION + etree.tostring(root, encoding="UTF-8", pretty_print=True)
+
+
+# -- the schema ----------------------------------------------------------------------------------------------
+
+_local = threading.local()
+
+
+def schema_path() -> Path:
+    return schema_directory() / "vim25" / "vim25.xsd"
+
+
+def schema() -> etree.XMLSchema:
+    """The trimmed vim25 schema (one compiled copy per thread: lxml keeps an error log per object)."""
+    found: etree.XMLSchema | None = getattr(_local, "schema", None)
+    if found is None:
+        found = etree.XMLSchema(etree.parse(str(schema_path())))
+        _local.schema = found
+    return found
+
+
+def payload_errors(response: bytes) -> list[str]:
+    """What is wrong with a SOAP response of the face: its envelope shape, then its payload
+    (the method response element, or a fault's detail) against the trimmed vim25 schema."""
+    root = etree.fromstring(response)
+    if root.tag != f"{{{SOAPENV}}}Envelope":
+        return [f"root is {_name(root.tag)!r}, not soapenv:Envelope"]
+    body = root.find(f"{{{SOAPENV}}}Body")
+    payloads = [] if body is None else list(body)
+    if len(payloads) != 1:
+        return ["soapenv:Body must hold exactly one element"]
+    payload = payloads[0]
+    if payload.tag == f"{{{SOAPENV}}}Fault":
+        return _fault_errors(payload)
+    return _schema_errors(payload)
+
+
+def _fault_errors(fault: etree._Element) -> list[str]:
+    problems = [
+        f"soapenv:Fault lacks <{name}>" for name in ("faultcode", "faultstring") if fault.find(name) is None
+    ]
+    detail = fault.find("detail")
+    details = [] if detail is None else list(detail)
+    if len(details) != 1:
+        return [*problems, "soapenv:Fault/detail must hold exactly one element"]
+    return problems + _schema_errors(details[0])
+
+
+def _schema_errors(element: etree._Element) -> list[str]:
+    checker = schema()
+    # Validate a copy as its own document: the envelope is not part of vim25.
+    if checker.validate(etree.fromstring(etree.tostring(element))):
+        return []
+    return [f"line {error.line}: {error.message}" for error in checker.error_log]
+
+
+def fault_type_of(response: bytes) -> str | None:
+    """The xsi:type of a SOAP fault's detail, or None for a non-fault response."""
+    root = etree.fromstring(response)
+    detail = root.find(f"{{{SOAPENV}}}Body/{{{SOAPENV}}}Fault/detail")
+    if detail is None or len(detail) == 0:
+        return None
+    return detail[0].get(XSI_TYPE)

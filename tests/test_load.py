@@ -1,0 +1,56 @@
+"""Load: 32 clients for 20 seconds against a real `vismock serve` (2 worker processes), mixing both faces,
+admin writes and journal reads. Zero unexpected answers, every answer valid against its schema, every
+client reads back exactly its own tasks at their latest version, and the journal stays at its cap.
+
+The driver is bench/soak.py (the same run for 10 minutes, with memory reports); this is its CI size.
+Nothing here asserts speed.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+SOAK = Path(__file__).resolve().parent.parent / "bench" / "soak.py"
+CLIENTS = 32
+SECONDS = 20.0
+JOURNAL_CAP = 2_000
+
+
+def load_soak() -> ModuleType:
+    name = "vismock_bench_soak"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, SOAK)
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[name]
+
+
+@pytest.mark.timeout(180)
+def test_32_clients_for_20_seconds_mixing_both_faces_admin_and_journal(tmp_path: Path) -> None:
+    soak = load_soak()
+    server = soak.Server(tmp_path, workers=2, journal_cap=JOURNAL_CAP)
+    try:
+        result = soak.run_load(server, clients=CLIENTS, seconds=SECONDS, interval=SECONDS)
+    finally:
+        server.stop()
+    assert result.errors == 0, "\n".join(result.first_errors)
+    # Every kind of request really happened, from every client (each did its setup and more).
+    assert set(result.by_operation) == {
+        "adapter",
+        "soap_fetch",
+        "soap_retrieve",
+        "admin_write",
+        "journal",
+        "soap_login",
+    }
+    assert result.by_operation["soap_login"] == CLIENTS
+    assert result.requests > CLIENTS * 20
+    assert result.journal_entries == JOURNAL_CAP  # far more requests than that: the cap held
+    assert "Traceback" not in server.log.read_text()

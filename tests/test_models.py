@@ -1,0 +1,630 @@
+"""The mock's state layer (vismock.mockserver.models.Backend): tasks, lifecycles, clock,
+journal, fault rules and sessions, in one process and across processes."""
+
+from __future__ import annotations
+
+import multiprocessing
+import random
+import re
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+import vismock.codec as codec
+from vismock import faults
+from vismock.adapter.operation import success_response
+from vismock.errors import VismockError
+from vismock.mockserver.models import Backend, FaultRule, JournalEntry, Step, TaskSpec
+from vismock.mockserver.taskfile import load_builtin_tasks, spec_from_dict, specs_from_dicts
+
+DATA = Path(__file__).parent / "data"
+SCENARIOS = yaml.safe_load((DATA / "tasks" / "scenarios.yaml").read_text())["scenarios"]
+T0 = datetime(2030, 1, 1, tzinfo=UTC)
+BUILTIN = load_builtin_tasks()
+
+
+@pytest.fixture
+def backend() -> Iterator[Backend]:
+    store = Backend(tasks=BUILTIN)
+    yield store
+    store.close()
+
+
+def running_task(task_id: str = "task-x", **changes: Any) -> TaskSpec:
+    fields: dict[str, Any] = {
+        "id": task_id,
+        "name": "PowerOnVM_Task",
+        "description_id": "VirtualMachine.powerOn",
+        "entity_type": "VirtualMachine",
+        "entity_id": "vm-1",
+        "timeline": (Step(state="running", at=0, progress=10), Step(state="success", at=100)),
+    }
+    fields.update(changes)
+    return TaskSpec(**fields)
+
+
+def assert_renders(info: dict[str, Any]) -> None:
+    """The TaskInfo makes a response envelope the codec accepts (encode validates)."""
+    xml = codec.encode(success_response([info]))
+    assert codec.decode(xml)["RetrieveTaskStatusResponse"]["returnval"][0]["propSet"]["TaskInfo"] == info
+
+
+# -- the seed and the canned tasks ---------------------------------------------------------------
+
+
+def test_seed_task_renders_exactly_the_seed_response(backend: Backend) -> None:
+    seed = codec.decode((DATA / "seed" / "response.xml").read_bytes())
+    expected = seed["RetrieveTaskStatusResponse"]["returnval"][0]["propSet"]["TaskInfo"]
+    assert backend.task_info("task-2675") == expected
+    assert codec.encode(success_response([backend.task_info("task-2675")])) == codec.encode(seed)
+
+
+def test_task_the_seed_request_asks_for_is_served(backend: Backend) -> None:
+    request = codec.decode((DATA / "seed" / "request.xml").read_bytes())
+    task_id = request["parameters"]["spec-set"]["object-set"][0]["task"]
+    assert backend.task_info(task_id)["key"] == task_id == "task-525"
+
+
+def _clock_points(spec: TaskSpec) -> list[float]:
+    """Seconds after queueing at which to look: before, at and between every step, and long after."""
+    points = {0.0, 1e6}
+    for step in spec.timeline:
+        points.update({step.at, step.at + 0.5, max(step.at - 0.000001, 0)})
+    return sorted(points)
+
+
+@pytest.mark.parametrize("spec", BUILTIN, ids=[spec.id for spec in BUILTIN])
+def test_every_canned_task_validates_in_every_state(spec: TaskSpec) -> None:
+    """Walk the clock (back to a fixed queueTime, if any) over every step; reads, advances, cancel."""
+    store = Backend(tasks=[spec])
+    store.freeze(T0)
+    store.restart_task(spec.id)
+    queued = store.task_info(spec.id, poll=False)["queueTime"].datetime
+    seen = []
+    for seconds in _clock_points(spec):
+        store.freeze(queued + timedelta(seconds=seconds))
+        for _ in range(len(spec.timeline) + 1 if spec.progression == "polls" else 1):
+            seen.append(store.task_info(spec.id))
+        if spec.progression == "manual":
+            seen.append(store.advance_task(spec.id))
+    if spec.cancelable:
+        store.restart_task(spec.id)
+        store.freeze(queued + timedelta(seconds=spec.timeline[-1].at / 2))
+        store.cancel_task(spec.id)
+        seen.append(store.task_info(spec.id))
+        assert seen[-1]["cancelled"] is True
+    for info in seen:
+        assert_renders(info)
+    assert {info["state"] for info in seen} >= {step.state for step in spec.timeline}
+    store.close()
+
+
+def test_builtin_tasks_cover_every_mode_reason_and_entity() -> None:
+    assert {spec.progression for spec in BUILTIN} == {"time", "polls", "manual"}
+    assert {spec.reason.kind for spec in BUILTIN} == {"user", "alarm", "schedule", "system"}
+    assert {"VirtualMachine", "HostSystem", "Datastore", "ClusterComputeResource"} <= {
+        spec.entity_type for spec in BUILTIN
+    }
+    assert any(spec.cancelable and spec.timeline[-1].at >= 600 for spec in BUILTIN)
+    assert any(step.state == "error" and step.fault and step.message for s in BUILTIN for step in s.timeline)
+
+
+def test_builtin_task_names_are_vim25_methods_with_matching_description_ids() -> None:
+    from pyVmomi import VmomiSupport
+
+    for spec in BUILTIN:
+        method = VmomiSupport.GetWsdlMethod("urn:vim25", spec.name)  # type: ignore[no-untyped-call]
+        type_name = spec.description_id.split(".")[0]
+        method_name = spec.description_id.split(".")[1]
+        assert method.info.name[0].lower() + method.info.name[1:] == method_name, spec.id
+        entity_class = VmomiSupport.GetVmodlType(f"vim.{type_name}")  # type: ignore[no-untyped-call]
+        assert issubclass(entity_class, method.info.type), spec.id
+
+
+# -- lifecycle scenarios (tests/data/tasks/scenarios.yaml) ------------------------------------------
+
+
+def _check_expected(info: dict[str, Any], expected: dict[str, Any], queued: datetime) -> None:
+    for key, value in expected.items():
+        if value is None:
+            assert key not in info, key
+        elif key in ("startTime", "completeTime"):
+            assert info[key] == codec.XsDateTime.from_datetime(queued + timedelta(seconds=value)), key
+        else:
+            assert info[key] == value, key
+
+
+def _run_action(store: Backend, task_id: str, action: dict[str, Any]) -> dict[str, Any] | None:
+    if "advance" in action:
+        store.advance(action["advance"])
+    info = None
+    for _ in range(action.get("read", 0)):
+        info = store.task_info(task_id)
+    for _ in range(action.get("peek", 0)):
+        info = store.task_info(task_id, poll=False)
+    if "step" in action:
+        info = store.advance_task(task_id, action["step"])
+    if "cancel" in action:
+        store.cancel_task(task_id)
+        info = store.task_info(task_id, poll=False)
+    return info
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS, ids=[scenario["name"] for scenario in SCENARIOS])
+def test_lifecycle_scenario(scenario: dict[str, Any], backend: Backend) -> None:
+    backend.freeze(T0)
+    spec = spec_from_dict(scenario["task"])
+    backend.put_tasks([spec])
+    for number, action in enumerate(scenario["actions"]):
+        if "raises" in action:
+            with pytest.raises(getattr(faults, action["raises"])):
+                _run_action(backend, spec.id, action)
+            continue
+        info = _run_action(backend, spec.id, action)
+        assert info is not None, f"action {number} reads nothing"
+        assert_renders(info)
+        _check_expected(info, action.get("expect", {}), T0)
+
+
+def test_the_clock_example_in_docs_tasks_md_runs(backend: Backend) -> None:
+    text = (Path(__file__).parent.parent / "docs" / "tasks.md").read_text()
+    (example,) = re.findall(r"```python\n(.*?)```", text, flags=re.DOTALL)
+    exec(
+        example, {"backend": backend, "datetime": datetime, "UTC": UTC, "specs_from_dicts": specs_from_dicts}
+    )
+
+
+# -- tasks --------------------------------------------------------------------------------------------
+
+
+def test_reads_write_nothing_unless_they_count_polls(backend: Backend) -> None:
+    import sqlite3
+
+    watcher = sqlite3.connect(backend.path)
+
+    def version() -> int:
+        return int(watcher.execute("PRAGMA data_version").fetchone()[0])
+
+    before = version()
+    for task_id in ("task-525", "task-1001", "task-1003"):
+        backend.task_info(task_id)
+    backend.take_fault(face="adapter", operation="Retrieve_Task_Status")
+    backend.task_info("task-1002", poll=False)
+    assert version() == before  # no commit by anyone
+    backend.task_info("task-1002")
+    assert version() != before
+    watcher.close()
+
+
+def test_unknown_task_raises_task_not_found(backend: Backend) -> None:
+    for call in (
+        lambda: backend.task_info("task-nope"),
+        lambda: backend.get_task("task-nope"),
+        lambda: backend.delete_task("task-nope"),
+        lambda: backend.advance_task("task-nope"),
+        lambda: backend.cancel_task("task-nope"),
+    ):
+        with pytest.raises(faults.TaskNotFound) as raised:
+            call()
+        assert "task-nope" in raised.value.message
+
+
+def test_put_list_get_delete(backend: Backend) -> None:
+    backend.put_tasks([running_task("task-new")])
+    assert backend.list_tasks()[-1].id == "task-new"
+    assert backend.get_task("task-new") == running_task("task-new")
+    backend.put_tasks([running_task("task-525", entity_name="replaced")])
+    assert [spec.id for spec in backend.list_tasks()][:2] == ["task-525", "task-2675"]  # order kept
+    assert backend.get_task("task-525").entity_name == "replaced"
+    backend.delete_task("task-new")
+    assert "task-new" not in [spec.id for spec in backend.list_tasks()]
+
+
+def test_replacing_a_task_restarts_its_lifecycle(backend: Backend) -> None:
+    backend.freeze(T0)
+    spec = running_task(progression="polls", timeline=(Step("queued", 0), Step("success", 1)))
+    backend.put_tasks([spec])
+    backend.task_info(spec.id)
+    assert backend.task_info(spec.id)["state"] == "success"
+    backend.advance(10)
+    backend.put_tasks([spec])
+    info = backend.task_info(spec.id)
+    assert (info["state"], info["queueTime"]) == (
+        "queued",
+        codec.XsDateTime.from_datetime(T0 + timedelta(seconds=10)),
+    )
+
+
+def test_invalid_spec_is_refused_with_the_field_named(backend: Backend) -> None:
+    with pytest.raises(VismockError, match=r"entity\.type"):
+        backend.put_tasks([running_task(entity_type="Teapot")])
+    with pytest.raises(VismockError, match=r"progress"):
+        backend.put_tasks([running_task(timeline=(Step("running", 0, progress=101),))])
+
+
+def test_reset_returns_to_the_loaded_tasks_and_clears_everything(backend: Backend) -> None:
+    backend.freeze(T0)
+    backend.put_tasks([running_task("task-extra")])
+    backend.delete_task("task-525")
+    backend.add_fault(FaultRule(action="drop"))
+    backend.record(JournalEntry(time=T0, face="adapter", operation="Retrieve_Task_Status"))
+    session = backend.create_session("vismock")
+    backend.reset()
+    assert [spec.id for spec in backend.list_tasks()] == [spec.id for spec in BUILTIN]
+    assert (backend.list_faults(), backend.journal(), backend.session_user(session)) == ([], [], None)
+    assert abs((backend.now() - datetime.now(UTC)).total_seconds()) < 60
+
+
+def test_reset_restarts_lifecycles(backend: Backend) -> None:
+    backend.advance_task("task-1003", 2)
+    backend.reset()
+    assert backend.task_info("task-1003")["state"] == "queued"
+
+
+# -- clock ---------------------------------------------------------------------------------------
+
+
+def test_clock_freeze_advance_resume(backend: Backend) -> None:
+    assert backend.freeze(T0) == T0 == backend.now()
+    assert backend.advance(90.5) == T0 + timedelta(seconds=90.5) == backend.now()
+    resumed = backend.resume()
+    assert resumed == T0 + timedelta(seconds=90.5)
+    assert backend.now() >= resumed  # running again, from where it stood
+    assert backend.now() - resumed < timedelta(seconds=60)
+    running = backend.advance(3600)
+    assert running >= resumed + timedelta(seconds=3600)
+    assert backend.freeze() >= running
+
+
+def test_clock_refuses_going_backwards_and_naive_times(backend: Backend) -> None:
+    for seconds in (-1, float("nan"), float("inf"), 1e300):
+        with pytest.raises(VismockError):
+            backend.advance(seconds)
+    with pytest.raises(VismockError):
+        backend.freeze(datetime(2030, 1, 1))  # naive
+    with pytest.raises(VismockError):
+        backend.freeze(datetime(9999, 1, 1, tzinfo=UTC))
+    backend.freeze(datetime(8999, 1, 1, tzinfo=UTC))
+    with pytest.raises(VismockError):
+        backend.advance(365 * 86_400)
+    assert backend.now() == datetime(8999, 1, 1, tzinfo=UTC)  # the refused advance left no trace
+
+
+# -- accounts and sessions ------------------------------------------------------------------------
+
+
+def test_default_account_and_configured_accounts(tmp_path: Path) -> None:
+    default = Backend()
+    assert default.check_login("vismock", "vismock")
+    assert not default.check_login("vismock", "wrong")
+    assert not default.check_login("nobody", "vismock")
+    configured = Backend(accounts={"bmc": "s3cret"})
+    assert configured.check_login("bmc", "s3cret")
+    assert not configured.check_login("vismock", "vismock")
+    default.close()
+    configured.close()
+
+
+def test_sessions(backend: Backend) -> None:
+    key = backend.create_session("bmc")
+    assert backend.session_user(key) == "bmc"
+    assert backend.session_user("forged") is None
+    assert backend.create_session("bmc") != key
+    backend.end_session(key)
+    assert backend.session_user(key) is None
+    backend.end_session("never-existed")  # no error
+
+
+def test_sessions_expire_after_their_lifetime_on_the_mock_clock() -> None:
+    store = Backend(session_lifetime=1800)
+    store.freeze(T0)
+    key = store.create_session("bmc")
+    store.advance(1800)
+    assert store.session_user(key) == "bmc"
+    store.advance(0.001)
+    assert store.session_user(key) is None
+    store.close()
+
+
+def test_sessions_are_capped_ending_the_oldest() -> None:
+    store = Backend(session_cap=3)
+    keys = [store.create_session(f"user-{number}") for number in range(5)]
+    assert [store.session_user(key) for key in keys] == [None, None, "user-2", "user-3", "user-4"]
+    store.close()
+
+
+# -- journal ----------------------------------------------------------------------------------------
+
+
+def entry(operation: str = "Retrieve_Task_Status", **changes: Any) -> JournalEntry:
+    fields: dict[str, Any] = {
+        "time": T0,
+        "face": "adapter",
+        "operation": operation,
+        "task_ids": ("task-525",),
+    }
+    fields.update(changes)
+    return JournalEntry(**fields)
+
+
+def test_journal_records_and_filters(backend: Backend) -> None:
+    backend.record(entry(user="bmc", latency_ms=1.5))
+    backend.record(entry(task_ids=("task-525", "task-2675"), outcome="ManagedObjectNotFound"))
+    backend.record(entry("RetrievePropertiesEx", face="soap", task_ids=("task-1001",)))
+    backend.record(entry("tasks", face="admin", task_ids=(), http_status=201))
+    everything = backend.journal()
+    assert [item.id for item in everything] == sorted(item.id for item in everything if item.id is not None)
+    assert everything[0] == entry(user="bmc", latency_ms=1.5, id=everything[0].id)
+    assert len(backend.journal(task="task-525")) == 2
+    assert len(backend.journal(task="task-2675")) == 1
+    assert len(backend.journal(task="task-52")) == 0  # exact ids, not substrings
+    assert [item.operation for item in backend.journal(face="soap")] == ["RetrievePropertiesEx"]
+    assert len(backend.journal(outcome="ok", face="adapter")) == 1
+    assert [item.operation for item in backend.journal(limit=2)] == ["RetrievePropertiesEx", "tasks"]
+    assert backend.count_requests() == 4
+    assert backend.count_requests(task="task-525", outcome="ManagedObjectNotFound") == 1
+    assert backend.count_requests(operation="tasks", face="admin") == 1
+    backend.clear_journal()
+    assert backend.count_requests() == 0
+
+
+def test_journal_takes_naive_times_as_utc(backend: Backend) -> None:
+    backend.record(entry(time=datetime(2030, 1, 1)))
+    assert backend.journal()[0].time == T0
+
+
+def test_journal_is_capped_dropping_the_oldest() -> None:
+    store = Backend(journal_cap=5)
+    for number in range(12):
+        store.record(entry(f"op-{number}"))
+    assert [item.operation for item in store.journal()] == [f"op-{number}" for number in range(7, 12)]
+    assert store.count_requests() == 5
+    store.close()
+
+
+# -- fault rules ---------------------------------------------------------------------------------------
+
+
+def test_fault_rule_fires_times_then_is_gone(backend: Backend) -> None:
+    rule = backend.add_fault(FaultRule(action="error", fault="InvalidLogin", times=2, task="task-525"))
+    assert rule.id is not None
+    assert backend.take_fault(face="adapter", operation="Retrieve_Task_Status", task_ids=["task-1"]) is None
+    first = backend.take_fault(face="adapter", operation="Retrieve_Task_Status", task_ids=["task-525"])
+    assert first is not None and first.fault == "InvalidLogin" and first.times == 1
+    assert backend.list_faults()[0].times == 1
+    assert backend.take_fault(face="soap", operation="Fetch", task_ids=["task-525"]) is not None
+    assert backend.take_fault(face="soap", operation="Fetch", task_ids=["task-525"]) is None
+    assert backend.list_faults() == []
+
+
+def test_fault_rule_selectors_and_order(backend: Backend) -> None:
+    backend.add_fault(FaultRule(action="drop", face="soap", times=None))
+    backend.add_fault(FaultRule(action="delay", operation="Retrieve_Task_Status", delay_seconds=0.5))
+    for _ in range(3):
+        rule = backend.take_fault(face="soap", operation="Retrieve_Task_Status")
+        assert rule is not None and rule.action == "drop"  # the first matching rule wins, unlimited
+    delayed = backend.take_fault(face="adapter", operation="Retrieve_Task_Status")
+    assert delayed is not None and delayed.delay_seconds == 0.5
+    assert backend.take_fault(face="adapter", operation="Retrieve_Task_Status") is None
+    assert [rule.action for rule in backend.list_faults()] == ["drop"]
+    backend.clear_faults()
+    assert backend.take_fault(face="soap", operation="Fetch") is None
+
+
+@pytest.mark.parametrize(
+    "rule",
+    [
+        FaultRule(action="explode"),  # type: ignore[arg-type]
+        FaultRule(action="drop", times=0),
+        FaultRule(action="drop", probability=1.5),
+        FaultRule(action="status", http_status=42),
+        FaultRule(action="delay", delay_seconds=-1),
+    ],
+)
+def test_invalid_fault_rules_are_refused(backend: Backend, rule: FaultRule) -> None:
+    with pytest.raises(VismockError, match="invalid fault rule"):
+        backend.add_fault(rule)
+
+
+def test_fault_probability_is_within_tolerance(backend: Backend) -> None:
+    random.seed(1234)
+    backend.add_fault(FaultRule(action="status", times=None, probability=0.3))
+    tries = 4000
+    fired = sum(backend.take_fault(face="adapter", operation="x") is not None for _ in range(tries))
+    # Binomial(4000, 0.3): standard deviation ~29; allow about 5 of them.
+    assert abs(fired - 0.3 * tries) < 150
+
+
+def test_probability_and_times_together_fire_exactly_times(backend: Backend) -> None:
+    random.seed(99)
+    backend.add_fault(FaultRule(action="status", times=10, probability=0.5))
+    fired = sum(backend.take_fault(face="adapter", operation="x") is not None for _ in range(200))
+    assert fired == 10
+
+
+# -- restart and several processes ---------------------------------------------------------------------
+
+
+def test_reopening_the_database_keeps_tasks_rules_and_clock(tmp_path: Path) -> None:
+    path = tmp_path / "state.sqlite3"
+    first = Backend(path, tasks=BUILTIN[:2])
+    first.freeze(T0)
+    first.put_tasks([running_task("task-added")])
+    first.delete_task("task-525")
+    first.add_fault(FaultRule(action="drop", times=3))
+    first.record(entry())
+    first.close()
+    again = Backend(path, tasks=BUILTIN[:2])
+    assert [spec.id for spec in again.list_tasks()] == ["task-2675", "task-added"]
+    assert [rule.times for rule in again.list_faults()] == [3]
+    assert again.now() == T0
+    assert again.count_requests() == 1
+    again.reset()  # back to the loaded file
+    assert [spec.id for spec in again.list_tasks()] == ["task-525", "task-2675"]
+    again.close()
+
+
+def test_attaching_without_tasks_keeps_the_loaded_set(tmp_path: Path) -> None:
+    path = tmp_path / "state.sqlite3"
+    Backend(path, tasks=BUILTIN[:1]).close()
+    attached = Backend(path)
+    attached.reset()
+    assert [spec.id for spec in attached.list_tasks()] == ["task-525"]
+    attached.close()
+
+
+def test_private_temporary_database_is_removed_on_close() -> None:
+    store = Backend()
+    folder = store.path.parent
+    assert folder.exists()
+    store.close()
+    assert not folder.exists()
+
+
+def _add_task_in_child(path: str) -> None:
+    Backend(path).put_tasks([running_task("task-from-child")])
+
+
+def _poll_in_child(path: str, task_id: str, times: int) -> None:
+    store = Backend(path)
+    for _ in range(times):
+        store.task_info(task_id)
+
+
+def _take_in_child(path: str, tries: int, queue: Any) -> None:
+    store = Backend(path)
+    queue.put(sum(store.take_fault(face="adapter", operation="x") is not None for _ in range(tries)))
+
+
+def _record_in_child(path: str, count: int) -> None:
+    store = Backend(path, journal_cap=50)
+    for number in range(count):
+        store.record(entry(f"op-{number}"))
+
+
+@pytest.fixture
+def spawn() -> Any:
+    return multiprocessing.get_context("spawn")
+
+
+def test_task_added_in_one_process_is_seen_by_another(tmp_path: Path, spawn: Any) -> None:
+    path = str(tmp_path / "state.sqlite3")
+    here = Backend(path, tasks=BUILTIN)
+    assert here.task_info("task-1001")  # warm this process's cache
+    child = spawn.Process(target=_add_task_in_child, args=(path,))
+    child.start()
+    child.join(60)
+    assert child.exitcode == 0
+    assert here.task_info("task-from-child")["state"] == "running"
+    here.close()
+
+
+def test_polls_are_counted_exactly_across_processes(tmp_path: Path, spawn: Any) -> None:
+    path = str(tmp_path / "state.sqlite3")
+    here = Backend(path)
+    spec = running_task(progression="polls", timeline=(Step("queued", 0), Step("success", 100)))
+    here.put_tasks([spec])
+    children = [spawn.Process(target=_poll_in_child, args=(path, spec.id, 25)) for _ in range(4)]
+    for child in children:
+        child.start()
+    for child in children:
+        child.join(120)
+        assert child.exitcode == 0
+    assert here.task_info(spec.id, poll=False)["state"] == "success"  # exactly 100 polls counted
+    here.close()
+
+
+def test_polls_one_short_leave_the_task_unfinished(tmp_path: Path, spawn: Any) -> None:
+    path = str(tmp_path / "state.sqlite3")
+    here = Backend(path)
+    spec = running_task(progression="polls", timeline=(Step("queued", 0), Step("success", 100)))
+    here.put_tasks([spec])
+    children = [spawn.Process(target=_poll_in_child, args=(path, spec.id, 33)) for _ in range(3)]
+    for child in children:
+        child.start()
+    for child in children:
+        child.join(120)
+    assert here.task_info(spec.id, poll=False)["state"] == "queued"  # 99 polls
+    assert here.task_info(spec.id)["state"] == "queued"  # the 100th read still shows what 99 polls reached
+    assert here.task_info(spec.id)["state"] == "success"
+    here.close()
+
+
+def test_fault_with_times_fires_exactly_times_under_concurrency(tmp_path: Path, spawn: Any) -> None:
+    path = str(tmp_path / "state.sqlite3")
+    here = Backend(path)
+    here.add_fault(FaultRule(action="error", times=37))
+    queue = spawn.Queue()
+    children = [spawn.Process(target=_take_in_child, args=(path, 30, queue)) for _ in range(4)]
+    for child in children:
+        child.start()
+    fired = [queue.get(timeout=120) for _ in children]
+    for child in children:
+        child.join(60)
+    assert sum(fired) == 37
+    assert here.list_faults() == []
+    here.close()
+
+
+def test_journal_cap_holds_under_concurrent_writers(tmp_path: Path, spawn: Any) -> None:
+    path = str(tmp_path / "state.sqlite3")
+    here = Backend(path, journal_cap=50)
+    children = [spawn.Process(target=_record_in_child, args=(path, 40)) for _ in range(3)]
+    for child in children:
+        child.start()
+    for child in children:
+        child.join(120)
+        assert child.exitcode == 0
+    assert here.count_requests() == 50
+    here.close()
+
+
+def test_threads_share_one_backend(backend: Backend) -> None:
+    import threading
+
+    spec = running_task(progression="polls", timeline=(Step("queued", 0), Step("success", 80)))
+    backend.put_tasks([spec])
+    threads = [
+        threading.Thread(target=lambda: [backend.task_info(spec.id) for _ in range(20)]) for _ in range(4)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert backend.task_info(spec.id, poll=False)["state"] == "success"
+
+
+def test_a_thread_per_request_server_does_not_pile_up_connections(backend: Backend) -> None:
+    import threading
+
+    for _ in range(40):
+        thread = threading.Thread(target=backend.task_info, args=("task-1001",))
+        thread.start()
+        thread.join()
+    assert len(backend._db._by_thread) <= 2  # this thread's and at most the last worker's
+
+
+def _use_inherited_backend(backend: Backend, queue: Any) -> None:
+    backend.put_tasks([running_task("task-forked")])
+    queue.put(backend.task_info("task-1001")["key"])
+
+
+def test_a_forked_worker_reuses_the_backend_object_with_its_own_connection(tmp_path: Path) -> None:
+    if "fork" not in multiprocessing.get_all_start_methods():
+        pytest.skip("no fork on this platform")
+    context = multiprocessing.get_context("fork")
+    backend = Backend(tmp_path / "state.sqlite3", tasks=BUILTIN)
+    backend.task_info("task-1001")  # the parent has an open connection when it forks
+    queue = context.Queue()
+    child = context.Process(target=_use_inherited_backend, args=(backend, queue))
+    child.start()
+    assert queue.get(timeout=60) == "task-1001"
+    child.join(60)
+    assert child.exitcode == 0
+    assert backend.get_task("task-forked").id == "task-forked"
+    assert backend.task_info("task-1001")["key"] == "task-1001"  # the parent's connection still works
+    backend.close()

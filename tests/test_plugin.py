@@ -1,0 +1,230 @@
+"""The pytest plugin: used directly here, and from generated test suites through pytester."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import re
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import vismock.codec as codec
+from vismock.mockserver.pytest_plugin import VismockServer
+
+pytest_plugins = ["pytester"]
+
+SEED_REQUEST = (Path(__file__).parent / "data" / "seed" / "request.xml").read_bytes()
+
+
+def post(server: VismockServer, body: bytes = SEED_REQUEST, path: str = "/adapter") -> tuple[int, bytes]:
+    """POST over a real socket with http.client (not the Flask test client)."""
+    port = int(server.url.rsplit(":", 1)[1])
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        connection.request("POST", path, body=body, headers={"Content-Type": "text/xml"})
+        response = connection.getresponse()
+        return response.status, response.read()
+    finally:
+        connection.close()
+
+
+def task_request(task_id: str) -> bytes:
+    return SEED_REQUEST.replace(b"task-525", task_id.encode())
+
+
+# -- the fixture used directly
+
+
+def test_url_is_a_real_socket(vismock_server: VismockServer) -> None:
+    assert re.fullmatch(r"http://127\.0\.0\.1:\d+", vismock_server.url)
+    status, body = post(vismock_server)
+    assert status == 200
+    assert codec.decode(body)["metadata"]["status"] == "success"
+
+
+def test_add_task_with_defaults_then_advance_the_clock(vismock_server: VismockServer) -> None:
+    vismock_server.freeze()
+    vismock_server.add_task(
+        id="task-7",
+        timeline=[
+            {"state": "queued"},
+            {"state": "running", "at": 5, "progress": 10},
+            {"state": "success", "at": 9},
+        ],
+    )
+    states = []
+    for _ in range(3):
+        info = codec.decode(post(vismock_server, task_request("task-7"))[1])
+        states.append(info["RetrieveTaskStatusResponse"]["returnval"][0]["propSet"]["TaskInfo"]["state"])
+        vismock_server.advance(5)
+    assert states == ["queued", "running", "success"]
+
+
+def test_state_is_reset_before_each_test_part_1(vismock_server: VismockServer) -> None:
+    vismock_server.delete_task("task-525")
+    vismock_server.fail_next("error", times=None)
+    assert codec.decode(post(vismock_server)[1])["metadata"]["status"] == "error"
+
+
+def test_state_is_reset_before_each_test_part_2(vismock_server: VismockServer) -> None:
+    assert vismock_server.journal() == []
+    assert codec.decode(post(vismock_server)[1])["metadata"]["status"] == "success"
+
+
+def test_journal_and_assert_requested(vismock_server: VismockServer) -> None:
+    post(vismock_server)
+    post(vismock_server, task_request("task-2675"))
+    assert [entry.task_ids for entry in vismock_server.journal()] == [("task-525",), ("task-2675",)]
+    vismock_server.assert_requested(task="task-525", times=1)
+    vismock_server.assert_requested(operation="Retrieve_Task_Status", times=2)
+    vismock_server.assert_requested(task="task-2675")
+    with pytest.raises(AssertionError, match=r"task='task-1001' at least once, saw 0") as failure:
+        vismock_server.assert_requested(task="task-1001")
+    assert "adapter Retrieve_Task_Status tasks=task-525" in str(failure.value)
+
+
+def test_fail_next_drop_closes_the_connection_without_an_answer(vismock_server: VismockServer) -> None:
+    vismock_server.fail_next("drop", task="task-525")
+    with pytest.raises((http.client.RemoteDisconnected, ConnectionError)):
+        post(vismock_server)
+    assert post(vismock_server)[0] == 200  # only the next request
+    assert [entry.outcome for entry in vismock_server.journal()] == ["fault-injected", "ok"]
+
+
+def test_fail_next_drop_for_one_task_leaves_others_alone(vismock_server: VismockServer) -> None:
+    vismock_server.fail_next("drop", task="task-2675", times=None)
+    assert post(vismock_server)[0] == 200
+
+
+@pytest.mark.parametrize(
+    ("action", "options", "status", "valid"),
+    [
+        ("status", {"http_status": 503}, 503, True),
+        ("error", {"fault": "HostCommunication", "message": "vCenter is down"}, 200, True),
+        ("malformed", {}, 200, False),
+        ("delay", {"delay_seconds": 0.01}, 200, True),
+    ],
+)
+def test_fail_next_actions_over_a_real_socket(
+    vismock_server: VismockServer, action: str, options: dict[str, Any], status: int, valid: bool
+) -> None:
+    vismock_server.fail_next(action, operation="Retrieve_Task_Status", **options)
+    got_status, body = post(vismock_server)
+    assert (got_status, codec.is_valid(body)) == (status, valid)
+    if action == "error":
+        assert codec.decode(body)["metadata"]["error"] == "vCenter is down"
+
+
+def test_admin_api_over_a_real_socket(vismock_server: VismockServer) -> None:
+    status, body = post(vismock_server, b'{"seconds": 5}', "/_vismock/clock/advance")
+    assert status == 200
+    assert "now" in json.loads(body)
+
+
+# -- generated suites through pytester
+
+PLUGIN_SUITE = """
+    import urllib.request
+
+    SEED = {seed!r}
+
+    def post(server, task="task-525"):
+        body = SEED.replace(b"task-525", task.encode())
+        headers = {{"Content-Type": "text/xml"}}
+        request = urllib.request.Request(server.url + "/adapter", data=body, headers=headers)
+        with urllib.request.urlopen(request) as response:
+            return response.read()
+
+    def test_one(vismock_server):
+        vismock_server.add_task(id="task-1", progression="manual")
+        assert b"<key>task-1</key>" in post(vismock_server, "task-1")
+        vismock_server.assert_requested(task="task-1", times=1)
+
+    def test_two_does_not_see_test_one(vismock_server):
+        assert b"ManagedObjectNotFound" in post(vismock_server, "task-1")
+        vismock_server.assert_requested(times=1)
+"""
+
+
+def test_plugin_is_registered_and_resets_between_tests(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(textwrap.dedent(PLUGIN_SUITE.format(seed=SEED_REQUEST)))
+    pytester.runpytest("-p", "no:cacheprovider").assert_outcomes(passed=2)
+
+
+def test_task_file_and_accounts_fixtures_can_be_overridden(pytester: pytest.Pytester) -> None:
+    pytester.makefile(
+        ".yaml",
+        mytasks="tasks:\n- {id: task-42, name: PowerOnVM_Task, descriptionId: VirtualMachine.powerOn}\n",
+    )
+    pytester.makeconftest(
+        textwrap.dedent(
+            """
+            import pytest
+
+            @pytest.fixture
+            def vismock_tasks_file(pytestconfig):
+                return pytestconfig.rootpath / "mytasks.yaml"
+
+            @pytest.fixture
+            def vismock_accounts():
+                return {"bmc": "hunter2"}
+            """
+        )
+    )
+    pytester.makepyfile(
+        textwrap.dedent(
+            """
+            from vismock.faults import TaskNotFound
+            import pytest
+
+            def test_served(vismock_server):
+                assert [spec.id for spec in vismock_server.backend.list_tasks()] == ["task-42"]
+                assert vismock_server.backend.check_login("bmc", "hunter2")
+                assert not vismock_server.backend.check_login("vismock", "vismock")
+            """
+        )
+    )
+    pytester.runpytest("-p", "no:cacheprovider").assert_outcomes(passed=1)
+
+
+def test_server_side_exception_fails_the_test(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        textwrap.dedent(
+            f"""
+            import urllib.request
+
+            def test_server_breaks(vismock_server, monkeypatch):
+                def explode(task_id, poll=True):
+                    raise RuntimeError("store exploded")
+                monkeypatch.setattr(vismock_server.backend, "task_info", explode)
+                url, headers = vismock_server.url + "/adapter", {{"Content-Type": "text/xml"}}
+                request = urllib.request.Request(url, data={SEED_REQUEST!r}, headers=headers)
+                urllib.request.urlopen(request).read()  # a valid SystemError envelope, HTTP 200
+            """
+        )
+    )
+    result = pytester.runpytest("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1, errors=1)
+    result.stdout.fnmatch_lines(["*the vismock server raised during this test*", "*store exploded*"])
+
+
+def test_works_under_xdist_with_a_server_per_worker(pytester: pytest.Pytester) -> None:
+    tests = "\n".join(
+        f"""
+def test_{n}(vismock_server):
+    vismock_server.add_task(id="task-{n}")
+    assert [s.id for s in vismock_server.backend.list_tasks()].count("task-{n}") == 1
+    assert not any(s.id.startswith("task-x") for s in vismock_server.backend.list_tasks())
+    vismock_server.add_task(id="task-x{n}")
+    (vismock_server.backend.list_tasks() and open("ports-{n}.txt", "w").write(vismock_server.url))
+"""
+        for n in range(6)
+    )
+    pytester.makepyfile(tests)
+    result = pytester.runpytest_subprocess("-n", "2", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=6)
+    urls = {(pytester.path / f"ports-{n}.txt").read_text() for n in range(6)}
+    assert len(urls) == 2  # one server per worker

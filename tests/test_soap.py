@@ -1,0 +1,416 @@
+"""The SOAP face on the wire (Flask test client): every method, session and fault, every response
+validated against the trimmed vim25 XSD."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import yaml
+from flask import Flask
+from flask.testing import FlaskClient
+from lxml import etree
+from test_soap_support import (
+    DATA,
+    T0,
+    USER,
+    assert_valid,
+    backend_of,
+    call_xml,
+    logged_in,
+    login_body,
+    make_app,
+    post,
+)
+
+from vismock.mockserver import vim25
+from vismock.mockserver.models import FaultRule
+
+NS = {"v": "urn:vim25", "s": vim25.SOAPENV, "xsi": vim25.XSI}
+CASES = yaml.safe_load((DATA / "cases.yaml").read_text())["cases"]
+
+
+@pytest.fixture
+def app() -> Flask:
+    return make_app()
+
+
+@pytest.fixture
+def client(app: Flask) -> Iterator[FlaskClient]:
+    with app.test_client() as test_client:
+        yield test_client
+
+
+def _id(case: dict[str, Any]) -> str:
+    return f"{case['call'].removesuffix('.xml')}-{'session' if case['session'] else 'anonymous'}"
+
+
+@pytest.mark.parametrize("case", CASES, ids=[_id(case) for case in CASES])
+def test_call(client: FlaskClient, case: dict[str, Any]) -> None:
+    if case["session"]:
+        logged_in(client)
+    response = post(client, (DATA / "calls" / case["call"]).read_bytes())
+    assert response.status_code == case["status"]
+    assert response.content_type.startswith("text/xml")
+    assert_valid(response.data)
+    if "fault" in case:
+        assert vim25.fault_type_of(response.data) == case["fault"]
+    else:
+        body = etree.fromstring(response.data).find("s:Body", NS)
+        assert body is not None and etree.QName(body[0]).localname == case["element"]
+
+
+def _xpath(body: bytes, path: str) -> list[Any]:
+    found = etree.fromstring(body).xpath(path, namespaces=NS)
+    assert isinstance(found, list)
+    return found
+
+
+# -- service, versions, sessions --------------------------------------------------------------------
+
+
+def test_version_file_names_urn_vim25(client: FlaskClient) -> None:
+    response = client.get("/sdk/vimServiceVersions.xml")
+    assert response.status_code == 200
+    root = etree.fromstring(response.data)
+    assert root.tag == "namespaces" and root.get("version") == "1.0"
+    assert root.findtext("namespace/name") == "urn:vim25"
+    assert root.findtext("namespace/version") == vim25.API_VERSION
+
+
+def test_sdk_vim_path_is_the_same_endpoint(client: FlaskClient) -> None:
+    response = post(
+        client, call_xml("RetrieveServiceContent", "ServiceInstance", "ServiceInstance"), "/sdk/vim"
+    )
+    assert response.status_code == 200
+    assert_valid(response.data)
+
+
+def test_login_sets_the_session_cookie_and_returns_a_user_session(client: FlaskClient) -> None:
+    response = post(client, login_body())
+    assert response.status_code == 200
+    assert_valid(response.data)
+    cookie = response.headers["Set-Cookie"]
+    assert re.match(r"vmware_soap_session=[^;]+; Path=/; HttpOnly", cookie)
+    assert _xpath(response.data, "//v:returnval/v:userName/text()") == [USER]
+    key = cookie.split(";")[0].split("=", 1)[1]
+    assert key not in response.data.decode()  # the session key (a bearer secret) is only in the cookie
+
+
+def test_logout_ends_the_session(client: FlaskClient) -> None:
+    logged_in(client)
+    fetch = call_xml("Fetch", "Task", "task-done", "<prop>info</prop>")
+    assert post(client, fetch).status_code == 200
+    logout = post(client, call_xml("Logout", "SessionManager", "SessionManager"))
+    assert logout.status_code == 200
+    assert_valid(logout.data)
+    after = post(client, fetch)
+    assert after.status_code == 500
+    assert vim25.fault_type_of(after.data) == "NotAuthenticated"
+
+
+def test_session_is_active_for_the_own_session(app: Flask, client: FlaskClient) -> None:
+    key = backend_of(app).create_session(USER)
+    logged_in(client)
+    body = call_xml(
+        "SessionIsActive",
+        "SessionManager",
+        "SessionManager",
+        f"<sessionID>{key}</sessionID><userName>{USER}</userName>",
+    )
+    response = post(client, body)
+    assert_valid(response.data)
+    assert _xpath(response.data, "//v:returnval/text()") == ["true"]
+
+
+def test_an_unknown_cookie_is_not_a_session(client: FlaskClient) -> None:
+    client.set_cookie("vmware_soap_session", "forged")
+    response = post(client, call_xml("Fetch", "Task", "task-done", "<prop>info</prop>"))
+    assert vim25.fault_type_of(response.data) == "NotAuthenticated"
+
+
+def test_the_journal_records_soap_calls_without_passwords(app: Flask, client: FlaskClient) -> None:
+    post(client, login_body(password="s3cret-wrong"))
+    logged_in(client)
+    post(client, call_xml("Fetch", "Task", "task-done", "<prop>info</prop>"))
+    entries = backend_of(app).journal(face="soap")
+    outcomes = [(entry.operation, entry.outcome) for entry in entries]
+    assert ("Login", "InvalidLogin") in outcomes
+    assert ("Fetch", "ok") in outcomes
+    fetch = next(entry for entry in entries if entry.operation == "Fetch")
+    assert fetch.task_ids == ("task-done",) and fetch.user == USER
+    assert "s3cret" not in repr(entries)
+
+
+# -- TaskInfo ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "task_id", ["task-ok", "task-fail", "task-queued", "task-running", "task-done", "task-error", "task-long"]
+)
+def test_fetched_task_info_is_the_backend_task_info(app: Flask, client: FlaskClient, task_id: str) -> None:
+    logged_in(client)
+    response = post(client, call_xml("Fetch", "Task", task_id, "<prop>info</prop>"))
+    assert_valid(response.data)
+    info = backend_of(app).task_info(task_id, poll=False)
+    (returnval,) = _xpath(response.data, "//v:returnval")
+    assert returnval.get(f"{{{vim25.XSI}}}type") == "TaskInfo"
+    fields = {etree.QName(child).localname: child for child in returnval}
+    assert fields["key"].text == task_id
+    assert fields["task"].get("type") == "Task" and fields["task"].text == task_id
+    assert fields["state"].text == info["state"]
+    assert fields["queueTime"].text == str(info["queueTime"])
+    entity = vim25.task_entity(info)
+    assert entity is not None
+    assert (fields["entity"].get("type"), fields["entity"].text) == (entity.type, entity.value)
+    reason_type = next(name for name in vim25.REASON_TYPES if name in info)
+    assert fields["reason"].get(f"{{{vim25.XSI}}}type") == reason_type
+    if "error" in info:
+        assert fields["error"][0].get(f"{{{vim25.XSI}}}type") == info["error"]["fault"]
+        assert (
+            fields["error"].findtext("v:localizedMessage", namespaces=NS) == info["error"]["localizedMessage"]
+        )
+
+
+def test_unknown_fault_types_are_sent_as_system_error(app: Flask) -> None:
+    info = dict(backend_of(app).task_info("task-error", poll=False))
+    info["error"] = {"fault": "NoSuchVimFault", "localizedMessage": "boom"}
+    body = vim25.response_envelope(
+        "Fetch", lambda r: vim25.sub_value(r, "returnval", vim25.task_info_value(info))
+    )
+    assert_valid(body)
+    assert _xpath(body, "//v:error/v:fault/@xsi:type") == ["SystemError"]
+    assert _xpath(body, "//v:error/v:localizedMessage/text()") == ["NoSuchVimFault: boom"]
+
+
+# -- RetrievePropertiesEx paging --------------------------------------------------------------------
+
+
+def _retrieve_ex(ids: list[str], max_objects: int) -> bytes:
+    objects = "".join(f'<objectSet><obj type="Task">{task_id}</obj></objectSet>' for task_id in ids)
+    spec = f"<specSet><propSet><type>Task</type><pathSet>info.state</pathSet></propSet>{objects}</specSet>"
+    options = f"<options><maxObjects>{max_objects}</maxObjects></options>"
+    return call_xml("RetrievePropertiesEx", "PropertyCollector", "propertyCollector", spec + options)
+
+
+def test_retrieve_properties_ex_pages_with_a_token(client: FlaskClient) -> None:
+    logged_in(client)
+    ids = ["task-ok", "task-fail", "task-queued", "task-running", "task-done"]
+    response = post(client, _retrieve_ex(ids, 2))
+    assert_valid(response.data)
+    seen = _xpath(response.data, "//v:objects/v:obj/text()")
+    tokens = _xpath(response.data, "//v:token/text()")
+    while tokens:
+        more = call_xml(
+            "ContinueRetrievePropertiesEx",
+            "PropertyCollector",
+            "propertyCollector",
+            f"<token>{tokens[0]}</token>",
+        )
+        page = post(client, more)
+        assert page.status_code == 200
+        assert_valid(page.data)
+        seen += _xpath(page.data, "//v:objects/v:obj/text()")
+        tokens = _xpath(page.data, "//v:token/text()")
+    assert seen == ids
+
+
+def test_a_token_is_bound_to_its_session(app: Flask) -> None:
+    first, second = logged_in(app.test_client()), logged_in(app.test_client())
+    token = _xpath(post(first, _retrieve_ex(["task-ok", "task-done"], 1)).data, "//v:token/text()")[0]
+    body = call_xml(
+        "ContinueRetrievePropertiesEx", "PropertyCollector", "propertyCollector", f"<token>{token}</token>"
+    )
+    assert vim25.fault_type_of(post(second, body).data) == "InvalidArgument"
+
+
+# -- filters and WaitForUpdatesEx -------------------------------------------------------------------
+
+
+def _create_filter(client: FlaskClient, ids: list[str], paths: str = "<all>true</all>") -> str:
+    objects = "".join(f'<objectSet><obj type="Task">{task_id}</obj></objectSet>' for task_id in ids)
+    spec = f"<spec><propSet><type>Task</type>{paths}</propSet>{objects}</spec>"
+    spec += "<partialUpdates>false</partialUpdates>"
+    response = post(client, call_xml("CreateFilter", "PropertyCollector", "propertyCollector", spec))
+    assert response.status_code == 200, response.data
+    assert_valid(response.data)
+    return str(_xpath(response.data, "//v:returnval/text()")[0])
+
+
+def _wait_ex(client: FlaskClient, version: str, max_wait: int = 0) -> bytes:
+    args = f"<version>{version}</version><options><maxWaitSeconds>{max_wait}</maxWaitSeconds></options>"
+    response = post(client, call_xml("WaitForUpdatesEx", "PropertyCollector", "propertyCollector", args))
+    assert response.status_code == 200, response.data
+    assert_valid(response.data)
+    return bytes(response.data)
+
+
+def test_wait_for_updates_ex_reports_enter_then_only_changes(app: Flask, client: FlaskClient) -> None:
+    logged_in(client)
+    filter_id = _create_filter(client, ["task-ok", "task-done"])
+    first = _wait_ex(client, "")
+    assert _xpath(first, "//v:filterSet/v:filter/text()") == [filter_id]
+    assert _xpath(first, "//v:objectSet/v:kind/text()") == ["enter", "enter"]
+    assert _xpath(first, "//v:changeSet/v:val/v:state/text()") == ["queued", "success"]
+    version = str(_xpath(first, "//v:returnval/v:version/text()")[0])
+
+    assert _xpath(_wait_ex(client, version), "//v:returnval") == []  # nothing changed: no UpdateSet
+
+    backend_of(app).advance(5)
+    second = _wait_ex(client, version)
+    assert _xpath(second, "//v:objectSet/v:obj/text()") == ["task-ok"]
+    assert _xpath(second, "//v:objectSet/v:kind/text()") == ["modify"]
+    assert _xpath(second, "//v:changeSet/v:val/v:state/text()") == ["running"]
+    assert _xpath(second, "//v:returnval/v:version/text()") != [version]
+
+
+def test_wait_for_updates_reports_field_paths(app: Flask, client: FlaskClient) -> None:
+    logged_in(client)
+    _create_filter(client, ["task-ok"], "<pathSet>info.state</pathSet><pathSet>info.progress</pathSet>")
+    first = _wait_ex(client, "")
+    assert _xpath(first, "//v:changeSet/v:name/text()") == ["info.state"]  # progress unset: not sent
+    backend_of(app).advance(5)
+    second = _wait_ex(client, str(_xpath(first, "//v:version/text()")[0]))
+    assert _xpath(second, "//v:changeSet/v:name/text()") == ["info.state", "info.progress"]
+    assert _xpath(second, "//v:changeSet/v:val/text()") == ["running", "50"]
+
+
+def test_a_deleted_task_leaves_the_filter(app: Flask, client: FlaskClient) -> None:
+    logged_in(client)
+    _create_filter(client, ["task-ok", "task-done"])
+    version = str(_xpath(_wait_ex(client, ""), "//v:version/text()")[0])
+    backend_of(app).delete_task("task-done")
+    update = _wait_ex(client, version)
+    assert _xpath(update, "//v:objectSet/v:kind/text()") == ["leave"]
+
+
+def test_destroyed_filters_report_nothing(client: FlaskClient) -> None:
+    logged_in(client)
+    filter_id = _create_filter(client, ["task-ok"])
+    destroy = post(client, call_xml("DestroyPropertyFilter", "PropertyFilter", filter_id))
+    assert destroy.status_code == 200
+    assert_valid(destroy.data)
+    assert _xpath(_wait_ex(client, ""), "//v:filterSet") == []
+    again = post(client, call_xml("DestroyPropertyFilter", "PropertyFilter", filter_id))
+    assert vim25.fault_type_of(again.data) == "ManagedObjectNotFound"
+
+
+def test_a_filter_on_an_unknown_task_is_refused(client: FlaskClient) -> None:
+    logged_in(client)
+    spec = (
+        '<spec><propSet><type>Task</type><all>true</all></propSet><objectSet><obj type="Task">task-x</obj>'
+        "</objectSet></spec>"
+    )
+    response = post(client, call_xml("CreateFilter", "PropertyCollector", "propertyCollector", spec))
+    assert vim25.fault_type_of(response.data) == "ManagedObjectNotFound"
+
+
+def test_wait_for_updates_returns_an_update_set_after_its_cap(app: Flask) -> None:
+    app.config["VISMOCK_SOAP_MAX_WAIT"] = 0
+    with app.test_client() as client:
+        logged_in(client)
+        _create_filter(client, ["task-ok"])
+        version = str(_xpath(_wait_ex(client, ""), "//v:version/text()")[0])
+        body = call_xml(
+            "WaitForUpdates", "PropertyCollector", "propertyCollector", f"<version>{version}</version>"
+        )
+        response = post(client, body)
+        assert_valid(response.data)
+        assert _xpath(response.data, "//v:returnval/v:version/text()") == [version]
+        assert _xpath(response.data, "//v:filterSet") == []
+
+
+# -- CancelTask -------------------------------------------------------------------------------------
+
+
+def test_cancel_task_ends_it_in_error_with_request_canceled(app: Flask, client: FlaskClient) -> None:
+    logged_in(client)
+    response = post(client, call_xml("CancelTask", "Task", "task-running"))
+    assert response.status_code == 200
+    assert_valid(response.data)
+    info = post(client, call_xml("Fetch", "Task", "task-running", "<prop>info</prop>")).data
+    assert _xpath(info, "//v:returnval/v:state/text()") == ["error"]
+    assert _xpath(info, "//v:returnval/v:cancelled/text()") == ["true"]
+    assert _xpath(info, "//v:error/v:fault/@xsi:type") == ["RequestCanceled"]
+    again = post(client, call_xml("CancelTask", "Task", "task-running"))
+    assert vim25.fault_type_of(again.data) == "InvalidState"
+
+
+# -- fault rules ------------------------------------------------------------------------------------
+
+
+def test_an_error_rule_answers_a_typed_soap_fault(app: Flask, client: FlaskClient) -> None:
+    logged_in(client)
+    backend_of(app).add_fault(
+        FaultRule(
+            action="error",
+            face="soap",
+            operation="Fetch",
+            task="task-done",
+            fault="NotSupported",
+            message="nope",
+        )
+    )
+    response = post(client, call_xml("Fetch", "Task", "task-done", "<prop>info</prop>"))
+    assert response.status_code == 500
+    assert_valid(response.data)
+    assert vim25.fault_type_of(response.data) == "NotSupported"
+    assert post(client, call_xml("Fetch", "Task", "task-done", "<prop>info</prop>")).status_code == 200
+    assert backend_of(app).count_requests(face="soap", outcome="fault-injected") == 1
+
+
+def test_a_status_rule_changes_the_http_status(app: Flask, client: FlaskClient) -> None:
+    logged_in(client)
+    backend_of(app).add_fault(FaultRule(action="status", face="soap", operation="Fetch", http_status=503))
+    response = post(client, call_xml("Fetch", "Task", "task-done", "<prop>info</prop>"))
+    assert response.status_code == 503
+
+
+def test_a_task_added_later_is_visible_at_once(app: Flask, client: FlaskClient) -> None:
+    from vismock.mockserver.models import TaskSpec
+
+    backend_of(app).put_tasks(
+        [TaskSpec(id="task-new", name="PowerOffVM_Task", description_id="VirtualMachine.powerOff")]
+    )
+    logged_in(client)
+    response = post(client, call_xml("Fetch", "Task", "task-new", "<prop>info</prop>"))
+    assert_valid(response.data)
+    assert _xpath(response.data, "//v:returnval/v:queueTime/text()") == [vim25.format_datetime(T0)]
+
+
+def test_a_body_over_the_size_limit_is_an_invalid_request(app: Flask, client: FlaskClient) -> None:
+    app.config["MAX_CONTENT_LENGTH"] = 1000
+    response = post(client, call_xml("Fetch", "Task", "task-done", "<prop>info</prop>" + " " * 2000))
+    assert response.status_code == 500
+    assert_valid(response.data)
+    assert vim25.fault_type_of(response.data) == "InvalidRequest"
+
+
+def test_an_internal_error_is_a_system_error_fault(
+    app: Flask, client: FlaskClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    logged_in(client)
+
+    def broken(*_args: Any, **_kwargs: Any) -> Any:
+        raise RuntimeError("the store is on fire")
+
+    monkeypatch.setattr(backend_of(app), "task_info", broken)
+    response = post(client, call_xml("Fetch", "Task", "task-done", "<prop>info</prop>"))
+    assert response.status_code == 500
+    assert_valid(response.data)
+    assert vim25.fault_type_of(response.data) == "SystemError"
+    assert b"on fire" not in response.data
+
+
+def test_a_repeated_call_sees_the_task_change(app: Flask, client: FlaskClient) -> None:
+    # The same bytes are parsed once per thread and their rendering is reused while the
+    # TaskInfo is unchanged: a change must still show on the very next identical call.
+    logged_in(client)
+    fetch = call_xml("Fetch", "Task", "task-ok", "<prop>info</prop>")
+    states = []
+    for advance in (0, 0, 5, 0, 5):
+        backend_of(app).advance(advance)
+        states += _xpath(post(client, fetch).data, "//v:returnval/v:state/text()")
+    assert states == ["queued", "queued", "running", "running", "success"]

@@ -1,0 +1,115 @@
+"""The operation against the reference simulator (govmomi's vcsim at /tmp/vcsim-anchor).
+
+Skipped when the binary is absent. The simulator accepts any user name and password.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from vismock.adapter.vcenter import Settings, retrieve_task_status_over_soap
+from vismock.codec import decode, encode, validate
+
+pytest.importorskip("pyVmomi")
+from pyVim.connect import Disconnect, SmartConnect
+from pyVim.task import WaitForTask
+from pyVmomi import vim
+
+VCSIM = Path(os.environ.get("VISMOCK_VCSIM", "/tmp/vcsim-anchor"))
+pytestmark = pytest.mark.skipif(not VCSIM.is_file(), reason=f"reference simulator {VCSIM} is not built")
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _wait_until_up(url: str, process: subprocess.Popen[bytes], deadline_seconds: float = 20.0) -> None:
+    deadline = time.monotonic() + deadline_seconds
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{VCSIM} exited with status {process.returncode}")
+        try:
+            with urllib.request.urlopen(url, timeout=1):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"{VCSIM} did not answer {url} within {deadline_seconds} s")
+
+
+@pytest.fixture(scope="module")
+def vcsim() -> Iterator[tuple[str, int]]:
+    port = _free_port()
+    process = subprocess.Popen(
+        [str(VCSIM), "-l", f"127.0.0.1:{port}"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    try:
+        _wait_until_up(f"http://127.0.0.1:{port}/sdk/vimServiceVersions.xml", process)
+        yield "127.0.0.1", port
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+@pytest.fixture
+def powered_on_task(vcsim: tuple[str, int]) -> Iterator[Any]:
+    host, port = vcsim
+    si = SmartConnect(protocol="http", host=host, port=port, user="user", pwd="pass")
+    try:
+        view = si.content.viewManager.CreateContainerView(si.content.rootFolder, [vim.VirtualMachine], True)
+        vm = view.view[0]
+        view.Destroy()
+        if vm.runtime.powerState == "poweredOn":  # the simulator starts its VMs powered on
+            WaitForTask(vm.PowerOffVM_Task())
+        task = vm.PowerOnVM_Task()
+        WaitForTask(task)
+        yield task
+    finally:
+        Disconnect(si)
+
+
+def _request(task_id: str, soap_url: str) -> bytes:
+    return (
+        "<vmware-infrastructure-request><operation-type>Monitor_Vm</operation-type>"
+        f"<operation-name>Retrieve_Task_Status</operation-name><soap-url>{soap_url}</soap-url>"
+        "<transport>http-rpc</transport><user-name>user</user-name><password>pass</password>"
+        f"<parameters><spec-set><object-set><task>{task_id}</task></object-set></spec-set></parameters>"
+        "</vmware-infrastructure-request>"
+    ).encode()
+
+
+def test_retrieve_task_status_of_a_power_on_task(vcsim: tuple[str, int], powered_on_task: Any) -> None:
+    host, port = vcsim
+    task_id = powered_on_task._moId
+    response = retrieve_task_status_over_soap(
+        decode(_request(task_id, f"http://{host}:{port}/sdk")), Settings()
+    )
+    validate(encode(response, root="vmware-infrastructure-response"))
+    assert response["metadata"]["status"] == "success"
+    (returnval,) = response["RetrieveTaskStatusResponse"]["returnval"]
+    info = returnval["propSet"]["TaskInfo"]
+    assert returnval["Task"] == info["key"] == task_id
+    assert info["state"] == "success"
+    assert info["descriptionId"] == "VirtualMachine.powerOn"
+    assert info["VirtualMachine"] == powered_on_task.info.entity._moId
+    # This simulator names the task "PowerOn" (vCenter sends the method name, PowerOnVM_Task).
+    assert info["name"] in ("PowerOn", "PowerOnVM_Task")
+
+
+def test_an_unknown_task_on_the_simulator(vcsim: tuple[str, int]) -> None:
+    host, port = vcsim
+    response = retrieve_task_status_over_soap(
+        decode(_request("task-99999", f"http://{host}:{port}/sdk")), Settings()
+    )
+    assert response["metadata"]["status"] == "error"
+    assert response["metadata"]["fault"] == "ManagedObjectNotFound"

@@ -246,7 +246,8 @@ class Client:
         _expect(status == 200 and not vim25.payload_errors(data), "soap login", status, data)
 
     def step(self) -> None:
-        names, weights = zip(*MIX, strict=True)
+        names = [name for name, _ in MIX]
+        weights = [weight for _, weight in MIX]
         self.operations[self.random.choices(names, weights)[0]]()
 
     # -- operations
@@ -459,8 +460,10 @@ def hostile_cpu(repeats: int) -> None:
         "long-attribute-900k": documents.long_attribute(900 * 1024),
         "many-attributes-100": documents.many_attributes(100),
         "many-attributes-400": documents.many_attributes(400),
-        "prolog-16-comments": documents.prolog_backtracking(16),
-        "prolog-20-comments": documents.prolog_backtracking(20),
+        "many-attributes-3000": documents.many_attributes(3000),
+        "many-attributes-50000": documents.many_attributes(50_000),
+        "prolog-40-comments": documents.prolog_backtracking(40),
+        "prolog-40-pis": documents.prolog_pi_backtracking(40),
     }
     codec.is_valid(documents.seed_request())  # compile the schema first
     print(f"{'document':32} {'bytes':>9} {'CPU ms':>9}  first issue kind")

@@ -43,6 +43,8 @@ MASK = "********"
 MIN_BARE_SECRET = 6
 # A document's report lists at most this many issues (hostile input can have thousands).
 MAX_ISSUES = 50
+# Past this many children under one element, invalid documents get libxml2's report only.
+MAX_CHILDREN_FOR_RICH_REPORT = 500
 
 
 class CompiledOperation:
@@ -259,15 +261,21 @@ class Codec:
 def _schema_issues(tree: etree._ElementTree, compiled: CompiledOperation) -> list[ValidationIssue]:
     """The located issues of a document libxml2 found invalid, at most MAX_ISSUES of them."""
     found = len(compiled.libxml2.error_log)
-    if found > MAX_ISSUES:
-        # Hostile input (thousands of unknown attributes...): xmlschema's report would cost
-        # quadratic time, and libxml2 has already located every problem.
+    if found > MAX_ISSUES or _widest(tree) > MAX_CHILDREN_FOR_RICH_REPORT:
+        # Hostile input (thousands of unknown attributes or children...): xmlschema's report
+        # costs quadratic time there, and libxml2 has already located every problem.
         issues = _libxml2_issues(compiled.libxml2)[:MAX_ISSUES]
+        if found <= MAX_ISSUES:
+            return issues
         return [*issues, ValidationIssue(reason=f"{found - MAX_ISSUES} more problems not listed", path="/")]
     errors = list(islice(compiled.xsd.iter_errors(cast(Any, tree), use_location_hints=False), MAX_ISSUES))
     issues = [_located(tree, error) for error in _without_shadowed(errors)]
     # The two validators disagree (libxml2 is stricter on some edge): report libxml2's own words.
     return issues or _libxml2_issues(compiled.libxml2)
+
+
+def _widest(tree: etree._ElementTree) -> int:
+    return max((len(element) for element in tree.iter()), default=0)
 
 
 def _error_for(issues: list[ValidationIssue]) -> CodecError:

@@ -478,6 +478,9 @@ def _no_unknown(data: Mapping[str, Any], allowed: frozenset[str], path: Path_) -
             raise _Invalid((*path, key), f"unknown field {key!r} (allowed: {', '.join(sorted(allowed))})")
 
 
+_NOT_XML_CHAR = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
 def _text(data: Mapping[str, Any], key: str, path: Path_, *, required: bool = False) -> str | None:
     value = data.get(key)
     if value is None:
@@ -488,6 +491,10 @@ def _text(data: Mapping[str, Any], key: str, path: Path_, *, required: bool = Fa
         raise _Invalid((*path, key), f"expected a string, got {_kind(value)} {value!r} (quote it)")
     if required and not value:
         raise _Invalid((*path, key), "must not be empty")
+    bad = _NOT_XML_CHAR.search(value)
+    if bad:
+        # The value ends up in XML on both faces; refuse it here rather than fail every answer later.
+        raise _Invalid((*path, key), f"contains {bad.group()!r}, a character XML cannot carry")
     return value
 
 

@@ -61,7 +61,8 @@ class Client:
 
 
 def adapter_body(task_id: str) -> bytes:
-    return documents.adapter_request([task_id])
+    body: bytes = documents.adapter_request([task_id])
+    return body
 
 
 def run_in_threads(

@@ -54,3 +54,37 @@ def test_32_clients_for_20_seconds_mixing_both_faces_admin_and_journal(tmp_path:
     assert result.requests > CLIENTS * 20
     assert result.journal_entries == JOURNAL_CAP  # far more requests than that: the cap held
     assert "Traceback" not in server.log.read_text()
+
+
+def resident_mb() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="mockserver/vim25.py _rendered_task_info keeps up to 4,096 rendered TaskInfo trees (5.5 KB each, "
+    "22 MB) per server thread, keyed by the TaskInfo's repr: every admin write or progress step makes a new "
+    "key, so with granian's threads the soak's server RSS grew linearly, 162 MB -> 954 MB in 6 minutes "
+    "(bench/soak.py --seconds 360). Fix: _TASK_INFO_CACHE_SIZE = 64 with LRU eviction (OrderedDict, "
+    "move_to_end / popitem(last=False)), i.e. at most ~350 KB per thread",
+)
+def test_rendering_many_distinct_task_infos_keeps_memory_flat(tmp_path: Path) -> None:
+    from lxml import etree
+
+    from vismock.mockserver import vim25
+    from vismock.mockserver.app import create_app
+
+    backend = create_app({"VISMOCK_DB": str(tmp_path / "state.sqlite3")}).extensions["vismock.backend"]
+    info = backend.task_info("task-525", poll=False)
+
+    def render(count: int, offset: int) -> None:
+        for index in range(offset, offset + count):
+            vim25.task_info_value({**info, "entityName": f"version-{index}"}).fill(etree.Element("val"))
+
+    render(200, 0)  # warm up
+    before = resident_mb()
+    render(4000, 200)  # what 4,000 admin writes followed by reads make one server thread render
+    assert resident_mb() - before < 8

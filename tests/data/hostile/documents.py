@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import gzip
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -205,7 +206,7 @@ class Canary:
         self._server.server_close()
 
 
-def finishes_within(function: object, seconds: float) -> bool:
+def finishes_within(function: Callable[[], object], seconds: float) -> bool:
     """Whether ``function()`` returns within *seconds*, run in a forked child that is killed otherwise.
 
     For CPU-exhaustion defects only: the bound is generous (the fixed code takes

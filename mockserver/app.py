@@ -13,15 +13,16 @@ Configuration keys (all optional; ``create_app_from_env`` reads the same from
                            that often (``vismock serve``: 0.005), journal reads wait for them
 ``VISMOCK_ADMIN_TOKEN``    when set, the admin API needs ``Authorization: Bearer <token>``
                            from any address; when unset it answers loopback clients only
+``VISMOCK_DYNAMIC``        True: unknown task ids read as generated TaskInfos (same id, same one); default off
 ``VISMOCK_BACKEND``        an existing Backend to serve (then the keys above are not used)
 ``MAX_CONTENT_LENGTH``     request body cap in bytes (413 above it), default 1 MiB
+``VISMOCK_FAST_PATH``      False: every request through Flask (default True: see fastpath.py)
 """
 
 from __future__ import annotations
 
 import json
 import os
-import threading
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -60,23 +61,16 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.extensions[CODEC_KEY] = _codec(app.config.get("VISMOCK_CODEC"))
     app.extensions[BACKEND_KEY] = app.config.get("VISMOCK_BACKEND") or build_backend(app.config)
     observe.install(app)
-    app.before_request(_register_server_thread)
     app.before_request(_refuse_oversize_chunked_body)
     app.register_blueprint(adapter_blueprint)
     app.register_blueprint(admin_blueprint, url_prefix="/_vismock")
     app.register_blueprint(_soap_blueprint())
     app.register_error_handler(HTTPException, _routing_error)
+    if app.config.get("VISMOCK_FAST_PATH", True):
+        from vismock.mockserver import fastpath
+
+        fastpath.install(app)  # hot requests answered without Flask's request machinery
     return app
-
-
-def _register_server_thread() -> None:
-    """Make a server's own (non-Python) request thread known to ``threading``.
-
-    granian runs requests on threads it creates itself; ``threading.current_thread()``
-    registers them, so code that looks at ``threading.enumerate()`` (the store closes
-    the SQLite connections of threads that are gone) sees them as alive.
-    """
-    threading.current_thread()
 
 
 def _refuse_oversize_chunked_body() -> None:
@@ -120,6 +114,8 @@ def config_from_env(environ: Mapping[str, str]) -> dict[str, Any]:
         config["VISMOCK_JOURNAL_FLUSH_SECONDS"] = float(environ["VISMOCK_JOURNAL_FLUSH_SECONDS"])
     if environ.get("MAX_CONTENT_LENGTH"):
         config["MAX_CONTENT_LENGTH"] = int(environ["MAX_CONTENT_LENGTH"])
+    if environ.get("VISMOCK_DYNAMIC"):
+        config["VISMOCK_DYNAMIC"] = environ["VISMOCK_DYNAMIC"].strip().lower() in ("1", "true", "yes")
     return config
 
 
@@ -155,6 +151,7 @@ def build_backend(config: Mapping[str, Any]) -> Backend:
         tasks=tasks,
         accounts=config.get("VISMOCK_ACCOUNTS"),
         journal_cap=int(config.get("VISMOCK_JOURNAL_CAP") or DEFAULT_JOURNAL_CAP),
+        dynamic=bool(config.get("VISMOCK_DYNAMIC")),
     )
 
 

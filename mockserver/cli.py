@@ -64,6 +64,11 @@ def register(subparsers: Any) -> None:
         help="commit each journal entry before answering (default: written behind within 5 ms)",
     )
     parser.add_argument("--journal-cap", type=int, default=None, metavar="N", help="journal entries kept")
+    parser.add_argument(
+        "--dynamic",
+        action="store_true",
+        help="answer unknown task ids with a generated, schema-valid TaskInfo (the same for the same id)",
+    )
     parser.add_argument("--server", choices=SERVERS, default="granian", help="WSGI server (default granian)")
     parser.add_argument(
         "--threads",
@@ -118,6 +123,8 @@ def _worker_environment(args: argparse.Namespace) -> dict[str, str]:
         environment["VISMOCK_JOURNAL_FLUSH_SECONDS"] = str(JOURNAL_FLUSH_SECONDS)
     if args.journal_cap is not None:
         environment["VISMOCK_JOURNAL_CAP"] = str(args.journal_cap)
+    if args.dynamic:
+        environment["VISMOCK_DYNAMIC"] = "1"
     return environment
 
 

@@ -142,12 +142,15 @@ class Backend:
         journal_cap: int = 10_000,
         session_cap: int = 10_000,
         session_lifetime: float | None = None,
+        dynamic: bool = False,
     ) -> None:
         """*path* None: a private temporary database. *accounts* None: vismock/vismock.
 
         *session_cap*: at most that many SOAP sessions are kept (the oldest are ended, as
         clients that never log out would otherwise grow the store); *session_lifetime*:
         seconds of mock-clock time after which a session is no longer accepted (None: never).
+        *dynamic*: a task id not in the store reads as a generated, schema-valid TaskInfo, the same
+        for the same id every time (vismock.mockserver.dynamic), instead of raising TaskNotFound.
 
         Opening an existing database keeps its tasks, rules and clock (restart-safe);
         *tasks* become the "loaded file" that ``reset()`` returns to. A fresh database
@@ -177,6 +180,7 @@ class Backend:
         self._rendered: dict[
             tuple[str, tuple[Any, ...]], tuple[lifecycle.Runtime, dict[int, dict[str, Any]]]
         ] = {}
+        self.dynamic = dynamic
         self._load(tasks)
 
     def close(self) -> None:
@@ -239,9 +243,16 @@ class Backend:
 
         ``poll`` counts this read for "polls" progression (a client reading the task);
         pass False for internal peeks (WaitForUpdates re-checks, admin views).
-        Raises vismock.faults.TaskNotFound.
+        Raises vismock.faults.TaskNotFound (in dynamic mode: a generated TaskInfo instead).
         """
-        spec, runtime, now, rendered = self._read_task(self._db.connection(), task_id)
+        try:
+            spec, runtime, now, rendered = self._read_task(self._db.connection(), task_id)
+        except TaskNotFound:
+            if not self.dynamic:
+                raise
+            from vismock.mockserver.dynamic import dynamic_task_info  # only dynamic servers pay for it
+
+            return dynamic_task_info(task_id)
         if poll and lifecycle.counts_polls(spec, runtime):
             # Counting a poll is read-modify-write: do it again inside a write transaction.
             with self._db.write() as tx:
@@ -582,6 +593,32 @@ class Backend:
                 self._rules.clear()
             self._rules[rule_id] = rule
         return rule
+
+    def record_many(self, entries: Sequence[JournalEntry]) -> None:
+        """Append several entries in one transaction (one trim to ``journal_cap`` at the end)."""
+        if not entries:
+            return
+        rows = [
+            (
+                store.to_us(entry.time),
+                entry.face,
+                entry.operation,
+                json.dumps(list(entry.task_ids)),
+                entry.user,
+                entry.outcome,
+                entry.http_status,
+                entry.latency_ms,
+            )
+            for entry in entries
+        ]
+        with self._db.write(changes_state=False) as tx:
+            tx.executemany(
+                "INSERT INTO journal (time_us, face, operation, task_ids, user, outcome, http_status,"
+                " latency_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                rows,
+            )
+            newest = tx.execute("SELECT MAX(id) FROM journal").fetchone()[0] or 0
+            tx.execute("DELETE FROM journal WHERE id <= ?", (newest - self._journal_cap,))
 
 
 DEFAULT_ACCOUNTS: Mapping[str, str] = {"vismock": "vismock"}

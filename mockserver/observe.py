@@ -35,6 +35,7 @@ from typing import Any
 
 from flask import Flask, Response, current_app, g, request
 
+from vismock.mockserver import store
 from vismock.mockserver.models import Backend, Face, FaultRule, JournalEntry
 
 log = logging.getLogger("vismock.mockserver")
@@ -117,8 +118,13 @@ def fault_response(observation: Observation, rule: FaultRule, render_error: Rend
     return response
 
 
-def record(observation: Observation, http_status: int | None = None) -> None:
-    """Write the journal entry for *observation* (once; later calls do nothing)."""
+def record(
+    observation: Observation, http_status: int | None = None, writer: JournalWriter | None = None
+) -> None:
+    """Write the journal entry for *observation* (once; later calls do nothing).
+
+    *writer*: the app's journal writer, for callers outside a Flask request (the fast path).
+    """
     if observation.recorded:
         return
     observation.recorded = True
@@ -134,7 +140,7 @@ def record(observation: Observation, http_status: int | None = None) -> None:
         latency_ms=round((time.perf_counter() - observation.started) * 1000.0, 3),
     )
     try:
-        journal_writer().record(entry)
+        (writer or journal_writer()).record(entry)
     except Exception:  # the journal must never turn an answer into a failure
         log.exception("could not record journal entry for %s %s", observation.face, observation.operation)
 
@@ -200,7 +206,7 @@ class JournalWriter:
             self.backend.record(entry)
 
     def _ensure_flusher(self) -> None:
-        if self._flusher is not None and self._flusher_pid == os.getpid():
+        if self._flusher is not None and self._flusher_pid == store.current_pid():
             return
         with self._queue_lock:  # one flusher per process (a forked child starts its own)
             if self._flusher is None or self._flusher_pid != os.getpid():

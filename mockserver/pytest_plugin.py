@@ -7,6 +7,8 @@ Fixtures:
                         clock real); a :class:`VismockServer` with helpers.
 ``vismock_tasks_file``  override to serve your task file (default None: the built-in tasks).
 ``vismock_accounts``    override to configure accounts (default None: ``vismock`` / ``vismock``).
+``vismock_dynamic``     override to return True: unknown task ids read as generated, schema-valid
+                        TaskInfos, the same for the same id (default False: ManagedObjectNotFound).
 
 One server (waitress in a thread, a real socket, so any HTTP client works) runs
 per distinct tasks-file/accounts configuration and lives for the whole session;
@@ -225,6 +227,7 @@ def start_server(
     tasks_file: str | Path | None = None,
     accounts: Mapping[str, str] | None = None,
     host: str = "127.0.0.1",
+    dynamic: bool = False,
 ) -> VismockServer:
     """Start a mock vCenter on a free port in this process (waitress in a daemon thread)."""
     import waitress  # type: ignore[import-untyped]
@@ -232,7 +235,11 @@ def start_server(
     from vismock.mockserver.app import create_app
     from vismock.mockserver.cli import run_waitress_until
 
-    config: dict[str, Any] = {"VISMOCK_DB": str(database), "VISMOCK_ACCOUNTS": accounts}
+    config: dict[str, Any] = {
+        "VISMOCK_DB": str(database),
+        "VISMOCK_ACCOUNTS": accounts,
+        "VISMOCK_DYNAMIC": dynamic,
+    }
     if tasks_file is not None:
         config["VISMOCK_TASKS"] = str(tasks_file)
     app = create_app(config)
@@ -262,21 +269,24 @@ def start_server(
 
 
 class _ServerPool:
-    """One server per (tasks file, accounts) configuration, for the whole session."""
+    """One server per (tasks file, accounts, dynamic) configuration, for the whole session."""
 
     def __init__(self, folder_factory: pytest.TempPathFactory) -> None:
         self._folders = folder_factory
-        self._servers: dict[tuple[str | None, tuple[tuple[str, str], ...] | None], VismockServer] = {}
+        self._servers: dict[tuple[str | None, tuple[tuple[str, str], ...] | None, bool], VismockServer] = {}
 
-    def get(self, tasks_file: str | Path | None, accounts: Mapping[str, str] | None) -> VismockServer:
+    def get(
+        self, tasks_file: str | Path | None, accounts: Mapping[str, str] | None, dynamic: bool = False
+    ) -> VismockServer:
         key = (
             str(Path(tasks_file).resolve()) if tasks_file is not None else None,
             tuple(sorted(accounts.items())) if accounts is not None else None,
+            dynamic,
         )
         server = self._servers.get(key)
         if server is None:
             database = self._folders.mktemp("vismock") / "state.sqlite3"
-            server = start_server(database, tasks_file=tasks_file, accounts=accounts)
+            server = start_server(database, tasks_file=tasks_file, accounts=accounts, dynamic=dynamic)
             self._servers[key] = server
         return server
 
@@ -306,13 +316,20 @@ def vismock_accounts() -> Mapping[str, str] | None:
 
 
 @pytest.fixture
+def vismock_dynamic() -> bool:
+    """Override to return True: unknown task ids get generated TaskInfos (default False)."""
+    return False
+
+
+@pytest.fixture
 def vismock_server(
     vismock_server_pool: _ServerPool,
     vismock_tasks_file: str | Path | None,
     vismock_accounts: Mapping[str, str] | None,
+    vismock_dynamic: bool,
 ) -> Iterator[VismockServer]:
     """The mock vCenter, reset for this test: ``vismock_server.url``, ``add_task``, ``assert_requested``..."""
-    server = vismock_server_pool.get(vismock_tasks_file, vismock_accounts)
+    server = vismock_server_pool.get(vismock_tasks_file, vismock_accounts, vismock_dynamic)
     server.reset()
     yield server
     errors = server.server_errors

@@ -22,7 +22,7 @@ from collections import OrderedDict
 from collections.abc import Hashable, Iterable, Mapping
 from typing import Any, Generic, TypeVar
 
-from flask import Blueprint, Response, current_app, request
+from flask import Blueprint, Flask, Response, current_app, request
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from vismock.adapter.operation import error_response, requested_tasks, retrieve_task_status
@@ -90,13 +90,13 @@ def _answer(observation: observe.Observation) -> Response:
     rule = observe.injected_fault(observation)
     if rule is not None:
         return observe.fault_response(observation, rule, _render_fault)
-    response = _operation_response(_backend(), data, user)
+    response = operation_response(_backend(), data, user)
     if response["metadata"]["status"] != "success":
         observation.outcome = str(response["metadata"].get("fault") or "error")
     return _envelope(response, 200)
 
 
-def _operation_response(backend: Backend, data: Mapping[str, Any], user: str | None) -> dict[str, Any]:
+def operation_response(backend: Backend, data: Mapping[str, Any], user: str | None) -> dict[str, Any]:
     # An empty user-name means "the adapter's configured account": nothing to check.
     if user is not None and not backend.check_login(user, str(data.get("password") or "")):
         fault = InvalidLogin()
@@ -173,8 +173,13 @@ def _render_fault(fault: str, message: str) -> Response:
 
 
 def _envelope(data: Mapping[str, Any], status: int) -> Response:
+    return envelope_with(_cache(), data, status)
+
+
+def envelope_with(cache: EnvelopeCache, data: Mapping[str, Any], status: int) -> Response:
+    """The response envelope of *data* (the fallback body if even encoding fails)."""
     try:
-        body = _cache().encoded(data)
+        body = cache.encoded(data)
     except Exception:
         log.exception("adapter face: could not encode a response envelope")
         body, status = FALLBACK_BODY, 200 if status < 400 else status
@@ -182,9 +187,14 @@ def _envelope(data: Mapping[str, Any], status: int) -> Response:
 
 
 def _cache() -> EnvelopeCache:
-    cache: EnvelopeCache | None = current_app.extensions.get(CACHE_KEY)
+    return envelope_cache(current_app)
+
+
+def envelope_cache(app: Flask) -> EnvelopeCache:
+    """The app's request/response cache (created on first use)."""
+    cache: EnvelopeCache | None = app.extensions.get(CACHE_KEY)
     if cache is None:
-        cache = current_app.extensions[CACHE_KEY] = EnvelopeCache(current_app.extensions["vismock.codec"])
+        cache = app.extensions.setdefault(CACHE_KEY, EnvelopeCache(app.extensions["vismock.codec"]))
     return cache
 
 

@@ -10,8 +10,11 @@ its own connection; a process forked with an open connection opens a new one
 
 from __future__ import annotations
 
+import fcntl
+import mmap
 import os
 import sqlite3
+import struct
 import threading
 import time
 from collections.abc import Iterator
@@ -60,8 +63,61 @@ def from_us(value: int) -> datetime:
     return EPOCH + timedelta(microseconds=value)
 
 
+class _ProcessId:
+    """This process's id, refreshed in a forked child (``os.getpid()`` is a system call per request)."""
+
+    value = os.getpid()
+
+    @classmethod
+    def refresh(cls) -> None:
+        cls.value = os.getpid()
+
+
+os.register_at_fork(after_in_child=_ProcessId.refresh)
+
+
+def current_pid() -> int:
+    """``os.getpid()`` without the system call."""
+    return _ProcessId.value
+
+
 def real_time_us() -> int:
     return time.time_ns() // 1_000
+
+
+class Revision:
+    """A counter shared by every process using one database file, raised after each committed
+    change of the mock's state (journal appends excepted: nothing caches the journal).
+
+    Caches of stored state (fault rules, sessions) read it first and stay valid while it is
+    unchanged: one memory read instead of an SQLite query per request. It lives in a small file
+    next to the database (``<db>-rev``), mapped into memory; raising it is atomic across threads
+    (the caller's lock) and processes (a file lock), so it only ever grows.
+    """
+
+    _FORMAT = struct.Struct("<Q")
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(f"{path}-rev")
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            if os.fstat(fd).st_size < self._FORMAT.size:
+                os.ftruncate(fd, self._FORMAT.size)
+            self._map = mmap.mmap(fd, self._FORMAT.size)
+        finally:
+            os.close(fd)
+
+    def value(self) -> int:
+        value: int = self._FORMAT.unpack_from(self._map)[0]
+        return value
+
+    def bump(self) -> None:
+        with open(self.path, "rb+") as lock_file:  # the lock is released when the file closes
+            fcntl.lockf(lock_file, fcntl.LOCK_EX)
+            self._FORMAT.pack_into(self._map, 0, (self.value() + 1) % 2**64)
+
+    def close(self) -> None:
+        self._map.close()
 
 
 class Database:
@@ -77,22 +133,30 @@ class Database:
         self._by_thread: dict[int, sqlite3.Connection] = {}
         self._owner_pid = os.getpid()
         self._lock = threading.Lock()
+        # Threads of this process take turns for write transactions here rather than inside SQLite,
+        # whose busy handler sleeps 1-100 ms when two writers collide (other processes still may).
+        self._write_lock = threading.Lock()
+        self.revision = Revision(path)
         self._create_schema()
 
     def connection(self) -> sqlite3.Connection:
         local = self._local
         conn: sqlite3.Connection | None = getattr(local, "conn", None)
-        if conn is not None and local.pid == os.getpid():
+        if conn is not None and local.pid == current_pid():
             return conn
         if conn is not None:
             self._abandoned.append(conn)
         conn = self._connect()
         local.conn, local.pid = conn, os.getpid()
+        # Registers a thread the server created outside Python (granian's) with ``threading``, so
+        # _close_finished_threads sees it alive and does not close the connection it is using.
+        threading.current_thread()
         with self._lock:
             if self._owner_pid != local.pid:
                 # Forked: the parent's connections are not ours to close (SQLite forbids using them).
                 self._abandoned.extend(self._by_thread.values())
                 self._by_thread, self._owner_pid = {}, local.pid
+                self._write_lock = threading.Lock()  # a fork may have copied it held by another thread
             self._close_finished_threads()
             self._by_thread[threading.get_ident()] = conn
         return conn
@@ -133,16 +197,23 @@ class Database:
             )
 
     @contextmanager
-    def write(self) -> Iterator[sqlite3.Connection]:
-        """A write transaction taken up front (BEGIN IMMEDIATE), so read-modify-write is atomic."""
+    def write(self, *, changes_state: bool = True) -> Iterator[sqlite3.Connection]:
+        """A write transaction taken up front (BEGIN IMMEDIATE), so read-modify-write is atomic.
+
+        *changes_state* False (journal appends): the shared :class:`Revision` is left alone.
+        """
         conn = self.connection()
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            yield conn
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        conn.execute("COMMIT")
+        with self._write_lock:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+            if changes_state:
+                # After the commit: whoever sees the new value also sees the change.
+                self.revision.bump()
 
     def close(self) -> None:
         with self._lock:
@@ -150,6 +221,7 @@ class Database:
         for conn in connections:
             conn.close()
         self._local = threading.local()
+        self.revision.close()
 
 
 def clock_now_us(frozen_us: int | None, offset_us: int) -> int:

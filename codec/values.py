@@ -112,23 +112,23 @@ def _render_datetime(value: Any) -> str:
     raise TypeError(f"expected an xs:dateTime string or aware datetime, got {type(value).__name__}")
 
 
-INTEGER_TYPES = frozenset(
-    {
-        "integer",
-        "long",
-        "int",
-        "short",
-        "byte",
-        "nonNegativeInteger",
-        "positiveInteger",
-        "nonPositiveInteger",
-        "negativeInteger",
-        "unsignedLong",
-        "unsignedInt",
-        "unsignedShort",
-        "unsignedByte",
-    }
-)
+# Builtin integer types and their value ranges (XSD Part 2); restrictions narrow them further.
+INTEGER_RANGES: dict[str, tuple[int | None, int | None]] = {
+    "byte": (-(2**7), 2**7 - 1),
+    "short": (-(2**15), 2**15 - 1),
+    "int": (-(2**31), 2**31 - 1),
+    "long": (-(2**63), 2**63 - 1),
+    "unsignedByte": (0, 2**8 - 1),
+    "unsignedShort": (0, 2**16 - 1),
+    "unsignedInt": (0, 2**32 - 1),
+    "unsignedLong": (0, 2**64 - 1),
+    "positiveInteger": (1, None),
+    "nonNegativeInteger": (0, None),
+    "negativeInteger": (None, -1),
+    "nonPositiveInteger": (None, 0),
+    "integer": (None, None),
+}
+INTEGER_TYPES = frozenset(INTEGER_RANGES)
 
 # Builtin XSD type name -> (parse, render). Types not listed are text.
 _BY_BUILTIN: dict[str, tuple[Parse, Render]] = {

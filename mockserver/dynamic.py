@@ -31,7 +31,7 @@ from xmlschema.validators import XsdElement, XsdGroup
 
 from vismock.codec import Codec, default_codec
 from vismock.codec.model import build_spec, builtin_ancestors
-from vismock.codec.values import XsDateTime
+from vismock.codec.values import INTEGER_RANGES, XsDateTime
 from vismock.errors import VismockError
 from vismock.mockserver.vim25 import served_fault_types, task_entity  # the SOAP face's own rules
 from vismock.schemas import RESPONSE_ROOT
@@ -54,21 +54,6 @@ LATEST: Final = datetime(2035, 12, 31, tzinfo=UTC)
 XSD: Final = "{http://www.w3.org/2001/XMLSchema}"
 CACHE_SIZE: Final = 4096
 
-INTEGER_RANGES: Final[dict[str, tuple[int | None, int | None]]] = {
-    "byte": (-(2**7), 2**7 - 1),
-    "short": (-(2**15), 2**15 - 1),
-    "int": (-(2**31), 2**31 - 1),
-    "long": (-(2**63), 2**63 - 1),
-    "unsignedByte": (0, 2**8 - 1),
-    "unsignedShort": (0, 2**16 - 1),
-    "unsignedInt": (0, 2**32 - 1),
-    "unsignedLong": (0, 2**64 - 1),
-    "positiveInteger": (1, None),
-    "nonNegativeInteger": (0, None),
-    "negativeInteger": (None, -1),
-    "nonPositiveInteger": (None, 0),
-    "integer": (None, None),
-}
 # Facets the text generators honour by construction; any other facet is checked with xmlschema.
 HONOURED_FACETS: Final = frozenset({"enumeration", "minInclusive", "maxInclusive", "whiteSpace"})
 

@@ -32,6 +32,7 @@ from xmlschema.validators import XsdElement, XsdGroup
 from vismock.codec import Codec, default_codec
 from vismock.codec.core import PASSWORD_RULE
 from vismock.codec.model import build_spec, builtin_ancestors
+from vismock.codec.values import INTEGER_RANGES
 from vismock.schemas import REQUEST_ROOT, RESPONSE_ROOT
 
 __all__ = [
@@ -77,23 +78,6 @@ XML_CHARS: Final = st.characters(
     exclude_characters="\ufffe\uffff",
     include_characters="\t\n\r",
 )
-
-# Builtin integer ranges (XSD Part 2); restrictions narrow them with their own bounds.
-INTEGER_RANGES: Final[dict[str, tuple[int | None, int | None]]] = {
-    "byte": (-(2**7), 2**7 - 1),
-    "short": (-(2**15), 2**15 - 1),
-    "int": (-(2**31), 2**31 - 1),
-    "long": (-(2**63), 2**63 - 1),
-    "unsignedByte": (0, 2**8 - 1),
-    "unsignedShort": (0, 2**16 - 1),
-    "unsignedInt": (0, 2**32 - 1),
-    "unsignedLong": (0, 2**64 - 1),
-    "positiveInteger": (1, None),
-    "nonNegativeInteger": (0, None),
-    "negativeInteger": (None, -1),
-    "nonPositiveInteger": (None, 0),
-    "integer": (None, None),
-}
 
 # Simple lexical spaces are composed from text strategies: from_regex costs milliseconds a draw.
 _NAME_START: Final = string.ascii_letters + "_"

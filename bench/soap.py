@@ -5,8 +5,9 @@ Concurrent keep-alive clients (wrk) for a fixed time, on the mock served the way
 (govmomi's vcsim) in the same run, with the same request. Prints requests/s,
 p50, p99 and the mock/simulator ratio. Not a test: numbers depend on the machine.
 
-    python bench/soap.py [--duration 10] [--threads 2] [--connections 16]
+    python bench/soap.py [--duration 10] [--threads 2] [--connections 16] [--rounds 3]
                          [--workers 2] [--server granian] [--vcsim /tmp/vcsim-anchor]
+                         [--mock-task task-1009]   # a task still running: read from the store each time
 
 Needs ``wrk`` (``apt-get install -y wrk``).
 """
@@ -178,8 +179,9 @@ def mock_target(args: argparse.Namespace) -> Iterator[Target]:
         command += ["--threads", str(args.server_threads)]
     with running(command, f"{base}/sdk/vimServiceVersions.xml"):
         cookie = login(f"{base}/sdk", "vismock", "vismock")
-        body = check_request(f"{base}/sdk", cookie, "task-2675")
-        yield Target(f"vismock ({args.server}, {args.workers} worker(s))", f"{base}/sdk", body, cookie)
+        body = check_request(f"{base}/sdk", cookie, args.mock_task)
+        name = f"vismock ({args.server}, {args.workers} worker(s), {args.mock_task})"
+        yield Target(name, f"{base}/sdk", body, cookie)
 
 
 def simulator_task(base: str) -> str:
@@ -238,6 +240,11 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=2, help="mock worker processes (default 2)")
     parser.add_argument("--server", default="granian", choices=("granian", "waitress", "gunicorn"))
     parser.add_argument("--server-threads", type=int, default=None, help="threads per mock worker")
+    parser.add_argument(
+        "--mock-task",
+        default="task-2675",
+        help="the mock's task: task-2675 (finished) or task-1009 (running for an hour: read every time)",
+    )
     parser.add_argument("--vcsim", default="/tmp/vcsim-anchor", help="reference simulator binary")
     parser.add_argument("--verbose", action="store_true", help="print wrk's full output")
     args = parser.parse_args()
@@ -271,19 +278,20 @@ def main() -> int:
     return 0
 
 
-def server_scenario() -> object:
+def server_scenario(task: str = "task-2675", state: str = "success") -> object:
     """This benchmark's request as a ``bench/server.py`` Scenario (run next to its trivial-view ceiling):
-    ``SCENARIOS.append(soap.server_scenario())`` there."""
+    ``SCENARIOS.append(soap.server_scenario())`` there. *state*: the TaskInfo state every answer
+    must show (task-2675 is finished; task-1009, one of the built-in tasks, runs for an hour)."""
     from server import Scenario  # bench/server.py, importable from bench/
 
-    body = ENVELOPE.format(call=RETRIEVE.format(task="task-2675")).encode()
+    body = ENVELOPE.format(call=RETRIEVE.format(task=task)).encode()
     return Scenario(
-        "SOAP RetrievePropertiesEx (task-2675)",
+        f"SOAP RetrievePropertiesEx ({task}, {state})",
         "/sdk",
         body,
         headers={"Content-Type": SOAP_HEADERS["Content-Type"]},  # SOAPAction's quotes would break its Lua
         prepare=lambda url: {"Cookie": login(f"{url}/sdk", "vismock", "vismock")},
-        expect=b"<state>success</state>",  # the seed task's TaskInfo, not a fault
+        expect=f"<state>{state}</state>".encode(),  # the task's TaskInfo, not a fault
     )
 
 

@@ -50,6 +50,7 @@ SOAP_PATHS = frozenset({"/sdk", "/sdk/vim"})
 SOAP_FAST_METHODS = frozenset({"RetrievePropertiesEx", "RetrieveProperties"})
 HEADER_CACHE_ENTRIES = 256
 FAST_MEMO_KEY = "fastpath:eligible"
+ANSWER_MEMO_KEY = "fastpath:answer"
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,23 +76,55 @@ class RememberingBackend:
     def __init__(self, backend: Backend, finished: dict[str, dict[str, Any]]) -> None:
         self._backend = backend
         self._finished = finished
+        # Whether everything read through this object was a finished task's TaskInfo (then the
+        # whole answer is as constant as they are, until the revision moves).
+        self.reads = 0
+        self.only_finished = True
 
     def task_info(self, task_id: str, *, poll: bool = True) -> dict[str, Any]:
+        self.reads += 1
         found = self._finished.get(task_id)
         if found is not None and poll:
             return dict(found)  # as Backend.task_info: a fresh dict each time
+        self.only_finished = False  # until it proves finished (an exception keeps it False)
         info = self._backend.task_info(task_id, poll=poll)
         if poll and info.get("state") in lifecycle.TERMINAL_STATES:
             if len(self._finished) >= HEADER_CACHE_ENTRIES:
                 self._finished.clear()
             self._finished[task_id] = dict(info)
+            self.only_finished = True
         return info
 
     def task_infos(self, task_ids: Sequence[str], *, poll: bool = True) -> list[dict[str, Any]]:
         return [self.task_info(task_id, poll=poll) for task_id in task_ids]
 
     def __getattr__(self, name: str) -> Any:
+        self.only_finished = False  # some other read: nothing known about its constancy
         return getattr(self._backend, name)
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """A response as sent: status line, Content-Type and body."""
+
+    status: str
+    status_code: int
+    content_type: str
+    body: bytes
+
+    @classmethod
+    def of(cls, response: Response) -> Reply:
+        return cls(response.status, response.status_code, response.content_type or "", response.get_data())
+
+
+@dataclass(frozen=True, slots=True)
+class RememberedAnswer:
+    """A SOAP call's whole answer, valid for one revision and session (its journal outcome too)."""
+
+    revision: int
+    session: str
+    outcome: str
+    reply: Reply
 
 
 class NotFast(Exception):
@@ -108,9 +141,8 @@ class FastPath:
         self._session_keys: dict[str, str | None] = {}
         backend: Backend = app.extensions[observe.BACKEND_KEY]
         self._revision = store.Revision(backend.path)
-        # Session users can be remembered between state changes only if sessions never expire
-        # (Backend keeps the lifetime private; a missing attribute disables remembering).
-        self._remember_sessions = getattr(backend, "_session_lifetime_us", 0) is None
+        # Session users can be remembered between state changes only if sessions never expire.
+        self._remember_sessions = not backend.sessions_expire
         self._state = StoredState(-1, True, {}, {})
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
@@ -160,11 +192,12 @@ class FastPath:
             state = self._state = StoredState(revision, bool(backend.list_faults()), {}, {})
         return state
 
-    def _task_source(self, backend: Backend) -> Backend:
+    def _task_source(self, backend: Backend, state: StoredState | None = None) -> Backend:
         """*backend*, remembering finished TaskInfos unless tasks are generated (dynamic mode)."""
-        if getattr(backend, "dynamic", False):
+        if backend.dynamic:
             return backend
-        return cast(Backend, RememberingBackend(backend, self._stored_state(backend).finished_tasks))
+        state = state or self._stored_state(backend)
+        return cast(Backend, RememberingBackend(backend, state.finished_tasks))
 
     def _session_user(self, backend: Backend, session: str) -> str | None:
         if not self._remember_sessions:
@@ -194,7 +227,7 @@ class FastPath:
 
     # -- the adapter face (as responses.adapter)
 
-    def _adapter(self, environ: WSGIEnvironment, body: bytes) -> Response:
+    def _adapter(self, environ: WSGIEnvironment, body: bytes) -> Response | Reply:
         if not self._xml_media_type(environ.get("CONTENT_TYPE", "")):
             raise NotFast
         cache = responses.envelope_cache(self.app)
@@ -219,7 +252,7 @@ class FastPath:
 
     # -- the SOAP face (as soap.soap_call and soap.dispatch)
 
-    def _soap(self, environ: WSGIEnvironment, body: bytes) -> Response:
+    def _soap(self, environ: WSGIEnvironment, body: bytes) -> Response | Reply:
         try:
             call = soap.parsed_call(body)
         except VimFault:
@@ -231,13 +264,20 @@ class FastPath:
             raise NotFast
         backend = self.app.extensions[observe.BACKEND_KEY]
         session = self._session_key(environ)
-        user = self._session_user(backend, session) if session else None
-        if user is None:
+        user = self._session_user(backend, session) if session is not None else None
+        if session is None or user is None:
             raise NotFast  # NotAuthenticated: Flask's path
-        tasks = self._task_source(self._backend())
+        state = self._stored_state(backend)
+        if state.fault_rules:
+            raise NotFast  # a rule may apply: Flask's path draws and consumes it
         task_ids: tuple[str, ...] = call.memo.get("fastpath:task_ids") or tuple(soap.requested_task_ids(call))
         call.memo["fastpath:task_ids"] = task_ids
         observation = observe.Observation(face="soap", operation=call.method, task_ids=task_ids, user=user)
+        remembered: RememberedAnswer | None = call.memo.get(ANSWER_MEMO_KEY)
+        if remembered is not None and (remembered.revision, remembered.session) == (state.revision, session):
+            observation.outcome = remembered.outcome
+            return self._journaled(observation, lambda: remembered.reply)
+        tasks = self._task_source(backend, state)
 
         def answer() -> Response:
             try:
@@ -250,26 +290,35 @@ class FastPath:
                 observation.outcome = "SystemError"
                 return soap.fault_response(VimSystemError(soap.INTERNAL_ERROR), context=call.this)
 
-        return self._journaled(observation, answer)
+        reply = self._journaled(observation, answer)
+        plain = isinstance(reply, Reply) or len(reply.headers) <= 2  # Content-Type and -Length only
+        if isinstance(tasks, RememberingBackend) and tasks.reads and tasks.only_finished and plain:
+            reply = reply if isinstance(reply, Reply) else Reply.of(reply)
+            call.memo[ANSWER_MEMO_KEY] = RememberedAnswer(state.revision, session, observation.outcome, reply)
+        return reply
 
-    def _journaled(self, observation: observe.Observation, answer: Callable[[], Response]) -> Response:
-        response: Response = answer()
+    def _journaled(
+        self, observation: observe.Observation, answer: Callable[[], Response | Reply]
+    ) -> Response | Reply:
+        response = answer()
         observe.record(observation, response.status_code, observe.journal_writer(self.app))
         return response
 
 
-def _reply(response: Response, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+def _reply(
+    response: Response | Reply, environ: WSGIEnvironment, start_response: StartResponse
+) -> Iterable[bytes]:
     """Send *response* as werkzeug would (same status line and headers), minus its generic WSGI steps.
 
     The faces' responses are plain bytes bodies with a Content-Type, nothing else to adjust.
     """
-    if len(response.headers) > 2:  # something more than Content-Type and Content-Length: werkzeug sends it
-        return response(environ, start_response)
-    body = response.get_data()
-    start_response(
-        response.status, [("Content-Type", response.content_type or ""), ("Content-Length", str(len(body)))]
-    )
-    return [body]
+    if isinstance(response, Response):
+        if len(response.headers) > 2:  # more than Content-Type and Content-Length: werkzeug sends it
+            return response(environ, start_response)
+        response = Reply.of(response)
+    headers = [("Content-Type", response.content_type), ("Content-Length", str(len(response.body)))]
+    start_response(response.status, headers)
+    return [response.body]
 
 
 def _reads_tasks_only(call: Any) -> bool:

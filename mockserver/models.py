@@ -183,6 +183,11 @@ class Backend:
         self.dynamic = dynamic
         self._load(tasks)
 
+    @property
+    def sessions_expire(self) -> bool:
+        """True when sessions end after a lifetime on the mock's clock (so a session's user can change)."""
+        return self._session_lifetime_us is not None
+
     def close(self) -> None:
         """Close this process's connections (and delete a private temporary database)."""
         self._finalizer()
@@ -469,23 +474,7 @@ class Backend:
     # -- journal ----------------------------------------------------------------------------
     def record(self, entry: JournalEntry) -> None:
         """Append; the oldest entries beyond ``journal_cap`` are dropped."""
-        with self._db.write() as tx:
-            cursor = tx.execute(
-                "INSERT INTO journal (time_us, face, operation, task_ids, user, outcome, http_status,"
-                " latency_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    store.to_us(entry.time),
-                    entry.face,
-                    entry.operation,
-                    json.dumps(list(entry.task_ids)),
-                    entry.user,
-                    entry.outcome,
-                    entry.http_status,
-                    entry.latency_ms,
-                ),
-            )
-            newest = cursor.lastrowid or 0
-            tx.execute("DELETE FROM journal WHERE id <= ?", (newest - self._journal_cap,))
+        self.record_many([entry])
 
     def journal(
         self,

@@ -472,7 +472,7 @@ def check_exists(ctx: Context, ref: MoRef) -> None:
     if ref in SINGLETONS:
         return
     if ref.type == "Task":
-        ctx.backend.get_task(ref.value)  # raises TaskNotFound
+        ctx.backend.task_info(ref.value, poll=False)  # raises TaskNotFound (unless dynamic mode serves it)
         return
     if ref.type in wire.MANAGED_ENTITY_TYPES and any(
         spec.entity_type == ref.type and spec.entity_id == ref.value for spec in ctx.backend.list_tasks()

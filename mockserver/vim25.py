@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import copy
 import threading
+from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -162,6 +163,11 @@ def parse_request(data: bytes) -> SoapRequest:
     except ParseFailure as failure:
         raise InvalidRequest(f"The request body is not a SOAP envelope: {failure.issue.reason}") from None
     if root.tag != f"{{{SOAPENV}}}Envelope":
+        namespace = etree.QName(root).namespace
+        if etree.QName(root).localname == "Envelope" and namespace:
+            raise InvalidRequest(
+                f"SOAP envelope namespace {namespace!r} is not supported; vim25 uses SOAP 1.1 ({SOAPENV})"
+            )
         raise InvalidRequest(f"The request root element is {_name(root.tag)!r}, not a SOAP Envelope")
     body = root.find(f"{{{SOAPENV}}}Body")
     calls = [] if body is None else list(body)  # the safe parser drops comments and PIs
@@ -294,23 +300,26 @@ def task_info_value(info: Mapping[str, Any]) -> Value:
     return Value("TaskInfo", fill)
 
 
-_TASK_INFO_CACHE_SIZE = 4096
+# Per thread, and a server has dozens of threads: keep it small (64 x ~5.5 KB a thread).
+_TASK_INFO_CACHE_SIZE = 64
 _rendered = threading.local()  # lxml trees are best kept to the thread that made them
 
 
 def _rendered_task_info(key: str, info: Mapping[str, Any]) -> etree._Element:
     """TaskInfo's fields rendered once per distinct TaskInfo (copying a subtree is three times
     cheaper than building it); *key* is the dict's repr, which covers every field and value."""
-    cache: dict[str, etree._Element] | None = getattr(_rendered, "cache", None)
+    cache: OrderedDict[str, etree._Element] | None = getattr(_rendered, "cache", None)
     if cache is None:
-        cache = _rendered.cache = {}
+        cache = _rendered.cache = OrderedDict()
     rendered = cache.get(key)
-    if rendered is None:
-        rendered = etree.Element(f"{{{VIM25}}}val")
-        fill_task_info(rendered, info)
-        if len(cache) >= _TASK_INFO_CACHE_SIZE:
-            cache.clear()  # tasks are few; a full cache means churn, so start over
-        cache[key] = rendered
+    if rendered is not None:
+        cache.move_to_end(key)
+        return rendered
+    rendered = etree.Element(f"{{{VIM25}}}val")
+    fill_task_info(rendered, info)
+    cache[key] = rendered
+    if len(cache) > _TASK_INFO_CACHE_SIZE:
+        cache.popitem(last=False)  # least recently used
     return rendered
 
 

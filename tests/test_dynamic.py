@@ -23,12 +23,11 @@ from test_soap_support import assert_valid, call_xml, logged_in, make_app, post
 import vismock.codec as codec
 from vismock.codec import Codec, XsDateTime
 from vismock.faults import TaskNotFound
-from vismock.mockserver import vim25
+from vismock.mockserver import dynamic, vim25
+from vismock.mockserver.dynamic import RegexSampler, dynamic_task_info, seed_for
 from vismock.mockserver.models import Backend
 from vismock.mockserver.pytest_plugin import VismockServer
 from vismock.schemas import schema_directory
-from vismock.mockserver import dynamic
-from vismock.mockserver.dynamic import RegexSampler, dynamic_task_info, seed_for
 
 DATA = Path(__file__).parent / "data" / "dynamic"
 SEEDS = json.loads((DATA / "seeds.json").read_text())["seeds"]
@@ -201,6 +200,19 @@ def test_the_soap_face_serves_the_same_task_info() -> None:
         assert response.status_code == 200, response.data
         assert_valid(response.data)
         assert f">{dynamic_task_info(task_id)['state']}</returnval>".encode() in response.data
+
+
+def test_a_property_filter_can_watch_a_generated_task() -> None:
+    # pyVmomi's WaitForTask starts with CreateFilter on the task: a generated id must be accepted.
+    client = logged_in(make_app(VISMOCK_DYNAMIC=True).test_client())
+    spec = (
+        "<spec><propSet><type>Task</type><pathSet>info.state</pathSet></propSet>"
+        '<objectSet><obj type="Task">task-generated-7</obj></objectSet></spec>'
+        "<partialUpdates>false</partialUpdates>"
+    )
+    response = post(client, call_xml("CreateFilter", "PropertyCollector", "propertyCollector", spec))
+    assert response.status_code == 200, response.data
+    assert_valid(response.data)
 
 
 def test_a_new_schema_element_is_generated_without_code_change(tmp_path: Path) -> None:

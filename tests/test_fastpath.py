@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import tomllib
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -273,3 +273,21 @@ def test_a_change_by_another_process_shows_on_the_next_request(mock: Mock, tmp_p
     finally:
         other_worker.close()
     assert mock.flask_calls == ["/adapter"]
+
+
+def test_a_repeated_soap_call_is_answered_alike_and_journaled_every_time(mock: Mock, tmp_path: Path) -> None:
+    headers = {"Content-Type": "text/xml", "Cookie": login_cookie(mock)}
+    body = soap_body(CASES["soap"][0])
+    mock.backend.clear_journal()
+    first = both(mock, "/sdk", body, headers)
+    for _ in range(3):  # the remembered answer (task-2675 is finished)
+        assert answer(mock.fast, "/sdk", body, headers) == first
+    fast_entries = [entry for entry in mock.backend.journal(face="soap") if entry.outcome == "ok"]
+    assert len(fast_entries) == 5  # 4 fast + 1 Flask
+    other_worker = Backend(tmp_path / "state.sqlite3")
+    try:
+        other_worker.put_tasks([replace(STAGED, id="task-2675")])  # frozen clock: queued again
+    finally:
+        other_worker.close()
+    assert state_of(both(mock, "/sdk", body, headers)[2]) == "queued"  # the store moved: read again
+    assert mock.flask_calls == ["/sdk"]  # the Login only

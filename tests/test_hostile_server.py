@@ -256,13 +256,6 @@ def test_soap_12_envelope_gets_a_fault(soap_client: FlaskClient) -> None:
     assert soap_fault(response) == "InvalidRequest"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason='mockserver/vim25.py parse_request: a SOAP 1.2 envelope is refused as "root element is '
-    "'Envelope', not a SOAP Envelope\", which reads as nonsense. Fix: when the root's local name is "
-    'Envelope in another namespace, say so: InvalidRequest(f"SOAP envelope namespace {ns!r} is not '
-    'supported; vim25 uses SOAP 1.1 ({SOAPENV})")',
-)
 def test_soap_12_fault_names_the_version(soap_client: FlaskClient) -> None:
     body = documents.soap_envelope("<x/>", namespace=documents.SOAP12ENV)
     response = soap_client.post("/sdk", data=body, content_type="application/soap+xml")

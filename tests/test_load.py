@@ -63,14 +63,6 @@ def resident_mb() -> float:
     return 0.0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="mockserver/vim25.py _rendered_task_info keeps up to 4,096 rendered TaskInfo trees (5.5 KB each, "
-    "22 MB) per server thread, keyed by the TaskInfo's repr: every admin write or progress step makes a new "
-    "key, so with granian's threads the soak's server RSS grew linearly, 162 MB -> 954 MB in 6 minutes "
-    "(bench/soak.py --seconds 360). Fix: _TASK_INFO_CACHE_SIZE = 64 with LRU eviction (OrderedDict, "
-    "move_to_end / popitem(last=False)), i.e. at most ~350 KB per thread",
-)
 def test_rendering_many_distinct_task_infos_keeps_memory_flat(tmp_path: Path) -> None:
     from lxml import etree
 

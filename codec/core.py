@@ -457,14 +457,7 @@ def _decode_text(text: str | None, spec: ElementSpec) -> Any:
     if not text:
         return None
     assert spec.parse is not None
-    if spec.collapse:
-        text = " ".join(text.split())
-    elif spec.replace:
-        text = text.translate(_WHITE_SPACE_TO_SPACE)
-    return spec.parse(text)
-
-
-_WHITE_SPACE_TO_SPACE = str.maketrans("\t\n\r", "   ")
+    return spec.parse(spec.normalized(text))
 
 
 class _Encoder:

@@ -8,12 +8,17 @@ element in an XSD is decoded and encoded without code changes.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
 from vismock.codec.values import Parse, Render, converters_for
 
 XSD_NAMESPACE = "{http://www.w3.org/2001/XMLSchema}"
+
+
+_XML_WHITE_SPACE = re.compile("[ \t\n\r]+")
+_WHITE_SPACE_TO_SPACE = str.maketrans("\t\n\r", "   ")
 
 
 @dataclass(slots=True, eq=False)
@@ -31,6 +36,15 @@ class ElementSpec:
     @property
     def is_simple(self) -> bool:
         return self.parse is not None
+
+    def normalized(self, text: str) -> str:
+        """*text* after the type's whiteSpace facet. XML white space is only space, tab, CR and LF:
+        other Unicode spaces (U+00A0...) are ordinary characters, unlike ``str.split``'s."""
+        if self.collapse:
+            return " ".join(_XML_WHITE_SPACE.split(text)).strip(" ")
+        if self.replace:
+            return text.translate(_WHITE_SPACE_TO_SPACE)
+        return text
 
 
 def builtin_ancestors(xsd_type: Any) -> list[str]:

@@ -188,7 +188,11 @@ _TEXT_BY_BUILTIN: Final[dict[str, st.SearchStrategy[str]]] = {
     "NMTOKEN": _NMTOKENS,
     "language": st.sampled_from(["en", "en-US", "de", "fr-CA", "ja"]),
     "token": _TOKENS,
-    "normalizedString": st.text(XML_CHARS.filter(lambda c: c not in "\t\n\r"), max_size=MAX_TEXT),
+    # No Unicode spaces here: xmlschema, the differential oracle, wrongly treats U+00A0 and the like
+    # as XML white space in whitespace-normalised types (test_codec checks the codec keeps them).
+    "normalizedString": st.text(
+        XML_CHARS.filter(lambda c: c not in "\t\n\r" and not c.isspace()), max_size=MAX_TEXT
+    ),
     "string": st.text(XML_CHARS, max_size=MAX_TEXT),
 }
 
@@ -289,10 +293,7 @@ def element_values(xsd_element: XsdElement) -> st.SearchStrategy[Any]:
         texts = lexical_values(xsd_type)
 
     def decoded(text: str) -> Any:
-        if spec.collapse:
-            text = " ".join(text.split())
-        elif spec.replace:
-            text = text.translate(str.maketrans("\t\n\r", "   "))
+        text = spec.normalized(text)
         return parse(text) if text else None
 
     return texts.map(decoded)

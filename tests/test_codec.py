@@ -105,6 +105,19 @@ def test_the_xmlschema_oracle_agrees_on_the_seed(seed_request: bytes, seed_respo
 # -- input forms ---------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize(
+    ("written", "decoded"),
+    [
+        ("  http://host/sdk\t\n", "http://host/sdk"),  # XML white space is collapsed
+        ("http://host/a\u00a0b", "http://host/a\u00a0b"),  # U+00A0 is not XML white space
+        ("http://host/a\u2003 b", "http://host/a\u2003 b"),
+    ],
+)
+def test_collapse_touches_xml_white_space_only(seed_request: bytes, written: str, decoded: str) -> None:
+    document = seed_request.decode().replace("<soap-url></soap-url>", f"<soap-url>{written}</soap-url>")
+    assert codec.decode(document)["soap-url"] == decoded
+
+
 def test_every_input_form_decodes_alike(seed_request: bytes, tmp_path: Path) -> None:
     path = tmp_path / "request.xml"
     path.write_bytes(seed_request)

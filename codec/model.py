@@ -83,3 +83,18 @@ def build_spec(xsd_element: Any, many: bool = False) -> ElementSpec:
     for child in xsd_type.content.iter_elements():
         spec.children[child.local_name] = build_spec(child, many=not child.is_single())
     return spec
+
+
+def decode_form(group: Any, entries: list[tuple[str, Any]]) -> dict[str, Any] | None:
+    """Child (name, value) pairs of a model *group* in decode's form: elements that may repeat
+    as lists, and no children at all as None (what ``Codec.decode`` gives for such content)."""
+    if not entries:
+        return None
+    many = {element.local_name for element in group.iter_elements() if not element.is_single()}
+    result: dict[str, Any] = {}
+    for name, value in entries:
+        if name in many:
+            result.setdefault(name, []).append(value)
+        else:
+            result[name] = value
+    return result

@@ -30,7 +30,7 @@ from typing import Any, Final
 from xmlschema.validators import XsdElement, XsdGroup
 
 from vismock.codec import Codec, default_codec
-from vismock.codec.model import build_spec, builtin_ancestors
+from vismock.codec.model import build_spec, builtin_ancestors, decode_form
 from vismock.codec.values import INTEGER_RANGES, XsDateTime
 from vismock.errors import VismockError
 from vismock.mockserver.vim25 import served_fault_types, task_entity  # the SOAP face's own rules
@@ -112,7 +112,7 @@ class SchemaSampler:
         if xsd_type.is_simple() or xsd_type.has_simple_content():
             return self._simple_value(xsd_element)
         content = xsd_type.content
-        return _as_dict(content, self._entries(content))
+        return decode_form(content, self._entries(content))
 
     # -- content models ------------------------------------------------------------------------
 
@@ -293,20 +293,6 @@ def _is_builtin(xsd_type: Any) -> bool:
 
 def _type_name(xsd_type: Any) -> str:
     return str(getattr(xsd_type, "local_name", None) or getattr(xsd_type, "prefixed_name", None) or xsd_type)
-
-
-def _as_dict(group: XsdGroup, entries: Entries) -> dict[str, Any] | None:
-    """The decode form: repeating elements as lists, an element without children as None."""
-    if not entries:
-        return None
-    many = {e.local_name for e in group.iter_elements() if not e.is_single()}
-    result: dict[str, Any] = {}
-    for name, value in entries:
-        if name in many:
-            result.setdefault(name, []).append(value)
-        else:
-            result[name] = value
-    return result
 
 
 # -- texts matching a regular expression, without Hypothesis ----------------------------------------------

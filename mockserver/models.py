@@ -184,6 +184,11 @@ class Backend:
         self._load(tasks)
 
     @property
+    def database(self) -> store.Database:
+        """The SQLite database behind this Backend (other faces keep their own tables in it)."""
+        return self._db
+
+    @property
     def sessions_expire(self) -> bool:
         """True when sessions end after a lifetime on the mock's clock (so a session's user can change)."""
         return self._session_lifetime_us is not None

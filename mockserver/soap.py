@@ -24,7 +24,7 @@ import time
 import uuid
 import zlib
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -42,7 +42,7 @@ from vismock.faults import (
     TaskNotFound,
     VimFault,
 )
-from vismock.mockserver import observe
+from vismock.mockserver import observe, store
 from vismock.mockserver import vim25 as wire
 from vismock.mockserver.models import Backend
 from vismock.mockserver.vim25 import (
@@ -905,15 +905,13 @@ def _unpack(text: str) -> Any:
 
 
 class FilterStore:
-    """Property filters per session, in SQLite: the server's database file when it has one
-    (shared by its worker processes), else a private in-memory database."""
+    """Property filters per session, in the Backend's SQLite database (shared by worker processes).
 
-    def __init__(self, path: str | None) -> None:
-        self._path = path or f"file:vismock-soap-{uuid.uuid4().hex}?mode=memory&cache=shared"
-        self._uri = path is None
-        self._local = threading.local()
-        # An in-memory shared-cache database lives while one connection to it is open.
-        self._keeper = self._connect()
+    Filters are not task state: writing them leaves the store's revision alone.
+    """
+
+    def __init__(self, database: store.Database) -> None:
+        self._database = database
         with self._transaction() as conn:
             conn.execute(
                 "CREATE TABLE IF NOT EXISTS soap_filters (id TEXT PRIMARY KEY, session TEXT NOT NULL, "
@@ -921,30 +919,11 @@ class FilterStore:
             )
             conn.execute("CREATE INDEX IF NOT EXISTS soap_filters_session ON soap_filters (session)")
 
-    def _connect(self) -> sqlite3.Connection:
-        conn = sqlite3.connect(
-            self._path, uri=self._uri, timeout=30.0, isolation_level=None, check_same_thread=False
-        )
-        conn.execute("PRAGMA busy_timeout = 30000")
-        return conn
+    def _transaction(self) -> AbstractContextManager[sqlite3.Connection]:
+        return self._database.write(changes_state=False)
 
     def _conn(self) -> sqlite3.Connection:
-        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
-        if conn is None:
-            conn = self._connect()
-            self._local.conn = conn
-        return conn
-
-    @contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
-        conn = self._conn()
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            yield conn
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        conn.execute("COMMIT")
+        return self._database.connection()
 
     def create(self, session: str, spec: FilterSpec, partial: bool) -> str:
         filter_id = f"filter-{uuid.uuid4().hex}"
@@ -984,7 +963,6 @@ def filter_store() -> FilterStore:
         with _store_lock:
             store = current_app.extensions.get(FILTER_STORE_KEY)
             if store is None:
-                database = current_app.config.get("VISMOCK_DB")
-                store = FilterStore(str(database) if database else None)
+                store = FilterStore(current_app.extensions[observe.BACKEND_KEY].database)
                 current_app.extensions[FILTER_STORE_KEY] = store
     return store

@@ -31,7 +31,7 @@ from xmlschema.validators import XsdElement, XsdGroup
 
 from vismock.codec import Codec, default_codec
 from vismock.codec.core import PASSWORD_RULE
-from vismock.codec.model import build_spec, builtin_ancestors
+from vismock.codec.model import build_spec, builtin_ancestors, decode_form
 from vismock.codec.values import INTEGER_RANGES
 from vismock.schemas import REQUEST_ROOT, RESPONSE_ROOT
 
@@ -334,7 +334,9 @@ class SchemaStrategies:
         unknown = set(pins) - {e.local_name for e in xsd_type.content.iter_elements()}
         if unknown:
             raise KeyError(f"{xsd_element.local_name!r} has no child element {sorted(unknown)}")
-        return self._entries(xsd_type.content, pins).map(lambda entries: _as_dict(xsd_type.content, entries))
+        return self._entries(xsd_type.content, pins).map(
+            lambda entries: decode_form(xsd_type.content, entries)
+        )
 
     def _entries(self, particle: Any, pins: Pins) -> st.SearchStrategy[Entries]:
         """Lists of (child name, value) in document order for *particle* and its occurs."""
@@ -467,20 +469,6 @@ def _concatenated(parts: list[st.SearchStrategy[Entries]]) -> st.SearchStrategy[
     if not parts:
         return st.just([])
     return st.tuples(*parts).map(lambda runs: [entry for run in runs for entry in run])
-
-
-def _as_dict(group: XsdGroup, entries: Entries) -> dict[str, Any] | None:
-    """The decode form: repeating elements as lists, an element without children as None."""
-    if not entries:
-        return None
-    many = {e.local_name for e in group.iter_elements() if not e.is_single()}
-    result: dict[str, Any] = {}
-    for name, value in entries:
-        if name in many:
-            result.setdefault(name, []).append(value)
-        else:
-            result[name] = value
-    return result
 
 
 def _element_pins(fields: Mapping[str, Any]) -> dict[str, Any]:

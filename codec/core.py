@@ -8,6 +8,7 @@ for xmlschema's validator, whose rich report (reason, XPath, line) we return.
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from collections.abc import Iterator, Mapping
 from itertools import islice
@@ -61,10 +62,6 @@ class CompiledOperation:
         self._lock = threading.Lock()
         self._xsd: xmlschema.XMLSchema10 | None = None
         self._plans: dict[str, ElementSpec] | None = None
-
-    @classmethod
-    def compile(cls, operation: Operation) -> CompiledOperation:
-        return cls(operation)
 
     @property
     def xsd(self) -> xmlschema.XMLSchema10:
@@ -200,7 +197,7 @@ class Codec:
             with self._lock:
                 compiled = self._compiled.get(operation.name)
                 if compiled is None:
-                    compiled = CompiledOperation.compile(operation)
+                    compiled = CompiledOperation(operation)
                     self._compiled[operation.name] = compiled
         return compiled
 
@@ -317,7 +314,7 @@ def _secrets(tree: etree._ElementTree) -> list[str]:
 def _masked(issue: ValidationIssue, secrets: list[str]) -> ValidationIssue:
     """*issue* with every password hidden from its value and its reason."""
     if issue.path.rsplit("/", 1)[-1].split("[", 1)[0] in SECRET_ELEMENTS and issue.value:
-        issue = _replace(issue, value=MASK)
+        issue = dataclasses.replace(issue, value=MASK)
     for secret in secrets:
         value = issue.value.replace(secret, MASK) if issue.value else issue.value
         reason = issue.reason
@@ -328,13 +325,8 @@ def _masked(issue: ValidationIssue, secrets: list[str]) -> ValidationIssue:
         if len(secret) >= MIN_BARE_SECRET:
             reason = reason.replace(secret, MASK)
         if (reason, value) != (issue.reason, issue.value):
-            issue = _replace(issue, reason=reason, value=value)
+            issue = dataclasses.replace(issue, reason=reason, value=value)
     return issue
-
-
-def _replace(issue: ValidationIssue, **changes: Any) -> ValidationIssue:
-    fields = issue.to_dict() | changes
-    return ValidationIssue(**fields)  # type: ignore[arg-type]
 
 
 def _located(tree: etree._ElementTree, error: Any) -> ValidationIssue:

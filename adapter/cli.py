@@ -17,6 +17,8 @@ from typing import Any
 
 from vismock.adapter.vcenter import DEFAULT_TIMEOUT_SECONDS, Settings, retrieve_task_status_over_soap
 from vismock.codec import CodecError, default_codec
+from vismock.codec.parsing import ParseFailure
+from vismock.schemas import REQUEST_ROOT
 
 PASSWORD_ENV = "VISMOCK_VCENTER_PASSWORD"
 
@@ -39,8 +41,7 @@ def register(subparsers: Any) -> None:
     secret.add_argument(
         "--password-env",
         metavar="NAME",
-        default=PASSWORD_ENV,
-        help=f"environment variable holding the default password (default {PASSWORD_ENV})",
+        help=f"environment variable holding the default password (default {PASSWORD_ENV}, if set)",
     )
     parser.add_argument(
         "--insecure", action="store_true", help="accept a self-signed or unverifiable certificate"
@@ -57,7 +58,7 @@ def register(subparsers: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     try:
         settings = _settings(args)
-        request = default_codec().decode(_read_request(args.request))
+        request = _decoded_request(args.request)
     except CodecError as error:
         print(f"vismock retrieve-task-status: {args.request}: {error}", file=sys.stderr)
         return 2
@@ -68,6 +69,20 @@ def run(args: argparse.Namespace) -> int:
     sys.stdout.buffer.write(default_codec().encode(response, root="vmware-infrastructure-response"))
     sys.stdout.flush()
     return 0 if response["metadata"]["status"] == "success" else 1
+
+
+def _decoded_request(name: str) -> dict[str, Any]:
+    """The request envelope in file *name*: a usage error when it is another document (a response)."""
+    codec = default_codec()
+    try:
+        tree = codec.parse(_read_request(name))
+    except ParseFailure as failure:
+        where = f"{name}:{failure.issue.line}" if failure.issue.line else name
+        raise ValueError(f"{where}: {failure.issue.reason}") from None
+    root = str(tree.getroot().tag)
+    if root != REQUEST_ROOT:
+        raise ValueError(f"{name}: the root element is <{root}>; expected a <{REQUEST_ROOT}>")
+    return codec.decode_tree(tree)
 
 
 def _read_request(name: str) -> bytes:
@@ -92,5 +107,8 @@ def _settings(args: argparse.Namespace) -> Settings:
 def _default_password(args: argparse.Namespace) -> str | None:
     if args.password_file:
         return Path(args.password_file).read_text(encoding="utf-8").rstrip("\r\n")
-    value = os.environ.get(args.password_env) if args.password_env else None
-    return value
+    if args.password_env is None:
+        return os.environ.get(PASSWORD_ENV)  # the default variable may be unset: no default password
+    if args.password_env not in os.environ:
+        raise ValueError(f"--password-env {args.password_env}: that environment variable is not set")
+    return os.environ[args.password_env]

@@ -37,18 +37,13 @@ from vismock.faults import (
     TaskNotFound,
     VimFault,
 )
+from vismock.schemas import entity_types
 
 DEFAULT_TIMEOUT_SECONDS = 30.0
 DEFAULT_PATH = "/sdk"
 TRANSPORT_SCHEMES = {"https-rpc": "https", "http-rpc": "http"}
 # The adapter schema's ManagedEntity group: entity types a TaskInfo dict can name.
-ADAPTER_ENTITY_TYPES = frozenset(
-    {
-        "VirtualMachine", "HostSystem", "ComputeResource", "ClusterComputeResource", "Datacenter",
-        "Datastore", "StoragePod", "Folder", "ResourcePool", "VirtualApp", "Network",
-        "DistributedVirtualPortgroup", "VmwareDistributedVirtualSwitch",
-    }
-)  # fmt: skip
+ADAPTER_ENTITY_TYPES = frozenset(entity_types())
 
 
 @dataclass(frozen=True, slots=True)

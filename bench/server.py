@@ -120,7 +120,7 @@ def running_server(
     args: argparse.Namespace, factory: str | None
 ) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     port = free_port()
-    command = [sys.executable, "-m", "vismock.mockserver.cli", "serve", "--port", str(port)]
+    command = [sys.executable, "-m", "vismock", "serve", "--port", str(port)]
     command += ["--server", args.server, "--workers", str(args.workers)]
     if args.threads:
         command += ["--threads", str(args.threads)]

@@ -173,7 +173,7 @@ def mock_target(args: argparse.Namespace) -> Iterator[Target]:
     """The mock served as ``vismock serve`` serves it."""
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    command = [sys.executable, "-m", "vismock.mockserver.cli", "serve", "--port", str(port)]
+    command = [sys.executable, "-m", "vismock", "serve", "--port", str(port)]
     command += ["--workers", str(args.workers), "--server", args.server]
     if args.server_threads:
         command += ["--threads", str(args.server_threads)]

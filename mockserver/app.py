@@ -109,14 +109,23 @@ def config_from_env(environ: Mapping[str, str]) -> dict[str, Any]:
     if environ.get("VISMOCK_ACCOUNTS"):
         config["VISMOCK_ACCOUNTS"] = _accounts_json(environ["VISMOCK_ACCOUNTS"])
     if environ.get("VISMOCK_JOURNAL_CAP"):
-        config["VISMOCK_JOURNAL_CAP"] = int(environ["VISMOCK_JOURNAL_CAP"])
+        config["VISMOCK_JOURNAL_CAP"] = _number(environ, "VISMOCK_JOURNAL_CAP", int)
     if environ.get("VISMOCK_JOURNAL_FLUSH_SECONDS"):
-        config["VISMOCK_JOURNAL_FLUSH_SECONDS"] = float(environ["VISMOCK_JOURNAL_FLUSH_SECONDS"])
+        config["VISMOCK_JOURNAL_FLUSH_SECONDS"] = _number(environ, "VISMOCK_JOURNAL_FLUSH_SECONDS", float)
     if environ.get("MAX_CONTENT_LENGTH"):
-        config["MAX_CONTENT_LENGTH"] = int(environ["MAX_CONTENT_LENGTH"])
+        config["MAX_CONTENT_LENGTH"] = _number(environ, "MAX_CONTENT_LENGTH", int)
     if environ.get("VISMOCK_DYNAMIC"):
         config["VISMOCK_DYNAMIC"] = environ["VISMOCK_DYNAMIC"].strip().lower() in ("1", "true", "yes")
     return config
+
+
+def _number(environ: Mapping[str, str], name: str, kind: type[int] | type[float]) -> int | float:
+    try:
+        return kind(environ[name])
+    except ValueError:
+        raise ValueError(
+            f"{name}: expected {'an integer' if kind is int else 'a number'}, not {environ[name]!r}"
+        ) from None
 
 
 def parse_accounts(pairs: Sequence[str]) -> dict[str, str]:

@@ -11,23 +11,33 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import errno
 import importlib
 import json
 import os
 import signal
 import socket
+import sqlite3
 import sys
 import tempfile
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 from typing import Any
 
 from vismock.errors import VismockError
+from vismock.extras import require
 
 APP_FACTORY = "vismock.mockserver.app:create_app_from_env"
-SERVERS = ("granian", "waitress", "gunicorn")
+# Server -> (its package, the extra that installs it; None: a core dependency).
+SERVER_PACKAGES: dict[str, tuple[str, str | None]] = {
+    "granian": ("granian", None),
+    "waitress": ("waitress", None),
+    "gunicorn": ("gunicorn.app.wsgiapp", "gunicorn"),
+}
+SERVERS = tuple(SERVER_PACKAGES)
 DEFAULT_PORT = 8080
 DEFAULT_GRANIAN_THREADS = 64
 WORKERS_KILL_SECONDS = 10
@@ -81,26 +91,87 @@ def register(subparsers: Any) -> None:
     parser.set_defaults(handler=serve)
 
 
+class StartupError(VismockError):
+    """Why ``vismock serve`` cannot start: printed as one line, exit status 2."""
+
+
 def serve(args: argparse.Namespace) -> int:
     try:
-        environment = _worker_environment(args)
-    except (VismockError, ValueError, OSError) as error:
+        plan = _startup_plan(args)
+    except (StartupError, VismockError, OSError, ValueError) as error:
         print(f"vismock serve: {error}", file=sys.stderr)
         return 2
-    if args.workers < 1:
-        print("vismock serve: --workers must be at least 1", file=sys.stderr)
-        return 2
-    port = args.port or _free_port(args.host)
     with _state_file(args.db) as db:
-        environment["VISMOCK_DB"] = str(db)
-        os.environ.update(environment)
-        _initialise_store()
-        url = f"http://{_url_host(args.host)}:{port}/"
+        plan.environment["VISMOCK_DB"] = str(db)
+        os.environ.update(plan.environment)
+        try:
+            notice = _initialise_store()
+        except (VismockError, OSError, sqlite3.Error) as error:
+            print(f"vismock serve: {_store_problem(args.db, error)}", file=sys.stderr)
+            return 2
+        if notice:
+            print(f"vismock serve: {notice}", flush=True)
+        url = f"http://{_url_host(args.host)}:{plan.port}/"
         print(f"vismock serving on {url} ({args.server}, {args.workers} worker(s))", flush=True)
         print("  adapter face: POST /adapter   SOAP: /sdk   admin API: /_vismock/", flush=True)
-        runner = {"granian": _run_granian, "waitress": _run_waitress, "gunicorn": _run_gunicorn}[args.server]
-        runner(args, port)
+        plan.run(args, plan.port)
     return 0
+
+
+@dataclass(slots=True)
+class StartupPlan:
+    """What serve checked before starting anything: worker settings, port, the server to run."""
+
+    environment: dict[str, str]
+    port: int
+    run: Callable[[argparse.Namespace, int], None]
+
+
+def _startup_plan(args: argparse.Namespace) -> StartupPlan:
+    """Every check that can fail before the server starts, each failure one clear line."""
+    if args.workers < 1:
+        raise StartupError("--workers must be at least 1")
+    run = _server_runner(args.server)
+    if args.db:
+        _check_db_path(Path(args.db))
+    environment = _worker_environment(args)
+    return StartupPlan(environment, _listening_port(args.host, args.port), run)
+
+
+def _server_runner(name: str) -> Callable[[argparse.Namespace, int], None]:
+    """The function that runs server *name*, once its package is known to be importable."""
+    package, extra = SERVER_PACKAGES[name]
+    require(package, extra=extra, feature=f"--server {name}")
+    return {"granian": _run_granian, "waitress": _run_waitress, "gunicorn": _run_gunicorn}[name]
+
+
+def _check_db_path(path: Path) -> None:
+    folder = path.resolve().parent
+    if not folder.is_dir():
+        raise StartupError(f"--db {path}: the folder {folder} does not exist")
+    if path.exists() and not path.is_file():
+        raise StartupError(f"--db {path}: not a file")
+
+
+def _store_problem(db: str | None, error: Exception) -> str:
+    if isinstance(error, sqlite3.DatabaseError) and db:
+        return f"--db {db}: not a vismock state file ({error})"
+    return str(error)
+
+
+def _listening_port(host: str, port: int) -> int:
+    """*port* after checking that it is free on *host* (or a free one for 0): a port in use is a
+    clear start-up error here rather than a server's traceback later."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the servers bind
+        try:
+            probe.bind((host, port))
+        except OSError as error:
+            reason = "address already in use" if error.errno == errno.EADDRINUSE else error.strerror
+            raise StartupError(f"cannot listen on {_url_host(host)}:{port}: {reason}") from None
+        found: int = probe.getsockname()[1]
+        return found
 
 
 # -- configuration
@@ -108,8 +179,9 @@ def serve(args: argparse.Namespace) -> int:
 
 def _worker_environment(args: argparse.Namespace) -> dict[str, str]:
     """The VISMOCK_* variables every worker reads; validates the task file and accounts first."""
-    from vismock.mockserver.app import load_tasks, parse_accounts
+    from vismock.mockserver.app import config_from_env, load_tasks, parse_accounts
 
+    config_from_env(os.environ)  # VISMOCK_* already set (VISMOCK_ACCOUNTS...): refused here, once
     environment: dict[str, str] = {}
     if args.tasks:
         tasks_path = Path(args.tasks).resolve()
@@ -137,19 +209,16 @@ def _state_file(path: str | None) -> Iterator[Path]:
         yield Path(folder) / "state.sqlite3"
 
 
-def _initialise_store() -> None:
-    """Create (or open) the store once before workers start, so they never race to create it."""
+def _initialise_store() -> str | None:
+    """Create (or open) the store once before workers start, so they never race to create it.
+
+    Returns a notice when an existing state file held another task set (the one given now wins).
+    """
     from vismock.mockserver.app import create_app_from_env
 
-    create_app_from_env()
-
-
-def _free_port(host: str) -> int:
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    with socket.socket(family, socket.SOCK_STREAM) as probe:
-        probe.bind((host, 0))
-        port: int = probe.getsockname()[1]
-        return port
+    app = create_app_from_env()
+    notice: str | None = app.extensions["vismock.backend"].load_notice
+    return notice
 
 
 def _url_host(host: str) -> str:
@@ -190,8 +259,10 @@ def _run_waitress(args: argparse.Namespace, port: int) -> None:
         host=args.host,
         port=port,
         threads=args.threads or 32 * args.workers,
-        max_request_body_size=app.config.get("MAX_CONTENT_LENGTH") or 1024 * 1024 * 1024,
+        # waitress refuses a body of this size or more; the app's cap admits the cap itself.
+        max_request_body_size=(app.config.get("MAX_CONTENT_LENGTH") or 1024 * 1024 * 1024) + 1,
     )
+    server.channel_class = _waitress_channel_answering_413_with(app)
     stop = threading.Event()
 
     def request_stop(_signum: int, _frame: FrameType | None) -> None:
@@ -200,6 +271,49 @@ def _run_waitress(args: argparse.Namespace, port: int) -> None:
     signal.signal(signal.SIGTERM, request_stop)
     signal.signal(signal.SIGINT, request_stop)
     run_waitress_until(server, stop)
+
+
+def _waitress_channel_answering_413_with(app: Any) -> type:
+    """waitress's channel, except that a body over the cap is refused by *app* itself.
+
+    waitress refuses an announced oversize body before reading it (good), but in plain text;
+    here the app answers instead, from a request with the same method, path and headers and
+    an empty body, so each face gives its own documented error (XML envelope, SOAP fault, JSON).
+    """
+    from waitress.channel import HTTPChannel  # type: ignore[import-untyped]
+    from waitress.task import ErrorTask  # type: ignore[import-untyped]
+    from waitress.utilities import RequestEntityTooLarge  # type: ignore[import-untyped]
+    from werkzeug.test import EnvironBuilder, run_wsgi_app
+
+    class AppAnswersTooLarge(ErrorTask):  # type: ignore[misc]
+        def execute(self) -> None:
+            request = self.request
+            if not isinstance(request.error, RequestEntityTooLarge):
+                super().execute()
+                return
+            headers = {
+                name.replace("_", "-").title(): value
+                for name, value in request.headers.items()
+                if name not in ("CONTENT_LENGTH", "TRANSFER_ENCODING")  # the body is not passed on
+            }
+            environ = EnvironBuilder(path=request.path, method=request.command, headers=headers).get_environ()
+            over_the_cap = app.config["MAX_CONTENT_LENGTH"] + 1
+            environ["CONTENT_LENGTH"] = str(max(request.content_length or 0, over_the_cap))
+            environ["REMOTE_ADDR"] = self.channel.addr[0]  # the admin API answers by client address
+            body_parts, status, response_headers = run_wsgi_app(app, environ)
+            body = b"".join(body_parts)
+            self.status = status
+            self.response_headers.extend(
+                (name, value) for name, value in response_headers.items() if name.lower() != "content-length"
+            )
+            self.set_close_on_finish()
+            self.content_length = len(body)
+            self.write(body)
+
+    class Channel(HTTPChannel):  # type: ignore[misc]
+        error_task_class = AppAnswersTooLarge
+
+    return Channel
 
 
 def run_waitress_until(server: Any, stop: threading.Event, poll_seconds: float = 0.2) -> None:
@@ -226,17 +340,3 @@ def _run_gunicorn(args: argparse.Namespace, port: int) -> None:
         argv += ["--threads", str(args.threads)]
     sys.argv = [*argv, f"{args.app_factory}()"]
     WSGIApplication("%(prog)s [OPTIONS] [APP_MODULE]").run()
-
-
-def main(argv: list[str] | None = None) -> int:
-    """``python -m vismock.mockserver.cli serve ...``: this module's commands alone."""
-    parser = argparse.ArgumentParser(prog="vismock")
-    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    register(subparsers)
-    args = parser.parse_args(argv)
-    code: int = args.handler(args)
-    return code
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

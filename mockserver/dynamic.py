@@ -34,7 +34,7 @@ from vismock.codec.model import build_spec, builtin_ancestors, decode_form
 from vismock.codec.values import INTEGER_RANGES, XsDateTime
 from vismock.errors import VismockError
 from vismock.mockserver.vim25 import served_fault_types, task_entity  # the SOAP face's own rules
-from vismock.schemas import RESPONSE_ROOT
+from vismock.schemas import RESPONSE_ROOT, TaskMethod, entity_types, task_methods
 
 __all__ = ["SchemaSampler", "dynamic_task_info", "make_consistent", "seed_for"]
 
@@ -394,6 +394,7 @@ def make_consistent(info: dict[str, Any], task_id: str, sampler: SchemaSampler) 
     """*info* changed to obey the vim25 rules the XSD cannot state; returns it.
 
     - ``key`` and ``Task`` are the requested id;
+    - ``name`` is a vim25 task method with its ``descriptionId``, the entity one of its type;
     - ``startTime`` is present once the task left "queued", ``completeTime`` only in a final
       state (success, error), and queueTime <= startTime <= completeTime;
     - ``error`` is present exactly when the state is "error", ``result`` only on success,
@@ -404,6 +405,7 @@ def make_consistent(info: dict[str, Any], task_id: str, sampler: SchemaSampler) 
     - ``entityName`` only together with an entity.
     """
     info["key"] = info["Task"] = task_id
+    _name_the_method(info, sampler)
     state = info["state"]
     _fix_times(info, state, sampler)
     if state == "error":
@@ -421,6 +423,25 @@ def make_consistent(info: dict[str, Any], task_id: str, sampler: SchemaSampler) 
     if task_entity(info) is None:
         info.pop("entityName", None)
     return _in_schema_order(info, sampler)
+
+
+def _name_the_method(info: dict[str, Any], sampler: SchemaSampler) -> None:
+    """A real vim25 task method as ``name``, its ``descriptionId``, and an entity of its type."""
+    method = sampler.rng.choice(_entity_task_methods())
+    info["name"] = method.name
+    info["descriptionId"] = method.description_id
+    if isinstance(info.get("description"), dict):
+        info["description"]["key"] = method.description_id
+    entity = task_entity(info)
+    if entity is not None and entity.type != method.type:
+        info[method.type] = info.pop(entity.type)
+
+
+@functools.cache
+def _entity_task_methods() -> tuple[TaskMethod, ...]:
+    """The task methods declared on a managed entity type (a TaskInfo's entity can be of it)."""
+    types = set(entity_types())
+    return tuple(method for _, method in sorted(task_methods().items()) if method.type in types)
 
 
 def _fix_times(info: dict[str, Any], state: str, sampler: SchemaSampler) -> None:

@@ -238,8 +238,13 @@ class FastPath:
         backend = self._backend()
         task_ids = tuple(requested_tasks(data))
         user = str(data.get("user-name") or "").strip() or None
-        observation = observe.Observation(face="adapter", operation=responses.OPERATION, task_ids=task_ids)
-        observation.user = user
+        observation = observe.Observation(
+            face="adapter",
+            operation=responses.OPERATION,
+            task_ids=task_ids,
+            user=user,
+            generation=backend.generation(),
+        )
         try:
             answer = responses.operation_response(self._task_source(backend), data, user)
             if answer["metadata"]["status"] != "success":
@@ -272,7 +277,9 @@ class FastPath:
             raise NotFast  # a rule may apply: Flask's path draws and consumes it
         task_ids: tuple[str, ...] = call.memo.get("fastpath:task_ids") or tuple(soap.requested_task_ids(call))
         call.memo["fastpath:task_ids"] = task_ids
-        observation = observe.Observation(face="soap", operation=call.method, task_ids=task_ids, user=user)
+        observation = observe.Observation(
+            face="soap", operation=call.method, task_ids=task_ids, user=user, generation=backend.generation()
+        )
         remembered: RememberedAnswer | None = call.memo.get(ANSWER_MEMO_KEY)
         if remembered is not None and (remembered.revision, remembered.session) == (state.revision, session):
             observation.outcome = remembered.outcome

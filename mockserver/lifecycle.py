@@ -52,6 +52,13 @@ def initial_runtime(spec: TaskSpec, now: datetime) -> Runtime:
     return note_shown(spec, runtime, current_index(spec, runtime, now), runtime.queued_at)
 
 
+def restarted_at(spec: TaskSpec, moment: datetime) -> Runtime:
+    """The task started over at *moment*: queued then (or at its fixed queueTime, if not later)."""
+    queued_at = spec.queued_at if spec.queued_at is not None and spec.queued_at <= moment else moment
+    runtime = Runtime(queued_at=queued_at)
+    return note_shown(spec, runtime, current_index(spec, runtime, moment), queued_at)
+
+
 def current_index(spec: TaskSpec, runtime: Runtime, now: datetime) -> int:
     """The index of the timeline step shown at *now* (``BEFORE_FIRST_STEP`` if none yet)."""
     if spec.progression == "manual":

@@ -29,6 +29,7 @@ from typing import Any, Literal
 from vismock.errors import VismockError
 from vismock.faults import InvalidState, NotSupported, TaskNotFound
 from vismock.mockserver import lifecycle, store
+from vismock.schemas import fault_types
 
 Progression = Literal["time", "polls", "manual"]
 State = Literal["queued", "running", "success", "error"]
@@ -104,6 +105,8 @@ class JournalEntry:
     http_status: int = 200
     latency_ms: float = 0.0
     id: int | None = None  # assigned by the journal
+    # The reset generation the request started in; an entry of an earlier one is not written.
+    generation: int | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,26 +196,44 @@ class Backend:
         """True when sessions end after a lifetime on the mock's clock (so a session's user can change)."""
         return self._session_lifetime_us is not None
 
+    def generation(self) -> int:
+        """How many resets this state has seen (any process's): a request notes it when it starts."""
+        return self._db.revision.generation()
+
     def close(self) -> None:
         """Close this process's connections (and delete a private temporary database)."""
         self._finalizer()
 
     def _load(self, tasks: Sequence[TaskSpec]) -> None:
+        """Make *tasks* the loaded set. A fresh database starts them; an existing one keeps its live
+        state when it was loaded with the same set (a restart), and otherwise starts the new set
+        (the tasks given now win), saying so in :attr:`load_notice`."""
         rows = _spec_rows(tasks)
+        self.load_notice: str | None = None
         with self._db.write() as tx:
             fresh = tx.execute("SELECT 1 FROM meta WHERE key = 'initialized'").fetchone() is None
-            if fresh or rows:
+            loaded = [tuple(row) for row in tx.execute("SELECT id, seq, spec FROM loaded ORDER BY seq")]
+            another_set = not fresh and bool(rows) and loaded != rows
+            if fresh or another_set:
                 tx.execute("DELETE FROM loaded")
                 tx.executemany("INSERT INTO loaded (id, seq, spec) VALUES (?, ?, ?)", rows)
-            if fresh:
+                tx.execute("DELETE FROM tasks")
                 self._insert_tasks(tx, tasks, self._now_us(tx))
+            if fresh:
                 tx.execute("INSERT INTO meta (key, value) VALUES ('initialized', '1')")
+            elif another_set:
+                self.load_notice = (
+                    f"{self.path} held another task set; serving the {len(rows)} task(s) given now"
+                    " (their lifecycles start over; journal, fault rules and clock are kept)"
+                )
 
     def reset(self) -> None:
         """Tasks back to the loaded set (lifecycles restart), journal, rules, sessions cleared, clock real."""
         with self._db.write() as tx:
+            # Inside the transaction: a journal write after this reset sees the new generation.
+            self._db.revision.bump(generation=True)
             tx.execute("UPDATE clock SET frozen_us = NULL, offset_us = 0")
-            for table in ("tasks", "journal", "faults", "sessions"):
+            for table in ("tasks", "journal", "faults", "sessions", "soap_filters"):
                 tx.execute(f"DELETE FROM {table}")
             loaded = tx.execute("SELECT spec FROM loaded ORDER BY seq").fetchall()
             specs = [_spec_from_json(text) for (text,) in loaded]
@@ -396,15 +417,35 @@ class Backend:
         return store.clock_now_us(frozen_us, offset_us)
 
     def freeze(self, at: datetime | None = None) -> datetime:
-        """Stop the clock at *at* (aware) or at the current mock time."""
+        """Stop the clock at *at* (aware) or at the current mock time.
+
+        *at* may lie before the clock (tests pin a fixed instant). Time then runs back for tasks
+        wholly before *at*, which show the state they had at *at*; a task whose lifecycle recorded
+        anything after *at* (queued, started, finished or cancelled) would show times in the
+        future, so it starts over instead, queued at *at*. No TaskInfo ever shows a time after now.
+        """
         if at is not None and (at.tzinfo is None or at.utcoffset() is None):
             raise VismockError("freeze(at=...) needs an aware datetime (with a time zone)")
         if at is not None and not CLOCK_RANGE[0] <= at <= CLOCK_RANGE[1]:
             raise VismockError(f"freeze(at={at.isoformat()}): the clock stays within years 1970..8999")
         with self._db.write() as tx:
             frozen_us = store.to_us(at) if at is not None else self._now_us(tx)
+            if frozen_us < self._now_us(tx):
+                self._restart_tasks_after(tx, frozen_us)
             tx.execute("UPDATE clock SET frozen_us = ?", (frozen_us,))
         return store.from_us(frozen_us)
+
+    def _restart_tasks_after(self, tx: sqlite3.Connection, moment_us: int) -> None:
+        """Start over, queued at *moment_us*, every task with a recorded time after it."""
+        rows = tx.execute(
+            "SELECT id, rev, spec FROM tasks WHERE queued_us > ?1 OR started_us > ?1 OR completed_us > ?1"
+            " OR cancelled_us > ?1",
+            (moment_us,),
+        ).fetchall()
+        moment = store.from_us(moment_us)
+        for task_id, rev, text in rows:
+            runtime = lifecycle.restarted_at(self._cached_spec(task_id, rev, text), moment)
+            self._save_runtime(tx, task_id, runtime)
 
     def advance(self, seconds: float) -> datetime:
         """Move the clock forward (frozen or running) by *seconds* (>= 0)."""
@@ -592,6 +633,12 @@ class Backend:
         """Append several entries in one transaction (one trim to ``journal_cap`` at the end)."""
         if not entries:
             return
+        with self._db.write(changes_state=False) as tx:
+            # Read in the transaction: a reset (which raises it in its own) is wholly before or after.
+            generation = self._db.revision.generation()
+            self._insert_journal(tx, [entry for entry in entries if entry.generation in (None, generation)])
+
+    def _insert_journal(self, tx: sqlite3.Connection, entries: Sequence[JournalEntry]) -> None:
         rows = [
             (
                 store.to_us(entry.time),
@@ -605,7 +652,7 @@ class Backend:
             )
             for entry in entries
         ]
-        with self._db.write(changes_state=False) as tx:
+        if rows:
             tx.executemany(
                 "INSERT INTO journal (time_us, face, operation, task_ids, user, outcome, http_status,"
                 " latency_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -707,6 +754,8 @@ def _check_rule(rule: FaultRule) -> None:
         problems.append(f"delay_seconds must be >= 0, got {rule.delay_seconds}")
     if not 100 <= rule.http_status <= 599:
         problems.append(f"http_status must be within 100..599, got {rule.http_status}")
+    if rule.fault not in fault_types():  # both faces must name the same fault
+        problems.append(f"fault {rule.fault!r} is not a vim25 fault type vismock serves")
     if problems:
         raise VismockError("invalid fault rule: " + "; ".join(problems))
 

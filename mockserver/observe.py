@@ -35,6 +35,7 @@ from typing import Any
 
 from flask import Flask, Response, current_app, g, request
 
+from vismock.faults import RequestCanceled
 from vismock.mockserver import store
 from vismock.mockserver.models import Backend, Face, FaultRule, JournalEntry
 
@@ -44,6 +45,7 @@ BACKEND_KEY = "vismock.backend"
 OBSERVATION_KEY = "vismock_observation"
 WRITER_KEY = "vismock.journal_writer"
 FAULT_INJECTED = "fault-injected"
+DELAY_SLICE_SECONDS = 0.05  # how soon a delayed request notices a reset
 
 RenderError = Callable[[str, str], Response]
 """``render_error(fault_type, message)``: the face's own well-formed error response."""
@@ -62,6 +64,7 @@ class Observation:
     started: float = field(default_factory=time.perf_counter)
     time: datetime = field(default_factory=lambda: datetime.now(UTC))
     recorded: bool = False
+    generation: int | None = None  # the backend's reset generation when the request started
 
 
 def backend() -> Backend:
@@ -72,7 +75,13 @@ def backend() -> Backend:
 
 def begin(face: Face, operation: str, task_ids: Iterable[str] = (), user: str | None = None) -> Observation:
     """Start observing the current request; it is journaled when its response leaves."""
-    observation = Observation(face=face, operation=operation, task_ids=tuple(task_ids), user=user or None)
+    observation = Observation(
+        face=face,
+        operation=operation,
+        task_ids=tuple(task_ids),
+        user=user or None,
+        generation=backend().generation(),
+    )
     setattr(g, OBSERVATION_KEY, observation)
     return observation
 
@@ -93,9 +102,19 @@ def injected_fault(observation: Observation) -> FaultRule | None:
     if rule is None:
         return None
     if rule.action == "delay":
-        time.sleep(max(0.0, rule.delay_seconds))
+        delay(max(0.0, rule.delay_seconds), observation.generation)
         return None
     return rule
+
+
+def delay(seconds: float, generation: int | None) -> None:
+    """Sleep *seconds*, unless the mock is reset meanwhile: then this request belongs to a state
+    that is gone, and it ends with RequestCanceled instead of going on in the new one."""
+    deadline = time.monotonic() + seconds
+    while (left := deadline - time.monotonic()) > 0:
+        time.sleep(min(left, DELAY_SLICE_SECONDS))
+        if generation is not None and backend().generation() != generation:
+            raise RequestCanceled("vismock was reset while this request was delayed")
 
 
 def fault_response(observation: Observation, rule: FaultRule, render_error: RenderError) -> Response:
@@ -138,6 +157,7 @@ def record(
         outcome=observation.outcome,
         http_status=status,
         latency_ms=round((time.perf_counter() - observation.started) * 1000.0, 3),
+        generation=observation.generation,
     )
     try:
         (writer or journal_writer()).record(entry)

@@ -10,14 +10,14 @@ Fixtures:
 ``vismock_dynamic``     override to return True: unknown task ids read as generated, schema-valid
                         TaskInfos, the same for the same id (default False: ManagedObjectNotFound).
 
-One server (waitress in a thread, a real socket, so any HTTP client works) runs
+One server (werkzeug's threaded server in a thread, a real socket, so any HTTP client works) runs
 per distinct tasks-file/accounts configuration and lives for the whole session;
 under pytest-xdist every worker has its own servers and temporary databases.
 Exceptions logged by the server during a test fail that test at teardown, like
 pytest-httpserver.
 
 This module is imported by every pytest run once vismock is installed, so it
-imports Flask, waitress and vismock's server lazily.
+imports Flask, werkzeug and vismock's server lazily.
 """
 
 from __future__ import annotations
@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from vismock.mockserver.models import Backend, Face, FaultRule, JournalEntry, TaskSpec
 
 SERVER_LOGGER = "vismock"
+RESET_DRAIN_SECONDS = 10.0
 DEFAULT_TASK_FIELDS = {"name": "PowerOnVM_Task", "descriptionId": "VirtualMachine.powerOn"}
 
 
@@ -61,6 +62,7 @@ class VismockServer:
     url: str  # http://127.0.0.1:PORT (no trailing slash)
     _stop: Any = field(repr=False)
     _errors: _ErrorCollector = field(repr=False)
+    _in_flight: Any = field(repr=False, default=None)
     raise_server_errors: bool = True
 
     # -- where ----------------------------------------------------------------------------------
@@ -83,8 +85,19 @@ class VismockServer:
 
     # -- state ----------------------------------------------------------------------------------
     def reset(self) -> None:
-        """Tasks back to the loaded file, journal, fault rules and sessions cleared, clock real."""
+        """Tasks back to the loaded file, journal, fault rules and sessions cleared, clock real.
+
+        A request still being answered (a delayed one from the previous test) cannot reach the new
+        state: the first reset ends its delay (RequestCanceled) and keeps its journal entry out;
+        once every such request is done, a second reset undoes whatever it changed meanwhile.
+        """
         self._settle_journal()
+        self.backend.reset()
+        if self._in_flight is not None and not self._in_flight.wait_idle(RESET_DRAIN_SECONDS):
+            raise RuntimeError(
+                f"vismock: requests still running {RESET_DRAIN_SECONDS:g} s after a reset;"
+                " a test left a client waiting on the server"
+            )
         self.backend.reset()
         self._errors.records.clear()
 
@@ -229,11 +242,11 @@ def start_server(
     host: str = "127.0.0.1",
     dynamic: bool = False,
 ) -> VismockServer:
-    """Start a mock vCenter on a free port in this process (waitress in a daemon thread)."""
-    import waitress  # type: ignore[import-untyped]
+    """Start a mock vCenter on a free port in this process (werkzeug's threaded server in a daemon
+    thread: like pytest-httpserver, a real socket that any HTTP client reaches)."""
+    from werkzeug.serving import WSGIRequestHandler, make_server
 
     from vismock.mockserver.app import create_app
-    from vismock.mockserver.cli import run_waitress_until
 
     config: dict[str, Any] = {
         "VISMOCK_DB": str(database),
@@ -243,29 +256,57 @@ def start_server(
     if tasks_file is not None:
         config["VISMOCK_TASKS"] = str(tasks_file)
     app = create_app(config)
-    server = waitress.create_server(
-        app,
-        host=host,
-        port=0,
-        threads=32,
-        ident="vismock",
-        max_request_body_size=app.config["MAX_CONTENT_LENGTH"],  # 413 before buffering a huge body
-    )
+    in_flight = _InFlight(app.wsgi_app)
+    app.wsgi_app = in_flight  # type: ignore[method-assign]
+
+    class QuietHandler(WSGIRequestHandler):
+        protocol_version = "HTTP/1.1"  # keep-alive, as clients of vCenter expect
+
+        def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+            pass  # the journal records requests; an access line per request is noise in test output
+
+    server = make_server(host, 0, app, threaded=True, request_handler=QuietHandler)
     errors = _ErrorCollector()
     logger = logging.getLogger(SERVER_LOGGER)
     logger.addHandler(errors)
-    stopping = threading.Event()
     thread = threading.Thread(
-        target=run_waitress_until, args=(server, stopping, 0.05), name="vismock-server", daemon=True
+        target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="vismock-server", daemon=True
     )
     thread.start()
 
     def stop() -> None:
         logger.removeHandler(errors)
-        stopping.set()
+        server.shutdown()
+        server.server_close()
         thread.join(timeout=5)
 
-    return VismockServer(app=app, url=f"http://{host}:{server.effective_port}", _stop=stop, _errors=errors)
+    return VismockServer(
+        app=app, url=f"http://{host}:{server.server_port}", _stop=stop, _errors=errors, _in_flight=in_flight
+    )
+
+
+class _InFlight:
+    """WSGI middleware counting the requests being answered, so a reset can wait for them."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self._count = 0
+        self._idle = threading.Condition()
+
+    def __call__(self, environ: Any, start_response: Any) -> Any:
+        with self._idle:
+            self._count += 1
+        try:
+            yield from self.app(environ, start_response)
+        finally:
+            with self._idle:
+                self._count -= 1
+                self._idle.notify_all()
+
+    def wait_idle(self, timeout: float) -> bool:
+        """True once no request is being answered; False if some still are after *timeout*."""
+        with self._idle:
+            return self._idle.wait_for(lambda: self._count == 0, timeout)
 
 
 class _ServerPool:

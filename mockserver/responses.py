@@ -28,7 +28,7 @@ from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 from vismock.adapter.operation import error_response, requested_tasks, retrieve_task_status
 from vismock.codec import Codec, CodecError, ValidationIssue
 from vismock.codec.parsing import ParseFailure
-from vismock.faults import InvalidLogin
+from vismock.faults import InvalidLogin, VimFault
 from vismock.mockserver import observe
 from vismock.mockserver.models import Backend
 
@@ -75,6 +75,9 @@ def adapter() -> Response:
     except BadRequest as bad:
         observation.outcome = "invalid"
         return _envelope(_invalid_response(bad), bad.status)
+    except VimFault as fault:  # raised around the operation (a delay ended by a reset)
+        observation.outcome = fault.fault_type
+        return _envelope(error_response(fault.message, fault.fault_type), 200)
     except Exception:
         # No request body in the log: it may hold a password.
         log.exception("adapter face: unexpected error answering %s", OPERATION)

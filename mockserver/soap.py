@@ -911,13 +911,7 @@ class FilterStore:
     """
 
     def __init__(self, database: store.Database) -> None:
-        self._database = database
-        with self._transaction() as conn:
-            conn.execute(
-                "CREATE TABLE IF NOT EXISTS soap_filters (id TEXT PRIMARY KEY, session TEXT NOT NULL, "
-                "spec TEXT NOT NULL, partial INTEGER NOT NULL)"
-            )
-            conn.execute("CREATE INDEX IF NOT EXISTS soap_filters_session ON soap_filters (session)")
+        self._database = database  # its schema has the soap_filters table
 
     def _transaction(self) -> AbstractContextManager[sqlite3.Connection]:
         return self._database.write(changes_state=False)

@@ -48,6 +48,10 @@ SCHEMA = (
         id INTEGER PRIMARY KEY AUTOINCREMENT, rule TEXT NOT NULL, remaining INTEGER)""",
     """CREATE TABLE IF NOT EXISTS sessions (
         key TEXT PRIMARY KEY, user TEXT NOT NULL, created_us INTEGER NOT NULL)""",
+    # SOAP property filters of each session (a session's state: reset and Logout remove them).
+    """CREATE TABLE IF NOT EXISTS soap_filters (
+        id TEXT PRIMARY KEY, session TEXT NOT NULL, spec TEXT NOT NULL, partial INTEGER NOT NULL)""",
+    "CREATE INDEX IF NOT EXISTS soap_filters_session ON soap_filters (session)",
 )
 
 
@@ -86,16 +90,19 @@ def real_time_us() -> int:
 
 
 class Revision:
-    """A counter shared by every process using one database file, raised after each committed
-    change of the mock's state (journal appends excepted: nothing caches the journal).
+    """Two counters shared by every process using one database file: the *revision*, raised after
+    each committed change of the mock's state (journal appends excepted: nothing caches the
+    journal), and the *generation*, raised by each reset.
 
-    Caches of stored state (fault rules, sessions) read it first and stay valid while it is
-    unchanged: one memory read instead of an SQLite query per request. It lives in a small file
-    next to the database (``<db>-rev``), mapped into memory; raising it is atomic across threads
-    (the caller's lock) and processes (a file lock), so it only ever grows.
+    Caches of stored state (fault rules, sessions) read the revision first and stay valid while it
+    is unchanged: one memory read instead of an SQLite query per request. A request notes the
+    generation it started in, so that one still running when a reset comes (a delayed answer)
+    neither waits on nor writes into the state that follows. Both live in a small file next to
+    the database (``<db>-rev``), mapped into memory; raising them is atomic across threads (the
+    caller's lock) and processes (a file lock), so they only ever grow.
     """
 
-    _FORMAT = struct.Struct("<Q")
+    _FORMAT = struct.Struct("<QQ")
 
     def __init__(self, path: Path) -> None:
         self.path = Path(f"{path}-rev")
@@ -111,10 +118,16 @@ class Revision:
         value: int = self._FORMAT.unpack_from(self._map)[0]
         return value
 
-    def bump(self) -> None:
+    def generation(self) -> int:
+        value: int = self._FORMAT.unpack_from(self._map)[1]
+        return value
+
+    def bump(self, *, generation: bool = False) -> None:
+        """Raise the revision (and the generation too, for a reset)."""
         with open(self.path, "rb+") as lock_file:  # the lock is released when the file closes
             fcntl.lockf(lock_file, fcntl.LOCK_EX)
-            self._FORMAT.pack_into(self._map, 0, (self.value() + 1) % 2**64)
+            revision, current = self._FORMAT.unpack_from(self._map)
+            self._FORMAT.pack_into(self._map, 0, (revision + 1) % 2**64, current + generation)
 
     def close(self) -> None:
         self._map.close()

@@ -12,23 +12,22 @@ The format is documented in ``docs/tasks.md``.
 
 from __future__ import annotations
 
+import difflib
 import itertools
 import re
 import tomllib
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
-from functools import cache
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import yaml
-from lxml import etree
 
 from vismock.codec import XsDateTime
 from vismock.errors import VismockError
 from vismock.mockserver.models import Reason, Step, TaskSpec
-from vismock.schemas import schema_directory
+from vismock.schemas import entity_types, fault_types, task_methods
 
 Path_ = tuple[str | int, ...]
 
@@ -38,7 +37,6 @@ TERMINAL = ("success", "error")
 XS_INT_MIN, XS_INT_MAX = -(2**31), 2**31 - 1
 MAX_AT = 1e9  # seconds (~31 years) or polls: keeps queueTime + at within datetime's range
 BUILTIN_TASKS = "canned-tasks.yaml"
-_NCNAME = re.compile(r"^[A-Za-z_][\w.\-]*$")
 
 TASK_KEYS = frozenset(
     {
@@ -215,18 +213,6 @@ def check_spec(spec: TaskSpec, source: str = "task") -> None:
     spec_from_dict(spec_to_dict(spec), source)
 
 
-@cache
-def entity_types() -> frozenset[str]:
-    """The element names of the schema's ManagedEntity group (the types a task can act on)."""
-    tree = etree.parse(str(schema_directory() / "vim25-adapter.xsd"))
-    names = tree.xpath(
-        "//xs:group[@name='ManagedEntity']//xs:element/@name",
-        namespaces={"xs": "http://www.w3.org/2001/XMLSchema"},
-    )
-    assert isinstance(names, list)  # an attribute-valued XPath always gives a list
-    return frozenset(str(name) for name in names)
-
-
 # -- YAML nodes with lines ----------------------------------------------------------------------
 
 
@@ -339,10 +325,12 @@ def _task(task: Any, path: Path_) -> TaskSpec:
     _no_unknown(data, TASK_KEYS, path)
     progression = _choice(data, "progression", PROGRESSIONS, path, default="time")
     entity_type, entity_id, entity_name = _entity(data.get("entity"), (*path, "entity"))
+    name = _task_method(data, path)
     return TaskSpec(
         id=_text(data, "id", path, required=True) or "",
-        name=_text(data, "name", path, required=True) or "",
-        description_id=_text(data, "descriptionId", path, required=True) or "",
+        name=name,
+        # vCenter's own descriptionId for the method unless the file says otherwise.
+        description_id=_text(data, "descriptionId", path) or task_methods()[name].description_id,
         description=_text(data, "description", path),
         entity_type=entity_type,
         entity_id=entity_id,
@@ -358,6 +346,33 @@ def _task(task: Any, path: Path_) -> TaskSpec:
         root_task_key=_text(data, "rootTaskKey", path),
         activation_id=_text(data, "activationId", path),
     )
+
+
+def _task_method(data: Mapping[str, Any], path: Path_) -> str:
+    """The task's ``name``: a vim25 method that returns a Task (TaskInfo.name is its wire name)."""
+    name = _text(data, "name", path, required=True) or ""
+    if name not in task_methods():
+        hint = _close_match(name, task_methods())
+        raise _Invalid(
+            (*path, "name"),
+            f"{name!r} is not a vim25 task method{hint} (TaskInfo.name is the method's name, such as"
+            " PowerOnVM_Task; schemas/vim25/task-methods.toml lists them)",
+        )
+    return name
+
+
+def unknown_fault(fault: str) -> str:
+    """Why *fault* cannot be served: both faces must name the same fault, and the SOAP face can
+    only send the fault types its vim25 schema defines."""
+    return (
+        f"{fault!r} is not a vim25 fault type vismock serves{_close_match(fault, fault_types())}"
+        " (schemas/vim25/vim25.xsd defines them; e.g. InvalidState, NoDiskSpace, InvalidPowerState)"
+    )
+
+
+def _close_match(word: str, choices: Iterable[str]) -> str:
+    found = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return f" (did you mean {found[0]}?)" if found else ""
 
 
 def _entity(value: Any, path: Path_) -> tuple[str | None, str | None, str | None]:
@@ -441,8 +456,8 @@ def _step(value: Any, path: Path_) -> Step:
         if key in data and state != allowed_state:
             raise _Invalid((*path, key), f"only a step in state {allowed_state} has a {key}")
     fault = _text(data, "fault", path)
-    if fault is not None and not _NCNAME.match(fault):
-        raise _Invalid((*path, "fault"), f"{fault!r} is not a vim25 fault type name (e.g. InvalidState)")
+    if fault is not None and fault not in fault_types():
+        raise _Invalid((*path, "fault"), unknown_fault(fault))
     return Step(
         state=state,  # type: ignore[arg-type]
         at=at,

@@ -18,7 +18,6 @@ from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +31,7 @@ from vismock.faults import (
     MethodNotFound,
     VimFault,
 )
-from vismock.schemas import schema_directory
+from vismock.schemas import entity_types, fault_types, schema_directory
 
 VIM25 = "urn:vim25"
 SOAPENV = "http://schemas.xmlsoap.org/soap/envelope/"
@@ -45,21 +44,7 @@ PRIOR_API_VERSIONS = ("8.0.2.0", "8.0.1.0", "8.0.0.0", "7.0.3.0", "7.0.2.0", "7.
 
 # The elements of the adapter schema's ManagedEntity group: in the codec's
 # TaskInfo dict the entity is an element named after its managed object type.
-MANAGED_ENTITY_TYPES = (
-    "VirtualMachine",
-    "HostSystem",
-    "ComputeResource",
-    "ClusterComputeResource",
-    "Datacenter",
-    "Datastore",
-    "StoragePod",
-    "Folder",
-    "ResourcePool",
-    "VirtualApp",
-    "Network",
-    "DistributedVirtualPortgroup",
-    "VmwareDistributedVirtualSwitch",
-)
+MANAGED_ENTITY_TYPES = entity_types()
 REASON_TYPES = ("TaskReasonUser", "TaskReasonAlarm", "TaskReasonSchedule", "TaskReasonSystem")
 
 # Managed object id prefixes vCenter uses, for references the codec dict keeps
@@ -397,12 +382,9 @@ def _optional_text(element: etree._Element, name: str, value: Any) -> None:
 # -- faults --------------------------------------------------------------------------------------------------
 
 
-@cache
 def served_fault_types() -> frozenset[str]:
     """The fault types the trimmed vim25 schema defines a ``<{Type}Fault>`` detail element for."""
-    tree = etree.parse(str(schema_path()))
-    names = tree.getroot().xpath("xs:element/@name", namespaces={"xs": "http://www.w3.org/2001/XMLSchema"})
-    return frozenset(str(name)[: -len("Fault")] for name in names if str(name).endswith("Fault"))
+    return fault_types()
 
 
 def served_fault_type(fault_type: str) -> str:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import tomllib
 from dataclasses import dataclass
+from functools import cache
 from importlib import resources
 from pathlib import Path
 
@@ -44,3 +45,47 @@ def load_catalog(directory: Path) -> tuple[Operation, ...]:
 def schema_directory() -> Path:
     """The shipped XSD folder (a plain directory in wheel and editable installs)."""
     return Path(str(resources.files(__name__)))
+
+
+@dataclass(frozen=True, slots=True)
+class TaskMethod:
+    """A vim25 method that returns a Task: the type declaring it and its tasks' descriptionId."""
+
+    name: str  # the wire name, TaskInfo.name: "PowerOnVM_Task"
+    type: str  # "VirtualMachine"
+    description_id: str  # "VirtualMachine.powerOn"
+
+
+@cache
+def task_methods() -> dict[str, TaskMethod]:
+    """Every vim25 task method by wire name (``vim25/task-methods.toml``, derived from pyVmomi)."""
+    with open(schema_directory() / "vim25" / "task-methods.toml", "rb") as fh:
+        table = tomllib.load(fh)["methods"]
+    return {name: TaskMethod(name, entry["type"], entry["descriptionId"]) for name, entry in table.items()}
+
+
+XS = {"xs": "http://www.w3.org/2001/XMLSchema"}
+
+
+@cache
+def entity_types() -> tuple[str, ...]:
+    """The element names of the adapter schema's ManagedEntity group, in schema order: the managed
+    object types a TaskInfo's entity can be (``<VirtualMachine>vm-42</VirtualMachine>``)."""
+    from lxml import etree
+
+    tree = etree.parse(str(schema_directory() / "vim25-adapter.xsd"))
+    names = tree.xpath("//xs:group[@name='ManagedEntity']//xs:element/@name", namespaces=XS)
+    assert isinstance(names, list)  # an attribute-valued XPath always gives a list
+    return tuple(str(name) for name in names)
+
+
+@cache
+def fault_types() -> frozenset[str]:
+    """The vim25 fault types vismock serves: those the vim25 schema defines a ``<{Type}Fault>``
+    detail element for, so that every client can read them."""
+    from lxml import etree
+
+    tree = etree.parse(str(schema_directory() / "vim25" / "vim25.xsd"))
+    names = tree.getroot().xpath("xs:element/@name", namespaces=XS)
+    assert isinstance(names, list)
+    return frozenset(str(name)[: -len("Fault")] for name in names if str(name).endswith("Fault"))

@@ -5,7 +5,11 @@ Needs Hypothesis (``pip install vismock[testing]``); nothing else in vismock imp
 
 from __future__ import annotations
 
-from vismock.testing.strategies import (
+from vismock.extras import require
+
+require("hypothesis", extra="testing", feature="vismock.testing")
+
+from vismock.testing.strategies import (  # noqa: E402  (after the check: a clear message, not a traceback)
     ABSENT,
     PRESENT,
     InvalidDocument,

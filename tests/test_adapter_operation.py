@@ -25,8 +25,6 @@ from vismock.adapter.vcenter import Settings, endpoint_of, retrieve_task_status_
 from vismock.codec import decode, encode
 from vismock.faults import VimFault
 
-pytest.importorskip("pyVmomi")
-
 SEED_REQUEST = Path(__file__).parent / "data" / "seed" / "request.xml"
 ENDPOINTS = yaml.safe_load((DATA / "endpoints.yaml").read_text())["endpoints"]
 OPENSSL_SELF_SIGNED = (
@@ -301,3 +299,28 @@ def test_cli_exits_2_on_an_invalid_request(tmp_path: Path, capfd: pytest.Capture
     request_file.write_text("<vmware-infrastructure-request/>")
     assert main(["retrieve-task-status", str(request_file)]) == 2
     assert str(request_file) in capfd.readouterr().err
+
+
+def test_cli_given_a_response_document_is_a_usage_error_naming_its_root(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    response_file = tmp_path / "response.xml"
+    response_file.write_bytes((SEED_REQUEST.parent / "response.xml").read_bytes())
+    assert main(["retrieve-task-status", str(response_file)]) == 2
+    assert capfd.readouterr().err == (
+        f"vismock retrieve-task-status: {response_file}: the root element is"
+        " <vmware-infrastructure-response>; expected a <vmware-infrastructure-request>\n"
+    )
+
+
+def test_cli_password_env_naming_an_unset_variable_is_a_usage_error(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    request_file = tmp_path / "request.xml"
+    request_file.write_bytes(request_for(["task-done"], user="", password=""))
+    monkeypatch.delenv("VIS_PASSWORD_NOT_SET", raising=False)
+    assert main(["retrieve-task-status", str(request_file), "--password-env", "VIS_PASSWORD_NOT_SET"]) == 2
+    assert capfd.readouterr().err == (
+        "vismock retrieve-task-status: --password-env VIS_PASSWORD_NOT_SET:"
+        " that environment variable is not set\n"
+    )

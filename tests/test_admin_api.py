@@ -324,3 +324,38 @@ def test_deeply_nested_json_is_a_clear_400(client: FlaskClient) -> None:
     response = client.post("/_vismock/faults", data=b"[" * 200_000, content_type="application/json")
     assert response.status_code == 400
     assert "nested too deeply" in response.get_json()["error"]
+
+
+def test_freezing_the_clock_back_never_shows_a_time_after_now(client: FlaskClient) -> None:
+    ok(client.post("/_vismock/clock/freeze", json={"at": "2030-01-01T00:00:00Z"}))
+    timeline = [{"state": "queued"}, {"state": "running", "at": 5}, {"state": "success", "at": 60}]
+    early = {**NEW_TASK, "id": "task-early", "progression": "time", "timeline": timeline}
+    ok(client.post("/_vismock/tasks", json=early), 201)
+    ok(client.post("/_vismock/clock/advance", json={"seconds": 30}))
+    late = {**early, "id": "task-late"}
+    ok(client.post("/_vismock/tasks", json=late), 201)  # queued at 00:00:30
+    ok(client.post("/_vismock/clock/advance", json={"seconds": 10}))
+    ok(client.post("/_vismock/clock/freeze", json={"at": "2030-01-01T00:00:20Z"}))  # back 20 s
+    returnvals = adapter_request(client, "task-early", "task-late")["RetrieveTaskStatusResponse"]["returnval"]
+    infos = {returnval["Task"]: returnval["propSet"]["TaskInfo"] for returnval in returnvals}
+    # Queued before the new now: the state it had then (running since 00:00:05).
+    assert infos["task-early"]["state"] == "running"
+    assert str(infos["task-early"]["queueTime"]) == "2030-01-01T00:00:00Z"
+    # Queued after it: started over at the new now, not queued in the future.
+    assert infos["task-late"]["state"] == "queued"
+    assert str(infos["task-late"]["queueTime"]) == "2030-01-01T00:00:20Z"
+
+
+def test_a_fault_rule_naming_an_unknown_fault_type_is_refused(client: FlaskClient) -> None:
+    response = client.post("/_vismock/faults", json={"action": "error", "fault": "DiskIsFull"})
+    assert response.status_code == 400
+    assert "fault 'DiskIsFull' is not a vim25 fault type vismock serves" in response.get_json()["error"]
+
+
+def test_health_answers_any_client_without_a_token_and_tells_nothing_of_the_state(tmp_path: Path) -> None:
+    guarded = create_app({"VISMOCK_DB": str(tmp_path / "s.sqlite3"), "VISMOCK_ADMIN_TOKEN": "secret"})
+    remote = guarded.test_client()
+    remote.environ_base["REMOTE_ADDR"] = "203.0.113.9"
+    health = ok(remote.get("/_vismock/health"))
+    assert set(health) == {"status", "pid"} and health["status"] == "ok"
+    assert remote.get("/_vismock/tasks").status_code == 401

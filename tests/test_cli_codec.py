@@ -110,7 +110,9 @@ def test_validate_unreadable_file_is_exit_2(tmp_path: Path, capsys: pytest.Captu
 )
 def test_validate_usage_errors_are_exit_2(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
     assert main(argv) == 2
-    assert "usage:" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert err.startswith("vismock validate: ") and err.count("\n") == 1  # one line, naming the command
+    assert "(see 'vismock validate --help')" in err
 
 
 def test_validate_json_format(batch: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -27,7 +27,7 @@ from vismock.mockserver import dynamic, vim25
 from vismock.mockserver.dynamic import RegexSampler, dynamic_task_info, seed_for
 from vismock.mockserver.models import Backend
 from vismock.mockserver.pytest_plugin import VismockServer
-from vismock.schemas import schema_directory
+from vismock.schemas import schema_directory, task_methods
 
 DATA = Path(__file__).parent / "data" / "dynamic"
 SEEDS = json.loads((DATA / "seeds.json").read_text())["seeds"]
@@ -182,6 +182,11 @@ def test_generated_task_infos_obey_the_vim25_rules(task_id: str) -> None:
     assert not info["cancelled"] or (info["cancelable"] and info["error"]["fault"] == "RequestCanceled")
     assert "error" not in info or info["error"]["fault"] in vim25.served_fault_types()
     assert "entityName" not in info or vim25.task_entity(info) is not None
+    # Named as vCenter names tasks: a real vim25 task method, its descriptionId, an entity of its type.
+    method = task_methods()[info["name"]]
+    assert info["descriptionId"] == method.description_id
+    entity = vim25.task_entity(info)
+    assert entity is None or entity.type == method.type
 
 
 def test_every_state_and_reason_turns_up() -> None:
@@ -190,6 +195,15 @@ def test_every_state_and_reason_turns_up() -> None:
     assert {info["state"] for info in infos} == {"queued", "running", "success", "error"}
     reasons = {name for info in infos for name in info if name.startswith("TaskReason")}
     assert reasons == {"TaskReasonUser", "TaskReasonAlarm", "TaskReasonSchedule", "TaskReasonSystem"}
+
+
+def test_pyvmomi_resolves_every_generated_task_name_as_a_method() -> None:
+    from pyVmomi import VmomiSupport
+
+    names = {dynamic_task_info(task_id)["name"] for task_id in random_ids(200, seed=14)}
+    assert len(names) > 20  # many methods turn up, not one
+    for name in names:
+        assert VmomiSupport.GetWsdlMethod("urn:vim25", name) is not None  # type: ignore[no-untyped-call]
 
 
 def test_the_soap_face_serves_the_same_task_info() -> None:

@@ -29,6 +29,7 @@ import vismock.codec as codec
 from vismock.codec import XsDateTime
 from vismock.mockserver import soap, vim25
 from vismock.mockserver.models import Backend, Reason, Step, TaskSpec
+from vismock.schemas import fault_types, task_methods
 from vismock.testing import InvalidDocument, invalid_requests, requests
 
 SETTINGS = settings(
@@ -39,10 +40,13 @@ SETTINGS = settings(
 NS = {"v": "urn:vim25", "s": vim25.SOAPENV, "xsi": vim25.XSI}
 XSI_TYPE = f"{{{vim25.XSI}}}type"
 ACCOUNTS = {"vismock": "vismock"}
-# Texts the faces carry unchanged: no control characters, not empty (empty decodes to None).
-TEXT = st.text(st.characters(codec="utf-8", exclude_categories=("Cs", "Cc")), min_size=1, max_size=10)
+# Texts the faces carry unchanged: no control characters, no noncharacters (U+FFFE: XML cannot carry
+# them), not empty (empty decodes to None).
+TEXT = st.text(st.characters(codec="utf-8", exclude_categories=("Cs", "Cc", "Cn")), min_size=1, max_size=10)
 IDS = st.text(
-    st.characters(codec="utf-8", exclude_categories=("Cs", "Cc", "Zs", "Zl", "Zp")), min_size=1, max_size=10
+    st.characters(codec="utf-8", exclude_categories=("Cs", "Cc", "Cn", "Zs", "Zl", "Zp")),
+    min_size=1,
+    max_size=10,
 )
 
 
@@ -214,9 +218,9 @@ REASONS = st.one_of(
     st.builds(Reason, kind=st.just("schedule"), name=TEXT, scheduled_task=TEXT),
     st.just(Reason(kind="system")),
 )
-FAULTS = st.one_of(
-    st.sampled_from(sorted(vim25.served_fault_types())), st.from_regex(r"[A-Z][a-zA-Z]{0,12}", fullmatch=True)
-)
+# Only fault types both faces can name: any other is refused when the task is loaded.
+FAULTS = st.sampled_from(sorted(fault_types()))
+METHODS = st.sampled_from(sorted(task_methods().values(), key=lambda method: method.name))
 
 
 @st.composite
@@ -244,10 +248,11 @@ def timelines(draw: st.DrawFn) -> tuple[Step, ...]:
 @st.composite
 def task_specs(draw: st.DrawFn) -> TaskSpec:
     entity_type = draw(st.none() | st.sampled_from(vim25.MANAGED_ENTITY_TYPES))
+    method = draw(METHODS)
     return TaskSpec(
         id="task-" + draw(IDS),
-        name=draw(TEXT),
-        description_id=draw(TEXT),
+        name=method.name,
+        description_id=draw(st.just(method.description_id) | TEXT),
         entity_type=entity_type,
         entity_id=draw(TEXT) if entity_type else None,
         entity_name=draw(st.none() | TEXT) if entity_type else None,

@@ -601,15 +601,48 @@ def test_served_refuses_a_chunked_oversize_body(served: Served) -> None:
     assert answer.startswith(b"HTTP/1.1 413"), answer
 
 
-def test_plugin_server_refuses_an_announced_oversize_body_before_reading_it(vismock_server: Any) -> None:
-    port = int(vismock_server.url.rsplit(":", 1)[1])
-    with socket.create_connection(("127.0.0.1", port), timeout=3) as sock:
+def announce_oversize_body(port: int, path: str) -> tuple[int, bytes]:
+    """Announce a 100 MB body and send none of it: the status and body of the answer, which must
+    come without waiting for the body."""
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
         sock.sendall(
-            b"POST /adapter HTTP/1.1\r\nHost: x\r\nContent-Type: text/xml\r\n"
-            b"Content-Length: 104857600\r\n\r\n"
+            f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: text/xml\r\n".encode()
+            + b"Content-Length: 104857600\r\nConnection: close\r\n\r\n"
         )
-        head = sock.recv(200)
-    assert head.startswith(b"HTTP/1.1 413")
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+            head, _, body = answer.partition(b"\r\n\r\n")
+            length = re.search(rb"(?i)content-length: *(\d+)", head)
+            if length and len(body) >= int(length.group(1)):
+                break
+    head, _, body = answer.partition(b"\r\n\r\n")
+    return int(head.split()[1]), body
+
+
+def assert_each_face_refuses_oversize_in_its_own_form(port: int) -> None:
+    status, body = announce_oversize_body(port, "/adapter")
+    assert status == 413, body
+    assert codec.decode(body)["metadata"]["error"].startswith("request body is larger than the limit")
+    status, body = announce_oversize_body(port, "/sdk")
+    assert vim25.fault_type_of(body) == "InvalidRequest" and b"larger than the limit" in body, body
+    status, body = announce_oversize_body(port, "/_vismock/tasks")
+    assert status == 413 and "error" in json.loads(body), body
+
+
+def test_plugin_server_refuses_an_announced_oversize_body_in_each_face_s_form(vismock_server: Any) -> None:
+    assert_each_face_refuses_oversize_in_its_own_form(int(vismock_server.url.rsplit(":", 1)[1]))
+
+
+@pytest.mark.parametrize("server", ["granian", "waitress", "gunicorn"])
+def test_every_server_refuses_an_announced_oversize_body_in_each_face_s_form(
+    server: str, tmp_path: Path
+) -> None:
+    served = Served(tmp_path, "--server", server)
+    try:
+        assert_each_face_refuses_oversize_in_its_own_form(served.port)
+    finally:
+        served.stop()
 
 
 def test_served_journal_is_capped(tmp_path: Path) -> None:

@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import re
+import socket
 import subprocess
 import sys
+import time
+import urllib.request
 import zipfile
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
+SEED_REQUEST = ROOT / "tests" / "data" / "seed" / "request.xml"
+XML_TYPE = {"Content-Type": "text/xml"}
 PROBE = """
 import sys, vismock, vismock.codec, vismock.mockserver, vismock.adapter, vismock.schemas
 assert vismock.__file__.startswith(sys.argv[1]), vismock.__file__
@@ -57,3 +66,72 @@ def test_wheel_contains_namespaced_packages_and_schemas(tmp_path: Path) -> None:
     )
     assert probe.returncode == 0, probe.stderr.decode()
     assert probe.stdout.decode().strip() == "success"
+
+
+IMPORT_EVERY_MODULE = """
+import importlib, pkgutil, vismock
+skipped = {"vismock.__main__", "vismock.testing", "vismock.mockserver.pytest_plugin"}  # runs; extras
+for module in pkgutil.walk_packages(vismock.__path__, "vismock."):
+    if not any(module.name == name or module.name.startswith(name + ".") for name in skipped):
+        importlib.import_module(module.name)
+try:
+    import vismock.testing
+except ImportError as error:
+    print(error)
+"""
+
+
+@pytest.mark.slow
+def test_a_new_venv_with_only_the_core_install_serves_and_runs_the_operation(tmp_path: Path) -> None:
+    """The README's first command on a machine with nothing installed by hand: the core install
+    alone (no test extra to hide a missing dependency) serves the seed request, and the
+    operation command reads the seed's task from it over SOAP with pyVmomi."""
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    python, vismock = venv / "bin" / "python", venv / "bin" / "vismock"
+    install = subprocess.run(
+        [str(python), "-m", "pip", "install", "-q", str(ROOT)], capture_output=True, text=True, check=False
+    )
+    assert install.returncode == 0, install.stderr
+    imports = subprocess.run([str(python), "-c", IMPORT_EVERY_MODULE], capture_output=True, text=True)
+    assert imports.returncode == 0, imports.stderr
+    assert imports.stdout == (
+        "vismock.testing needs hypothesis, which is not installed: pip install 'vismock[testing]'\n"
+    )
+    server = subprocess.Popen(
+        [str(vismock), "serve", "--port", "0"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    try:
+        port = _served_port(server)
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{port}/adapter", data=SEED_REQUEST.read_bytes(), headers=XML_TYPE
+        )
+        with urllib.request.urlopen(request, timeout=10) as answer:
+            assert b"<status>success</status>" in answer.read()
+        operation = subprocess.run(
+            [str(vismock), "retrieve-task-status", str(SEED_REQUEST), "--soap-url",
+             f"http://127.0.0.1:{port}/sdk", "--user", "vismock", "--password-env", "VIS_PASSWORD"],
+            capture_output=True,
+            env={**os.environ, "VIS_PASSWORD": "vismock"},
+            timeout=60,
+        )  # fmt: skip
+        assert operation.returncode == 0, operation.stderr.decode()
+        assert b"<key>task-525</key>" in operation.stdout and b"<status>success</status>" in operation.stdout
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
+
+
+def _served_port(server: subprocess.Popen[str]) -> int:
+    assert server.stdout is not None
+    output = []
+    for line in server.stdout:
+        output.append(line)
+        found = re.search(r"serving on http://127\.0\.0\.1:(\d+)/", line)
+        if found:
+            port = int(found[1])
+            for _ in range(100):
+                with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=1):
+                    return port
+                time.sleep(0.1)
+    raise AssertionError("vismock serve did not start:\n" + "".join(output))

@@ -6,12 +6,15 @@ import http.client
 import json
 import re
 import textwrap
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 import vismock.codec as codec
+from vismock.faults import VimFault
 from vismock.mockserver.pytest_plugin import VismockServer
 
 pytest_plugins = ["pytester"]
@@ -72,6 +75,28 @@ def test_state_is_reset_before_each_test_part_1(vismock_server: VismockServer) -
 def test_state_is_reset_before_each_test_part_2(vismock_server: VismockServer) -> None:
     assert vismock_server.journal() == []
     assert codec.decode(post(vismock_server)[1])["metadata"]["status"] == "success"
+
+
+def test_a_request_in_flight_during_a_reset_never_reaches_the_next_test(
+    vismock_server: VismockServer,
+) -> None:
+    # What the fixture does between two tests, with the first test's delayed request still running.
+    vismock_server.add_task(id="task-p", progression="polls", timeline=[{"state": "running"}])
+    vismock_server.fail_next("delay", delay_seconds=2)
+    answers: list[tuple[int, bytes]] = []
+    late = threading.Thread(target=lambda: answers.append(post(vismock_server, task_request("task-p"))))
+    late.start()
+    time.sleep(0.3)  # the request is in its delay
+    started = time.monotonic()
+    vismock_server.reset()
+    late.join(timeout=5)
+    assert time.monotonic() - started < 1.5, "reset waited out the delay instead of ending it"
+    ((status, body),) = answers
+    assert (status, codec.decode(body)["metadata"]["fault"]) == (200, "RequestCanceled")
+    assert vismock_server.journal(face=None) == []  # nothing of the previous test in the journal
+    assert vismock_server.backend.list_faults() == []
+    with pytest.raises(VimFault):
+        vismock_server.task_info("task-p")  # the reset state: the previous test's task is gone
 
 
 def test_journal_and_assert_requested(vismock_server: VismockServer) -> None:

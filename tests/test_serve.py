@@ -7,6 +7,7 @@ import json
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -25,15 +26,7 @@ URL_LINE = re.compile(r"vismock serving on http://127\.0\.0\.1:(\d+)/")
 
 
 def serve_command(*args: str) -> list[str]:
-    """``vismock serve`` through the package's own dispatcher (or this area's, while others are missing)."""
-    try:
-        from vismock.cli import build_parser
-
-        build_parser()
-        module = "vismock"
-    except ImportError:
-        module = "vismock.mockserver.cli"
-    return [sys.executable, "-m", module, "serve", *args]
+    return [sys.executable, "-m", "vismock", "serve", *args]
 
 
 @contextmanager
@@ -46,7 +39,8 @@ def served(*args: str) -> Iterator[tuple[int, subprocess.Popen[str]]]:
         start_new_session=True,  # its own process group: cleanup reaches the workers too
     )
     try:
-        yield wait_for_port(process), process
+        port, process.preamble = wait_for_port(process)  # type: ignore[attr-defined]
+        yield port, process
     finally:
         stop_group(process)
 
@@ -62,20 +56,27 @@ def stop_group(process: subprocess.Popen[str]) -> None:
     process.wait(timeout=10)
 
 
-def wait_for_port(process: subprocess.Popen[str]) -> int:
+def wait_for_port(process: subprocess.Popen[str]) -> tuple[int, list[str]]:
+    """The port the server printed, once it answers, and the lines it printed up to its URL."""
     assert process.stdout is not None
+    preamble = []
     for line in process.stdout:
+        preamble.append(line)
         found = URL_LINE.search(line)
         if found:
             port = int(found[1])
-            wait_until_answering(port)
-            return port
+            wait_until_answering(port, process)
+            return port, preamble
     raise AssertionError(f"vismock serve exited ({process.wait()}) without printing its URL")
 
 
-def wait_until_answering(port: int, timeout: float = 30.0) -> None:
+def wait_until_answering(port: int, process: subprocess.Popen[str], timeout: float = 30.0) -> None:
+    """Until the health check answers; a server process that died fails at once, with its output."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
+        if process.poll() is not None:
+            output = process.stdout.read() if process.stdout else ""
+            raise AssertionError(f"vismock serve died with status {process.returncode}:\n{output}")
         try:
             call(port, "GET", "/_vismock/health")
             return
@@ -142,22 +143,84 @@ def test_state_survives_a_restart_with_the_same_db(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    ("args", "message"),
+    ("args", "environment", "message"),
     [
-        (["--tasks", "missing.yaml"], "cannot read the task file"),
-        (["--tasks", "{bad}"], "bad.yaml:2: tasks[0].colour: unknown field"),
-        (["--account", "no-colon"], "expected USER:PASSWORD"),
-        (["--workers", "0"], "--workers must be at least 1"),
+        (["--tasks", "missing.yaml"], {}, "cannot read the task file"),
+        (["--tasks", "."], {}, "cannot read the task file"),
+        (["--tasks", "{bad}"], {}, "bad.yaml:2: tasks[0].colour: unknown field"),
+        (["--account", "no-colon"], {}, "expected USER:PASSWORD"),
+        (["--workers", "0"], {}, "--workers must be at least 1"),
+        (["--server", "tornado"], {}, "argument --server: invalid choice: 'tornado'"),
+        (["--db", "no/such/folder/state.sqlite3"], {}, "the folder"),
+        (["--db", "{bad}"], {}, "not a vismock state file"),
+        ([], {"VISMOCK_ACCOUNTS": "{not json"}, "VISMOCK_ACCOUNTS: expected a JSON object"),
+        ([], {"VISMOCK_JOURNAL_CAP": "many"}, "VISMOCK_JOURNAL_CAP: expected an integer, not 'many'"),
     ],
 )
-def test_bad_arguments_exit_2_with_a_clear_message(tmp_path: Path, args: list[str], message: str) -> None:
+def test_start_up_errors_are_one_line_and_exit_2(
+    tmp_path: Path, args: list[str], environment: dict[str, str], message: str
+) -> None:
     bad = tmp_path / "bad.yaml"
     bad.write_text("tasks:\n- {id: task-1, name: PowerOnVM_Task, descriptionId: x, colour: blue}\n")
     args = [arg.replace("{bad}", str(bad)) for arg in args]
-    result = subprocess.run(serve_command(*args), capture_output=True, text=True, timeout=60, cwd=tmp_path)
-    assert result.returncode == 2
+    result = subprocess.run(
+        serve_command("--port", "0", *args),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=tmp_path,
+        env={**os.environ, **environment},
+    )
+    assert result.returncode == 2, result.stdout + result.stderr
     assert message in result.stderr
-    assert "Traceback" not in result.stderr
+    assert result.stderr.count("\n") == 1, result.stderr  # one line, never a traceback
+    assert result.stderr.startswith("vismock serve: ")
+
+
+def test_a_port_in_use_is_a_one_line_start_up_error(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = subprocess.run(
+            serve_command("--port", str(port)), capture_output=True, text=True, timeout=60, cwd=tmp_path
+        )
+    assert result.returncode == 2
+    assert result.stderr == f"vismock serve: cannot listen on 127.0.0.1:{port}: address already in use\n"
+
+
+def test_a_server_whose_extra_is_missing_says_which_extra_to_install(tmp_path: Path) -> None:
+    # A Python that cannot import gunicorn: a module of that name that fails to import comes first.
+    shadow = tmp_path / "shadow"
+    (shadow / "gunicorn").mkdir(parents=True)
+    (shadow / "gunicorn" / "__init__.py").write_text("raise ImportError('not installed')\n")
+    result = subprocess.run(
+        serve_command("--port", "0", "--server", "gunicorn"),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(shadow)},
+    )
+    assert result.returncode == 2
+    assert result.stderr == (
+        "vismock serve: --server gunicorn needs gunicorn, which is not installed:"
+        " pip install 'vismock[gunicorn]'\n"
+    )
+
+
+def test_a_task_file_given_with_an_existing_db_wins(tmp_path: Path) -> None:
+    database = str(tmp_path / "state.sqlite3")
+    mine = tmp_path / "mytasks.yaml"
+    mine.write_text("tasks:\n- {id: task-77, name: PowerOffVM_Task}\n")
+    with served("--db", database) as (port, process):
+        assert "task-525" in {task["id"] for task in call(port, "GET", "/_vismock/tasks")["tasks"]}
+        assert stop(process, signal.SIGTERM) == 0
+    with served("--db", database, "--tasks", str(mine)) as (port, process):
+        assert [task["id"] for task in call(port, "GET", "/_vismock/tasks")["tasks"]] == ["task-77"]
+        notice = process.preamble[0]  # type: ignore[attr-defined]
+        assert "held another task set; serving the 1 task(s) given now" in notice
+        assert stop(process, signal.SIGTERM) == 0
 
 
 def test_accounts_and_admin_token_reach_the_workers(tmp_path: Path) -> None:
@@ -167,5 +230,6 @@ def test_accounts_and_admin_token_reach_the_workers(tmp_path: Path) -> None:
         login = SEED_REQUEST.replace(b"<user-name></user-name>", b"<user-name>bmc</user-name>")
         ok = login.replace(b"<password></password>", b"<password>pa:ss</password>")
         assert codec.decode(call(port, "POST", "/adapter", ok)[1])["metadata"]["status"] == "success"
-        assert call(port, "GET", "/_vismock/health")["error"].startswith("admin API: missing or wrong token")
+        assert call(port, "GET", "/_vismock/tasks")["error"].startswith("admin API: missing or wrong token")
+        assert call(port, "GET", "/_vismock/health")["status"] == "ok"  # liveness needs no token
         assert stop(process, signal.SIGTERM) == 0

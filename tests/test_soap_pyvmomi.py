@@ -7,12 +7,10 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from pyVim.connect import Disconnect, SmartConnect
+from pyVim.task import WaitForTask, WaitForTasks
+from pyVmomi import SoapStubAdapter, vim, vmodl
 from test_soap_support import PASSWORD, T0, USER, LiveServer, live_server, make_app
-
-pyVmomi = pytest.importorskip("pyVmomi")
-from pyVim.connect import Disconnect, SmartConnect  # noqa: E402
-from pyVim.task import WaitForTask, WaitForTasks  # noqa: E402
-from pyVmomi import SoapStubAdapter, vim, vmodl  # noqa: E402
 
 PropertyCollector = vmodl.query.PropertyCollector
 

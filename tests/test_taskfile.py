@@ -14,7 +14,6 @@ from vismock.errors import VismockError
 from vismock.mockserver.models import Reason, Step, TaskSpec
 from vismock.mockserver.taskfile import (
     TaskFileError,
-    entity_types,
     load_builtin_tasks,
     load_task_file,
     parse_toml_tasks,
@@ -23,6 +22,7 @@ from vismock.mockserver.taskfile import (
     spec_to_dict,
     specs_from_dicts,
 )
+from vismock.schemas import entity_types
 
 TASKS = Path(__file__).parent / "data" / "tasks"
 BAD_FILES = sorted((TASKS / "bad").iterdir())
@@ -110,35 +110,44 @@ def test_builtin_tasks_load() -> None:
 @pytest.mark.parametrize(
     ("tasks", "field", "reason"),
     [
-        ({"id": "t", "name": "PowerOnVM_Task"}, "[0].descriptionId", "is required"),
         (
-            [{"id": "t", "name": "n", "descriptionId": "d", "timeline": "fast"}],
+            {"id": "t", "name": "CloneVM"},
+            "[0].name",
+            "'CloneVM' is not a vim25 task method (did you mean CloneVM_Task?)",
+        ),
+        (
+            {"id": "t", "name": "PowerOnVM_Task", "timeline": [{"state": "error", "fault": "DiskIsFull"}]},
+            "[0].timeline[0].fault",
+            "'DiskIsFull' is not a vim25 fault type vismock serves",
+        ),
+        (
+            [{"id": "t", "name": "PowerOnVM_Task", "timeline": "fast"}],
             "[0].timeline",
             "non-empty list",
         ),
-        ({"tasks": [{"id": "t", "name": "n", "descriptionId": "d", "x": 1}]}, "tasks[0].x", "unknown field"),
+        ({"tasks": [{"id": "t", "name": "PowerOnVM_Task", "x": 1}]}, "tasks[0].x", "unknown field"),
         (
-            [{"id": "a", "name": "n", "descriptionId": "d"}, {"id": "a", "name": "n", "descriptionId": "d"}],
+            [{"id": "a", "name": "PowerOnVM_Task"}, {"id": "a", "name": "PowerOnVM_Task"}],
             "[1].id",
             "duplicate task id",
         ),
         (
-            {"id": "t", "name": "n", "descriptionId": "d", "entity": "vm-1"},
+            {"id": "t", "name": "PowerOnVM_Task", "entity": "vm-1"},
             "[0].entity",
             "expected a mapping",
         ),
         (
-            {"id": "t", "name": "n", "descriptionId": "d", "reason": "alarm"},
+            {"id": "t", "name": "PowerOnVM_Task", "reason": "alarm"},
             "[0].reason",
             "expected 'system' or",
         ),
         (
-            {"id": "t", "name": "n", "descriptionId": "d", "reason": {"user": None}},
+            {"id": "t", "name": "PowerOnVM_Task", "reason": {"user": None}},
             "[0].reason.user",
             "required",
         ),
         (
-            {"id": "t", "name": "n", "descriptionId": "d", "timeline": [{"state": "running", "at": True}]},
+            {"id": "t", "name": "PowerOnVM_Task", "timeline": [{"state": "running", "at": True}]},
             "[0].timeline[0].at",
             "expected a number",
         ),
@@ -154,6 +163,13 @@ def test_task_objects_errors_name_the_field_path(tasks: Any, field: str, reason:
     assert str(raised.value).startswith(f"admin API: {field}: ")
 
 
+def test_description_id_defaults_to_the_one_vcenter_gives_the_method() -> None:
+    (spec,) = specs_from_dicts({"id": "t", "name": "PowerOffVM_Task"})
+    assert spec.description_id == "VirtualMachine.powerOff"
+    (custom,) = specs_from_dicts({"id": "t", "name": "PowerOffVM_Task", "descriptionId": "x.y"})
+    assert custom.description_id == "x.y"
+
+
 def test_specs_from_dicts_accepts_one_object_a_list_or_a_document() -> None:
     task = {"id": "t", "name": "PowerOnVM_Task", "descriptionId": "VirtualMachine.powerOn"}
     one = specs_from_dicts(task)
@@ -163,7 +179,7 @@ def test_specs_from_dicts_accepts_one_object_a_list_or_a_document() -> None:
 
 def test_manual_timelines_may_omit_at() -> None:
     specs = parse_yaml_tasks(
-        "tasks:\n  - {id: t, name: n, descriptionId: d, progression: manual,"
+        "tasks:\n  - {id: t, name: PowerOnVM_Task, progression: manual,"
         " timeline: [{state: queued}, {state: running}, {state: success}]}\n"
     )
     assert [step.at for step in specs[0].timeline] == [0, 0, 0]
@@ -183,7 +199,7 @@ def test_yaml_tags_that_build_objects_are_refused() -> None:
 
 
 def test_entity_types_come_from_the_schema() -> None:
-    assert {"VirtualMachine", "HostSystem", "Datastore", "ClusterComputeResource"} <= entity_types()
+    assert {"VirtualMachine", "HostSystem", "Datastore", "ClusterComputeResource"} <= set(entity_types())
     assert "Task" not in entity_types()
 
 
@@ -198,5 +214,5 @@ def test_the_examples_in_docs_tasks_md_load() -> None:
     reasons = re.findall(r"^reason: (\{?(\w+).*)$", text, flags=re.MULTILINE)
     assert [kind for _, kind in reasons] == ["user", "alarm", "schedule", "system"]
     for reason, kind in reasons:
-        task = f"tasks: [{{id: t, name: n, descriptionId: d, reason: {reason}}}]"
+        task = f"tasks: [{{id: t, name: PowerOnVM_Task, reason: {reason}}}]"
         assert parse_yaml_tasks(task, "docs/tasks.md")[0].reason.kind == kind

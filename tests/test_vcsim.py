@@ -15,14 +15,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-from vismock.adapter.vcenter import Settings, retrieve_task_status_over_soap
-from vismock.codec import decode, encode, validate
-
-pytest.importorskip("pyVmomi")
 from pyVim.connect import Disconnect, SmartConnect
 from pyVim.task import WaitForTask
 from pyVmomi import vim
+
+from vismock.adapter.vcenter import Settings, retrieve_task_status_over_soap
+from vismock.codec import decode, encode, validate
 
 VCSIM = Path(os.environ.get("VISMOCK_VCSIM", "/tmp/vcsim-anchor"))
 pytestmark = pytest.mark.skipif(not VCSIM.is_file(), reason=f"reference simulator {VCSIM} is not built")

@@ -3,6 +3,8 @@
 A module listed in ``COMMAND_MODULES`` exposes ``register(subparsers)``, which
 adds its subcommands and sets ``handler`` (a function of the parsed
 arguments returning the exit code) as each one's default.
+
+Usage errors are one line on stderr and exit status 2, never a traceback.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import argparse
 import importlib
 import sys
 from collections.abc import Callable
+from typing import NoReturn
 
 from vismock import __version__
 
@@ -23,8 +26,15 @@ COMMAND_MODULES = (
 Handler = Callable[[argparse.Namespace], int]
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """argparse, with a usage error told in one line (``vismock serve: argument --port: ...``)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: {message} (see '{self.prog} --help')\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="vismock",
         description="Schema-driven codec and mock vCenter for the BMC VIS adapter.",
     )

@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from vismock.adapter.vcenter import DEFAULT_TIMEOUT_SECONDS, Settings, retrieve_task_status_over_soap
+from vismock.adapter.vcenter import DEFAULT_TIMEOUT_SECONDS, Settings, run_over_soap
 from vismock.codec import CodecError, default_codec
 from vismock.codec.parsing import ParseFailure
 from vismock.schemas import REQUEST_ROOT
@@ -65,7 +65,7 @@ def run(args: argparse.Namespace) -> int:
     except (OSError, ValueError) as error:
         print(f"vismock retrieve-task-status: {error}", file=sys.stderr)
         return 2
-    response = retrieve_task_status_over_soap(request, settings)
+    response = run_over_soap(request, settings)
     sys.stdout.buffer.write(default_codec().encode(response, root="vmware-infrastructure-response"))
     sys.stdout.flush()
     return 0 if response["metadata"]["status"] == "success" else 1

@@ -1,11 +1,12 @@
-"""Retrieve_Task_Status against a real vCenter (or the mock's /sdk), over SOAP with pyVmomi.
+"""VIS operations against a real vCenter (or the mock's /sdk), over SOAP with pyVmomi.
 
-This is what the VIS adapter does with a request: take ``soap-url``,
-``transport``, ``user-name`` and ``password`` from it (empty ones fall back to
-the configured :class:`Settings`), log in, read each task's ``info`` and
-answer the ``<vmware-infrastructure-response>``. pyVmomi's TaskInfo is turned
-into the codec's TaskInfo dict, so :func:`vismock.adapter.operation.retrieve_task_status`
-builds the envelope exactly as the mock's adapter face does from its store.
+This is what the VIS adapter does with a request: take ``soap-url``, ``transport``,
+``user-name`` and ``password`` from it (empty ones fall back to the configured
+:class:`Settings`), log in, run the operation and answer the
+``<vmware-infrastructure-response>``. The operation is the same module the mock's adapter face
+runs (:mod:`vismock.adapter.operations`), here against :class:`PyVmomiVCenter`; pyVmomi's
+TaskInfo is turned into the codec's TaskInfo dict by the one TaskInfo model, so both answer the
+same envelope for the same task.
 
 Failures become error envelopes with a clear message: unknown task
 (ManagedObjectNotFound), bad credentials (InvalidLogin), unreachable host
@@ -26,9 +27,10 @@ from typing import Any
 from urllib.parse import urlsplit
 from xml.parsers.expat import ExpatError
 
-from vismock.adapter.operation import error_response, retrieve_task_status
+from vismock.adapter.operations import error_response, respond
 from vismock.codec import XsDateTime
 from vismock.codec.parsing import ParseFailure, parse
+from vismock.codec.taskinfo import ENTITY_GROUP, REASON_GROUP, Slot, task_info_model
 from vismock.faults import (
     HostUnreachable,
     InvalidLogin,
@@ -37,13 +39,10 @@ from vismock.faults import (
     TaskNotFound,
     VimFault,
 )
-from vismock.schemas import entity_types
 
 DEFAULT_TIMEOUT_SECONDS = 30.0
 DEFAULT_PATH = "/sdk"
 TRANSPORT_SCHEMES = {"https-rpc": "https", "http-rpc": "http"}
-# The adapter schema's ManagedEntity group: entity types a TaskInfo dict can name.
-ADAPTER_ENTITY_TYPES = frozenset(entity_types())
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,18 +119,18 @@ def _redacted(url: str) -> str:
 # -- the operation ---------------------------------------------------------------------------------
 
 
-def retrieve_task_status_over_soap(request: Mapping[str, Any], defaults: Settings) -> dict[str, Any]:
-    """The response envelope (dict) for a decoded Retrieve_Task_Status request, read from a vCenter."""
+def run_over_soap(request: Mapping[str, Any], defaults: Settings) -> dict[str, Any]:
+    """The response envelope (dict) of a decoded request, run against the vCenter it names."""
     try:
         settings = settings_for(request, defaults)
-        with connect(settings) as source:
-            return retrieve_task_status(request, source)
+        with connect(settings) as vcenter:
+            return respond(request, vcenter)
     except VimFault as fault:
         return error_response(fault.message, fault.fault_type)
 
 
-class VCenterTaskSource:
-    """A TaskSource reading ``Task.info`` with pyVmomi through a logged-in stub."""
+class PyVmomiVCenter:
+    """A vCenter reached with pyVmomi through a logged-in stub (the VCenter of the operations)."""
 
     def __init__(self, stub: Any, endpoint: Endpoint, timeout: float) -> None:
         self._stub = stub
@@ -149,8 +148,8 @@ class VCenterTaskSource:
 
 
 @contextmanager
-def connect(settings: Settings) -> Iterator[VCenterTaskSource]:
-    """A logged-in task source for *settings*; logs out when done."""
+def connect(settings: Settings) -> Iterator[PyVmomiVCenter]:
+    """A logged-in vCenter for *settings*; logs out when done."""
     vim, _vmodl = _pyvmomi()
     from pyVmomi import SoapAdapter
 
@@ -171,7 +170,7 @@ def connect(settings: Settings) -> Iterator[VCenterTaskSource]:
         content = vim.ServiceInstance("ServiceInstance", stub).RetrieveContent()
         content.sessionManager.Login(settings.user, settings.password or "")
     try:
-        yield VCenterTaskSource(stub, endpoint, settings.timeout)
+        yield PyVmomiVCenter(stub, endpoint, settings.timeout)
     finally:
         _logout(content, endpoint, settings.timeout)
         stub.DropConnections()  # no keep-alive socket outlives the operation
@@ -275,38 +274,46 @@ def _vim_fault(fault: Any) -> VimFault:
 
 
 def task_info_dict(info: Any) -> dict[str, Any]:
-    """pyVmomi's ``vim.TaskInfo`` in vismock.codec's dict form (the adapter's TaskInfo)."""
-    data: dict[str, Any] = {"key": info.key, "Task": _mo_id(info.task)}
-    if info.description is not None:
-        data["description"] = _localizable_message(info.description)
-    if info.name is not None:
-        data["name"] = _method_name(info.name)
-    data["descriptionId"] = info.descriptionId
-    if info.entity is not None and _wsdl_name(info.entity) in ADAPTER_ENTITY_TYPES:
-        data[_wsdl_name(info.entity)] = _mo_id(info.entity)
-    _set_if(data, "entityName", info.entityName)
-    locked = [
-        {_wsdl_name(mo): _mo_id(mo)} for mo in info.locked or () if _wsdl_name(mo) in ADAPTER_ENTITY_TYPES
-    ]
-    if locked:
-        data["locked"] = locked
-    data["state"] = str(info.state)
-    data["cancelled"] = bool(info.cancelled)
-    data["cancelable"] = bool(info.cancelable)
-    if info.error is not None:
-        data["error"] = _error(info.error)
-    if info.result is not None:
-        data["result"] = _result_text(info.result)
-    if info.progress is not None:
-        data["progress"] = int(info.progress)
-    data.update(_reason_entry(info.reason))
-    data["queueTime"] = _datetime(info.queueTime)
-    _set_if(data, "startTime", None if info.startTime is None else _datetime(info.startTime))
-    _set_if(data, "completeTime", None if info.completeTime is None else _datetime(info.completeTime))
-    data["eventChainId"] = int(info.eventChainId)
-    for name in ("changeTag", "parentTaskKey", "rootTaskKey", "activationId"):
-        _set_if(data, name, getattr(info, name, None))
+    """pyVmomi's ``vim.TaskInfo`` in vismock.codec's dict form, field by field of the TaskInfo model."""
+    data: dict[str, Any] = {}
+    for slot in task_info_model().slots:
+        value = getattr(info, slot.vim25_name, None)
+        if value is None or (slot.repeated and not value):
+            continue
+        data.update(_slot_entry(slot, value))
     return data
+
+
+def _slot_entry(slot: Slot, value: Any) -> dict[str, Any]:
+    """One TaskInfo field of pyVmomi's as the codec's dict holds it (nothing if it cannot)."""
+    if slot.name == REASON_GROUP:
+        return _reason_entry(value)
+    if slot.is_reference:
+        kind = _wsdl_name(value) if slot.is_group else slot.name
+        return {kind: _mo_id(value)} if kind in slot.elements else {}
+    if slot.type_name == "ManagedEntityRef":
+        entity_types = task_info_model().slot(ENTITY_GROUP).elements
+        refs = [{_wsdl_name(mo): _mo_id(mo)} for mo in value if _wsdl_name(mo) in entity_types]
+        return {slot.name: refs} if refs else {}
+    if slot.type_name == "LocalizableMessage":
+        return {slot.name: _localizable_message(value)}
+    if slot.type_name == "LocalizedMethodFault":
+        return {slot.name: _error(value)}
+    return {slot.name: _simple(slot, value)}
+
+
+def _simple(slot: Slot, value: Any) -> Any:
+    if slot.builtin == "dateTime":
+        return _datetime(value)
+    if slot.builtin == "boolean":
+        return bool(value)
+    if slot.builtin == "int":
+        return int(value)
+    if hasattr(value, "_moId"):
+        return _mo_id(value)  # result: a managed object
+    if slot.vim25_any and not isinstance(value, str | int | float | bool):
+        return _wsdl_name(value)  # result: a data object, named by its type
+    return _method_name(value)  # text; name: a method object (a known one, or not)
 
 
 def _set_if(data: dict[str, Any], key: str, value: Any) -> None:
@@ -337,14 +344,6 @@ def _error(fault: Any) -> dict[str, Any]:
     if message:
         error["localizedMessage"] = str(message)
     return error
-
-
-def _result_text(result: Any) -> str:
-    if hasattr(result, "_moId"):
-        return _mo_id(result)
-    if isinstance(result, str | int | float | bool):
-        return str(result)
-    return _wsdl_name(result)
 
 
 def _localizable_message(message: Any) -> dict[str, Any]:

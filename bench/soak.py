@@ -37,7 +37,7 @@ from typing import Any
 from lxml import etree
 
 import vismock.codec as codec
-from vismock.mockserver import vim25
+from vismock.mockserver.faces.soap import wire as vim25
 
 XML = "text/xml; charset=utf-8"
 JSON = "application/json"

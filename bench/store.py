@@ -18,8 +18,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from vismock.mockserver.models import Backend, FaultRule, JournalEntry
-from vismock.mockserver.taskfile import load_builtin_tasks
+from vismock.mockserver.state import Backend, FaultRule, JournalEntry
+from vismock.mockserver.state.taskfile import load_builtin_tasks
 
 
 def rate(call: Callable[[], Any], seconds: float, rounds: int = 3) -> float:
@@ -45,20 +45,20 @@ def workloads(backend: Backend) -> dict[str, Callable[[], Any]]:
     entry = JournalEntry(
         time=datetime.now(UTC), face="adapter", operation="Retrieve_Task_Status", task_ids=("task-525",)
     )
-    session = backend.create_session("vismock")
+    session = backend.sessions.create("vismock")
     connection = backend._db.connection()  # the floor: one bare SQLite SELECT by primary key
 
     return {
         "sqlite SELECT by key (ceiling)": lambda: connection.execute(
             "SELECT rev FROM tasks WHERE id = ?", ("task-525",)
         ).fetchone(),
-        "task_info, time progression": lambda: backend.task_info("task-1001"),
-        "task_info, finished task": lambda: backend.task_info("task-2675"),
-        "task_info, polls (write per read)": lambda: backend.task_info("task-bench-polls"),
-        "task_info, poll=False": lambda: backend.task_info("task-bench-polls", poll=False),
-        "record (journal append, cap 10000)": lambda: backend.record(entry),
-        "take_fault, no rules": lambda: backend.take_fault(face="adapter", operation="Retrieve_Task_Status"),
-        "session_user": lambda: backend.session_user(session),
+        "task_info, time progression": lambda: backend.tasks.info("task-1001"),
+        "task_info, finished task": lambda: backend.tasks.info("task-2675"),
+        "task_info, polls (write per read)": lambda: backend.tasks.info("task-bench-polls"),
+        "task_info, poll=False": lambda: backend.tasks.info("task-bench-polls", poll=False),
+        "record (journal append, cap 10000)": lambda: backend.journal.record(entry),
+        "take_fault, no rules": lambda: backend.faults.take(face="adapter", operation="Retrieve_Task_Status"),
+        "session_user": lambda: backend.sessions.user(session),
     }
 
 
@@ -68,12 +68,12 @@ def prepare(path: Path) -> None:
     # A polls task that never finishes within the benchmark, so every read is a counted write.
     from dataclasses import replace
 
-    from vismock.mockserver.models import Step
+    from vismock.mockserver.state import Step
 
     endless = replace(
         polls, id="task-bench-polls", timeline=(Step("queued", 0), Step("running", 1), Step("success", 10**9))
     )
-    backend.put_tasks([endless])
+    backend.tasks.put([endless])
     backend.close()
 
 
@@ -90,12 +90,12 @@ def run_one(path: str, seconds: float, names: list[str] | None, queue: Any = Non
 
 def take_fault_with_rule(path: str, seconds: float) -> float:
     backend = Backend(path)
-    backend.add_fault(FaultRule(action="delay", times=None, task="task-other"))
-    backend.add_fault(
+    backend.faults.add(FaultRule(action="delay", times=None, task="task-other"))
+    backend.faults.add(
         FaultRule(action="delay", times=None, probability=0.0, operation="Retrieve_Task_Status")
     )
-    result = rate(lambda: backend.take_fault(face="adapter", operation="Retrieve_Task_Status"), seconds)
-    backend.clear_faults()
+    result = rate(lambda: backend.faults.take(face="adapter", operation="Retrieve_Task_Status"), seconds)
+    backend.faults.clear()
     return result
 
 

@@ -179,9 +179,12 @@ def _listening_port(host: str, port: int) -> int:
 
 def _worker_environment(args: argparse.Namespace) -> dict[str, str]:
     """The VISMOCK_* variables every worker reads; validates the task file and accounts first."""
-    from vismock.mockserver.app import config_from_env, load_tasks, parse_accounts
+    from vismock.mockserver.app import parse_accounts
+    from vismock.mockserver.config import Settings, config_from_env
+    from vismock.mockserver.services import load_tasks
 
-    config_from_env(os.environ)  # VISMOCK_* already set (VISMOCK_ACCOUNTS...): refused here, once
+    # VISMOCK_* variables already set (VISMOCK_ACCOUNTS...): a bad one is refused here, once.
+    Settings.from_config(config_from_env(os.environ))
     environment: dict[str, str] = {}
     if args.tasks:
         tasks_path = Path(args.tasks).resolve()
@@ -215,10 +218,9 @@ def _initialise_store() -> str | None:
     Returns a notice when an existing state file held another task set (the one given now wins).
     """
     from vismock.mockserver.app import create_app_from_env
+    from vismock.mockserver.services import services_of
 
-    app = create_app_from_env()
-    notice: str | None = app.extensions["vismock.backend"].load_notice
-    return notice
+    return services_of(create_app_from_env()).backend.load_notice
 
 
 def _url_host(host: str) -> str:

@@ -35,7 +35,8 @@ import pytest
 if TYPE_CHECKING:
     from flask import Flask
 
-    from vismock.mockserver.models import Backend, Face, FaultRule, JournalEntry, TaskSpec
+    from vismock.mockserver.state import Backend, FaultRule, JournalEntry, TaskSpec
+    from vismock.mockserver.state.models import Face
 
 SERVER_LOGGER = "vismock"
 RESET_DRAIN_SECONDS = 10.0
@@ -80,8 +81,9 @@ class VismockServer:
 
     @property
     def backend(self) -> Backend:
-        backend: Backend = self.app.extensions["vismock.backend"]
-        return backend
+        from vismock.mockserver.services import services_of
+
+        return services_of(self.app).backend
 
     # -- state ----------------------------------------------------------------------------------
     def reset(self) -> None:
@@ -106,8 +108,7 @@ class VismockServer:
 
         ``name`` and ``descriptionId`` default to PowerOnVM_Task / VirtualMachine.powerOn.
         """
-        from vismock.mockserver import taskfile
-        from vismock.mockserver.models import TaskSpec
+        from vismock.mockserver.state import TaskSpec, taskfile
 
         if isinstance(task, TaskSpec):
             spec = task
@@ -115,33 +116,33 @@ class VismockServer:
             spec = taskfile.spec_from_dict(
                 {**DEFAULT_TASK_FIELDS, **(task or {}), **fields}, source="add_task"
             )
-        self.backend.put_tasks([spec])
+        self.backend.tasks.put([spec])
         return spec
 
     def delete_task(self, task_id: str) -> None:
-        self.backend.delete_task(task_id)
+        self.backend.tasks.delete(task_id)
 
     def task_info(self, task_id: str) -> dict[str, Any]:
         """The task's TaskInfo now, without counting as a poll."""
-        return self.backend.task_info(task_id, poll=False)
+        return self.backend.tasks.info(task_id, poll=False)
 
     def advance_task(self, task_id: str, steps: int = 1) -> dict[str, Any]:
         """Manual progression: take the next *steps* timeline steps."""
-        return self.backend.advance_task(task_id, steps)
+        return self.backend.tasks.advance(task_id, steps)
 
     # -- clock ------------------------------------------------------------------------------------
     def freeze(self, at: datetime | None = None) -> datetime:
-        return self.backend.freeze(at)
+        return self.backend.clock.freeze(at)
 
     def advance(self, seconds: float) -> datetime:
         """Move the mock's clock on by *seconds* (frozen or not); returns the new time."""
-        return self.backend.advance(seconds)
+        return self.backend.clock.advance(seconds)
 
     def resume(self) -> datetime:
-        return self.backend.resume()
+        return self.backend.clock.resume()
 
     def now(self) -> datetime:
-        return self.backend.now()
+        return self.backend.clock.now()
 
     # -- journal and verification ---------------------------------------------------------------------
     def journal(
@@ -154,17 +155,17 @@ class VismockServer:
     ) -> list[JournalEntry]:
         """Requests seen so far, oldest first (admin requests included only with ``face="admin"``)."""
         self._settle_journal()
-        entries = self.backend.journal(task=task, outcome=outcome, face=face, operation=operation)
+        entries = self.backend.journal.entries(task=task, outcome=outcome, face=face, operation=operation)
         return entries if face is not None else [entry for entry in entries if entry.face != "admin"]
 
     def count(self, **filters: Any) -> int:
         self._settle_journal()
-        return self.backend.count_requests(**filters)
+        return self.backend.journal.count(**filters)
 
     def _settle_journal(self) -> None:
-        from vismock.mockserver import observe
+        from vismock.mockserver.services import services_of
 
-        observe.journal_writer(self.app).settle()
+        services_of(self.app).journal.settle()
 
     def assert_requested(
         self,
@@ -203,7 +204,7 @@ class VismockServer:
 
         *action*: delay, status (``http_status=``), error (``fault=``, ``message=``), malformed, drop.
         """
-        from vismock.mockserver.models import FaultRule
+        from vismock.mockserver.state import FaultRule
 
         rule = FaultRule(
             action=action,  # type: ignore[arg-type]
@@ -214,10 +215,10 @@ class VismockServer:
             probability=probability,
             **options,
         )
-        return self.backend.add_fault(rule)
+        return self.backend.faults.add(rule)
 
     def clear_faults(self) -> None:
-        self.backend.clear_faults()
+        self.backend.faults.clear()
 
     # -- server-side errors -------------------------------------------------------------------------------
     @property

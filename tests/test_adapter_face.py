@@ -16,9 +16,10 @@ from flask.testing import FlaskClient
 
 import vismock.codec as codec
 from vismock.mockserver.app import create_app
-from vismock.mockserver.models import Backend, TaskSpec
-from vismock.mockserver.responses import FALLBACK_BODY
-from vismock.mockserver.taskfile import load_builtin_tasks
+from vismock.mockserver.faces.adapter import FALLBACK_BODY
+from vismock.mockserver.services import services_of
+from vismock.mockserver.state import Backend, TaskSpec
+from vismock.mockserver.state.taskfile import load_builtin_tasks
 
 DATA = Path(__file__).parent / "data"
 BAD_REQUESTS = DATA / "web" / "bad-requests"
@@ -41,7 +42,7 @@ def client(app: Flask) -> FlaskClient:
 
 @pytest.fixture
 def backend(app: Flask) -> Backend:
-    found: Backend = app.extensions["vismock.backend"]
+    found: Backend = services_of(app).backend
     return found
 
 
@@ -98,28 +99,28 @@ def _request_states(client: FlaskClient, task_id: str) -> str:
 
 def _walk_time(client: FlaskClient, backend: Backend, spec: TaskSpec) -> list[str]:
     base = spec.queued_at or T0
-    backend.freeze(base)
-    backend.put_tasks([spec])  # restarts the lifecycle, queued at the frozen clock
+    backend.clock.freeze(base)
+    backend.tasks.put([spec])  # restarts the lifecycle, queued at the frozen clock
     seen = []
     for step in spec.timeline:
         for offset in (0.0, 0.001):
-            backend.freeze(base + timedelta(seconds=step.at + offset))
+            backend.clock.freeze(base + timedelta(seconds=step.at + offset))
             seen.append(_request_states(client, spec.id))
     return seen
 
 
 def _walk_polls(client: FlaskClient, backend: Backend, spec: TaskSpec) -> list[str]:
-    backend.freeze(T0)
-    backend.put_tasks([spec])
+    backend.clock.freeze(T0)
+    backend.tasks.put([spec])
     return [_request_states(client, spec.id) for _ in range(int(spec.timeline[-1].at) + 2)]
 
 
 def _walk_manual(client: FlaskClient, backend: Backend, spec: TaskSpec) -> list[str]:
-    backend.freeze(T0)
-    backend.put_tasks([spec])
+    backend.clock.freeze(T0)
+    backend.tasks.put([spec])
     seen = [_request_states(client, spec.id)]
     for _ in spec.timeline:
-        backend.advance_task(spec.id)
+        backend.tasks.advance(spec.id)
         seen.append(_request_states(client, spec.id))
     return seen
 
@@ -137,10 +138,10 @@ def test_every_canned_task_in_every_state_is_a_valid_response(
 
 def test_a_cancelled_task_is_a_valid_error_state(client: FlaskClient, backend: Backend) -> None:
     cancelable = next(spec for spec in load_builtin_tasks() if spec.cancelable and spec.queued_at is None)
-    backend.freeze(T0)
-    backend.put_tasks([cancelable])
-    backend.advance(cancelable.timeline[1].at)
-    backend.cancel_task(cancelable.id)
+    backend.clock.freeze(T0)
+    backend.tasks.put([cancelable])
+    backend.clock.advance(cancelable.timeline[1].at)
+    backend.tasks.cancel(cancelable.id)
     status, data, _ = post(client, request_xml(cancelable.id))
     info = data["RetrieveTaskStatusResponse"]["returnval"][0]["propSet"]["TaskInfo"]
     assert (status, info["state"], info["cancelled"]) == (200, "error", True)
@@ -166,17 +167,17 @@ def test_wrong_password_is_invalid_login_and_the_password_is_nowhere(
     status, data, raw = post(client, request_xml("task-525", user="bmc", password="not-" + SECRET))
     assert (status, data["metadata"]["fault"]) == (200, "InvalidLogin")
     journal = client.get("/_vismock/journal").get_data(as_text=True)
-    for text in (raw.decode(), journal, caplog.text, repr(backend.journal())):
+    for text in (raw.decode(), journal, caplog.text, repr(backend.journal.entries())):
         assert SECRET not in text
-    assert backend.journal()[-1].user == "bmc"
-    assert backend.journal()[-1].outcome == "InvalidLogin"
+    assert backend.journal.entries()[-1].user == "bmc"
+    assert backend.journal.entries()[-1].outcome == "InvalidLogin"
 
 
 def test_right_password_is_accepted_and_journaled_by_user(client: FlaskClient, backend: Backend) -> None:
     status, data, raw = post(client, request_xml("task-525", user="bmc", password=SECRET))
     assert (status, data["metadata"]["status"]) == (200, "success")
     assert SECRET.encode() not in raw
-    entry = backend.journal()[-1]
+    entry = backend.journal.entries()[-1]
     assert (entry.user, entry.outcome, entry.task_ids) == ("bmc", "ok", ("task-525",))
 
 
@@ -195,7 +196,7 @@ def test_default_account_is_vismock(tmp_path: Path) -> None:
 def test_empty_user_name_means_the_adapters_configured_account(client: FlaskClient, backend: Backend) -> None:
     status, data, _ = post(client, SEED_REQUEST)  # <user-name></user-name><password></password>
     assert (status, data["metadata"]["status"]) == (200, "success")
-    assert backend.journal()[-1].user is None
+    assert backend.journal.entries()[-1].user is None
 
 
 # -- invalid requests: HTTP 4xx with every problem listed
@@ -213,7 +214,7 @@ def test_invalid_request_is_4xx_with_located_details(
     assert len(metadata["error-detail"]) == case["details"]
     assert case["reason"] in metadata["error-detail"][0]["reason"]
     assert all(detail["path"] for detail in metadata["error-detail"])
-    assert backend.journal()[-1].outcome == "invalid"
+    assert backend.journal.entries()[-1].outcome == "invalid"
 
 
 def test_every_validation_error_carries_its_line(client: FlaskClient) -> None:
@@ -250,7 +251,7 @@ def test_unexpected_exception_is_a_valid_system_error_envelope(
     def explode(task_id: str, *, poll: bool = True) -> dict[str, Any]:
         raise RuntimeError("disk on fire")
 
-    monkeypatch.setattr(backend, "task_info", explode)
+    monkeypatch.setattr(backend.tasks, "read", explode)
     status, data, _ = post(client, request_xml("task-525", user="bmc", password=SECRET))
     assert (status, data["metadata"]["fault"]) == (200, "SystemError")
     assert "disk on fire" in caplog.text  # logged for the operator...
@@ -286,7 +287,7 @@ def test_malformed_rule_truncates_the_body(client: FlaskClient, backend: Backend
     response = client.post("/adapter", data=SEED_REQUEST, content_type=XML)
     assert response.status_code == 200
     assert not codec.is_valid(response.data)
-    assert backend.journal()[-1].outcome == "fault-injected"
+    assert backend.journal.entries()[-1].outcome == "fault-injected"
 
 
 def test_rule_for_another_task_does_not_fire(client: FlaskClient) -> None:
@@ -297,15 +298,15 @@ def test_rule_for_another_task_does_not_fire(client: FlaskClient) -> None:
 
 @pytest.fixture
 def frozen_backend(backend: Backend) -> Iterator[Backend]:
-    backend.freeze(T0)
+    backend.clock.freeze(T0)
     yield backend
-    backend.resume()
+    backend.clock.resume()
 
 
 def test_time_fields_follow_the_mock_clock(client: FlaskClient, frozen_backend: Backend) -> None:
     spec = next(spec for spec in load_builtin_tasks() if spec.id == "task-1001")
-    frozen_backend.put_tasks([spec])
-    frozen_backend.advance(45)
+    frozen_backend.tasks.put([spec])
+    frozen_backend.clock.advance(45)
     _, data, _ = post(client, request_xml("task-1001"))
     info = data["RetrieveTaskStatusResponse"]["returnval"][0]["propSet"]["TaskInfo"]
     assert info["queueTime"].datetime == T0

@@ -21,7 +21,7 @@ from test_soap_support import DATA, PASSWORD, USER, LiveServer, live_server, mak
 from werkzeug.serving import make_server
 
 from vismock.adapter import cli as adapter_cli
-from vismock.adapter.vcenter import Settings, endpoint_of, retrieve_task_status_over_soap, settings_for
+from vismock.adapter.vcenter import Settings, endpoint_of, run_over_soap, settings_for
 from vismock.codec import decode, encode
 from vismock.faults import VimFault
 
@@ -53,7 +53,7 @@ def live(server: LiveServer) -> LiveServer:
     from test_soap_support import T0
 
     server.backend.reset()
-    server.backend.freeze(T0)
+    server.backend.clock.freeze(T0)
     return server
 
 
@@ -78,9 +78,7 @@ def adapter_face(live: LiveServer, request: bytes) -> bytes:
 
 def over_soap(live: LiveServer, request: bytes, **settings: Any) -> bytes:
     defaults = Settings(soap_url=f"{live.url}/sdk", **settings)
-    return encode(
-        retrieve_task_status_over_soap(decode(request), defaults), root="vmware-infrastructure-response"
-    )
+    return encode(run_over_soap(decode(request), defaults), root="vmware-infrastructure-response")
 
 
 # -- end to end ------------------------------------------------------------------------------------
@@ -132,7 +130,7 @@ def test_failures_answer_the_same_error_envelope(
 def test_the_request_soap_url_wins_over_the_default(live: LiveServer) -> None:
     request = request_for(["task-done"], soap_url=f"{live.url}/sdk/vim")
     defaults = Settings(soap_url="http://127.0.0.1:9/sdk", timeout=5)
-    answer = retrieve_task_status_over_soap(decode(request), defaults)
+    answer = run_over_soap(decode(request), defaults)
     assert answer["metadata"]["status"] == "success"
 
 
@@ -158,9 +156,7 @@ def _closed_port() -> int:
 
 def test_an_unreachable_host_is_a_host_communication_error() -> None:
     url = f"http://127.0.0.1:{_closed_port()}/sdk"
-    answer = retrieve_task_status_over_soap(
-        decode(request_for(["task-done"])), Settings(soap_url=url, timeout=5)
-    )
+    answer = run_over_soap(decode(request_for(["task-done"])), Settings(soap_url=url, timeout=5))
     assert answer["metadata"]["fault"] == "HostCommunication"
     assert answer["metadata"]["error"].startswith(f"Cannot reach vCenter at {url}")
 
@@ -193,9 +189,7 @@ def silent_server() -> Iterator[str]:
 
 
 def test_a_host_that_does_not_answer_is_a_timeout(silent_server: str) -> None:
-    answer = retrieve_task_status_over_soap(
-        decode(request_for(["task-done"])), Settings(soap_url=silent_server, timeout=0.3)
-    )
+    answer = run_over_soap(decode(request_for(["task-done"])), Settings(soap_url=silent_server, timeout=0.3))
     assert answer["metadata"]["fault"] == "RequestTimeout"
     assert "did not answer within 0.3 s" in answer["metadata"]["error"]
 
@@ -222,12 +216,10 @@ def tls_server(server: LiveServer, tmp_path_factory: pytest.TempPathFactory) -> 
 
 def test_a_self_signed_certificate_is_refused_unless_accepted(live: LiveServer, tls_server: str) -> None:
     request = decode(request_for(["task-done"]))
-    refused = retrieve_task_status_over_soap(request, Settings(soap_url=tls_server, timeout=5))
+    refused = run_over_soap(request, Settings(soap_url=tls_server, timeout=5))
     assert refused["metadata"]["fault"] == "HostCommunication"
     assert "--insecure" in refused["metadata"]["error"]
-    accepted = retrieve_task_status_over_soap(
-        request, Settings(soap_url=tls_server, insecure=True, timeout=5)
-    )
+    accepted = run_over_soap(request, Settings(soap_url=tls_server, insecure=True, timeout=5))
     assert accepted["metadata"]["status"] == "success"
 
 

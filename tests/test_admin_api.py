@@ -12,9 +12,10 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 import vismock.codec as codec
-from vismock.mockserver import observe
 from vismock.mockserver.app import create_app
-from vismock.mockserver.models import Backend, JournalEntry
+from vismock.mockserver.services import services_of
+from vismock.mockserver.state import Backend, JournalEntry
+from vismock.mockserver.state.journal import JournalWriter
 
 DATA = Path(__file__).parent / "data"
 BAD_CASES = tomllib.loads((DATA / "web" / "admin-bad-requests.toml").read_text())["case"]
@@ -41,7 +42,7 @@ def client(app: Flask) -> FlaskClient:
 
 @pytest.fixture
 def backend(app: Flask) -> Backend:
-    found: Backend = app.extensions["vismock.backend"]
+    found: Backend = services_of(app).backend
     return found
 
 
@@ -290,7 +291,7 @@ def test_unexpected_admin_failure_is_a_json_500_and_logged(
     def explode() -> None:
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(backend, "list_faults", explode)
+    monkeypatch.setattr(backend.faults, "rules", explode)
     response = client.get("/_vismock/faults")
     assert response.status_code == 500
     assert "RuntimeError" in response.get_json()["error"]
@@ -312,12 +313,12 @@ def test_written_behind_journal_is_complete_when_read(tmp_path: Path) -> None:
 
 def test_written_behind_journal_writes_through_when_too_much_is_pending(tmp_path: Path) -> None:
     app = create_app({"VISMOCK_DB": str(tmp_path / "db.sqlite3")})
-    backend: Backend = app.extensions["vismock.backend"]
-    writer = observe.JournalWriter(backend, flush_seconds=3600, max_pending=3)
+    backend: Backend = services_of(app).backend
+    writer = JournalWriter(backend.journal, flush_seconds=3600, max_pending=3)
     entry = JournalEntry(time=datetime.now(UTC), face="adapter", operation="Retrieve_Task_Status")
     for _ in range(4):
         writer.record(entry)
-    assert backend.count_requests() == 4  # the 4th record found 4 pending (> 3) and wrote them all
+    assert backend.journal.count() == 4  # the 4th record found 4 pending (> 3) and wrote them all
 
 
 def test_deeply_nested_json_is_a_clear_400(client: FlaskClient) -> None:

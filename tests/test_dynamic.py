@@ -23,10 +23,11 @@ from test_soap_support import assert_valid, call_xml, logged_in, make_app, post
 import vismock.codec as codec
 from vismock.codec import Codec, XsDateTime
 from vismock.faults import TaskNotFound
-from vismock.mockserver import dynamic, vim25
-from vismock.mockserver.dynamic import RegexSampler, dynamic_task_info, seed_for
-from vismock.mockserver.models import Backend
+from vismock.mockserver.faces.soap import wire as vim25
 from vismock.mockserver.pytest_plugin import VismockServer
+from vismock.mockserver.services import services_of
+from vismock.mockserver.state import Backend, dynamic
+from vismock.mockserver.state.dynamic import RegexSampler, dynamic_task_info, seed_for
 from vismock.schemas import schema_directory, task_methods
 
 DATA = Path(__file__).parent / "data" / "dynamic"
@@ -77,15 +78,15 @@ def test_the_seed_is_sha256_of_the_id(task_id: str) -> None:
 def test_the_same_id_gives_the_same_task_info_in_two_backends(backends: tuple[Backend, Backend]) -> None:
     first, second = backends
     for task_id in random_ids(50):
-        assert first.task_info(task_id) == second.task_info(task_id) == dynamic_task_info(task_id)
-        assert first.task_info(task_id, poll=False)["key"] == task_id
+        assert first.tasks.info(task_id) == second.tasks.info(task_id) == dynamic_task_info(task_id)
+        assert first.tasks.info(task_id, poll=False)["key"] == task_id
 
 
 def test_the_same_id_gives_the_same_task_info_in_another_process() -> None:
     """A fresh interpreter with another hash seed: nothing depends on Python's salted hash()."""
     ids = random_ids(20)
     script = (
-        "import json, sys; from vismock.mockserver.dynamic import dynamic_task_info as d;"
+        "import json, sys; from vismock.mockserver.state.dynamic import dynamic_task_info as d;"
         "print(json.dumps([d(i) for i in json.loads(sys.stdin.read())]))"
     )
     for hash_seed in ("1", "2"):
@@ -138,9 +139,9 @@ class Refuse:
             raise ImportError("hypothesis is not installed here")
 
 sys.meta_path.insert(0, Refuse())
-from vismock.mockserver.models import Backend
+from vismock.mockserver.state import Backend
 
-print(Backend(dynamic=True).task_info("task-1")["key"])
+print(Backend(dynamic=True).tasks.info("task-1")["key"])
 """
 
 
@@ -257,9 +258,9 @@ def test_a_new_schema_element_is_generated_without_code_change(tmp_path: Path) -
 def test_off_by_default_in_the_backend() -> None:
     backend = Backend()
     try:
-        assert backend.dynamic is False
+        assert backend.tasks.dynamic is False
         with pytest.raises(TaskNotFound):
-            backend.task_info("task-unknown")
+            backend.tasks.info("task-unknown")
     finally:
         backend.close()
 
@@ -281,9 +282,9 @@ def test_off_by_default_on_both_faces() -> None:
 
 def test_stored_tasks_win_over_generated_ones() -> None:
     app = make_app(VISMOCK_DYNAMIC=True)
-    backend: Backend = app.extensions["vismock.backend"]
-    stored = backend.list_tasks()[0]
-    assert backend.task_info(stored.id, poll=False)["name"] == stored.name
+    backend: Backend = services_of(app).backend
+    stored = backend.tasks.specs()[0]
+    assert backend.tasks.info(stored.id, poll=False)["name"] == stored.name
 
 
 # -- vismock serve --dynamic and the pytest fixture option --------------------------------------------------
@@ -311,7 +312,7 @@ class TestFixtureOption:
         return True
 
     def test_the_fixture_server_generates_unknown_tasks(self, vismock_server: VismockServer) -> None:
-        assert vismock_server.backend.dynamic
+        assert vismock_server.backend.tasks.dynamic
         info = vismock_server.task_info("task-from-fixture")
         assert info == dynamic_task_info("task-from-fixture")
         assert isinstance(XsDateTime(info["queueTime"]).datetime, datetime)

@@ -27,8 +27,10 @@ from test_soap_support import T0, assert_valid, call_xml, envelope, logged_in, m
 
 import vismock.codec as codec
 from vismock.codec import XsDateTime
-from vismock.mockserver import soap, vim25
-from vismock.mockserver.models import Backend, Reason, Step, TaskSpec
+from vismock.mockserver.faces.soap import task as soap_task
+from vismock.mockserver.faces.soap import wire as vim25
+from vismock.mockserver.services import services_of
+from vismock.mockserver.state import Backend, Reason, Step, TaskSpec
 from vismock.schemas import fault_types, task_methods
 from vismock.testing import InvalidDocument, invalid_requests, requests
 
@@ -138,7 +140,7 @@ def test_adapter_face_answers_invalid_requests_with_400_naming_the_path(
 # -- the SOAP face ----------
 
 STORED_IDS = ("task-ok", "task-fail")
-PATHS = st.sampled_from([*sorted(soap.TASK_PROPERTIES), "info.colour", "name", "runtime", ""])
+PATHS = st.sampled_from([*sorted(soap_task.task.properties), "info.colour", "name", "runtime", ""])
 TASK_IDS = st.one_of(st.sampled_from(STORED_IDS), IDS)
 
 
@@ -205,7 +207,7 @@ def test_soap_face_reads_generated_tasks_of_any_id_in_dynamic_mode(
     clients: dict[tuple[str, bool], FlaskClient], task_ids: list[str], paths: list[str]
 ) -> None:
     response = post(clients["dynamic", True], _retrieve("RetrievePropertiesEx", task_ids, paths))
-    known = all(path in soap.TASK_PROPERTIES for path in paths)
+    known = all(path in soap_task.task.properties for path in paths)
     assert response.status_code == (200 if known else 500), response.data
     assert_valid(response.data)
 
@@ -266,7 +268,7 @@ def task_specs(draw: st.DrawFn) -> TaskSpec:
 
 def adapter_view(info: dict[str, Any]) -> dict[str, Any]:
     """What the adapter face says of a task, in comparable terms."""
-    reason_type = next(name for name in vim25.REASON_TYPES if name in info)
+    reason_type = next(name for name in vim25.reason_types() if name in info)
     error = info.get("error")
     entity = vim25.task_entity(info)
     return {
@@ -329,9 +331,9 @@ def _moment(text: str | None) -> datetime | None:
 def test_both_faces_say_the_same_about_a_generated_task(
     apps: dict[str, Flask], clients: dict[tuple[str, bool], FlaskClient], spec: TaskSpec, elapsed: int
 ) -> None:
-    backend: Backend = apps["plain"].extensions["vismock.backend"]
-    backend.put_tasks([spec])
-    backend.freeze(T0 + timedelta(seconds=elapsed))
+    backend: Backend = services_of(apps["plain"]).backend
+    backend.tasks.put([spec])
+    backend.clock.freeze(T0 + timedelta(seconds=elapsed))
     try:
         adapter = clients["plain", False].post(
             "/adapter", data=_adapter_request(spec.id), content_type="text/xml"
@@ -343,8 +345,8 @@ def test_both_faces_say_the_same_about_a_generated_task(
         assert_valid(soap_response.data)
         assert adapter_view(info) == soap_view(soap_response.data)
     finally:
-        backend.delete_task(spec.id)
-        backend.freeze(T0)
+        backend.tasks.delete(spec.id)
+        backend.clock.freeze(T0)
 
 
 def _adapter_request(task_id: str) -> bytes:

@@ -22,8 +22,9 @@ from werkzeug.test import Client
 import vismock.codec as codec
 from vismock.mockserver.app import create_app
 from vismock.mockserver.fastpath import FastPath
-from vismock.mockserver.models import Backend, FaultRule, Step, TaskSpec
-from vismock.mockserver.taskfile import load_builtin_tasks
+from vismock.mockserver.services import services_of
+from vismock.mockserver.state import Backend, FaultRule, Step, TaskSpec
+from vismock.mockserver.state.taskfile import load_builtin_tasks
 
 DATA = Path(__file__).parent / "data" / "fastpath"
 CASES = tomllib.loads((DATA / "cases.toml").read_text())
@@ -64,9 +65,9 @@ def mock(tmp_path: Path) -> Iterator[Mock]:
             "VISMOCK_TASK_SPECS": tasks,
         }
     )
-    backend: Backend = fast_app.extensions["vismock.backend"]
+    backend: Backend = services_of(fast_app).backend
     slow_app = create_app({"VISMOCK_BACKEND": backend, "VISMOCK_FAST_PATH": False})
-    backend.freeze(T0)
+    backend.clock.freeze(T0)
     flask_calls = spy_on_flask(fast_app)
     yield Mock(backend, Client(fast_app, use_cookies=False), Client(slow_app, use_cookies=False), flask_calls)
     backend.close()
@@ -135,7 +136,7 @@ def test_adapter_fast_and_flask_paths_give_the_same_bytes(mock: Mock, case: dict
     )
     assert status.startswith(str(case["status"]))
     assert case["expect"].encode() in body
-    assert mock.flask_calls == (["/adapter"] if case["via_flask"] else [])
+    assert mock.flask_calls == []  # every POST to a face takes the one path, without Flask
 
 
 @pytest.mark.parametrize("case", CASES["soap"], ids=[case["name"] for case in CASES["soap"]])
@@ -143,11 +144,10 @@ def test_soap_fast_and_flask_paths_give_the_same_bytes(mock: Mock, case: dict[st
     headers = {"Content-Type": "text/xml; charset=utf-8"}
     if case["session"]:
         headers["Cookie"] = login_cookie(mock)
-    mock.flask_calls.clear()  # the Login above went through Flask
     status, _headers, body = both(mock, "/sdk", soap_body(case), headers)
     assert status.startswith(str(case["status"]))
     assert case["expect"].encode() in body
-    assert mock.flask_calls == (["/sdk"] if case["via_flask"] else [])
+    assert mock.flask_calls == []
 
 
 @pytest.mark.parametrize("face", ["adapter", "soap"])
@@ -169,24 +169,24 @@ def test_a_clock_advance_shows_on_the_next_request(mock: Mock, face: str) -> Non
     mock.flask_calls.clear()
     states = []
     for seconds in (0, 12, 10):
-        mock.backend.advance(seconds)
+        mock.backend.clock.advance(seconds)
         _status, _headers, response = both(mock, path, body, headers)
         states.append(response.split(b"<state>")[1].split(b"</state>")[0].decode())
     assert states == ["queued", "running", "success"]
     assert mock.flask_calls == []
 
 
-def test_fault_rules_go_through_flask_and_are_consumed_once(mock: Mock) -> None:
-    mock.backend.add_fault(
+def test_fault_rules_apply_on_the_one_path_and_are_consumed_once(mock: Mock) -> None:
+    mock.backend.faults.add(
         FaultRule(face="adapter", action="error", fault="SystemError", message="boom", times=1)
     )
     body = adapter_body({"tasks": ["task-2675"]})
     first = answer(mock.fast, "/adapter", body, {"Content-Type": "text/xml"})
     assert b"boom" in first[2]
-    assert mock.flask_calls == ["/adapter"]
     second = both(mock, "/adapter", body, {"Content-Type": "text/xml"})
     assert b"<status>success</status>" in second[2]
-    assert mock.backend.list_faults() == []
+    assert mock.backend.faults.rules() == []
+    assert mock.flask_calls == []
 
 
 def test_fast_path_journals_each_request_without_the_password(mock: Mock) -> None:
@@ -195,7 +195,7 @@ def test_fast_path_journals_each_request_without_the_password(mock: Mock) -> Non
     cookie = login_cookie(mock)
     call = CASES["soap"][0]["call"]
     mock.fast.post("/sdk", data=ENVELOPE.format(call=call).encode(), headers={"Cookie": cookie})
-    entries = mock.backend.journal()
+    entries = mock.backend.journal.entries()
     adapter, soap = entries[0], entries[-1]
     assert (adapter.face, adapter.user, adapter.task_ids, adapter.outcome, adapter.http_status) == (
         "adapter",
@@ -213,7 +213,7 @@ def test_fast_path_journals_each_request_without_the_password(mock: Mock) -> Non
     )
     assert all(entry.latency_ms >= 0 for entry in entries)
     assert SECRET not in json.dumps([repr(entry) for entry in entries])
-    assert mock.flask_calls == ["/sdk"]  # the Login only
+    assert mock.flask_calls == []
 
 
 def test_a_logged_out_session_is_refused_on_the_next_request(mock: Mock) -> None:
@@ -249,7 +249,7 @@ def state_of(response: bytes) -> str:
 
 
 def test_polls_are_counted_alike_on_both_paths(mock: Mock) -> None:
-    mock.backend.put_tasks([POLLED])
+    mock.backend.tasks.put([POLLED])
     body = adapter_body({"tasks": ["task-polled"]})
     headers = {"Content-Type": "text/xml"}
     clients = [mock.fast, mock.slow, mock.fast, mock.fast, mock.slow]
@@ -261,33 +261,35 @@ def test_polls_are_counted_alike_on_both_paths(mock: Mock) -> None:
 def test_a_change_by_another_process_shows_on_the_next_request(mock: Mock, tmp_path: Path) -> None:
     body = adapter_body({"tasks": ["task-staged"]})
     headers = {"Content-Type": "text/xml"}
-    mock.backend.advance(30)
+    mock.backend.clock.advance(30)
     assert state_of(both(mock, "/adapter", body, headers)[2]) == "success"  # finished: remembered
     other_worker = Backend(tmp_path / "state.sqlite3")  # the same store, opened as a worker would
     try:
-        other_worker.restart_task("task-staged")  # queued again (its fixed queueTime: T0)
-        other_worker.freeze(T0)
+        other_worker.tasks.restart("task-staged")  # queued again (its fixed queueTime: T0)
+        other_worker.clock.freeze(T0)
         assert state_of(both(mock, "/adapter", body, headers)[2]) == "queued"
-        other_worker.add_fault(FaultRule(face="adapter", action="error", fault="SystemError", message="boom"))
+        other_worker.faults.add(
+            FaultRule(face="adapter", action="error", fault="SystemError", message="boom")
+        )
         assert b"boom" in answer(mock.fast, "/adapter", body, headers)[2]
     finally:
         other_worker.close()
-    assert mock.flask_calls == ["/adapter"]
+    assert mock.flask_calls == []
 
 
 def test_a_repeated_soap_call_is_answered_alike_and_journaled_every_time(mock: Mock, tmp_path: Path) -> None:
     headers = {"Content-Type": "text/xml", "Cookie": login_cookie(mock)}
     body = soap_body(CASES["soap"][0])
-    mock.backend.clear_journal()
+    mock.backend.journal.clear()
     first = both(mock, "/sdk", body, headers)
     for _ in range(3):  # the remembered answer (task-2675 is finished)
         assert answer(mock.fast, "/sdk", body, headers) == first
-    fast_entries = [entry for entry in mock.backend.journal(face="soap") if entry.outcome == "ok"]
+    fast_entries = [entry for entry in mock.backend.journal.entries(face="soap") if entry.outcome == "ok"]
     assert len(fast_entries) == 5  # 4 fast + 1 Flask
     other_worker = Backend(tmp_path / "state.sqlite3")
     try:
-        other_worker.put_tasks([replace(STAGED, id="task-2675")])  # frozen clock: queued again
+        other_worker.tasks.put([replace(STAGED, id="task-2675")])  # frozen clock: queued again
     finally:
         other_worker.close()
     assert state_of(both(mock, "/sdk", body, headers)[2]) == "queued"  # the store moved: read again
-    assert mock.flask_calls == ["/sdk"]  # the Login only
+    assert mock.flask_calls == []

@@ -19,8 +19,8 @@ from test_hostile_codec import load_documents
 from test_hostile_server import Served
 
 import vismock.codec as codec
-from vismock.mockserver import vim25
 from vismock.mockserver.app import create_app
+from vismock.mockserver.faces.soap import wire as vim25
 
 documents = load_documents()
 XML = "text/xml; charset=utf-8"
@@ -116,7 +116,7 @@ def test_times_n_fires_exactly_n_times_across_16_threads_on_adapter_face(server:
     server.fail_next("error", task="task-fault-a", times=times)
     bodies = run_in_threads(server.url, 8, adapter_call("task-fault-a"))
     assert sum(INJECTED in body for body in bodies) == times
-    assert server.backend.list_faults() == []  # used up, and removed
+    assert server.backend.faults.rules() == []  # used up, and removed
     assert server.count(task="task-fault-a", outcome="fault-injected") == times
     assert server.count(task="task-fault-a", outcome="ok") == len(bodies) - times
 
@@ -135,7 +135,7 @@ def test_probability_fires_within_tolerance(server: Any) -> None:
     fired = sum(INJECTED in body for body in bodies)
     assert len(bodies) == 960
     assert 288 - 71 <= fired <= 288 + 71, fired
-    assert len(server.backend.list_faults()) == 1  # an unlimited rule stays
+    assert len(server.backend.faults.rules()) == 1  # an unlimited rule stays
 
 
 def test_rule_for_one_task_never_touches_another(server: Any) -> None:

@@ -30,8 +30,8 @@ from flask.testing import FlaskClient
 from test_hostile_codec import PASSWD_MARKER, load_documents
 
 import vismock.codec as codec
-from vismock.mockserver import vim25
 from vismock.mockserver.app import create_app
+from vismock.mockserver.faces.soap import wire as vim25
 
 documents = load_documents()
 CASES = documents.entity_cases()

@@ -11,11 +11,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import vismock.codec as codec
-from vismock.adapter.operation import success_response
-from vismock.mockserver import lifecycle
-from vismock.mockserver.lifecycle import Runtime
-from vismock.mockserver.models import Reason, Step, TaskSpec
-from vismock.mockserver.taskfile import check_spec
+from vismock.adapter.operations import success_response
+from vismock.adapter.operations.retrieve_task_status import returnvals
+from vismock.mockserver.state import Reason, Step, TaskSpec, lifecycle
+from vismock.mockserver.state.lifecycle import Runtime
+from vismock.mockserver.state.taskfile import check_spec
 
 T0 = datetime(2030, 1, 1, tzinfo=UTC)
 TIMELINE = (
@@ -181,21 +181,23 @@ def test_error_step_renders_fault_and_message() -> None:
 def test_reason_elements(reason: Reason, element: dict[str, Any]) -> None:
     assert lifecycle.reason_element(reason) == element
     info = lifecycle.task_info(spec(reason=reason), Runtime(queued_at=T0), at(100))
-    assert codec.encode(success_response([info]))
+    assert codec.encode(success_response("Retrieve_Task_Status", returnvals([info])))
 
 
 def test_fields_come_in_schema_order_with_optional_ones() -> None:
     task = spec(
         description="Clone virtual machine",
-        change_tag="c",
-        parent_task_key="task-0",
-        root_task_key="task-0",
-        activation_id="a",
+        fields=(
+            ("changeTag", "c"),
+            ("parentTaskKey", "task-0"),
+            ("rootTaskKey", "task-0"),
+            ("activationId", "a"),
+        ),
     )
     info = lifecycle.task_info(task, Runtime(queued_at=T0), at(100))
     assert list(info) == [key for key in SCHEMA_ORDER if key in info]
     assert info["description"] == {"key": "VirtualMachine.clone", "message": "Clone virtual machine"}
-    assert codec.encode(success_response([info]))
+    assert codec.encode(success_response("Retrieve_Task_Status", returnvals([info])))
 
 
 def test_task_without_an_entity_has_no_entity_elements() -> None:
@@ -203,7 +205,7 @@ def test_task_without_an_entity_has_no_entity_elements() -> None:
         spec(entity_type=None, entity_id=None, entity_name=None), Runtime(queued_at=T0), T0
     )
     assert "VirtualMachine" not in info and "entityName" not in info
-    assert codec.encode(success_response([info]))
+    assert codec.encode(success_response("Retrieve_Task_Status", returnvals([info])))
 
 
 # -- property: any valid timeline, any moment, any mode renders a valid TaskInfo, never going back --
@@ -254,7 +256,7 @@ def test_any_timeline_renders_valid_and_never_goes_back(
             runtime = lifecycle.advance(task, runtime, 1, now)
         shown, runtime = lifecycle.after_poll(task, runtime, now)
         info = lifecycle.task_info(task, shown, now)
-        codec.encode(success_response([info]))
+        codec.encode(success_response("Retrieve_Task_Status", returnvals([info])))
         assert ORDER[info["state"]] >= previous
         previous = ORDER[info["state"]]
         if "startTime" in info and "completeTime" in info:

@@ -66,11 +66,12 @@ def resident_mb() -> float:
 def test_rendering_many_distinct_task_infos_keeps_memory_flat(tmp_path: Path) -> None:
     from lxml import etree
 
-    from vismock.mockserver import vim25
     from vismock.mockserver.app import create_app
+    from vismock.mockserver.faces.soap import wire as vim25
+    from vismock.mockserver.services import services_of
 
-    backend = create_app({"VISMOCK_DB": str(tmp_path / "state.sqlite3")}).extensions["vismock.backend"]
-    info = backend.task_info("task-525", poll=False)
+    backend = services_of(create_app({"VISMOCK_DB": str(tmp_path / "state.sqlite3")})).backend
+    info = backend.tasks.info("task-525", poll=False)
 
     def render(count: int, offset: int) -> None:
         for index in range(offset, offset + count):

@@ -16,10 +16,11 @@ import yaml
 
 import vismock.codec as codec
 from vismock import faults
-from vismock.adapter.operation import success_response
+from vismock.adapter.operations import success_response
+from vismock.adapter.operations.retrieve_task_status import returnvals
 from vismock.errors import VismockError
-from vismock.mockserver.models import Backend, FaultRule, JournalEntry, Step, TaskSpec
-from vismock.mockserver.taskfile import load_builtin_tasks, spec_from_dict, specs_from_dicts
+from vismock.mockserver.state import Backend, FaultRule, JournalEntry, Step, TaskSpec
+from vismock.mockserver.state.taskfile import load_builtin_tasks, spec_from_dict, specs_from_dicts
 
 DATA = Path(__file__).parent / "data"
 SCENARIOS = yaml.safe_load((DATA / "tasks" / "scenarios.yaml").read_text())["scenarios"]
@@ -49,7 +50,7 @@ def running_task(task_id: str = "task-x", **changes: Any) -> TaskSpec:
 
 def assert_renders(info: dict[str, Any]) -> None:
     """The TaskInfo makes a response envelope the codec accepts (encode validates)."""
-    xml = codec.encode(success_response([info]))
+    xml = codec.encode(success_response("Retrieve_Task_Status", returnvals([info])))
     assert codec.decode(xml)["RetrieveTaskStatusResponse"]["returnval"][0]["propSet"]["TaskInfo"] == info
 
 
@@ -59,14 +60,16 @@ def assert_renders(info: dict[str, Any]) -> None:
 def test_seed_task_renders_exactly_the_seed_response(backend: Backend) -> None:
     seed = codec.decode((DATA / "seed" / "response.xml").read_bytes())
     expected = seed["RetrieveTaskStatusResponse"]["returnval"][0]["propSet"]["TaskInfo"]
-    assert backend.task_info("task-2675") == expected
-    assert codec.encode(success_response([backend.task_info("task-2675")])) == codec.encode(seed)
+    assert backend.tasks.info("task-2675") == expected
+    assert codec.encode(
+        success_response("Retrieve_Task_Status", returnvals([backend.tasks.info("task-2675")]))
+    ) == codec.encode(seed)
 
 
 def test_task_the_seed_request_asks_for_is_served(backend: Backend) -> None:
     request = codec.decode((DATA / "seed" / "request.xml").read_bytes())
     task_id = request["parameters"]["spec-set"]["object-set"][0]["task"]
-    assert backend.task_info(task_id)["key"] == task_id == "task-525"
+    assert backend.tasks.info(task_id)["key"] == task_id == "task-525"
 
 
 def _clock_points(spec: TaskSpec) -> list[float]:
@@ -81,21 +84,21 @@ def _clock_points(spec: TaskSpec) -> list[float]:
 def test_every_canned_task_validates_in_every_state(spec: TaskSpec) -> None:
     """Walk the clock (back to a fixed queueTime, if any) over every step; reads, advances, cancel."""
     store = Backend(tasks=[spec])
-    store.freeze(T0)
-    store.restart_task(spec.id)
-    queued = store.task_info(spec.id, poll=False)["queueTime"].datetime
+    store.clock.freeze(T0)
+    store.tasks.restart(spec.id)
+    queued = store.tasks.info(spec.id, poll=False)["queueTime"].datetime
     seen = []
     for seconds in _clock_points(spec):
-        store.freeze(queued + timedelta(seconds=seconds))
+        store.clock.freeze(queued + timedelta(seconds=seconds))
         for _ in range(len(spec.timeline) + 1 if spec.progression == "polls" else 1):
-            seen.append(store.task_info(spec.id))
+            seen.append(store.tasks.info(spec.id))
         if spec.progression == "manual":
-            seen.append(store.advance_task(spec.id))
+            seen.append(store.tasks.advance(spec.id))
     if spec.cancelable:
-        store.restart_task(spec.id)
-        store.freeze(queued + timedelta(seconds=spec.timeline[-1].at / 2))
-        store.cancel_task(spec.id)
-        seen.append(store.task_info(spec.id))
+        store.tasks.restart(spec.id)
+        store.clock.freeze(queued + timedelta(seconds=spec.timeline[-1].at / 2))
+        store.tasks.cancel(spec.id)
+        seen.append(store.tasks.info(spec.id))
         assert seen[-1]["cancelled"] is True
     for info in seen:
         assert_renders(info)
@@ -140,25 +143,25 @@ def _check_expected(info: dict[str, Any], expected: dict[str, Any], queued: date
 
 def _run_action(store: Backend, task_id: str, action: dict[str, Any]) -> dict[str, Any] | None:
     if "advance" in action:
-        store.advance(action["advance"])
+        store.clock.advance(action["advance"])
     info = None
     for _ in range(action.get("read", 0)):
-        info = store.task_info(task_id)
+        info = store.tasks.info(task_id)
     for _ in range(action.get("peek", 0)):
-        info = store.task_info(task_id, poll=False)
+        info = store.tasks.info(task_id, poll=False)
     if "step" in action:
-        info = store.advance_task(task_id, action["step"])
+        info = store.tasks.advance(task_id, action["step"])
     if "cancel" in action:
-        store.cancel_task(task_id)
-        info = store.task_info(task_id, poll=False)
+        store.tasks.cancel(task_id)
+        info = store.tasks.info(task_id, poll=False)
     return info
 
 
 @pytest.mark.parametrize("scenario", SCENARIOS, ids=[scenario["name"] for scenario in SCENARIOS])
 def test_lifecycle_scenario(scenario: dict[str, Any], backend: Backend) -> None:
-    backend.freeze(T0)
+    backend.clock.freeze(T0)
     spec = spec_from_dict(scenario["task"])
-    backend.put_tasks([spec])
+    backend.tasks.put([spec])
     for number, action in enumerate(scenario["actions"]):
         if "raises" in action:
             with pytest.raises(getattr(faults, action["raises"])):
@@ -191,22 +194,22 @@ def test_reads_write_nothing_unless_they_count_polls(backend: Backend) -> None:
 
     before = version()
     for task_id in ("task-525", "task-1001", "task-1003"):
-        backend.task_info(task_id)
-    backend.take_fault(face="adapter", operation="Retrieve_Task_Status")
-    backend.task_info("task-1002", poll=False)
+        backend.tasks.info(task_id)
+    backend.faults.take(face="adapter", operation="Retrieve_Task_Status")
+    backend.tasks.info("task-1002", poll=False)
     assert version() == before  # no commit by anyone
-    backend.task_info("task-1002")
+    backend.tasks.info("task-1002")
     assert version() != before
     watcher.close()
 
 
 def test_unknown_task_raises_task_not_found(backend: Backend) -> None:
     for call in (
-        lambda: backend.task_info("task-nope"),
-        lambda: backend.get_task("task-nope"),
-        lambda: backend.delete_task("task-nope"),
-        lambda: backend.advance_task("task-nope"),
-        lambda: backend.cancel_task("task-nope"),
+        lambda: backend.tasks.info("task-nope"),
+        lambda: backend.tasks.get("task-nope"),
+        lambda: backend.tasks.delete("task-nope"),
+        lambda: backend.tasks.advance("task-nope"),
+        lambda: backend.tasks.cancel("task-nope"),
     ):
         with pytest.raises(faults.TaskNotFound) as raised:
             call()
@@ -214,25 +217,25 @@ def test_unknown_task_raises_task_not_found(backend: Backend) -> None:
 
 
 def test_put_list_get_delete(backend: Backend) -> None:
-    backend.put_tasks([running_task("task-new")])
-    assert backend.list_tasks()[-1].id == "task-new"
-    assert backend.get_task("task-new") == running_task("task-new")
-    backend.put_tasks([running_task("task-525", entity_name="replaced")])
-    assert [spec.id for spec in backend.list_tasks()][:2] == ["task-525", "task-2675"]  # order kept
-    assert backend.get_task("task-525").entity_name == "replaced"
-    backend.delete_task("task-new")
-    assert "task-new" not in [spec.id for spec in backend.list_tasks()]
+    backend.tasks.put([running_task("task-new")])
+    assert backend.tasks.specs()[-1].id == "task-new"
+    assert backend.tasks.get("task-new") == running_task("task-new")
+    backend.tasks.put([running_task("task-525", entity_name="replaced")])
+    assert [spec.id for spec in backend.tasks.specs()][:2] == ["task-525", "task-2675"]  # order kept
+    assert backend.tasks.get("task-525").entity_name == "replaced"
+    backend.tasks.delete("task-new")
+    assert "task-new" not in [spec.id for spec in backend.tasks.specs()]
 
 
 def test_replacing_a_task_restarts_its_lifecycle(backend: Backend) -> None:
-    backend.freeze(T0)
+    backend.clock.freeze(T0)
     spec = running_task(progression="polls", timeline=(Step("queued", 0), Step("success", 1)))
-    backend.put_tasks([spec])
-    backend.task_info(spec.id)
-    assert backend.task_info(spec.id)["state"] == "success"
-    backend.advance(10)
-    backend.put_tasks([spec])
-    info = backend.task_info(spec.id)
+    backend.tasks.put([spec])
+    backend.tasks.info(spec.id)
+    assert backend.tasks.info(spec.id)["state"] == "success"
+    backend.clock.advance(10)
+    backend.tasks.put([spec])
+    info = backend.tasks.info(spec.id)
     assert (info["state"], info["queueTime"]) == (
         "queued",
         codec.XsDateTime.from_datetime(T0 + timedelta(seconds=10)),
@@ -241,57 +244,61 @@ def test_replacing_a_task_restarts_its_lifecycle(backend: Backend) -> None:
 
 def test_invalid_spec_is_refused_with_the_field_named(backend: Backend) -> None:
     with pytest.raises(VismockError, match=r"entity\.type"):
-        backend.put_tasks([running_task(entity_type="Teapot")])
+        backend.tasks.put([running_task(entity_type="Teapot")])
     with pytest.raises(VismockError, match=r"progress"):
-        backend.put_tasks([running_task(timeline=(Step("running", 0, progress=101),))])
+        backend.tasks.put([running_task(timeline=(Step("running", 0, progress=101),))])
 
 
 def test_reset_returns_to_the_loaded_tasks_and_clears_everything(backend: Backend) -> None:
-    backend.freeze(T0)
-    backend.put_tasks([running_task("task-extra")])
-    backend.delete_task("task-525")
-    backend.add_fault(FaultRule(action="drop"))
-    backend.record(JournalEntry(time=T0, face="adapter", operation="Retrieve_Task_Status"))
-    session = backend.create_session("vismock")
+    backend.clock.freeze(T0)
+    backend.tasks.put([running_task("task-extra")])
+    backend.tasks.delete("task-525")
+    backend.faults.add(FaultRule(action="drop"))
+    backend.journal.record(JournalEntry(time=T0, face="adapter", operation="Retrieve_Task_Status"))
+    session = backend.sessions.create("vismock")
     backend.reset()
-    assert [spec.id for spec in backend.list_tasks()] == [spec.id for spec in BUILTIN]
-    assert (backend.list_faults(), backend.journal(), backend.session_user(session)) == ([], [], None)
-    assert abs((backend.now() - datetime.now(UTC)).total_seconds()) < 60
+    assert [spec.id for spec in backend.tasks.specs()] == [spec.id for spec in BUILTIN]
+    assert (backend.faults.rules(), backend.journal.entries(), backend.sessions.user(session)) == (
+        [],
+        [],
+        None,
+    )
+    assert abs((backend.clock.now() - datetime.now(UTC)).total_seconds()) < 60
 
 
 def test_reset_restarts_lifecycles(backend: Backend) -> None:
-    backend.advance_task("task-1003", 2)
+    backend.tasks.advance("task-1003", 2)
     backend.reset()
-    assert backend.task_info("task-1003")["state"] == "queued"
+    assert backend.tasks.info("task-1003")["state"] == "queued"
 
 
 # -- clock ---------------------------------------------------------------------------------------
 
 
 def test_clock_freeze_advance_resume(backend: Backend) -> None:
-    assert backend.freeze(T0) == T0 == backend.now()
-    assert backend.advance(90.5) == T0 + timedelta(seconds=90.5) == backend.now()
-    resumed = backend.resume()
+    assert backend.clock.freeze(T0) == T0 == backend.clock.now()
+    assert backend.clock.advance(90.5) == T0 + timedelta(seconds=90.5) == backend.clock.now()
+    resumed = backend.clock.resume()
     assert resumed == T0 + timedelta(seconds=90.5)
-    assert backend.now() >= resumed  # running again, from where it stood
-    assert backend.now() - resumed < timedelta(seconds=60)
-    running = backend.advance(3600)
+    assert backend.clock.now() >= resumed  # running again, from where it stood
+    assert backend.clock.now() - resumed < timedelta(seconds=60)
+    running = backend.clock.advance(3600)
     assert running >= resumed + timedelta(seconds=3600)
-    assert backend.freeze() >= running
+    assert backend.clock.freeze() >= running
 
 
 def test_clock_refuses_going_backwards_and_naive_times(backend: Backend) -> None:
     for seconds in (-1, float("nan"), float("inf"), 1e300):
         with pytest.raises(VismockError):
-            backend.advance(seconds)
+            backend.clock.advance(seconds)
     with pytest.raises(VismockError):
-        backend.freeze(datetime(2030, 1, 1))  # naive
+        backend.clock.freeze(datetime(2030, 1, 1))  # naive
     with pytest.raises(VismockError):
-        backend.freeze(datetime(9999, 1, 1, tzinfo=UTC))
-    backend.freeze(datetime(8999, 1, 1, tzinfo=UTC))
+        backend.clock.freeze(datetime(9999, 1, 1, tzinfo=UTC))
+    backend.clock.freeze(datetime(8999, 1, 1, tzinfo=UTC))
     with pytest.raises(VismockError):
-        backend.advance(365 * 86_400)
-    assert backend.now() == datetime(8999, 1, 1, tzinfo=UTC)  # the refused advance left no trace
+        backend.clock.advance(365 * 86_400)
+    assert backend.clock.now() == datetime(8999, 1, 1, tzinfo=UTC)  # the refused advance left no trace
 
 
 # -- accounts and sessions ------------------------------------------------------------------------
@@ -299,41 +306,41 @@ def test_clock_refuses_going_backwards_and_naive_times(backend: Backend) -> None
 
 def test_default_account_and_configured_accounts(tmp_path: Path) -> None:
     default = Backend()
-    assert default.check_login("vismock", "vismock")
-    assert not default.check_login("vismock", "wrong")
-    assert not default.check_login("nobody", "vismock")
+    assert default.sessions.check_login("vismock", "vismock")
+    assert not default.sessions.check_login("vismock", "wrong")
+    assert not default.sessions.check_login("nobody", "vismock")
     configured = Backend(accounts={"bmc": "s3cret"})
-    assert configured.check_login("bmc", "s3cret")
-    assert not configured.check_login("vismock", "vismock")
+    assert configured.sessions.check_login("bmc", "s3cret")
+    assert not configured.sessions.check_login("vismock", "vismock")
     default.close()
     configured.close()
 
 
 def test_sessions(backend: Backend) -> None:
-    key = backend.create_session("bmc")
-    assert backend.session_user(key) == "bmc"
-    assert backend.session_user("forged") is None
-    assert backend.create_session("bmc") != key
-    backend.end_session(key)
-    assert backend.session_user(key) is None
-    backend.end_session("never-existed")  # no error
+    key = backend.sessions.create("bmc")
+    assert backend.sessions.user(key) == "bmc"
+    assert backend.sessions.user("forged") is None
+    assert backend.sessions.create("bmc") != key
+    backend.sessions.end(key)
+    assert backend.sessions.user(key) is None
+    backend.sessions.end("never-existed")  # no error
 
 
 def test_sessions_expire_after_their_lifetime_on_the_mock_clock() -> None:
     store = Backend(session_lifetime=1800)
-    store.freeze(T0)
-    key = store.create_session("bmc")
-    store.advance(1800)
-    assert store.session_user(key) == "bmc"
-    store.advance(0.001)
-    assert store.session_user(key) is None
+    store.clock.freeze(T0)
+    key = store.sessions.create("bmc")
+    store.clock.advance(1800)
+    assert store.sessions.user(key) == "bmc"
+    store.clock.advance(0.001)
+    assert store.sessions.user(key) is None
     store.close()
 
 
 def test_sessions_are_capped_ending_the_oldest() -> None:
     store = Backend(session_cap=3)
-    keys = [store.create_session(f"user-{number}") for number in range(5)]
-    assert [store.session_user(key) for key in keys] == [None, None, "user-2", "user-3", "user-4"]
+    keys = [store.sessions.create(f"user-{number}") for number in range(5)]
+    assert [store.sessions.user(key) for key in keys] == [None, None, "user-2", "user-3", "user-4"]
     store.close()
 
 
@@ -352,37 +359,37 @@ def entry(operation: str = "Retrieve_Task_Status", **changes: Any) -> JournalEnt
 
 
 def test_journal_records_and_filters(backend: Backend) -> None:
-    backend.record(entry(user="bmc", latency_ms=1.5))
-    backend.record(entry(task_ids=("task-525", "task-2675"), outcome="ManagedObjectNotFound"))
-    backend.record(entry("RetrievePropertiesEx", face="soap", task_ids=("task-1001",)))
-    backend.record(entry("tasks", face="admin", task_ids=(), http_status=201))
-    everything = backend.journal()
+    backend.journal.record(entry(user="bmc", latency_ms=1.5))
+    backend.journal.record(entry(task_ids=("task-525", "task-2675"), outcome="ManagedObjectNotFound"))
+    backend.journal.record(entry("RetrievePropertiesEx", face="soap", task_ids=("task-1001",)))
+    backend.journal.record(entry("tasks", face="admin", task_ids=(), http_status=201))
+    everything = backend.journal.entries()
     assert [item.id for item in everything] == sorted(item.id for item in everything if item.id is not None)
     assert everything[0] == entry(user="bmc", latency_ms=1.5, id=everything[0].id)
-    assert len(backend.journal(task="task-525")) == 2
-    assert len(backend.journal(task="task-2675")) == 1
-    assert len(backend.journal(task="task-52")) == 0  # exact ids, not substrings
-    assert [item.operation for item in backend.journal(face="soap")] == ["RetrievePropertiesEx"]
-    assert len(backend.journal(outcome="ok", face="adapter")) == 1
-    assert [item.operation for item in backend.journal(limit=2)] == ["RetrievePropertiesEx", "tasks"]
-    assert backend.count_requests() == 4
-    assert backend.count_requests(task="task-525", outcome="ManagedObjectNotFound") == 1
-    assert backend.count_requests(operation="tasks", face="admin") == 1
-    backend.clear_journal()
-    assert backend.count_requests() == 0
+    assert len(backend.journal.entries(task="task-525")) == 2
+    assert len(backend.journal.entries(task="task-2675")) == 1
+    assert len(backend.journal.entries(task="task-52")) == 0  # exact ids, not substrings
+    assert [item.operation for item in backend.journal.entries(face="soap")] == ["RetrievePropertiesEx"]
+    assert len(backend.journal.entries(outcome="ok", face="adapter")) == 1
+    assert [item.operation for item in backend.journal.entries(limit=2)] == ["RetrievePropertiesEx", "tasks"]
+    assert backend.journal.count() == 4
+    assert backend.journal.count(task="task-525", outcome="ManagedObjectNotFound") == 1
+    assert backend.journal.count(operation="tasks", face="admin") == 1
+    backend.journal.clear()
+    assert backend.journal.count() == 0
 
 
 def test_journal_takes_naive_times_as_utc(backend: Backend) -> None:
-    backend.record(entry(time=datetime(2030, 1, 1)))
-    assert backend.journal()[0].time == T0
+    backend.journal.record(entry(time=datetime(2030, 1, 1)))
+    assert backend.journal.entries()[0].time == T0
 
 
 def test_journal_is_capped_dropping_the_oldest() -> None:
     store = Backend(journal_cap=5)
     for number in range(12):
-        store.record(entry(f"op-{number}"))
-    assert [item.operation for item in store.journal()] == [f"op-{number}" for number in range(7, 12)]
-    assert store.count_requests() == 5
+        store.journal.record(entry(f"op-{number}"))
+    assert [item.operation for item in store.journal.entries()] == [f"op-{number}" for number in range(7, 12)]
+    assert store.journal.count() == 5
     store.close()
 
 
@@ -390,29 +397,29 @@ def test_journal_is_capped_dropping_the_oldest() -> None:
 
 
 def test_fault_rule_fires_times_then_is_gone(backend: Backend) -> None:
-    rule = backend.add_fault(FaultRule(action="error", fault="InvalidLogin", times=2, task="task-525"))
+    rule = backend.faults.add(FaultRule(action="error", fault="InvalidLogin", times=2, task="task-525"))
     assert rule.id is not None
-    assert backend.take_fault(face="adapter", operation="Retrieve_Task_Status", task_ids=["task-1"]) is None
-    first = backend.take_fault(face="adapter", operation="Retrieve_Task_Status", task_ids=["task-525"])
+    assert backend.faults.take(face="adapter", operation="Retrieve_Task_Status", task_ids=["task-1"]) is None
+    first = backend.faults.take(face="adapter", operation="Retrieve_Task_Status", task_ids=["task-525"])
     assert first is not None and first.fault == "InvalidLogin" and first.times == 1
-    assert backend.list_faults()[0].times == 1
-    assert backend.take_fault(face="soap", operation="Fetch", task_ids=["task-525"]) is not None
-    assert backend.take_fault(face="soap", operation="Fetch", task_ids=["task-525"]) is None
-    assert backend.list_faults() == []
+    assert backend.faults.rules()[0].times == 1
+    assert backend.faults.take(face="soap", operation="Fetch", task_ids=["task-525"]) is not None
+    assert backend.faults.take(face="soap", operation="Fetch", task_ids=["task-525"]) is None
+    assert backend.faults.rules() == []
 
 
 def test_fault_rule_selectors_and_order(backend: Backend) -> None:
-    backend.add_fault(FaultRule(action="drop", face="soap", times=None))
-    backend.add_fault(FaultRule(action="delay", operation="Retrieve_Task_Status", delay_seconds=0.5))
+    backend.faults.add(FaultRule(action="drop", face="soap", times=None))
+    backend.faults.add(FaultRule(action="delay", operation="Retrieve_Task_Status", delay_seconds=0.5))
     for _ in range(3):
-        rule = backend.take_fault(face="soap", operation="Retrieve_Task_Status")
+        rule = backend.faults.take(face="soap", operation="Retrieve_Task_Status")
         assert rule is not None and rule.action == "drop"  # the first matching rule wins, unlimited
-    delayed = backend.take_fault(face="adapter", operation="Retrieve_Task_Status")
+    delayed = backend.faults.take(face="adapter", operation="Retrieve_Task_Status")
     assert delayed is not None and delayed.delay_seconds == 0.5
-    assert backend.take_fault(face="adapter", operation="Retrieve_Task_Status") is None
-    assert [rule.action for rule in backend.list_faults()] == ["drop"]
-    backend.clear_faults()
-    assert backend.take_fault(face="soap", operation="Fetch") is None
+    assert backend.faults.take(face="adapter", operation="Retrieve_Task_Status") is None
+    assert [rule.action for rule in backend.faults.rules()] == ["drop"]
+    backend.faults.clear()
+    assert backend.faults.take(face="soap", operation="Fetch") is None
 
 
 @pytest.mark.parametrize(
@@ -427,22 +434,22 @@ def test_fault_rule_selectors_and_order(backend: Backend) -> None:
 )
 def test_invalid_fault_rules_are_refused(backend: Backend, rule: FaultRule) -> None:
     with pytest.raises(VismockError, match="invalid fault rule"):
-        backend.add_fault(rule)
+        backend.faults.add(rule)
 
 
 def test_fault_probability_is_within_tolerance(backend: Backend) -> None:
     random.seed(1234)
-    backend.add_fault(FaultRule(action="status", times=None, probability=0.3))
+    backend.faults.add(FaultRule(action="status", times=None, probability=0.3))
     tries = 4000
-    fired = sum(backend.take_fault(face="adapter", operation="x") is not None for _ in range(tries))
+    fired = sum(backend.faults.take(face="adapter", operation="x") is not None for _ in range(tries))
     # Binomial(4000, 0.3): standard deviation ~29; allow about 5 of them.
     assert abs(fired - 0.3 * tries) < 150
 
 
 def test_probability_and_times_together_fire_exactly_times(backend: Backend) -> None:
     random.seed(99)
-    backend.add_fault(FaultRule(action="status", times=10, probability=0.5))
-    fired = sum(backend.take_fault(face="adapter", operation="x") is not None for _ in range(200))
+    backend.faults.add(FaultRule(action="status", times=10, probability=0.5))
+    fired = sum(backend.faults.take(face="adapter", operation="x") is not None for _ in range(200))
     assert fired == 10
 
 
@@ -452,19 +459,19 @@ def test_probability_and_times_together_fire_exactly_times(backend: Backend) -> 
 def test_reopening_the_database_keeps_tasks_rules_and_clock(tmp_path: Path) -> None:
     path = tmp_path / "state.sqlite3"
     first = Backend(path, tasks=BUILTIN[:2])
-    first.freeze(T0)
-    first.put_tasks([running_task("task-added")])
-    first.delete_task("task-525")
-    first.add_fault(FaultRule(action="drop", times=3))
-    first.record(entry())
+    first.clock.freeze(T0)
+    first.tasks.put([running_task("task-added")])
+    first.tasks.delete("task-525")
+    first.faults.add(FaultRule(action="drop", times=3))
+    first.journal.record(entry())
     first.close()
     again = Backend(path, tasks=BUILTIN[:2])
-    assert [spec.id for spec in again.list_tasks()] == ["task-2675", "task-added"]
-    assert [rule.times for rule in again.list_faults()] == [3]
-    assert again.now() == T0
-    assert again.count_requests() == 1
+    assert [spec.id for spec in again.tasks.specs()] == ["task-2675", "task-added"]
+    assert [rule.times for rule in again.faults.rules()] == [3]
+    assert again.clock.now() == T0
+    assert again.journal.count() == 1
     again.reset()  # back to the loaded file
-    assert [spec.id for spec in again.list_tasks()] == ["task-525", "task-2675"]
+    assert [spec.id for spec in again.tasks.specs()] == ["task-525", "task-2675"]
     again.close()
 
 
@@ -473,7 +480,7 @@ def test_attaching_without_tasks_keeps_the_loaded_set(tmp_path: Path) -> None:
     Backend(path, tasks=BUILTIN[:1]).close()
     attached = Backend(path)
     attached.reset()
-    assert [spec.id for spec in attached.list_tasks()] == ["task-525"]
+    assert [spec.id for spec in attached.tasks.specs()] == ["task-525"]
     attached.close()
 
 
@@ -486,24 +493,24 @@ def test_private_temporary_database_is_removed_on_close() -> None:
 
 
 def _add_task_in_child(path: str) -> None:
-    Backend(path).put_tasks([running_task("task-from-child")])
+    Backend(path).tasks.put([running_task("task-from-child")])
 
 
 def _poll_in_child(path: str, task_id: str, times: int) -> None:
     store = Backend(path)
     for _ in range(times):
-        store.task_info(task_id)
+        store.tasks.info(task_id)
 
 
 def _take_in_child(path: str, tries: int, queue: Any) -> None:
     store = Backend(path)
-    queue.put(sum(store.take_fault(face="adapter", operation="x") is not None for _ in range(tries)))
+    queue.put(sum(store.faults.take(face="adapter", operation="x") is not None for _ in range(tries)))
 
 
 def _record_in_child(path: str, count: int) -> None:
     store = Backend(path, journal_cap=50)
     for number in range(count):
-        store.record(entry(f"op-{number}"))
+        store.journal.record(entry(f"op-{number}"))
 
 
 @pytest.fixture
@@ -514,12 +521,12 @@ def spawn() -> Any:
 def test_task_added_in_one_process_is_seen_by_another(tmp_path: Path, spawn: Any) -> None:
     path = str(tmp_path / "state.sqlite3")
     here = Backend(path, tasks=BUILTIN)
-    assert here.task_info("task-1001")  # warm this process's cache
+    assert here.tasks.info("task-1001")  # warm this process's cache
     child = spawn.Process(target=_add_task_in_child, args=(path,))
     child.start()
     child.join(60)
     assert child.exitcode == 0
-    assert here.task_info("task-from-child")["state"] == "running"
+    assert here.tasks.info("task-from-child")["state"] == "running"
     here.close()
 
 
@@ -527,14 +534,14 @@ def test_polls_are_counted_exactly_across_processes(tmp_path: Path, spawn: Any) 
     path = str(tmp_path / "state.sqlite3")
     here = Backend(path)
     spec = running_task(progression="polls", timeline=(Step("queued", 0), Step("success", 100)))
-    here.put_tasks([spec])
+    here.tasks.put([spec])
     children = [spawn.Process(target=_poll_in_child, args=(path, spec.id, 25)) for _ in range(4)]
     for child in children:
         child.start()
     for child in children:
         child.join(120)
         assert child.exitcode == 0
-    assert here.task_info(spec.id, poll=False)["state"] == "success"  # exactly 100 polls counted
+    assert here.tasks.info(spec.id, poll=False)["state"] == "success"  # exactly 100 polls counted
     here.close()
 
 
@@ -542,22 +549,22 @@ def test_polls_one_short_leave_the_task_unfinished(tmp_path: Path, spawn: Any) -
     path = str(tmp_path / "state.sqlite3")
     here = Backend(path)
     spec = running_task(progression="polls", timeline=(Step("queued", 0), Step("success", 100)))
-    here.put_tasks([spec])
+    here.tasks.put([spec])
     children = [spawn.Process(target=_poll_in_child, args=(path, spec.id, 33)) for _ in range(3)]
     for child in children:
         child.start()
     for child in children:
         child.join(120)
-    assert here.task_info(spec.id, poll=False)["state"] == "queued"  # 99 polls
-    assert here.task_info(spec.id)["state"] == "queued"  # the 100th read still shows what 99 polls reached
-    assert here.task_info(spec.id)["state"] == "success"
+    assert here.tasks.info(spec.id, poll=False)["state"] == "queued"  # 99 polls
+    assert here.tasks.info(spec.id)["state"] == "queued"  # the 100th read still shows what 99 polls reached
+    assert here.tasks.info(spec.id)["state"] == "success"
     here.close()
 
 
 def test_fault_with_times_fires_exactly_times_under_concurrency(tmp_path: Path, spawn: Any) -> None:
     path = str(tmp_path / "state.sqlite3")
     here = Backend(path)
-    here.add_fault(FaultRule(action="error", times=37))
+    here.faults.add(FaultRule(action="error", times=37))
     queue = spawn.Queue()
     children = [spawn.Process(target=_take_in_child, args=(path, 30, queue)) for _ in range(4)]
     for child in children:
@@ -566,7 +573,7 @@ def test_fault_with_times_fires_exactly_times_under_concurrency(tmp_path: Path, 
     for child in children:
         child.join(60)
     assert sum(fired) == 37
-    assert here.list_faults() == []
+    assert here.faults.rules() == []
     here.close()
 
 
@@ -579,7 +586,7 @@ def test_journal_cap_holds_under_concurrent_writers(tmp_path: Path, spawn: Any) 
     for child in children:
         child.join(120)
         assert child.exitcode == 0
-    assert here.count_requests() == 50
+    assert here.journal.count() == 50
     here.close()
 
 
@@ -587,30 +594,30 @@ def test_threads_share_one_backend(backend: Backend) -> None:
     import threading
 
     spec = running_task(progression="polls", timeline=(Step("queued", 0), Step("success", 80)))
-    backend.put_tasks([spec])
+    backend.tasks.put([spec])
     threads = [
-        threading.Thread(target=lambda: [backend.task_info(spec.id) for _ in range(20)]) for _ in range(4)
+        threading.Thread(target=lambda: [backend.tasks.info(spec.id) for _ in range(20)]) for _ in range(4)
     ]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
-    assert backend.task_info(spec.id, poll=False)["state"] == "success"
+    assert backend.tasks.info(spec.id, poll=False)["state"] == "success"
 
 
 def test_a_thread_per_request_server_does_not_pile_up_connections(backend: Backend) -> None:
     import threading
 
     for _ in range(40):
-        thread = threading.Thread(target=backend.task_info, args=("task-1001",))
+        thread = threading.Thread(target=backend.tasks.info, args=("task-1001",))
         thread.start()
         thread.join()
-    assert len(backend._db._by_thread) <= 2  # this thread's and at most the last worker's
+    assert len(backend.database._by_thread) <= 2  # this thread's and at most the last worker's
 
 
 def _use_inherited_backend(backend: Backend, queue: Any) -> None:
-    backend.put_tasks([running_task("task-forked")])
-    queue.put(backend.task_info("task-1001")["key"])
+    backend.tasks.put([running_task("task-forked")])
+    queue.put(backend.tasks.info("task-1001")["key"])
 
 
 def test_a_forked_worker_reuses_the_backend_object_with_its_own_connection(tmp_path: Path) -> None:
@@ -618,13 +625,13 @@ def test_a_forked_worker_reuses_the_backend_object_with_its_own_connection(tmp_p
         pytest.skip("no fork on this platform")
     context = multiprocessing.get_context("fork")
     backend = Backend(tmp_path / "state.sqlite3", tasks=BUILTIN)
-    backend.task_info("task-1001")  # the parent has an open connection when it forks
+    backend.tasks.info("task-1001")  # the parent has an open connection when it forks
     queue = context.Queue()
     child = context.Process(target=_use_inherited_backend, args=(backend, queue))
     child.start()
     assert queue.get(timeout=60) == "task-1001"
     child.join(60)
     assert child.exitcode == 0
-    assert backend.get_task("task-forked").id == "task-forked"
-    assert backend.task_info("task-1001")["key"] == "task-1001"  # the parent's connection still works
+    assert backend.tasks.get("task-forked").id == "task-forked"
+    assert backend.tasks.info("task-1001")["key"] == "task-1001"  # the parent's connection still works
     backend.close()

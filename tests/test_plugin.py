@@ -94,7 +94,7 @@ def test_a_request_in_flight_during_a_reset_never_reaches_the_next_test(
     ((status, body),) = answers
     assert (status, codec.decode(body)["metadata"]["fault"]) == (200, "RequestCanceled")
     assert vismock_server.journal(face=None) == []  # nothing of the previous test in the journal
-    assert vismock_server.backend.list_faults() == []
+    assert vismock_server.backend.faults.rules() == []
     with pytest.raises(VimFault):
         vismock_server.task_info("task-p")  # the reset state: the previous test's task is gone
 
@@ -206,9 +206,9 @@ def test_task_file_and_accounts_fixtures_can_be_overridden(pytester: pytest.Pyte
             import pytest
 
             def test_served(vismock_server):
-                assert [spec.id for spec in vismock_server.backend.list_tasks()] == ["task-42"]
-                assert vismock_server.backend.check_login("bmc", "hunter2")
-                assert not vismock_server.backend.check_login("vismock", "vismock")
+                assert [spec.id for spec in vismock_server.backend.tasks.specs()] == ["task-42"]
+                assert vismock_server.backend.sessions.check_login("bmc", "hunter2")
+                assert not vismock_server.backend.sessions.check_login("vismock", "vismock")
             """
         )
     )
@@ -224,7 +224,7 @@ def test_server_side_exception_fails_the_test(pytester: pytest.Pytester) -> None
             def test_server_breaks(vismock_server, monkeypatch):
                 def explode(task_id, poll=True):
                     raise RuntimeError("store exploded")
-                monkeypatch.setattr(vismock_server.backend, "task_info", explode)
+                monkeypatch.setattr(vismock_server.backend.tasks, "read", explode)
                 url, headers = vismock_server.url + "/adapter", {{"Content-Type": "text/xml"}}
                 request = urllib.request.Request(url, data={SEED_REQUEST!r}, headers=headers)
                 urllib.request.urlopen(request).read()  # a valid SystemError envelope, HTTP 200
@@ -241,10 +241,10 @@ def test_works_under_xdist_with_a_server_per_worker(pytester: pytest.Pytester) -
         f"""
 def test_{n}(vismock_server):
     vismock_server.add_task(id="task-{n}")
-    assert [s.id for s in vismock_server.backend.list_tasks()].count("task-{n}") == 1
-    assert not any(s.id.startswith("task-x") for s in vismock_server.backend.list_tasks())
+    assert [s.id for s in vismock_server.backend.tasks.specs()].count("task-{n}") == 1
+    assert not any(s.id.startswith("task-x") for s in vismock_server.backend.tasks.specs())
     vismock_server.add_task(id="task-x{n}")
-    (vismock_server.backend.list_tasks() and open("ports-{n}.txt", "w").write(vismock_server.url))
+    (vismock_server.backend.tasks.specs() and open("ports-{n}.txt", "w").write(vismock_server.url))
 """
         for n in range(6)
     )

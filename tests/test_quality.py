@@ -37,13 +37,16 @@ def test_ruff_format_is_clean() -> None:
 
 
 def _installed_layout(target: Path) -> Path:
-    """Symlinks laying the folders out as installed, since mypy cannot follow import hooks."""
+    """Symlinks laying the folders out as installed, since mypy cannot follow import hooks: the
+    root package's modules, and each mapped folder (subpackages included) where it installs."""
+    root = target / "vismock"
+    root.mkdir(parents=True)
     for package, source in PACKAGE_DIRS.items():
-        destination = target / package
-        destination.mkdir(parents=True, exist_ok=True)
-        for item in source.iterdir():
-            if item.suffix == ".py":
-                (destination / item.name).symlink_to(item)
+        if package == "vismock":
+            for item in source.glob("*.py"):
+                (root / item.name).symlink_to(item)
+        else:
+            (target / package).symlink_to(source, target_is_directory=True)
     return target
 
 

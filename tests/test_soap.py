@@ -25,8 +25,8 @@ from test_soap_support import (
     post,
 )
 
-from vismock.mockserver import vim25
-from vismock.mockserver.models import FaultRule
+from vismock.mockserver.faces.soap import wire as vim25
+from vismock.mockserver.state import FaultRule
 
 NS = {"v": "urn:vim25", "s": vim25.SOAPENV, "xsi": vim25.XSI}
 CASES = yaml.safe_load((DATA / "cases.yaml").read_text())["cases"]
@@ -112,7 +112,7 @@ def test_logout_ends_the_session(client: FlaskClient) -> None:
 
 
 def test_session_is_active_for_the_own_session(app: Flask, client: FlaskClient) -> None:
-    key = backend_of(app).create_session(USER)
+    key = backend_of(app).sessions.create(USER)
     logged_in(client)
     body = call_xml(
         "SessionIsActive",
@@ -135,7 +135,7 @@ def test_the_journal_records_soap_calls_without_passwords(app: Flask, client: Fl
     post(client, login_body(password="s3cret-wrong"))
     logged_in(client)
     post(client, call_xml("Fetch", "Task", "task-done", "<prop>info</prop>"))
-    entries = backend_of(app).journal(face="soap")
+    entries = backend_of(app).journal.entries(face="soap")
     outcomes = [(entry.operation, entry.outcome) for entry in entries]
     assert ("Login", "InvalidLogin") in outcomes
     assert ("Fetch", "ok") in outcomes
@@ -154,7 +154,7 @@ def test_fetched_task_info_is_the_backend_task_info(app: Flask, client: FlaskCli
     logged_in(client)
     response = post(client, call_xml("Fetch", "Task", task_id, "<prop>info</prop>"))
     assert_valid(response.data)
-    info = backend_of(app).task_info(task_id, poll=False)
+    info = backend_of(app).tasks.info(task_id, poll=False)
     (returnval,) = _xpath(response.data, "//v:returnval")
     assert returnval.get(f"{{{vim25.XSI}}}type") == "TaskInfo"
     fields = {etree.QName(child).localname: child for child in returnval}
@@ -165,7 +165,7 @@ def test_fetched_task_info_is_the_backend_task_info(app: Flask, client: FlaskCli
     entity = vim25.task_entity(info)
     assert entity is not None
     assert (fields["entity"].get("type"), fields["entity"].text) == (entity.type, entity.value)
-    reason_type = next(name for name in vim25.REASON_TYPES if name in info)
+    reason_type = next(name for name in vim25.reason_types() if name in info)
     assert fields["reason"].get(f"{{{vim25.XSI}}}type") == reason_type
     if "error" in info:
         assert fields["error"][0].get(f"{{{vim25.XSI}}}type") == info["error"]["fault"]
@@ -175,7 +175,7 @@ def test_fetched_task_info_is_the_backend_task_info(app: Flask, client: FlaskCli
 
 
 def test_unknown_fault_types_are_sent_as_system_error(app: Flask) -> None:
-    info = dict(backend_of(app).task_info("task-error", poll=False))
+    info = dict(backend_of(app).tasks.info("task-error", poll=False))
     info["error"] = {"fault": "NoSuchVimFault", "localizedMessage": "boom"}
     body = vim25.response_envelope(
         "Fetch", lambda r: vim25.sub_value(r, "returnval", vim25.task_info_value(info))
@@ -258,7 +258,7 @@ def test_wait_for_updates_ex_reports_enter_then_only_changes(app: Flask, client:
 
     assert _xpath(_wait_ex(client, version), "//v:returnval") == []  # nothing changed: no UpdateSet
 
-    backend_of(app).advance(5)
+    backend_of(app).clock.advance(5)
     second = _wait_ex(client, version)
     assert _xpath(second, "//v:objectSet/v:obj/text()") == ["task-ok"]
     assert _xpath(second, "//v:objectSet/v:kind/text()") == ["modify"]
@@ -271,7 +271,7 @@ def test_wait_for_updates_reports_field_paths(app: Flask, client: FlaskClient) -
     _create_filter(client, ["task-ok"], "<pathSet>info.state</pathSet><pathSet>info.progress</pathSet>")
     first = _wait_ex(client, "")
     assert _xpath(first, "//v:changeSet/v:name/text()") == ["info.state"]  # progress unset: not sent
-    backend_of(app).advance(5)
+    backend_of(app).clock.advance(5)
     second = _wait_ex(client, str(_xpath(first, "//v:version/text()")[0]))
     assert _xpath(second, "//v:changeSet/v:name/text()") == ["info.state", "info.progress"]
     assert _xpath(second, "//v:changeSet/v:val/text()") == ["running", "50"]
@@ -281,7 +281,7 @@ def test_a_deleted_task_leaves_the_filter(app: Flask, client: FlaskClient) -> No
     logged_in(client)
     _create_filter(client, ["task-ok", "task-done"])
     version = str(_xpath(_wait_ex(client, ""), "//v:version/text()")[0])
-    backend_of(app).delete_task("task-done")
+    backend_of(app).tasks.delete("task-done")
     update = _wait_ex(client, version)
     assert _xpath(update, "//v:objectSet/v:kind/text()") == ["leave"]
 
@@ -307,9 +307,8 @@ def test_a_filter_on_an_unknown_task_is_refused(client: FlaskClient) -> None:
     assert vim25.fault_type_of(response.data) == "ManagedObjectNotFound"
 
 
-def test_wait_for_updates_returns_an_update_set_after_its_cap(app: Flask) -> None:
-    app.config["VISMOCK_SOAP_MAX_WAIT"] = 0
-    with app.test_client() as client:
+def test_wait_for_updates_returns_an_update_set_after_its_cap() -> None:
+    with make_app(VISMOCK_SOAP_MAX_WAIT=0).test_client() as client:
         logged_in(client)
         _create_filter(client, ["task-ok"])
         version = str(_xpath(_wait_ex(client, ""), "//v:version/text()")[0])
@@ -343,7 +342,7 @@ def test_cancel_task_ends_it_in_error_with_request_canceled(app: Flask, client: 
 
 def test_an_error_rule_answers_a_typed_soap_fault(app: Flask, client: FlaskClient) -> None:
     logged_in(client)
-    backend_of(app).add_fault(
+    backend_of(app).faults.add(
         FaultRule(
             action="error",
             face="soap",
@@ -358,20 +357,20 @@ def test_an_error_rule_answers_a_typed_soap_fault(app: Flask, client: FlaskClien
     assert_valid(response.data)
     assert vim25.fault_type_of(response.data) == "NotSupported"
     assert post(client, call_xml("Fetch", "Task", "task-done", "<prop>info</prop>")).status_code == 200
-    assert backend_of(app).count_requests(face="soap", outcome="fault-injected") == 1
+    assert backend_of(app).journal.count(face="soap", outcome="fault-injected") == 1
 
 
 def test_a_status_rule_changes_the_http_status(app: Flask, client: FlaskClient) -> None:
     logged_in(client)
-    backend_of(app).add_fault(FaultRule(action="status", face="soap", operation="Fetch", http_status=503))
+    backend_of(app).faults.add(FaultRule(action="status", face="soap", operation="Fetch", http_status=503))
     response = post(client, call_xml("Fetch", "Task", "task-done", "<prop>info</prop>"))
     assert response.status_code == 503
 
 
 def test_a_task_added_later_is_visible_at_once(app: Flask, client: FlaskClient) -> None:
-    from vismock.mockserver.models import TaskSpec
+    from vismock.mockserver.state import TaskSpec
 
-    backend_of(app).put_tasks(
+    backend_of(app).tasks.put(
         [TaskSpec(id="task-new", name="PowerOffVM_Task", description_id="VirtualMachine.powerOff")]
     )
     logged_in(client)
@@ -380,8 +379,8 @@ def test_a_task_added_later_is_visible_at_once(app: Flask, client: FlaskClient) 
     assert _xpath(response.data, "//v:returnval/v:queueTime/text()") == [vim25.format_datetime(T0)]
 
 
-def test_a_body_over_the_size_limit_is_an_invalid_request(app: Flask, client: FlaskClient) -> None:
-    app.config["MAX_CONTENT_LENGTH"] = 1000
+def test_a_body_over_the_size_limit_is_an_invalid_request() -> None:
+    client = make_app(VISMOCK_MAX_CONTENT_LENGTH=1000).test_client()
     response = post(client, call_xml("Fetch", "Task", "task-done", "<prop>info</prop>" + " " * 2000))
     assert response.status_code == 500
     assert_valid(response.data)
@@ -396,7 +395,7 @@ def test_an_internal_error_is_a_system_error_fault(
     def broken(*_args: Any, **_kwargs: Any) -> Any:
         raise RuntimeError("the store is on fire")
 
-    monkeypatch.setattr(backend_of(app), "task_info", broken)
+    monkeypatch.setattr(backend_of(app).tasks, "read", broken)
     response = post(client, call_xml("Fetch", "Task", "task-done", "<prop>info</prop>"))
     assert response.status_code == 500
     assert_valid(response.data)
@@ -411,6 +410,6 @@ def test_a_repeated_call_sees_the_task_change(app: Flask, client: FlaskClient) -
     fetch = call_xml("Fetch", "Task", "task-ok", "<prop>info</prop>")
     states = []
     for advance in (0, 0, 5, 0, 5):
-        backend_of(app).advance(advance)
+        backend_of(app).clock.advance(advance)
         states += _xpath(post(client, fetch).data, "//v:returnval/v:state/text()")
     assert states == ["queued", "queued", "running", "running", "success"]

@@ -24,7 +24,7 @@ def server() -> Iterator[LiveServer]:
 @pytest.fixture
 def live(server: LiveServer) -> LiveServer:
     server.backend.reset()
-    server.backend.freeze(T0)
+    server.backend.clock.freeze(T0)
     return server
 
 
@@ -45,7 +45,7 @@ def advance_later(live: LiveServer, *seconds: float) -> threading.Thread:
     def run() -> None:
         for step in seconds:
             threading.Event().wait(0.15)
-            live.backend.advance(step)
+            live.backend.clock.advance(step)
 
     thread = threading.Thread(target=run, daemon=True)
     thread.start()
@@ -73,7 +73,7 @@ def test_task_info_in_every_state_and_reason(
     si: Any, live: LiveServer, task_id: str, state: str, reason_type: Any
 ) -> None:
     info = task(si, task_id).info
-    spec = live.backend.get_task(task_id)
+    spec = live.backend.tasks.get(task_id)
     assert info.key == task_id and info.task._moId == task_id
     assert info.state == state
     assert isinstance(info.reason, reason_type)
@@ -175,7 +175,7 @@ def test_cancel_task(si: Any) -> None:
 
 def test_recent_tasks(si: Any, live: LiveServer) -> None:
     recent = si.content.taskManager.recentTask
-    assert [one._moId for one in recent] == [spec.id for spec in live.backend.list_tasks()]
+    assert [one._moId for one in recent] == [spec.id for spec in live.backend.tasks.specs()]
 
 
 def test_wrong_password_raises_invalid_login(live: LiveServer) -> None:

@@ -15,9 +15,10 @@ from flask import Flask
 from flask.testing import FlaskClient
 from waitress.server import create_server
 
-from vismock.mockserver import vim25
 from vismock.mockserver.app import create_app
-from vismock.mockserver.models import Backend
+from vismock.mockserver.faces.soap import wire as vim25
+from vismock.mockserver.services import services_of
+from vismock.mockserver.state import Backend
 
 DATA = Path(__file__).parent / "data" / "soap"
 TASKS_FILE = DATA / "tasks.yaml"
@@ -29,12 +30,12 @@ SOAP_HEADERS = {"Content-Type": "text/xml; charset=utf-8", "SOAPAction": '"urn:v
 def make_app(**config: Any) -> Flask:
     """A mock over the SOAP test tasks, its clock frozen at T0."""
     app = create_app({"VISMOCK_TASKS": str(TASKS_FILE), **config})
-    backend_of(app).freeze(T0)
+    backend_of(app).clock.freeze(T0)
     return app
 
 
 def backend_of(app: Flask) -> Backend:
-    backend: Backend = app.extensions["vismock.backend"]
+    backend: Backend = services_of(app).backend
     return backend
 
 

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 
 from vismock.errors import VismockError
-from vismock.mockserver.models import Reason, Step, TaskSpec
-from vismock.mockserver.taskfile import (
+from vismock.mockserver.state import Reason, Step, TaskSpec
+from vismock.mockserver.state.taskfile import (
     TaskFileError,
     load_builtin_tasks,
     load_task_file,
@@ -69,10 +69,12 @@ def test_every_field_maps_to_the_spec() -> None:
         event_chain_id=100,
         progression="time",
         queued_at=datetime(2024, 1, 2, 3, 4, 5, 500000, tzinfo=UTC),
-        change_tag="tag-1",
-        parent_task_key="task-99",
-        root_task_key="task-98",
-        activation_id="act-1",
+        fields=(
+            ("changeTag", "tag-1"),
+            ("parentTaskKey", "task-99"),
+            ("rootTaskKey", "task-98"),
+            ("activationId", "act-1"),
+        ),
         timeline=(
             Step(state="queued", at=0),
             Step(state="running", at=1.5, progress=0),

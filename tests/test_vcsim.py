@@ -19,7 +19,7 @@ from pyVim.connect import Disconnect, SmartConnect
 from pyVim.task import WaitForTask
 from pyVmomi import vim
 
-from vismock.adapter.vcenter import Settings, retrieve_task_status_over_soap
+from vismock.adapter.vcenter import Settings, run_over_soap
 from vismock.codec import decode, encode, validate
 
 VCSIM = Path(os.environ.get("VISMOCK_VCSIM", "/tmp/vcsim-anchor"))
@@ -89,9 +89,7 @@ def _request(task_id: str, soap_url: str) -> bytes:
 def test_retrieve_task_status_of_a_power_on_task(vcsim: tuple[str, int], powered_on_task: Any) -> None:
     host, port = vcsim
     task_id = powered_on_task._moId
-    response = retrieve_task_status_over_soap(
-        decode(_request(task_id, f"http://{host}:{port}/sdk")), Settings()
-    )
+    response = run_over_soap(decode(_request(task_id, f"http://{host}:{port}/sdk")), Settings())
     validate(encode(response, root="vmware-infrastructure-response"))
     assert response["metadata"]["status"] == "success"
     (returnval,) = response["RetrieveTaskStatusResponse"]["returnval"]
@@ -106,8 +104,6 @@ def test_retrieve_task_status_of_a_power_on_task(vcsim: tuple[str, int], powered
 
 def test_an_unknown_task_on_the_simulator(vcsim: tuple[str, int]) -> None:
     host, port = vcsim
-    response = retrieve_task_status_over_soap(
-        decode(_request("task-99999", f"http://{host}:{port}/sdk")), Settings()
-    )
+    response = run_over_soap(decode(_request("task-99999", f"http://{host}:{port}/sdk")), Settings())
     assert response["metadata"]["status"] == "error"
     assert response["metadata"]["fault"] == "ManagedObjectNotFound"

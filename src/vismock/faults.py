@@ -1,4 +1,4 @@
-"""vim25 faults as exceptions, shared by both faces of the mock and the adapter.
+"""vim25 faults as exceptions: the one module of them, shared by both faces of the mock and the adapter.
 
 Each carries the vim25 fault type name (``ManagedObjectNotFound``) and a message
 in vCenter's words; the adapter face renders them in ``metadata/fault`` and
@@ -88,3 +88,33 @@ class HostUnreachable(VimFault):
 
 class RequestTimedOut(VimFault):
     fault_type = "RequestTimeout"
+
+
+class InvalidProperty(VimFault):
+    fault_type = "InvalidProperty"
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"Property {name!r} is not served by vismock")
+        self.name = name
+
+
+class InvalidCollectorVersion(VimFault):
+    fault_type = "InvalidCollectorVersion"
+
+    def __init__(self, message: str = "The collector version is not valid for this session.") -> None:
+        super().__init__(message)
+
+
+class InvalidArgument(VimFault):
+    fault_type = "InvalidArgument"
+
+    def __init__(self, message: str, invalid_property: str | None = None) -> None:
+        super().__init__(message)
+        self.invalid_property = invalid_property
+
+
+def fault_named(fault_type: str, message: str) -> VimFault:
+    """A fault of any vim25 type by name (an injected fault, a task's error): its message kept."""
+    fault = VimFault(message)
+    fault.fault_type = fault_type
+    return fault

@@ -14,18 +14,19 @@ import ipaddress
 import json
 import logging
 import os
-import re
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any, get_args, get_type_hints
 
-from flask import Blueprint, Response, current_app, jsonify, request
+from flask import Blueprint, Response, current_app, g, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from vismock.errors import VismockError
 from vismock.faults import VimFault
-from vismock.mockserver import observe, taskfile
-from vismock.mockserver.models import Backend, Face, FaultRule, TaskSpec
+from vismock.mockserver.faces.common import Observation
+from vismock.mockserver.services import Services, services_of
+from vismock.mockserver.state import Backend, FaultRule, JournalEntry, TaskSpec, taskfile
+from vismock.mockserver.state.models import Face
 
 log = logging.getLogger("vismock.mockserver")
 
@@ -61,8 +62,31 @@ def _guard() -> Response | None:
     elif not _is_loopback(request.remote_addr):
         return _error("admin API answers loopback clients only; start the server with --admin-token", 403)
     if request.method != "GET" and request.endpoint not in UNJOURNALED:
-        observe.begin("admin", f"{request.method} {request.path}")
+        g.observation = Observation(
+            face="admin", operation=f"{request.method} {request.path}", generation=_backend().generation()
+        )
     return None
+
+
+@admin_blueprint.before_request
+def _refuse_oversize_chunked_body() -> None:
+    """A chunked body (no Content-Length) over the cap gets 413 too, not silently cut at the cap.
+
+    werkzeug limits such a stream to MAX_CONTENT_LENGTH without complaint; reading one byte past
+    the cached body raises RequestEntityTooLarge when there was more.
+    """
+    if request.content_length is None and request.method in ("POST", "PUT", "PATCH"):
+        request.get_data(cache=True)
+        request.stream.read(1)
+
+
+@admin_blueprint.after_request
+def _journal(response: Response) -> Response:
+    """A change through the admin API is journaled as its response leaves."""
+    observation: Observation | None = g.pop("observation", None)
+    if observation is not None:
+        _services().journal.record(observation.entry(response.status_code))
+    return response
 
 
 @admin_blueprint.errorhandler(AdminError)
@@ -95,7 +119,7 @@ def _unexpected(error: Exception) -> Response:
 
 
 def _error(message: str, status: int, **extra: Any) -> Response:
-    observation = observe.current()
+    observation: Observation | None = g.get("observation")
     if observation is not None:
         observation.outcome = "invalid" if status < 500 else "server-error"
     response = jsonify({"error": message, **extra})
@@ -129,7 +153,7 @@ def list_tasks() -> Response:
     return jsonify(
         {
             "tasks": [
-                task_to_json(spec, backend.task_info(spec.id, poll=False)) for spec in backend.list_tasks()
+                task_to_json(spec, backend.tasks.info(spec.id, poll=False)) for spec in backend.tasks.specs()
             ]
         }
     )
@@ -138,14 +162,14 @@ def list_tasks() -> Response:
 @admin_blueprint.get("/tasks/<task_id>")
 def get_task(task_id: str) -> Response:
     backend = _backend()
-    return jsonify(task_to_json(backend.get_task(task_id), backend.task_info(task_id, poll=False)))
+    return jsonify(task_to_json(backend.tasks.get(task_id), backend.tasks.info(task_id, poll=False)))
 
 
 @admin_blueprint.post("/tasks")
 def put_tasks() -> Response:
     """Add or replace tasks: one task object, a list of them, or ``{"tasks": [...]}``."""
     specs = taskfile.specs_from_dicts(_json_body(), source="admin API")
-    _backend().put_tasks(specs)
+    _backend().tasks.put(specs)
     _observed_tasks([spec.id for spec in specs])
     return _json({"tasks": [spec.id for spec in specs]}, 201)
 
@@ -158,7 +182,7 @@ def put_task(task_id: str) -> Response:
     if "id" in body and body["id"] != task_id:
         raise AdminError(f"field 'id': {body['id']!r} does not match the URL's task id {task_id!r}")
     specs = [taskfile.spec_from_dict({"id": task_id, **body}, source="admin API")]
-    _backend().put_tasks(specs)
+    _backend().tasks.put(specs)
     _observed_tasks([task_id])
     return _json({"tasks": [task_id]}, 200)
 
@@ -166,8 +190,8 @@ def put_task(task_id: str) -> Response:
 @admin_blueprint.delete("/tasks/<task_id>")
 def delete_task(task_id: str) -> Response:
     backend = _backend()
-    backend.get_task(task_id)  # 404 for an unknown task
-    backend.delete_task(task_id)
+    backend.tasks.get(task_id)  # 404 for an unknown task
+    backend.tasks.delete(task_id)
     _observed_tasks([task_id])
     return _json({"deleted": task_id}, 200)
 
@@ -179,7 +203,7 @@ def advance_task(task_id: str) -> Response:
     if steps < 1:
         raise AdminError("field 'steps': must be at least 1")
     _observed_tasks([task_id])
-    info = _backend().advance_task(task_id, steps)
+    info = _backend().tasks.advance(task_id, steps)
     return _json({"id": task_id, "info": info}, 200)
 
 
@@ -188,13 +212,13 @@ def restart_task(task_id: str) -> Response:
     """Start one task's lifecycle over (queued now, or at its fixed queueTime)."""
     _observed_tasks([task_id])
     backend = _backend()
-    backend.restart_task(task_id)
-    return _json(task_to_json(backend.get_task(task_id), backend.task_info(task_id, poll=False)), 200)
+    backend.tasks.restart(task_id)
+    return _json(task_to_json(backend.tasks.get(task_id), backend.tasks.info(task_id, poll=False)), 200)
 
 
 @admin_blueprint.post("/reset")
 def reset() -> Response:
-    observe.journal_writer().settle()  # entries still queued must not land after the reset
+    _services().journal.settle()  # entries still queued must not land after the reset
     _backend().reset()
     return _json({"reset": True}, 200)
 
@@ -205,23 +229,25 @@ def reset() -> Response:
 @admin_blueprint.get("/journal")
 def journal() -> Response:
     limit = request.args.get("limit")
-    observe.journal_writer().settle()
-    entries = _backend().journal(**_journal_filters(), limit=_positive_int("limit", limit) if limit else None)
-    return jsonify({"entries": [observe.entry_to_json(entry) for entry in entries]})
+    _services().journal.settle()
+    entries = _backend().journal.entries(
+        **_journal_filters(), limit=_positive_int("limit", limit) if limit else None
+    )
+    return jsonify({"entries": [entry_to_json(entry) for entry in entries]})
 
 
 @admin_blueprint.delete("/journal")
 def clear_journal() -> Response:
-    observe.journal_writer().settle()
-    _backend().clear_journal()
+    _services().journal.settle()
+    _backend().journal.clear()
     return _json({"cleared": True}, 200)
 
 
 @admin_blueprint.get("/journal/count")
 def count() -> Response:
     filters = _journal_filters()
-    observe.journal_writer().settle()
-    return jsonify({"count": _backend().count_requests(**filters)})
+    _services().journal.settle()
+    return jsonify({"count": _backend().journal.count(**filters)})
 
 
 def _journal_filters() -> dict[str, Any]:
@@ -239,7 +265,7 @@ def _journal_filters() -> dict[str, Any]:
 
 @admin_blueprint.get("/faults")
 def list_faults() -> Response:
-    return jsonify({"faults": [fault_rule_to_json(rule) for rule in _backend().list_faults()]})
+    return jsonify({"faults": [fault_rule_to_json(rule) for rule in _backend().faults.rules()]})
 
 
 @admin_blueprint.post("/faults")
@@ -249,19 +275,19 @@ def add_faults() -> Response:
     rules: list[FaultRule] = [
         fault_rule_from_json(item, f"faults[{index}]") for index, item in _indexed(body)
     ]
-    stored = [_backend().add_fault(rule) for rule in rules]
+    stored = [_backend().faults.add(rule) for rule in rules]
     return _json({"faults": [fault_rule_to_json(rule) for rule in stored]}, 201)
 
 
 @admin_blueprint.delete("/faults")
 def clear_faults() -> Response:
-    _backend().clear_faults()
+    _backend().faults.clear()
     return _json({"cleared": True}, 200)
 
 
 @admin_blueprint.delete("/faults/<int:rule_id>")
 def delete_fault(rule_id: int) -> Response:
-    if not _backend().delete_fault(rule_id):
+    if not _backend().faults.delete(rule_id):
         raise AdminError(f"no fault rule with id {rule_id}", 404)
     return _json({"deleted": rule_id}, 200)
 
@@ -282,7 +308,7 @@ def clock() -> Response:
 def freeze() -> Response:
     body = _json_body(default={})
     at = _field(body, "at", str, None)
-    _backend().freeze(_parse_time(at) if at else None)
+    _backend().clock.freeze(_parse_time(at) if at else None)
     return _clock_json()
 
 
@@ -292,19 +318,19 @@ def advance() -> Response:
     seconds = _field(body, "seconds", float, None)
     if seconds is None or seconds < 0:
         raise AdminError("field 'seconds': required, a number of seconds >= 0 (the clock only moves forward)")
-    _backend().advance(seconds)
+    _backend().clock.advance(seconds)
     return _clock_json()
 
 
 @admin_blueprint.post("/clock/resume")
 def resume() -> Response:
-    _backend().resume()
+    _backend().clock.resume()
     return _clock_json()
 
 
 def _clock_json() -> Response:
     """``{"now": ISO time, "frozen": bool, "offset_seconds": float}``."""
-    return jsonify(_plain(_backend().clock_state()))
+    return jsonify(_plain(_backend().clock.state()))
 
 
 def _parse_time(text: str) -> datetime:
@@ -320,12 +346,16 @@ def _parse_time(text: str) -> datetime:
 # -- helpers
 
 
+def _services() -> Services:
+    return services_of(current_app)
+
+
 def _backend() -> Backend:
-    return observe.backend()
+    return _services().backend
 
 
 def _observed_tasks(task_ids: list[str]) -> None:
-    observation = observe.current()
+    observation: Observation | None = g.get("observation")
     if observation is not None:
         observation.task_ids = tuple(task_ids)
 
@@ -432,11 +462,6 @@ def _check_rule_values(item: Mapping[str, Any], where: str) -> None:
         raise AdminError(f"{where}: field 'delay_seconds': must not be negative")
     if not 100 <= int(item.get("http_status", 500)) <= 599:
         raise AdminError(f"{where}: field 'http_status': must be an HTTP status (100-599)")
-    if not _NCNAME.match(str(item.get("fault", "SystemError"))):
-        raise AdminError(f"{where}: field 'fault': must be a vim25 fault type name such as 'SystemError'")
-
-
-_NCNAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")
 
 
 def _plain(value: Any) -> Any:
@@ -448,3 +473,17 @@ def _plain(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [_plain(item) for item in value]
     return value
+
+
+def entry_to_json(entry: JournalEntry) -> dict[str, Any]:
+    return {
+        "id": entry.id,
+        "time": entry.time.isoformat().replace("+00:00", "Z"),
+        "face": entry.face,
+        "operation": entry.operation,
+        "task_ids": list(entry.task_ids),
+        "user": entry.user,
+        "outcome": entry.outcome,
+        "http_status": entry.http_status,
+        "latency_ms": entry.latency_ms,
+    }

@@ -1,4 +1,4 @@
-"""The SQLite plumbing under :class:`vismock.mockserver.models.Backend`.
+"""The SQLite plumbing under the mock's state (:mod:`vismock.mockserver.state`).
 
 One database file in WAL mode is shared by every worker process of the server
 (each opens its own connections): readers never block the writer, and writes
@@ -17,7 +17,7 @@ import sqlite3
 import struct
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -27,32 +27,8 @@ SCHEMA_VERSION = 1
 WAL_SIZE_LIMIT = 16 * 1024 * 1024
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
-SCHEMA = (
-    "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
-    # One row: the mock's clock. frozen_us set = frozen there; offset_us is added to real time otherwise.
-    """CREATE TABLE IF NOT EXISTS clock (
-        id INTEGER PRIMARY KEY CHECK (id = 1), frozen_us INTEGER, offset_us INTEGER NOT NULL DEFAULT 0)""",
-    "INSERT OR IGNORE INTO clock (id, frozen_us, offset_us) VALUES (1, NULL, 0)",
-    # Live tasks: spec (task-file JSON) + runtime state. rev changes whenever spec changes (cache key).
-    """CREATE TABLE IF NOT EXISTS tasks (
-        id TEXT PRIMARY KEY, seq INTEGER NOT NULL, rev INTEGER NOT NULL, spec TEXT NOT NULL,
-        queued_us INTEGER NOT NULL, polls INTEGER NOT NULL DEFAULT 0, step_index INTEGER NOT NULL DEFAULT 0,
-        started_us INTEGER, completed_us INTEGER, cancelled_us INTEGER)""",
-    # The loaded task file, which reset() returns to.
-    "CREATE TABLE IF NOT EXISTS loaded (id TEXT PRIMARY KEY, seq INTEGER NOT NULL, spec TEXT NOT NULL)",
-    """CREATE TABLE IF NOT EXISTS journal (
-        id INTEGER PRIMARY KEY AUTOINCREMENT, time_us INTEGER NOT NULL, face TEXT NOT NULL,
-        operation TEXT NOT NULL, task_ids TEXT NOT NULL, user TEXT, outcome TEXT NOT NULL,
-        http_status INTEGER NOT NULL, latency_ms REAL NOT NULL)""",
-    """CREATE TABLE IF NOT EXISTS faults (
-        id INTEGER PRIMARY KEY AUTOINCREMENT, rule TEXT NOT NULL, remaining INTEGER)""",
-    """CREATE TABLE IF NOT EXISTS sessions (
-        key TEXT PRIMARY KEY, user TEXT NOT NULL, created_us INTEGER NOT NULL)""",
-    # SOAP property filters of each session (a session's state: reset and Logout remove them).
-    """CREATE TABLE IF NOT EXISTS soap_filters (
-        id TEXT PRIMARY KEY, session TEXT NOT NULL, spec TEXT NOT NULL, partial INTEGER NOT NULL)""",
-    "CREATE INDEX IF NOT EXISTS soap_filters_session ON soap_filters (session)",
-)
+# The database's own table; each part of the state creates its tables with ``create_tables``.
+SCHEMA = ("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",)
 
 
 def to_us(value: datetime) -> int:
@@ -202,12 +178,17 @@ class Database:
                 if attempt == 49:
                     raise
                 time.sleep(0.05)
-        with self.write() as tx:
-            for statement in SCHEMA:
-                tx.execute(statement)
+        self.create_tables(SCHEMA)
+        with self.write(changes_state=False) as tx:
             tx.execute(
                 "INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
             )
+
+    def create_tables(self, statements: Sequence[str]) -> None:
+        """Run a part's ``CREATE ... IF NOT EXISTS`` statements (every process may; the first creates)."""
+        with self.write(changes_state=False) as tx:
+            for statement in statements:
+                tx.execute(statement)
 
     @contextmanager
     def write(self, *, changes_state: bool = True) -> Iterator[sqlite3.Connection]:

@@ -31,10 +31,10 @@ from xmlschema.validators import XsdElement, XsdGroup
 
 from vismock.codec import Codec, default_codec
 from vismock.codec.model import build_spec, builtin_ancestors, decode_form
+from vismock.codec.taskinfo import entity_of
 from vismock.codec.values import INTEGER_RANGES, XsDateTime
 from vismock.errors import VismockError
-from vismock.mockserver.vim25 import served_fault_types, task_entity  # the SOAP face's own rules
-from vismock.schemas import RESPONSE_ROOT, TaskMethod, entity_types, task_methods
+from vismock.schemas import RESPONSE_ROOT, TaskMethod, entity_types, fault_types, task_methods
 
 __all__ = ["SchemaSampler", "dynamic_task_info", "make_consistent", "seed_for"]
 
@@ -420,7 +420,7 @@ def make_consistent(info: dict[str, Any], task_id: str, sampler: SchemaSampler) 
     elif state == "success" and info.get("progress") is not None:
         info["progress"] = 100
     _fix_fault(info, sampler)
-    if task_entity(info) is None:
+    if entity_of(info) is None:
         info.pop("entityName", None)
     return _in_schema_order(info, sampler)
 
@@ -432,9 +432,9 @@ def _name_the_method(info: dict[str, Any], sampler: SchemaSampler) -> None:
     info["descriptionId"] = method.description_id
     if isinstance(info.get("description"), dict):
         info["description"]["key"] = method.description_id
-    entity = task_entity(info)
-    if entity is not None and entity.type != method.type:
-        info[method.type] = info.pop(entity.type)
+    entity = entity_of(info)
+    if entity is not None and entity[0] != method.type:
+        info[method.type] = info.pop(entity[0])
 
 
 @functools.cache
@@ -464,8 +464,8 @@ def _fix_fault(info: dict[str, Any], sampler: SchemaSampler) -> None:
         error["fault"] = CANCELED_FAULT
     else:
         info["cancelled"] = False
-    if error is not None and error["fault"] not in served_fault_types():
-        error["fault"] = sampler.rng.choice(sorted(served_fault_types()))
+    if error is not None and error["fault"] not in fault_types():
+        error["fault"] = sampler.rng.choice(sorted(fault_types()))
 
 
 def _in_schema_order(info: dict[str, Any], sampler: SchemaSampler) -> dict[str, Any]:

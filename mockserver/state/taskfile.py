@@ -18,6 +18,7 @@ import re
 import tomllib
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
+from functools import cache
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -25,8 +26,9 @@ from typing import Any
 import yaml
 
 from vismock.codec import XsDateTime
+from vismock.codec.taskinfo import task_info_model
 from vismock.errors import VismockError
-from vismock.mockserver.models import Reason, Step, TaskSpec
+from vismock.mockserver.state.models import Reason, Step, TaskSpec
 from vismock.schemas import entity_types, fault_types, task_methods
 
 Path_ = tuple[str | int, ...]
@@ -38,12 +40,13 @@ XS_INT_MIN, XS_INT_MAX = -(2**31), 2**31 - 1
 MAX_AT = 1e9  # seconds (~31 years) or polls: keeps queueTime + at within datetime's range
 BUILTIN_TASKS = "canned-tasks.yaml"
 
-TASK_KEYS = frozenset(
-    {
-        "id", "name", "descriptionId", "description", "entity", "reason", "cancelable", "eventChainId",
-        "progression", "queueTime", "timeline", "changeTag", "parentTaskKey", "rootTaskKey", "activationId",
-    }
+# Keys of a task object besides the TaskInfo elements it carries as they are (plain_keys()).
+OWN_KEYS = frozenset(
+    {"id", "name", "descriptionId", "description", "entity", "reason", "cancelable", "eventChainId",
+     "progression", "queueTime", "timeline"}
 )  # fmt: skip
+# Plain TaskInfo elements the lifecycle sets itself, from the task's own keys or its timeline.
+LIFECYCLE_ELEMENTS = frozenset({"name", "entityName", "result", "progress", "startTime", "completeTime"})
 STEP_KEYS = frozenset({"state", "at", "progress", "result", "fault", "message"})
 ENTITY_KEYS = frozenset({"type", "id", "name"})
 REASON_KEYS = {
@@ -169,14 +172,7 @@ def spec_to_dict(spec: TaskSpec) -> dict[str, Any]:
     if spec.queued_at is not None:
         task["queueTime"] = str(XsDateTime.from_datetime(spec.queued_at))
     task["timeline"] = [_step_to_dict(step) for step in spec.timeline]
-    for key, value in (
-        ("changeTag", spec.change_tag),
-        ("parentTaskKey", spec.parent_task_key),
-        ("rootTaskKey", spec.root_task_key),
-        ("activationId", spec.activation_id),
-    ):
-        if value is not None:
-            task[key] = value
+    task.update(spec.fields)
     return task
 
 
@@ -322,7 +318,7 @@ def _validated_specs(document: Any, prefix: Path_) -> list[TaskSpec]:
 
 def _task(task: Any, path: Path_) -> TaskSpec:
     data = _mapping(task, path)
-    _no_unknown(data, TASK_KEYS, path)
+    _no_unknown(data, OWN_KEYS | plain_keys().keys(), path)
     progression = _choice(data, "progression", PROGRESSIONS, path, default="time")
     entity_type, entity_id, entity_name = _entity(data.get("entity"), (*path, "entity"))
     name = _task_method(data, path)
@@ -341,11 +337,26 @@ def _task(task: Any, path: Path_) -> TaskSpec:
         progression=progression,  # type: ignore[arg-type]
         timeline=_timeline(data.get("timeline"), (*path, "timeline"), progression),
         queued_at=_datetime(data, "queueTime", path),
-        change_tag=_text(data, "changeTag", path),
-        parent_task_key=_text(data, "parentTaskKey", path),
-        root_task_key=_text(data, "rootTaskKey", path),
-        activation_id=_text(data, "activationId", path),
+        fields=tuple(
+            (key, value) for key, read in plain_keys().items() if (value := read(data, key, path)) is not None
+        ),
     )
+
+
+@cache
+def plain_keys() -> dict[str, Callable[[Mapping[str, Any], str, Path_], Any]]:
+    """The TaskInfo elements a task object may give as they are (changeTag, parentTaskKey, ...),
+    from the schema (vismock.codec.taskinfo), each with the reader of its type."""
+    readers: dict[str | None, Callable[[Mapping[str, Any], str, Path_], Any]] = {
+        "boolean": _flag_or_none,
+        "int": lambda data, key, path: _int(data, key, path, XS_INT_MIN, XS_INT_MAX),
+        "dateTime": _datetime_text,
+    }
+    return {
+        slot.name: readers.get(slot.builtin, _text)
+        for slot in task_info_model().plain_fields()
+        if slot.name not in LIFECYCLE_ELEMENTS
+    }
 
 
 def _task_method(data: Mapping[str, Any], path: Path_) -> str:
@@ -528,6 +539,15 @@ def _choice(
     if value not in allowed:
         raise _Invalid((*path, key), f"{value!r} is not one of {', '.join(allowed)}")
     return value
+
+
+def _flag_or_none(data: Mapping[str, Any], key: str, path: Path_) -> bool | None:
+    return _flag(data, key, path) if data.get(key) is not None else None
+
+
+def _datetime_text(data: Mapping[str, Any], key: str, path: Path_) -> str | None:
+    moment = _datetime(data, key, path)
+    return None if moment is None else str(XsDateTime.from_datetime(moment))
 
 
 def _flag(data: Mapping[str, Any], key: str, path: Path_) -> bool:

@@ -23,9 +23,10 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from vismock.codec import XsDateTime
+from vismock.codec.taskinfo import task_info_model
 
 if TYPE_CHECKING:
-    from vismock.mockserver.models import Reason, Step, TaskSpec
+    from vismock.mockserver.state.models import Reason, Step, TaskSpec
 
 TERMINAL_STATES = frozenset({"success", "error"})
 BEFORE_FIRST_STEP = -1
@@ -136,20 +137,18 @@ def task_info(spec: TaskSpec, runtime: Runtime, now: datetime) -> dict[str, Any]
     index = current_index(spec, runtime, now)
     step = spec.timeline[index] if index >= 0 else None
     cancelled = runtime.cancelled_at is not None
-    state = "error" if cancelled else (step.state if step else "queued")
     started, completed = _start_and_complete(spec, runtime, index)
     if cancelled:
         completed = runtime.cancelled_at
-    info: dict[str, Any] = {"key": spec.id, "Task": spec.id}
+    info: dict[str, Any] = {**spec.field_values, "key": spec.id, "Task": spec.id, "name": spec.name}
     if spec.description is not None:
         info["description"] = {"key": spec.description_id, "message": spec.description}
-    info["name"] = spec.name
     info["descriptionId"] = spec.description_id
     if spec.entity_type and spec.entity_id is not None:
         info[spec.entity_type] = spec.entity_id
     if spec.entity_name is not None:
         info["entityName"] = spec.entity_name
-    info["state"] = state
+    info["state"] = "error" if cancelled else (step.state if step else "queued")
     info["cancelled"] = cancelled
     info["cancelable"] = spec.cancelable
     _add_outcome(info, step, cancelled)
@@ -160,8 +159,18 @@ def task_info(spec: TaskSpec, runtime: Runtime, now: datetime) -> dict[str, Any]
     if completed is not None:
         info["completeTime"] = XsDateTime.from_datetime(completed)
     info["eventChainId"] = spec.event_chain_id
-    _add_optional_keys(info, spec)
-    return info
+    return task_info_model().ordered(info)
+
+
+def next_change(spec: TaskSpec, runtime: Runtime, now: datetime) -> datetime | None:
+    """When the TaskInfo shown at *now* changes by itself (the clock reaching the next step of a
+    time-progressed task), or None when only a write can change it (polls, manual, finished)."""
+    if spec.progression != "time" or runtime.cancelled_at is not None:
+        return None
+    following = current_index(spec, runtime, now) + 1
+    if following >= len(spec.timeline):
+        return None
+    return runtime.queued_at + _seconds(spec.timeline[following].at)
 
 
 def _add_outcome(info: dict[str, Any], step: Step | None, cancelled: bool) -> None:
@@ -177,17 +186,6 @@ def _add_outcome(info: dict[str, Any], step: Step | None, cancelled: bool) -> No
         info["result"] = step.result
     if step is not None and step.progress is not None:
         info["progress"] = step.progress
-
-
-def _add_optional_keys(info: dict[str, Any], spec: TaskSpec) -> None:
-    for element, value in (
-        ("changeTag", spec.change_tag),
-        ("parentTaskKey", spec.parent_task_key),
-        ("rootTaskKey", spec.root_task_key),
-        ("activationId", spec.activation_id),
-    ):
-        if value is not None:
-            info[element] = value
 
 
 def _start_and_complete(

@@ -12,9 +12,7 @@ Every body element written here validates against ``schemas/vim25/vim25.xsd``
 
 from __future__ import annotations
 
-import copy
 import threading
-from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -24,8 +22,11 @@ from typing import Any
 from lxml import etree
 
 from vismock.codec.parsing import ParseFailure, parse
+from vismock.codec.taskinfo import REASON_GROUP, Slot, entity_of, task_info_model
 from vismock.codec.values import XsDateTime
 from vismock.faults import (
+    InvalidArgument,
+    InvalidProperty,
     InvalidRequest,
     ManagedObjectNotFound,
     MethodNotFound,
@@ -45,7 +46,6 @@ PRIOR_API_VERSIONS = ("8.0.2.0", "8.0.1.0", "8.0.0.0", "7.0.3.0", "7.0.2.0", "7.
 # The elements of the adapter schema's ManagedEntity group: in the codec's
 # TaskInfo dict the entity is an element named after its managed object type.
 MANAGED_ENTITY_TYPES = entity_types()
-REASON_TYPES = ("TaskReasonUser", "TaskReasonAlarm", "TaskReasonSchedule", "TaskReasonSystem")
 
 # Managed object id prefixes vCenter uses, for references the codec dict keeps
 # as a bare id (TaskReasonAlarm's entity).
@@ -82,36 +82,6 @@ class MoRef:
     value: str
 
 
-# -- faults this module adds to vismock.faults ---------------------------------------------------------------
-
-
-class InvalidProperty(VimFault):
-    fault_type = "InvalidProperty"
-
-    def __init__(self, name: str) -> None:
-        super().__init__(f"Property {name!r} is not served by vismock")
-        self.name = name
-
-
-class InvalidCollectorVersion(VimFault):
-    fault_type = "InvalidCollectorVersion"
-
-    def __init__(self, message: str = "The collector version is not valid for this session.") -> None:
-        super().__init__(message)
-
-
-class InvalidArgument(VimFault):
-    fault_type = "InvalidArgument"
-
-    def __init__(self, message: str, invalid_property: str | None = None) -> None:
-        super().__init__(message)
-        self.invalid_property = invalid_property
-
-
-class SystemError(VimFault):  # vim25's name (shadows the builtin only in this module)
-    fault_type = "SystemError"
-
-
 # -- reading requests ----------------------------------------------------------------------------------------
 
 
@@ -122,8 +92,8 @@ class SoapRequest:
     method: str
     this: MoRef | None
     call: etree._Element
-    # What handlers derived from this call, reused while the same call object is (a parsed-call
-    # cache keeps one per worker thread for a repeated body): parsed specs, the last response.
+    # What handlers derived from this call (its parsed filter specs), reused while the same call
+    # object is: the face keeps parsed calls of small bodies, which pollers send again and again.
     memo: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     def arg(self, name: str) -> etree._Element | None:
@@ -268,90 +238,97 @@ def moref_array(refs: Sequence[MoRef]) -> Value:
 
 # -- TaskInfo ------------------------------------------------------------------------------------------------
 
-_OPTIONAL_TAIL = (
-    ("changeTag", "changeTag"),
-    ("parentTaskKey", "parentTaskKey"),
-    ("rootTaskKey", "rootTaskKey"),
-    ("activationId", "activationId"),
-)
+
+def reason_types() -> tuple[str, ...]:
+    """The TaskReason types a TaskInfo's reason may be (the schema's TaskReason group)."""
+    return task_info_model().slot(REASON_GROUP).elements
 
 
 def task_info_value(info: Mapping[str, Any]) -> Value:
     """vim25 TaskInfo from the codec's TaskInfo dict (the one model both faces render)."""
 
     def fill(element: etree._Element) -> None:
-        element.extend(copy.deepcopy(_rendered_task_info(repr(info), info)))
+        fill_task_info(element, info)
 
     return Value("TaskInfo", fill)
 
 
-# Per thread, and a server has dozens of threads: keep it small (64 x ~5.5 KB a thread).
-_TASK_INFO_CACHE_SIZE = 64
-_rendered = threading.local()  # lxml trees are best kept to the thread that made them
-
-
-def _rendered_task_info(key: str, info: Mapping[str, Any]) -> etree._Element:
-    """TaskInfo's fields rendered once per distinct TaskInfo (copying a subtree is three times
-    cheaper than building it); *key* is the dict's repr, which covers every field and value."""
-    cache: OrderedDict[str, etree._Element] | None = getattr(_rendered, "cache", None)
-    if cache is None:
-        cache = _rendered.cache = OrderedDict()
-    rendered = cache.get(key)
-    if rendered is not None:
-        cache.move_to_end(key)
-        return rendered
-    rendered = etree.Element(f"{{{VIM25}}}val")
-    fill_task_info(rendered, info)
-    cache[key] = rendered
-    if len(cache) > _TASK_INFO_CACHE_SIZE:
-        cache.popitem(last=False)  # least recently used
-    return rendered
-
-
 def fill_task_info(element: etree._Element, info: Mapping[str, Any]) -> None:
-    sub(element, "key", str(info["key"]))
-    sub(element, "task", str(info["Task"]), type="Task")
-    if info.get("description") is not None:
-        _fill_localizable_message(sub(element, "description"), info["description"])
-    _optional_text(element, "name", info.get("name"))
-    sub(element, "descriptionId", str(info["descriptionId"]))
-    entity = task_entity(info)
-    if entity is not None:
-        sub_moref(element, "entity", entity)
-    _optional_text(element, "entityName", info.get("entityName"))
-    for locked in info.get("locked") or ():
-        for mo_type, mo_id in locked.items():
-            sub(element, "locked", str(mo_id), type=mo_type)
-    sub(element, "state", str(info["state"]))
-    sub(element, "cancelled", bool_text(bool(info["cancelled"])))
-    sub(element, "cancelable", bool_text(bool(info["cancelable"])))
-    if info.get("error") is not None:
-        fill_localized_fault(sub(element, "error"), info["error"], context=entity, info=info)
-    if info.get("result") is not None:
-        sub_value(element, "result", text_value("xsd:string", str(info["result"])))
-    if info.get("progress") is not None:
-        sub(element, "progress", str(int(info["progress"])))
-    fill_reason(element, info)
-    sub(element, "queueTime", str(info["queueTime"]))
-    _optional_text(element, "startTime", info.get("startTime"))
-    _optional_text(element, "completeTime", info.get("completeTime"))
-    sub(element, "eventChainId", str(int(info["eventChainId"])))
-    for field_name, key in _OPTIONAL_TAIL:
-        _optional_text(element, field_name, info.get(key))
+    """TaskInfo's fields in schema order (vismock.codec.taskinfo), each in vim25's shape."""
+    for slot in task_info_model().slots:
+        found = slot.value_in(info)
+        if found is not None:
+            fill_slot(element, slot, found[0], found[1], info)
+
+
+def fill_slot(parent: etree._Element, slot: Slot, name: str, value: Any, info: Mapping[str, Any]) -> None:
+    """One TaskInfo field as vim25 writes it, by what the adapter schema says it is: a managed
+    object reference, a data object of one of a few known types, or plain text."""
+    if slot.is_reference:
+        sub(parent, slot.vim25_name, str(value), type=name)  # <Task>t</Task> -> <task type="Task">t</task>
+    elif slot.type_name == "ManagedEntityRef":
+        for item in value or ():
+            for mo_type, mo_id in item.items():
+                sub(parent, slot.vim25_name, str(mo_id), type=mo_type)
+    elif slot.is_simple:
+        element = sub(parent, slot.vim25_name, plain_text(value))
+        if slot.vim25_any:
+            element.set(XSI_TYPE, xsi_type_of(slot))
+    else:
+        data_object = _data_object(slot, name, value, info)
+        element = sub(parent, slot.vim25_name)
+        if slot.name == REASON_GROUP:
+            element.set(XSI_TYPE, data_object.xsi_type)
+        data_object.fill(element)
+
+
+def task_info_field(info: Mapping[str, Any], vim25_name: str) -> Value | None:
+    """The value of property ``info.<vim25_name>`` of a task (None when unset)."""
+    slot = task_info_model().by_vim25_name(vim25_name)
+    found = slot.value_in(info)
+    if found is None:
+        return None
+    name, value = found
+    if slot.is_reference:
+        return moref_value(MoRef(name, str(value)))
+    if slot.type_name == "ManagedEntityRef":
+        return moref_array([MoRef(mo_type, str(mo_id)) for item in value for mo_type, mo_id in item.items()])
+    if slot.is_simple:
+        return text_value(xsi_type_of(slot), plain_text(value))
+    return _data_object(slot, name, value, info)
+
+
+def _data_object(slot: Slot, name: str, value: Any, info: Mapping[str, Any]) -> Value:
+    """A data object field of TaskInfo: the reason (its type is the element chosen), a
+    LocalizableMessage or a LocalizedMethodFault."""
+    if slot.name == REASON_GROUP:
+        return Value(name, lambda element: fill_reason(element, name, value or {}))
+    if slot.type_name == "LocalizableMessage":
+        return Value(slot.type_name, lambda element: _fill_localizable_message(element, value))
+    if slot.type_name == "LocalizedMethodFault":
+        context = task_entity(info)
+        return Value(
+            slot.type_name, lambda element: fill_localized_fault(element, value, context=context, info=info)
+        )
+    raise TypeError(f"TaskInfo field {name!r} of type {slot.type_name!r} has no vim25 rendering")
+
+
+def xsi_type_of(slot: Slot) -> str:
+    """vim25's type of a simple field: its enumeration's own type (TaskInfoState), else the builtin."""
+    return slot.type_name if slot.enumeration else f"xsd:{slot.builtin}"
+
+
+def plain_text(value: Any) -> str:
+    return bool_text(value) if isinstance(value, bool) else str(value)
 
 
 def task_entity(info: Mapping[str, Any]) -> MoRef | None:
-    for mo_type in MANAGED_ENTITY_TYPES:
-        if info.get(mo_type) is not None:
-            return MoRef(mo_type, str(info[mo_type]))
-    return None
+    found = entity_of(info)
+    return None if found is None else MoRef(*found)
 
 
-def fill_reason(element: etree._Element, info: Mapping[str, Any]) -> None:
-    reason_type = next((name for name in REASON_TYPES if name in info), "TaskReasonSystem")
-    reason = sub(element, "reason")
-    reason.set(XSI_TYPE, reason_type)
-    fields: Mapping[str, Any] = info.get(reason_type) or {}
+def fill_reason(reason: etree._Element, reason_type: str, fields: Mapping[str, Any]) -> None:
+    """A TaskReason's fields (the element's xsi:type is *reason_type*)."""
     if reason_type == "TaskReasonUser":
         sub(reason, "userName", str(fields.get("userName") or ""))
     elif reason_type == "TaskReasonAlarm":
@@ -363,6 +340,14 @@ def fill_reason(element: etree._Element, info: Mapping[str, Any]) -> None:
     elif reason_type == "TaskReasonSchedule":
         sub(reason, "name", str(fields.get("name") or ""))
         sub(reason, "scheduledTask", str(fields.get("scheduledTask") or ""), type="ScheduledTask")
+
+
+def moref_value(ref: MoRef) -> Value:
+    def fill(element: etree._Element) -> None:
+        element.set("type", ref.type)
+        element.text = ref.value
+
+    return Value("ManagedObjectReference", fill)
 
 
 def _fill_localizable_message(element: etree._Element, message: Mapping[str, Any]) -> None:

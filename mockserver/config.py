@@ -1,0 +1,116 @@
+"""Every setting of the mock server, in one place: its config key, type, default and meaning.
+
+``create_app(config)`` reads them from its mapping (Flask's ``app.config``); worker processes of
+``vismock serve`` read them from the environment, where each key is a variable of the same name
+(``VISMOCK_DB``, ``VISMOCK_JOURNAL_CAP``, ``VISMOCK_MAX_CONTENT_LENGTH``...; mappings as JSON).
+A bad value is a :class:`~vismock.errors.VismockError` naming the key.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from typing import Any
+
+from vismock.errors import VismockError
+
+PREFIX = "VISMOCK_"
+DEFAULT_MAX_BODY = 1024 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """The mock's settings; the field ``x_y`` is config key and environment variable ``VISMOCK_X_Y``."""
+
+    tasks: str | None = None  # task file (YAML or TOML); None: the built-in tasks
+    db: str | None = None  # SQLite state file shared by worker processes; None: a private temporary one
+    accounts: Mapping[str, str] | None = None  # user name -> password; None: vismock / vismock
+    admin_token: str | None = None  # the admin API needs "Authorization: Bearer <token>"; None: loopback only
+    journal_cap: int = 10_000  # journal entries kept (oldest dropped first)
+    # None: each journal entry is committed before its response; a number: written behind, in
+    # batches at least that often (vismock serve: 0.005); journal reads wait for them.
+    journal_flush_seconds: float | None = None
+    session_cap: int = 10_000  # SOAP sessions kept (the oldest end first)
+    session_lifetime: float | None = None  # seconds of mock time a session lives; None: until logout
+    dynamic: bool = False  # unknown task ids read as generated TaskInfos (the same for the same id)
+    max_content_length: int = DEFAULT_MAX_BODY  # request body cap in bytes (413 above it)
+    fast_path: bool = True  # False: every request through Flask's routing (see fastpath.py)
+    soap_max_wait: float = 300.0  # seconds a WaitForUpdates without maxWaitSeconds holds a worker
+    remembered_answers: int = 1024  # answers of repeated reads kept while they hold
+
+    @classmethod
+    def keys(cls) -> dict[str, str]:
+        """Config key -> field name, for every setting."""
+        return {PREFIX + field.name.upper(): field.name for field in fields(cls)}
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> Settings:
+        """The settings in a Flask config (keys ``VISMOCK_*``); absent keys keep their defaults.
+
+        ``MAX_CONTENT_LENGTH``, Flask's own name for the body cap, is read too.
+        """
+        values: dict[str, Any] = {}
+        for key, name in cls.keys().items():
+            if config.get(key) is not None:
+                values[name] = _checked(key, name, config[key])
+        if config.get("MAX_CONTENT_LENGTH") is not None and "max_content_length" not in values:
+            values["max_content_length"] = _checked(
+                "MAX_CONTENT_LENGTH", "max_content_length", config["MAX_CONTENT_LENGTH"]
+            )
+        return cls(**values)
+
+
+def config_from_env(environ: Mapping[str, str]) -> dict[str, Any]:
+    """The ``VISMOCK_*`` variables of *environ* as config values (each parsed for its type)."""
+    config: dict[str, Any] = {}
+    for key, name in Settings.keys().items():
+        text = environ.get(key)
+        if text:
+            config[key] = _parsed(key, name, text)
+    return config
+
+
+_TYPES = {field.name: str(field.type) for field in fields(Settings)}
+
+
+def _parsed(key: str, name: str, text: str) -> Any:
+    kind = _TYPES[name]
+    if "Mapping" in kind:
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError:
+            raise VismockError(f'{key}: expected a JSON object such as {{"user": "password"}}') from None
+    if kind.startswith("bool"):
+        return text.strip().lower() in ("1", "true", "yes", "on")
+    if kind.startswith(("int", "float")):
+        try:
+            return (int if kind.startswith("int") else float)(text)
+        except ValueError:
+            expected = "an integer" if kind.startswith("int") else "a number"
+            raise VismockError(f"{key}: expected {expected}, not {text!r}") from None
+    if "float" in kind:
+        try:
+            return float(text)
+        except ValueError:
+            raise VismockError(f"{key}: expected a number, not {text!r}") from None
+    return text
+
+
+def _checked(key: str, name: str, value: Any) -> Any:
+    kind = _TYPES[name]
+    if "Mapping" in kind:
+        if not isinstance(value, Mapping) or not all(
+            isinstance(user, str) and isinstance(password, str) for user, password in value.items()
+        ):
+            raise VismockError(f"{key}: expected a JSON object of user name -> password strings")
+        return dict(value)
+    if kind.startswith("bool"):
+        return bool(value)
+    if kind.startswith("int") or kind.startswith("float") or "float" in kind:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise VismockError(f"{key}: expected a number, not {value!r}")
+        if kind.startswith("int") and value < 1:
+            raise VismockError(f"{key}: must be at least 1, not {value!r}")
+        return value
+    return str(value)

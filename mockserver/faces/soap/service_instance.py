@@ -1,0 +1,57 @@
+"""ServiceInstance: where a vim25 client starts (RetrieveServiceContent, before any login)."""
+
+from __future__ import annotations
+
+from lxml import etree
+
+from vismock.mockserver.faces.soap import wire
+from vismock.mockserver.faces.soap.objects import Call, managed_type
+from vismock.mockserver.faces.soap.wire import MoRef, Value
+
+SERVICE_INSTANCE = MoRef("ServiceInstance", "ServiceInstance")
+PROPERTY_COLLECTOR = MoRef("PropertyCollector", "propertyCollector")
+SESSION_MANAGER = MoRef("SessionManager", "SessionManager")
+TASK_MANAGER = MoRef("TaskManager", "TaskManager")
+ROOT_FOLDER = MoRef("Folder", "group-d1")
+
+ABOUT = (
+    ("name", "VMware vCenter Server"),
+    ("fullName", f"VMware vCenter Server {wire.API_VERSION[:5]} build-vismock (vismock mock vCenter)"),
+    ("vendor", "VMware, Inc."),
+    ("version", wire.API_VERSION[:5]),
+    ("build", "0"),
+    ("localeVersion", "INTL"),
+    ("localeBuild", "000"),
+    ("osType", "linux-x64"),
+    ("productLineId", "vpx"),
+    ("apiType", "VirtualCenter"),
+    ("apiVersion", wire.API_VERSION),
+    ("instanceUuid", "7669736d-6f63-6b00-0000-000000000001"),
+    ("licenseProductName", "VMware VirtualCenter Server"),
+    ("licenseProductVersion", "8.0"),
+)
+
+service_instance = managed_type("ServiceInstance", singleton=SERVICE_INSTANCE.value)
+
+
+def service_content() -> Value:
+    def fill(element: etree._Element) -> None:
+        wire.sub_moref(element, "rootFolder", ROOT_FOLDER)
+        wire.sub_moref(element, "propertyCollector", PROPERTY_COLLECTOR)
+        about = wire.sub(element, "about")
+        for name, text in ABOUT:
+            wire.sub(about, name, text)
+        wire.sub_moref(element, "sessionManager", SESSION_MANAGER)
+        wire.sub_moref(element, "taskManager", TASK_MANAGER)
+
+    return Value("ServiceContent", fill)
+
+
+@service_instance.method("RetrieveServiceContent", authenticated=False)
+def retrieve_service_content(call: Call) -> Value:
+    return service_content()
+
+
+@service_instance.property("content", default=True)
+def content(call: Call, ref: MoRef, loaded: object) -> Value:
+    return service_content()

@@ -1,0 +1,68 @@
+"""What the faces and the admin API work with, made once per app by ``create_app``.
+
+One object under ``app.extensions["vismock"]``: the settings, the state (Backend), the codec,
+the journal writer and the remembered answers. Flask-free code (the faces, the fast path) is
+handed this object; Flask views get it with :func:`services_of`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from vismock.codec import Codec
+from vismock.mockserver.config import Settings
+from vismock.mockserver.state import Backend, TaskSpec
+from vismock.mockserver.state.journal import JournalWriter
+
+if TYPE_CHECKING:
+    from flask import Flask
+
+    from vismock.mockserver.faces.common import Face, RememberedAnswers
+
+EXTENSION = "vismock"
+
+
+@dataclass
+class Services:
+    settings: Settings
+    backend: Backend
+    codec: Codec
+    journal: JournalWriter = field(init=False)
+    answers: RememberedAnswers = field(init=False)
+    faces: dict[str, Face] = field(default_factory=dict)  # by path: "/adapter", "/sdk", "/sdk/vim"
+
+    def __post_init__(self) -> None:
+        from vismock.mockserver.faces.common import RememberedAnswers
+
+        self.journal = JournalWriter(self.backend.journal, self.settings.journal_flush_seconds)
+        self.answers = RememberedAnswers(self, self.settings.remembered_answers)
+
+
+def build_backend(settings: Settings, specs: Sequence[TaskSpec] | None = None) -> Backend:
+    """The state *settings* describe, loaded with *specs* or the task file (built-in tasks if none)."""
+    return Backend(
+        settings.db,
+        tasks=specs if specs is not None else load_tasks(settings.tasks),
+        accounts=settings.accounts,
+        journal_cap=settings.journal_cap,
+        session_cap=settings.session_cap,
+        session_lifetime=settings.session_lifetime,
+        dynamic=settings.dynamic,
+    )
+
+
+def load_tasks(path: str | Path | None) -> list[TaskSpec]:
+    """The tasks of *path*, or the built-in canned tasks when it is None."""
+    from vismock.mockserver.state import taskfile
+
+    if path is None:
+        return list(taskfile.load_builtin_tasks())
+    return list(taskfile.load_task_file(Path(path)))
+
+
+def services_of(app: Flask | Any) -> Services:
+    found: Services = app.extensions[EXTENSION]
+    return found

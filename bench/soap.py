@@ -6,7 +6,7 @@ Concurrent keep-alive clients (wrk) for a fixed time, on the mock served the way
 p50, p99 and the mock/simulator ratio. Not a test: numbers depend on the machine.
 
     python bench/soap.py [--duration 10] [--threads 2] [--connections 16] [--rounds 3]
-                         [--workers 2] [--server granian] [--vcsim /tmp/vcsim-anchor]
+                         [--workers 2] [--server granian] [--vcsim /tmp/vcsim-anchor] [--warmup 3]
                          [--mock-task task-1009]   # a task still running: read from the store each time
 
 Needs ``wrk`` (``apt-get install -y wrk``).
@@ -125,11 +125,14 @@ def check_request(url: str, cookie: str, task: str) -> str:
     return body
 
 
-def run_wrk(name: str, url: str, body: str, cookie: str, args: argparse.Namespace) -> Result:
+def run_wrk(
+    name: str, url: str, body: str, cookie: str, args: argparse.Namespace, duration: int | None = None
+) -> Result:
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
         script.write(WRK_SCRIPT.format(body=body, cookie=cookie))
     try:
-        command = ["wrk", f"-t{args.threads}", f"-c{args.connections}", f"-d{args.duration}s", "--latency"]
+        seconds = args.duration if duration is None else duration
+        command = ["wrk", f"-t{args.threads}", f"-c{args.connections}", f"-d{seconds}s", "--latency"]
         finished = subprocess.run([*command, "-s", script.name, url], capture_output=True, text=True)
         if finished.returncode != 0:
             raise SystemExit(f"wrk failed on {name}: {finished.stdout}{finished.stderr}")
@@ -235,6 +238,9 @@ def main() -> int:
     )
     parser.add_argument("--duration", type=int, default=10, help="seconds per run (default 10)")
     parser.add_argument("--rounds", type=int, default=3, help="alternating runs per server; median kept")
+    parser.add_argument(
+        "--warmup", type=int, default=3, help="seconds of load on each server first, not counted"
+    )
     parser.add_argument("--threads", type=int, default=2, help="wrk threads (default 2)")
     parser.add_argument("--connections", type=int, default=16, help="keep-alive connections (default 16)")
     parser.add_argument("--workers", type=int, default=2, help="mock worker processes (default 2)")
@@ -254,6 +260,8 @@ def main() -> int:
     with mock_target(args) as mock, simulator_target(args) as simulator:
         targets = [target for target in (mock, simulator) if target is not None]
         rounds: dict[str, list[Result]] = {target.name: [] for target in targets}
+        for target in targets:  # warm up both (caches, JIT-less interpreter paths, connections): not counted
+            run_wrk(target.name, target.url, target.body, target.cookie, args, duration=args.warmup)
         # Alternate the servers so that a noisy neighbour on the machine hits both alike.
         for _ in range(args.rounds):
             for target in targets:

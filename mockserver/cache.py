@@ -1,14 +1,13 @@
-"""The one bounded cache of the mock: a thread-safe least-recently-used map.
+"""The one bounded cache of the mock: a thread-safe map of at most ``size`` entries.
 
 Every remembered value in the server goes through it (decoded requests, parsed SOAP calls, task
 specs, fault rules, rendered TaskInfos, remembered answers), so memory stays bounded the same way
-everywhere: at most ``size`` entries, the least recently used dropped first.
+everywhere.
 """
 
 from __future__ import annotations
 
 import threading
-from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from typing import Generic, TypeVar
 
@@ -17,33 +16,35 @@ V = TypeVar("V")
 
 
 class BoundedCache(Generic[K, V]):
-    """At most *size* entries; ``get`` refreshes an entry, ``put`` drops the least recently used."""
+    """At most *size* entries; when full, ``put`` drops the oldest.
+
+    Reads take no lock (a dict lookup is atomic in CPython), so the hot path of a server with
+    dozens of threads never queues on one; writes are serialised. The oldest entry goes first:
+    the caches here hold what pollers ask again and again, which is re-added as soon as it is
+    asked again after being dropped.
+    """
 
     def __init__(self, size: int) -> None:
         if size < 1:
             raise ValueError(f"a cache holds at least one entry, not {size}")
         self.size = size
-        self._items: OrderedDict[K, V] = OrderedDict()
+        self._items: dict[K, V] = {}
         self._lock = threading.Lock()
 
     def get(self, key: K) -> V | None:
-        with self._lock:
-            value = self._items.get(key)
-            if value is not None:
-                self._items.move_to_end(key)
-            return value
+        return self._items.get(key)
 
     def put(self, key: K, value: V) -> V:
         with self._lock:
+            self._items.pop(key, None)  # re-added as the newest
             self._items[key] = value
-            self._items.move_to_end(key)
-            if len(self._items) > self.size:
-                self._items.popitem(last=False)
+            while len(self._items) > self.size:
+                del self._items[next(iter(self._items))]
         return value
 
     def get_or_make(self, key: K, make: Callable[[], V]) -> V:
         """The cached value of *key*, or ``make()`` stored under it (made outside the lock)."""
-        found = self.get(key)
+        found = self._items.get(key)
         return found if found is not None else self.put(key, make())
 
     def clear(self) -> None:

@@ -31,6 +31,7 @@ from werkzeug.http import HTTP_STATUS_CODES
 
 from vismock.faults import RequestCanceled
 from vismock.mockserver.cache import BoundedCache, memoize
+from vismock.mockserver.state.journal import Row, row_of
 from vismock.mockserver.state.models import Face as FaceName
 from vismock.mockserver.state.models import FaultRule, JournalEntry
 from vismock.mockserver.state.tasks import FOREVER, NOT_REMEMBERED
@@ -48,7 +49,7 @@ MAX_REMEMBERED_BODY = 16 * 1024  # pollers send small bodies; a large one is not
 CHUNK = 64 * 1024
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: made for every request (a frozen init costs several times more)
 class FaceRequest:
     """One request to a face, as read from the wire."""
 
@@ -71,6 +72,18 @@ class Reply:
     content_type: str
     headers: tuple[tuple[str, str], ...] = ()
     drop: bool = False  # a fault rule: close the connection without answering
+    # The WSGI status line and headers, made once (a remembered reply is sent again and again).
+    wsgi_status: str = field(init=False, repr=False, compare=False)
+    wsgi_headers: list[tuple[str, str]] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        headers = [
+            ("Content-Type", self.content_type),
+            ("Content-Length", str(len(self.body))),
+            *self.headers,
+        ]
+        object.__setattr__(self, "wsgi_status", _status_line(self.status))
+        object.__setattr__(self, "wsgi_headers", headers)
 
 
 @dataclass(slots=True)
@@ -118,7 +131,7 @@ class Face(Protocol):
     def answer(self, request: FaceRequest, observation: Observation, services: Services) -> Reply:
         """The reply to *request*; updates *observation* (operation, tasks, user, outcome)."""
 
-    def memo_key(self, request: FaceRequest) -> Hashable | None:
+    def memo_key(self, environ: Mapping[str, Any], body: bytes) -> Hashable | None:
         """What the answer depends on besides the state (None: never remember it)."""
 
     def too_large(self, limit: int) -> Reply:
@@ -135,12 +148,20 @@ class Face(Protocol):
 
 
 def serve(face: Face, environ: WSGIEnvironment, services: Services) -> Reply:
-    """The reply to the WSGI request *environ* sent to *face* (its body read here, under the cap)."""
+    """The reply to the WSGI request *environ* sent to *face*: from memory when an equal
+    request's answer still holds, else by the face under the error guard; journaled either way."""
+    started = time.perf_counter()
     limit = services.settings.max_content_length
     try:
         body = read_body(environ, limit)
     except BodyTooLarge:
         return exchange_refused(face, services, face.too_large(limit))
+    key = face.memo_key(environ, body) if len(body) <= MAX_REMEMBERED_BODY else None
+    if key is not None:
+        remembered = services.answers.recall(key)
+        if remembered is not None:
+            services.journal.record_row(services.backend.generation(), remembered.row(started))
+            return remembered.reply
     request = FaceRequest(
         method=str(environ.get("REQUEST_METHOD", "")),
         path=str(environ.get("PATH_INFO", "")),
@@ -151,26 +172,19 @@ def serve(face: Face, environ: WSGIEnvironment, services: Services) -> Reply:
         remote_addr=str(environ.get("REMOTE_ADDR", "")),
         environ=environ,
     )
-    return exchange(face, request, services)
+    return exchange(face, request, services, key, started)
 
 
-def exchange(face: Face, request: FaceRequest, services: Services) -> Reply:
-    """Answer *request* on *face*: from memory when an equal request's answer still holds, else
-    by the face, under the error guard; journaled either way."""
-    key = face.memo_key(request) if len(request.body) <= MAX_REMEMBERED_BODY else None
-    if key is not None:
-        remembered = services.answers.recall(key)
-        if remembered is not None:
-            observation = replace(
-                remembered.observation,
-                started=time.perf_counter(),
-                time=datetime.now(UTC),
-                generation=services.backend.generation(),
-            )
-            services.journal.record(observation.entry(remembered.reply.status))
-            return remembered.reply
+def exchange(
+    face: Face, request: FaceRequest, services: Services, key: Hashable | None = None, started: float = 0.0
+) -> Reply:
+    """Answer *request* on *face* under the error guard, journal it, and remember the answer under
+    *key* when it holds beyond this request."""
     observation = Observation(
-        face=face.name, operation="(unparsed)", generation=services.backend.generation()
+        face=face.name,
+        operation="(unparsed)",
+        generation=services.backend.generation(),
+        started=started or time.perf_counter(),
     )
     revision = services.backend.revision()
     try:
@@ -284,8 +298,13 @@ def fault_reply(observation: Observation, rule: FaultRule, face: Face) -> Reply:
 class RememberedAnswer:
     revision: int
     until_us: int
-    observation: Observation
+    journal: Row  # the journal row of each request answered this way, but for its time and latency
     reply: Reply
+
+    def row(self, started: float) -> Row:
+        """The journal row of one more request answered from memory, *started* (perf_counter)."""
+        latency_ms = round((time.perf_counter() - started) * 1000.0, 3)
+        return (time.time_ns() // 1000, *self.journal[1:-1], latency_ms)
 
 
 class RememberedAnswers:
@@ -310,7 +329,8 @@ class RememberedAnswers:
 
     def remember(self, key: Hashable, revision: int, observation: Observation, reply: Reply) -> None:
         if observation.until_us > NOT_REMEMBERED:
-            self._answers.put(key, RememberedAnswer(revision, observation.until_us, observation, reply))
+            row = row_of(observation.entry(reply.status))
+            self._answers.put(key, RememberedAnswer(revision, observation.until_us, row, reply))
 
 
 # -- WSGI ------------------------------------------------------------------------------------------
@@ -320,8 +340,7 @@ def send(reply: Reply, environ: WSGIEnvironment, start_response: StartResponse) 
     """*reply* on the wire (or the connection dropped, as far as the server lets us)."""
     if reply.drop:
         return drop_connection(environ, start_response)
-    headers = [("Content-Type", reply.content_type), ("Content-Length", str(len(reply.body))), *reply.headers]
-    start_response(_status_line(reply.status), headers)
+    start_response(reply.wsgi_status, list(reply.wsgi_headers))
     return [reply.body]
 
 

@@ -14,10 +14,12 @@ import os
 import sqlite3
 import threading
 import time
+from collections import deque
 from collections.abc import Sequence
 from typing import Any
 
 from vismock.errors import VismockError
+from vismock.mockserver.cache import memoize
 from vismock.mockserver.state import db
 from vismock.mockserver.state.models import Face, JournalEntry
 
@@ -47,14 +49,18 @@ class Journal:
         self.record_many([entry])
 
     def record_many(self, entries: Sequence[JournalEntry]) -> None:
-        """Append several entries in one transaction (one trim to ``cap`` at the end). An entry of
-        a request that started before the last reset is left out: it belongs to a state now gone."""
-        if not entries:
+        """Append several entries in one transaction (one trim to ``cap`` at the end)."""
+        self.record_rows([(entry.generation, row_of(entry)) for entry in entries])
+
+    def record_rows(self, rows: Sequence[tuple[int | None, Row]]) -> None:
+        """Append (generation, row) pairs as :func:`row_of` makes them. A row of a request that
+        started before the last reset is left out: it belongs to a state now gone."""
+        if not rows:
             return
         with self._db.write(changes_state=False) as tx:
             # Read in the transaction: a reset (which raises it in its own) is wholly before or after.
             generation = self._db.revision.generation()
-            rows = [_row(entry) for entry in entries if entry.generation in (None, generation)]
+            rows = [row for started_in, row in rows if started_in in (None, generation)]
             if not rows:
                 return
             tx.executemany(
@@ -103,17 +109,28 @@ class Journal:
             tx.execute("DELETE FROM journal")
 
 
-def _row(entry: JournalEntry) -> tuple[Any, ...]:
+Row = tuple[Any, ...]
+"""A journal entry as stored: time_us, face, operation, task_ids (JSON), user, outcome, http_status,
+latency_ms."""
+
+
+def row_of(entry: JournalEntry) -> Row:
     return (
         db.to_us(entry.time),
         entry.face,
         entry.operation,
-        json.dumps(list(entry.task_ids)),
+        ids_json(entry.task_ids),
         entry.user,
         entry.outcome,
         entry.http_status,
         entry.latency_ms,
     )
+
+
+@memoize(1024)
+def ids_json(task_ids: tuple[str, ...]) -> str:
+    """The task ids as stored (a poller's entries repeat the same few)."""
+    return json.dumps(list(task_ids))
 
 
 def _filter(
@@ -170,16 +187,19 @@ class JournalWriter:
         self.flush_seconds = flush_seconds
         self.max_pending = max_pending
         self._write_lock = threading.Lock()
-        self._queue_lock = threading.Lock()
-        self._queue: list[JournalEntry] = []
+        self._start_lock = threading.Lock()
+        # Appends and pops of a deque are atomic: a request queues its entry without a lock.
+        self._queue: deque[tuple[int | None, Row]] = deque()
         self._flusher: threading.Thread | None = None
         self._flusher_pid = 0
 
     def record(self, entry: JournalEntry) -> None:
-        with self._queue_lock:
-            self._queue.append(entry)
-            pending = len(self._queue)
-        if self.flush_seconds is None or pending > self.max_pending:
+        self.record_row(entry.generation, row_of(entry))
+
+    def record_row(self, generation: int | None, row: Row) -> None:
+        """Queue one row as :func:`row_of` makes it (the hot path makes it without an entry)."""
+        self._queue.append((generation, row))
+        if self.flush_seconds is None or len(self._queue) > self.max_pending:
             self.flush()
         else:
             self._ensure_flusher()
@@ -187,8 +207,9 @@ class JournalWriter:
     def flush(self) -> None:
         """Commit everything queued so far in this process (returns once it is written)."""
         with self._write_lock:
-            with self._queue_lock:
-                batch, self._queue = self._queue, []
+            batch = []
+            while self._queue:
+                batch.append(self._queue.popleft())
             if batch:
                 self._write(batch)
 
@@ -198,13 +219,13 @@ class JournalWriter:
         if self.flush_seconds is not None:
             time.sleep(3 * self.flush_seconds)
 
-    def _write(self, batch: list[JournalEntry]) -> None:
-        self.journal.record_many(batch)
+    def _write(self, batch: list[tuple[int | None, Row]]) -> None:
+        self.journal.record_rows(batch)
 
     def _ensure_flusher(self) -> None:
         if self._flusher is not None and self._flusher_pid == db.current_pid():
             return
-        with self._queue_lock:  # one flusher per process (a forked child starts its own)
+        with self._start_lock:  # one flusher per process (a forked child starts its own)
             if self._flusher is None or self._flusher_pid != os.getpid():
                 self._flusher_pid = os.getpid()
                 self._flusher = threading.Thread(

@@ -76,7 +76,7 @@ class TaskSpec:
         return dict(self.fields)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: made for every request, and a frozen init costs several times more
 class JournalEntry:
     """One request as the mock saw it. Passwords never reach here."""
 

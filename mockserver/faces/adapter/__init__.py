@@ -94,8 +94,8 @@ class AdapterFace:
         # Pollers send the same small body again and again: decode it once.
         self._decoded: BoundedCache[bytes, dict[str, Any]] = BoundedCache(DECODED_REQUESTS)
 
-    def memo_key(self, request: FaceRequest) -> Hashable | None:
-        return (self.name, request.content_type, request.body)
+    def memo_key(self, environ: Mapping[str, Any], body: bytes) -> Hashable | None:
+        return (self.name, environ.get("CONTENT_TYPE", ""), body)
 
     def answer(self, request: FaceRequest, observation: Observation, services: Services) -> Reply:
         try:

@@ -9,8 +9,8 @@ detail pyVmomi and govmomi turn into typed exceptions (HTTP 500, as vCenter).
 from __future__ import annotations
 
 import logging
-from collections.abc import Hashable, Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Hashable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 from lxml import etree
 
@@ -58,8 +58,8 @@ class SoapFace:
         # (the tree is only read afterwards, never changed).
         self._parsed: BoundedCache[bytes, SoapRequest] = BoundedCache(PARSED_CALLS)
 
-    def memo_key(self, request: FaceRequest) -> Hashable | None:
-        return (self.name, request.body, cookie_value(request.cookie, COOKIE_NAME))
+    def memo_key(self, environ: Mapping[str, Any], body: bytes) -> Hashable | None:
+        return (self.name, body, cookie_value(environ.get("HTTP_COOKIE", ""), COOKIE_NAME))
 
     def answer(self, request: FaceRequest, observation: Observation, services: Services) -> Reply:
         try:

@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 import os
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+from flask import Flask
+from flask.testing import FlaskClient
 from hypothesis import settings
 
-DATA = Path(__file__).parent / "data"
+from tests.support import DATA
+from tests.support.hostile import load_documents
+from vismock.mockserver.app import create_app
+from vismock.mockserver.services import services_of
+from vismock.mockserver.state import Backend
 
 # CI (CI set, as .ci/run does) replays the same examples every run and writes no example database
 # into the checkout; local runs keep exploring and remember what failed (.hypothesis/, ignored).
@@ -32,3 +41,48 @@ def seed_request() -> bytes:
 def seed_response() -> bytes:
     """The seed's response sample (root tag restored)."""
     return (DATA / "seed" / "response.xml").read_bytes()
+
+
+# -- the mock, in process --------------------------------------------------------------------
+
+
+@pytest.fixture
+def mock_config() -> dict[str, Any]:
+    """Override in a module to configure ``app`` (create_app keys)."""
+    return {}
+
+
+@pytest.fixture
+def app(tmp_path: Path, mock_config: dict[str, Any]) -> Flask:
+    """A mock vCenter over its own state file (the built-in tasks unless configured)."""
+    return create_app({"VISMOCK_DB": str(tmp_path / "state.sqlite3"), **mock_config})
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+@pytest.fixture
+def backend(app: Flask) -> Backend:
+    return services_of(app).backend
+
+
+# -- hostile input ---------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def canary() -> Iterator[Any]:
+    """An HTTP server that records every request: hostile documents must never reach it."""
+    server = load_documents().Canary()
+    yield server
+    server.close()
+
+
+@pytest.fixture(scope="module")
+def secret(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, str]:
+    """(file:// URL, marker): a local file whose content must never show up anywhere."""
+    marker = f"VISMOCK-SECRET-{uuid.uuid4().hex}"
+    path = tmp_path_factory.mktemp("secret") / "secret.txt"
+    path.write_text(marker)
+    return path.as_uri(), marker

@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 # Folder -> the package it installs as (pyproject's package-dir mapping).
 PACKAGE_DIRS = {
@@ -50,6 +52,7 @@ def _installed_layout(target: Path) -> Path:
     return target
 
 
+@pytest.mark.slow
 def test_mypy_strict_on_the_package(tmp_path: Path) -> None:
     layout = _installed_layout(tmp_path / "layout")
     result = _run(

@@ -8,18 +8,18 @@ import re
 import textwrap
 import threading
 import time
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 import vismock.codec as codec
+from tests.support import DATA
 from vismock.faults import VimFault
 from vismock.mockserver.pytest_plugin import VismockServer
 
 pytest_plugins = ["pytester"]
 
-SEED_REQUEST = (Path(__file__).parent / "data" / "seed" / "request.xml").read_bytes()
+SEED_REQUEST = (DATA / "seed" / "request.xml").read_bytes()
 
 
 def post(server: VismockServer, body: bytes = SEED_REQUEST, path: str = "/adapter") -> tuple[int, bytes]:
@@ -236,6 +236,7 @@ def test_server_side_exception_fails_the_test(pytester: pytest.Pytester) -> None
     result.stdout.fnmatch_lines(["*the vismock server raised during this test*", "*store exploded*"])
 
 
+@pytest.mark.slow
 def test_works_under_xdist_with_a_server_per_worker(pytester: pytest.Pytester) -> None:
     tests = "\n".join(
         f"""

@@ -23,9 +23,9 @@ from flask.testing import FlaskClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from lxml import etree
-from test_soap_support import T0, assert_valid, call_xml, envelope, logged_in, make_app, post
 
 import vismock.codec as codec
+from tests.support.soap import T0, assert_valid, call_xml, envelope, logged_in, make_app, post
 from vismock.codec import XsDateTime
 from vismock.mockserver.faces.soap import task as soap_task
 from vismock.mockserver.faces.soap import wire as vim25

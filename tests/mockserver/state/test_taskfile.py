@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from tests.support import DATA, ROOT
 from vismock.errors import VismockError
 from vismock.mockserver.state import Reason, Step, TaskSpec
 from vismock.mockserver.state.taskfile import (
@@ -24,7 +25,7 @@ from vismock.mockserver.state.taskfile import (
 )
 from vismock.schemas import entity_types
 
-TASKS = Path(__file__).parent / "data" / "tasks"
+TASKS = DATA / "tasks"
 BAD_FILES = sorted((TASKS / "bad").iterdir())
 GOOD_FILES = sorted((TASKS / "good").iterdir())
 
@@ -206,7 +207,7 @@ def test_entity_types_come_from_the_schema() -> None:
 
 
 def test_the_examples_in_docs_tasks_md_load() -> None:
-    text = (Path(__file__).parent.parent / "docs" / "tasks.md").read_text()
+    text = (ROOT / "docs" / "tasks.md").read_text()
     yaml_examples = re.findall(r"```yaml\n(tasks:.*?)```", text, flags=re.DOTALL)
     toml_examples = re.findall(r"```toml\n(.*?)```", text, flags=re.DOTALL)
     assert yaml_examples and toml_examples

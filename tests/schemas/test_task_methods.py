@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import runpy
-from pathlib import Path
 
+from tests.support import ROOT
 from vismock.schemas import task_methods
-
-ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_every_method_in_the_table_is_what_pyvmomi_says() -> None:

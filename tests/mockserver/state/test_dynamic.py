@@ -17,10 +17,11 @@ from typing import Any
 
 import pytest
 from flask import Flask
-from test_serve import call, served
-from test_soap_support import assert_valid, call_xml, logged_in, make_app, post
 
 import vismock.codec as codec
+from tests.support import DATA as TEST_DATA
+from tests.support.served import served
+from tests.support.soap import assert_valid, call_xml, logged_in, make_app, post
 from vismock.codec import Codec, XsDateTime
 from vismock.faults import TaskNotFound
 from vismock.mockserver.faces.soap import wire as vim25
@@ -30,7 +31,7 @@ from vismock.mockserver.state import Backend, dynamic
 from vismock.mockserver.state.dynamic import RegexSampler, dynamic_task_info, seed_for
 from vismock.schemas import schema_directory, task_methods
 
-DATA = Path(__file__).parent / "data" / "dynamic"
+DATA = TEST_DATA / "dynamic"
 SEEDS = json.loads((DATA / "seeds.json").read_text())["seeds"]
 PATTERNS = [
     line for line in (DATA / "patterns.txt").read_text().splitlines() if line and not line.startswith("#")
@@ -292,15 +293,15 @@ def test_stored_tasks_win_over_generated_ones() -> None:
 
 def test_vismock_serve_dynamic_answers_the_same_task_infos(tmp_path: Path) -> None:
     ids = random_ids(20, seed=16)
-    with served("--dynamic", "--server", "waitress", "--db", str(tmp_path / "state.sqlite3")) as (port, _):
-        status, body = call(port, "POST", "/adapter", request_for(ids))
+    with served("--dynamic", "--server", "waitress", "--db", str(tmp_path / "state.sqlite3")) as mock:
+        status, body = mock.call("POST", "/adapter", request_for(ids))
     assert status == 200
     assert infos_of(body) == [dynamic_task_info(task_id) for task_id in ids]
 
 
 def test_vismock_serve_without_dynamic_says_not_found(tmp_path: Path) -> None:
-    with served("--server", "waitress", "--db", str(tmp_path / "state.sqlite3")) as (port, _):
-        status, body = call(port, "POST", "/adapter", request_for(["task-unknown"]))
+    with served("--server", "waitress", "--db", str(tmp_path / "state.sqlite3")) as mock:
+        status, body = mock.call("POST", "/adapter", request_for(["task-unknown"]))
     assert status == 200 and codec.decode(body)["metadata"]["fault"] == "ManagedObjectNotFound"
 
 

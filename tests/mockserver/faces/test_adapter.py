@@ -11,17 +11,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from flask import Flask
 from flask.testing import FlaskClient
 
 import vismock.codec as codec
+from tests.support import DATA
 from vismock.mockserver.app import create_app
 from vismock.mockserver.faces.adapter import FALLBACK_BODY
-from vismock.mockserver.services import services_of
 from vismock.mockserver.state import Backend, TaskSpec
 from vismock.mockserver.state.taskfile import load_builtin_tasks
 
-DATA = Path(__file__).parent / "data"
 BAD_REQUESTS = DATA / "web" / "bad-requests"
 BAD_CASES = tomllib.loads((DATA / "web" / "bad-requests.toml").read_text())["cases"]
 SEED_REQUEST = (DATA / "seed" / "request.xml").read_bytes()
@@ -31,19 +29,8 @@ T0 = datetime(2030, 1, 1, 12, 0, tzinfo=UTC)
 
 
 @pytest.fixture
-def app(tmp_path: Path) -> Flask:
-    return create_app({"VISMOCK_DB": str(tmp_path / "state.sqlite3"), "VISMOCK_ACCOUNTS": {"bmc": SECRET}})
-
-
-@pytest.fixture
-def client(app: Flask) -> FlaskClient:
-    return app.test_client()
-
-
-@pytest.fixture
-def backend(app: Flask) -> Backend:
-    found: Backend = services_of(app).backend
-    return found
+def mock_config() -> dict[str, Any]:
+    return {"VISMOCK_ACCOUNTS": {"bmc": SECRET}}
 
 
 def request_xml(*task_ids: str, user: str = "", password: str = "") -> bytes:

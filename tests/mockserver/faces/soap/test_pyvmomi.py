@@ -10,7 +10,8 @@ import pytest
 from pyVim.connect import Disconnect, SmartConnect
 from pyVim.task import WaitForTask, WaitForTasks
 from pyVmomi import SoapStubAdapter, vim, vmodl
-from test_soap_support import PASSWORD, T0, USER, LiveServer, live_server, make_app
+
+from tests.support.soap import PASSWORD, T0, USER, LiveServer, live_server, make_app
 
 PropertyCollector = vmodl.query.PropertyCollector
 

@@ -15,6 +15,7 @@ import pytest
 import yaml
 
 import vismock.codec as codec
+from tests.support import DATA, ROOT
 from vismock import faults
 from vismock.adapter.operations import success_response
 from vismock.adapter.operations.retrieve_task_status import returnvals
@@ -22,7 +23,6 @@ from vismock.errors import VismockError
 from vismock.mockserver.state import Backend, FaultRule, JournalEntry, Step, TaskSpec
 from vismock.mockserver.state.taskfile import load_builtin_tasks, spec_from_dict, specs_from_dicts
 
-DATA = Path(__file__).parent / "data"
 SCENARIOS = yaml.safe_load((DATA / "tasks" / "scenarios.yaml").read_text())["scenarios"]
 T0 = datetime(2030, 1, 1, tzinfo=UTC)
 BUILTIN = load_builtin_tasks()
@@ -174,7 +174,7 @@ def test_lifecycle_scenario(scenario: dict[str, Any], backend: Backend) -> None:
 
 
 def test_the_clock_example_in_docs_tasks_md_runs(backend: Backend) -> None:
-    text = (Path(__file__).parent.parent / "docs" / "tasks.md").read_text()
+    text = (ROOT / "docs" / "tasks.md").read_text()
     (example,) = re.findall(r"```python\n(.*?)```", text, flags=re.DOTALL)
     exec(
         example, {"backend": backend, "datetime": datetime, "UTC": UTC, "specs_from_dicts": specs_from_dicts}

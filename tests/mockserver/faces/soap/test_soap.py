@@ -12,8 +12,9 @@ import yaml
 from flask import Flask
 from flask.testing import FlaskClient
 from lxml import etree
-from test_soap_support import (
-    DATA,
+
+from tests.support.soap import (
+    SOAP_DATA,
     T0,
     USER,
     assert_valid,
@@ -24,12 +25,11 @@ from test_soap_support import (
     make_app,
     post,
 )
-
 from vismock.mockserver.faces.soap import wire as vim25
 from vismock.mockserver.state import FaultRule
 
 NS = {"v": "urn:vim25", "s": vim25.SOAPENV, "xsi": vim25.XSI}
-CASES = yaml.safe_load((DATA / "cases.yaml").read_text())["cases"]
+CASES = yaml.safe_load((SOAP_DATA / "cases.yaml").read_text())["cases"]
 
 
 @pytest.fixture
@@ -51,7 +51,7 @@ def _id(case: dict[str, Any]) -> str:
 def test_call(client: FlaskClient, case: dict[str, Any]) -> None:
     if case["session"]:
         logged_in(client)
-    response = post(client, (DATA / "calls" / case["call"]).read_bytes())
+    response = post(client, (SOAP_DATA / "calls" / case["call"]).read_bytes())
     assert response.status_code == case["status"]
     assert response.content_type.startswith("text/xml")
     assert_valid(response.data)

@@ -20,13 +20,14 @@ from flask import Flask
 from werkzeug.test import Client
 
 import vismock.codec as codec
+from tests.support import DATA as TEST_DATA
 from vismock.mockserver.app import create_app
 from vismock.mockserver.fastpath import FastPath
 from vismock.mockserver.services import services_of
 from vismock.mockserver.state import Backend, FaultRule, Step, TaskSpec
 from vismock.mockserver.state.taskfile import load_builtin_tasks
 
-DATA = Path(__file__).parent / "data" / "fastpath"
+DATA = TEST_DATA / "fastpath"
 CASES = tomllib.loads((DATA / "cases.toml").read_text())
 SECRET = "s3cret-Pa55"
 T0 = datetime(2030, 1, 1, 12, 0, tzinfo=UTC)

@@ -15,10 +15,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_hostile_codec import load_documents
-from test_hostile_server import Served
 
 import vismock.codec as codec
+from tests.support.hostile import load_documents
+from tests.support.served import Served
 from vismock.mockserver.app import create_app
 from vismock.mockserver.faces.soap import wire as vim25
 
@@ -128,6 +128,7 @@ def test_times_n_fires_exactly_n_times_across_16_threads_on_soap_face(server: An
     assert server.count(face="soap", outcome="fault-injected") == 9
 
 
+@pytest.mark.slow
 def test_probability_fires_within_tolerance(server: Any) -> None:
     # 960 tries at p = 0.3: mean 288, sigma 14.2; +-5 sigma fails by chance about once in 1.7 million runs.
     server.fail_next("error", task="task-fault-a", times=None, probability=0.3)
@@ -145,6 +146,7 @@ def test_rule_for_one_task_never_touches_another(server: Any) -> None:
     assert server.count(outcome="fault-injected") == 0
 
 
+@pytest.mark.slow
 def test_delay_on_one_task_does_not_hold_up_another(server: Any) -> None:
     server.fail_next("delay", task="task-fault-a", delay_seconds=4.0)
     delayed: list[bytes] = []
@@ -218,6 +220,7 @@ def test_two_app_instances_on_one_database_share_tasks_and_rules(tmp_path: Path)
     assert first.get("/_vismock/faults").get_json()["faults"] == []  # consumed for both
 
 
+@pytest.mark.slow
 def test_restarted_vismock_serve_keeps_tasks_and_rules(tmp_path: Path) -> None:
     database = str(tmp_path / "state.sqlite3")
     server = Served(tmp_path, "--db", database)

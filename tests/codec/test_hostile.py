@@ -6,56 +6,18 @@ CPU per refusal is measured by ``python bench/soak.py --hostile-cpu``, not here.
 
 from __future__ import annotations
 
-import importlib.util
 import io
 import resource
-import sys
-import uuid
-from collections.abc import Iterator
-from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
 
 import vismock.codec as codec
+from tests.support.hostile import PASSWD_MARKER, load_documents
 from vismock.codec import Codec, CodecError, UnsafeXMLError, ValidationIssue
-
-HOSTILE = Path(__file__).parent / "data" / "hostile"
-
-
-def load_documents() -> ModuleType:
-    """tests/data/hostile/documents.py (tests/data is not a package)."""
-    name = "vismock_hostile_documents"
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, HOSTILE / "documents.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
 
 documents = load_documents()
 CASES = documents.entity_cases()
-PASSWD_MARKER = "root:x:0:0"
-
-
-@pytest.fixture(scope="module")
-def canary() -> Iterator[Any]:
-    server = documents.Canary()
-    yield server
-    server.close()
-
-
-@pytest.fixture(scope="module")
-def secret(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, str]:
-    """(file:// URL, marker): a local file whose content must never show up anywhere."""
-    marker = f"VISMOCK-SECRET-{uuid.uuid4().hex}"
-    path = tmp_path_factory.mktemp("secret") / "secret.txt"
-    path.write_text(marker)
-    return path.as_uri(), marker
 
 
 def issue_text(issues: list[ValidationIssue]) -> str:

@@ -12,10 +12,10 @@ import pytest
 from lxml import etree
 
 import vismock.codec as codec
+from tests.support import DATA
 from vismock.cli import main
 from vismock.codec import cli as codec_cli
 
-DATA = Path(__file__).parent / "data"
 SEED = DATA / "seed"
 INVALID = DATA / "codec" / "invalid"
 STATES = "['queued', 'running', 'success', 'error']"

@@ -2,42 +2,30 @@
 admin writes and journal reads. Zero unexpected answers, every answer valid against its schema, every
 client reads back exactly its own tasks at their latest version, and the journal stays at its cap.
 
-The driver is bench/soak.py (the same run for 10 minutes, with memory reports); this is its CI size.
+The driver is tests/support/load.py; bench/soak.py runs it for 10 minutes, with memory reports.
 Nothing here asserts speed.
 """
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
-from types import ModuleType
 
 import pytest
 
-SOAK = Path(__file__).resolve().parent.parent / "bench" / "soak.py"
+from tests.support import load
+
 CLIENTS = 32
 SECONDS = 20.0
 JOURNAL_CAP = 2_000
 
-
-def load_soak() -> ModuleType:
-    name = "vismock_bench_soak"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, SOAK)
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
+pytestmark = pytest.mark.slow  # a real `vismock serve` in a subprocess
 
 
 @pytest.mark.timeout(180)
 def test_32_clients_for_20_seconds_mixing_both_faces_admin_and_journal(tmp_path: Path) -> None:
-    soak = load_soak()
-    server = soak.Server(tmp_path, workers=2, journal_cap=JOURNAL_CAP)
+    server = load.Server(tmp_path, workers=2, journal_cap=JOURNAL_CAP)
     try:
-        result = soak.run_load(server, clients=CLIENTS, seconds=SECONDS, interval=SECONDS)
+        result = load.run_load(server, clients=CLIENTS, seconds=SECONDS, interval=SECONDS)
     finally:
         server.stop()
     assert result.errors == 0, "\n".join(result.first_errors)

@@ -10,15 +10,11 @@ Documents: tests/data/hostile/ (cases.toml and documents.py).
 from __future__ import annotations
 
 import gzip
-import http.client
 import json
 import logging
 import re
 import select
 import socket
-import subprocess
-import sys
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -27,9 +23,10 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from test_hostile_codec import PASSWD_MARKER, load_documents
 
 import vismock.codec as codec
+from tests.support.hostile import PASSWD_MARKER, load_documents
+from tests.support.served import Served
 from vismock.mockserver.app import create_app
 from vismock.mockserver.faces.soap import wire as vim25
 
@@ -43,28 +40,8 @@ XML = "text/xml; charset=utf-8"
 
 
 @pytest.fixture(scope="module")
-def canary() -> Iterator[Any]:
-    server = documents.Canary()
-    yield server
-    server.close()
-
-
-@pytest.fixture(scope="module")
-def secret(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, str]:
-    marker = f"VISMOCK-SECRET-{uuid.uuid4().hex}"
-    path = tmp_path_factory.mktemp("secret") / "secret.txt"
-    path.write_text(marker)
-    return path.as_uri(), marker
-
-
-@pytest.fixture(scope="module")
 def app(tmp_path_factory: pytest.TempPathFactory) -> Flask:
     return create_app({"VISMOCK_DB": str(tmp_path_factory.mktemp("hostile") / "state.sqlite3")})
-
-
-@pytest.fixture
-def client(app: Flask) -> FlaskClient:
-    return app.test_client()
 
 
 @pytest.fixture
@@ -483,60 +460,6 @@ def test_passwords_never_appear_in_responses_logs_or_journal(
 
 
 # -- a real `vismock serve` ------------------------------------------------------------------------
-
-
-class Served:
-    """``vismock serve`` in a subprocess, its stdout/stderr captured to files."""
-
-    def __init__(self, folder: Path, *arguments: str) -> None:
-        self.log = folder / f"serve-{uuid.uuid4().hex[:8]}.log"
-        self._log_file = self.log.open("w")
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "vismock", "serve", "--port", "0", *arguments],
-            stdout=self._log_file,
-            stderr=subprocess.STDOUT,
-        )
-        self.port = self._wait_for_port()
-
-    def _wait_for_port(self) -> int:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            found = re.search(r"serving on http://[^:]+:(\d+)/", self.log.read_text())
-            if found:
-                port = int(found.group(1))
-                try:
-                    socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                    return port
-                except OSError:
-                    pass
-            assert self.process.poll() is None, self.log.read_text()
-            time.sleep(0.05)
-        raise AssertionError(f"vismock serve did not start:\n{self.log.read_text()}")
-
-    def request(
-        self,
-        method: str,
-        path: str,
-        body: bytes = b"",
-        headers: dict[str, str] | None = None,
-    ) -> tuple[int, bytes, dict[str, str]]:
-        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
-        try:
-            connection.request(method, path, body=body, headers={"Content-Type": XML, **(headers or {})})
-            response = connection.getresponse()
-            return response.status, response.read(), dict(response.getheaders())
-        finally:
-            connection.close()
-
-    def stop(self) -> str:
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-        self._log_file.close()
-        return self.log.read_text()
 
 
 @pytest.fixture(scope="module")

@@ -8,16 +8,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from flask import Flask
 from flask.testing import FlaskClient
 
 import vismock.codec as codec
+from tests.support import DATA
 from vismock.mockserver.app import create_app
 from vismock.mockserver.services import services_of
 from vismock.mockserver.state import Backend, JournalEntry
 from vismock.mockserver.state.journal import JournalWriter
 
-DATA = Path(__file__).parent / "data"
 BAD_CASES = tomllib.loads((DATA / "web" / "admin-bad-requests.toml").read_text())["case"]
 SEED_REQUEST = (DATA / "seed" / "request.xml").read_bytes()
 NEW_TASK = {
@@ -28,22 +27,6 @@ NEW_TASK = {
     "progression": "manual",
     "timeline": [{"state": "queued"}, {"state": "running", "progress": 50}, {"state": "success"}],
 }
-
-
-@pytest.fixture
-def app(tmp_path: Path) -> Flask:
-    return create_app({"VISMOCK_DB": str(tmp_path / "state.sqlite3")})
-
-
-@pytest.fixture
-def client(app: Flask) -> FlaskClient:
-    return app.test_client()
-
-
-@pytest.fixture
-def backend(app: Flask) -> Backend:
-    found: Backend = services_of(app).backend
-    return found
 
 
 def adapter_request(client: FlaskClient, *task_ids: str) -> dict[str, Any]:

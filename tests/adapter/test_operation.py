@@ -17,16 +17,17 @@ from typing import Any
 
 import pytest
 import yaml
-from test_soap_support import DATA, PASSWORD, USER, LiveServer, live_server, make_app
 from werkzeug.serving import make_server
 
+from tests.support import DATA
+from tests.support.soap import PASSWORD, SOAP_DATA, USER, LiveServer, live_server, make_app
 from vismock.adapter import cli as adapter_cli
 from vismock.adapter.vcenter import Settings, endpoint_of, run_over_soap, settings_for
 from vismock.codec import decode, encode
 from vismock.faults import VimFault
 
-SEED_REQUEST = Path(__file__).parent / "data" / "seed" / "request.xml"
-ENDPOINTS = yaml.safe_load((DATA / "endpoints.yaml").read_text())["endpoints"]
+SEED_REQUEST = DATA / "seed" / "request.xml"
+ENDPOINTS = yaml.safe_load((SOAP_DATA / "endpoints.yaml").read_text())["endpoints"]
 OPENSSL_SELF_SIGNED = (
     "openssl",
     "req",
@@ -50,7 +51,7 @@ def server() -> Iterator[LiveServer]:
 
 @pytest.fixture
 def live(server: LiveServer) -> LiveServer:
-    from test_soap_support import T0
+    from tests.support.soap import T0
 
     server.backend.reset()
     server.backend.clock.freeze(T0)

@@ -13,6 +13,7 @@ import pytest
 from lxml import etree
 
 import vismock.codec as codec
+from tests.support import DATA
 from vismock.codec import (
     Codec,
     CodecError,
@@ -27,7 +28,6 @@ from vismock.codec import (
 from vismock.codec.core import MAX_ISSUES
 from vismock.errors import VismockError
 
-DATA = Path(__file__).parent / "data"
 INVALID = DATA / "codec" / "invalid"
 CASES: dict[str, dict[str, Any]] = tomllib.loads((INVALID / "cases.toml").read_text())
 SECRET = "S3cr3t-Pa55w0rd"

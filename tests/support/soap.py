@@ -8,20 +8,20 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 from flask import Flask
 from flask.testing import FlaskClient
 from waitress.server import create_server
 
+from tests.support import DATA
 from vismock.mockserver.app import create_app
 from vismock.mockserver.faces.soap import wire as vim25
 from vismock.mockserver.services import services_of
 from vismock.mockserver.state import Backend
 
-DATA = Path(__file__).parent / "data" / "soap"
-TASKS_FILE = DATA / "tasks.yaml"
+SOAP_DATA = DATA / "soap"
+TASKS_FILE = SOAP_DATA / "tasks.yaml"
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 USER, PASSWORD = "vismock", "vismock"
 SOAP_HEADERS = {"Content-Type": "text/xml; charset=utf-8", "SOAPAction": '"urn:vim25/8.0.3.0"'}

@@ -1,0 +1,9 @@
+"""Helpers the tests share (imported as ``tests.support...``): where the data is, the SOAP helpers,
+served mocks."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent.parent  # the repository
+DATA = ROOT / "tests" / "data"

@@ -16,6 +16,7 @@ from vismock.codec import Codec
 from vismock.mockserver.config import Settings
 from vismock.mockserver.state import Backend, TaskSpec
 from vismock.mockserver.state.journal import JournalWriter
+from vismock.mockserver.state.taskfile import Scenario
 
 if TYPE_CHECKING:
     from flask import Flask
@@ -42,10 +43,14 @@ class Services:
 
 
 def build_backend(settings: Settings, specs: Sequence[TaskSpec] | None = None) -> Backend:
-    """The state *settings* describe, loaded with *specs* or the task file (built-in tasks if none)."""
+    """The state *settings* describe: the scenario file's tasks (*specs* instead, when given) and
+    inventory, the built-in ones for what the file does not declare."""
+    scenario = load_scenario(settings.tasks)
+    inventory = scenario.inventory if scenario.inventory is not None else load_scenario(None).inventory
     return Backend(
         settings.db,
-        tasks=specs if specs is not None else load_tasks(settings.tasks),
+        tasks=specs if specs is not None else scenario.tasks,
+        inventory=inventory or (),
         accounts=settings.accounts,
         journal_cap=settings.journal_cap,
         session_cap=settings.session_cap,
@@ -54,13 +59,16 @@ def build_backend(settings: Settings, specs: Sequence[TaskSpec] | None = None) -
     )
 
 
-def load_tasks(path: str | Path | None) -> list[TaskSpec]:
-    """The tasks of *path*, or the built-in canned tasks when it is None."""
+def load_scenario(path: str | Path | None) -> Scenario:
+    """The scenario file at *path*, or the built-in one when it is None."""
     from vismock.mockserver.state import taskfile
 
-    if path is None:
-        return list(taskfile.load_builtin_tasks())
-    return list(taskfile.load_task_file(Path(path)))
+    return taskfile.load_builtin() if path is None else taskfile.load_file(Path(path))
+
+
+def load_tasks(path: str | Path | None) -> list[TaskSpec]:
+    """The tasks of *path*, or the built-in canned tasks when it is None."""
+    return load_scenario(path).tasks
 
 
 def services_of(app: Flask | Any) -> Services:

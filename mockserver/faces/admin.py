@@ -26,6 +26,7 @@ from vismock.faults import VimFault
 from vismock.mockserver.faces.common import Observation
 from vismock.mockserver.services import Services, services_of
 from vismock.mockserver.state import Backend, FaultRule, JournalEntry, TaskSpec, taskfile
+from vismock.mockserver.state.inventory import to_json as inventory_json
 from vismock.mockserver.state.models import Face
 
 log = logging.getLogger("vismock.mockserver")
@@ -221,6 +222,21 @@ def reset() -> Response:
     _services().journal.settle()  # entries still queued must not land after the reset
     _backend().reset()
     return _json({"reset": True}, 200)
+
+
+# -- inventory
+
+
+@admin_blueprint.get("/inventory")
+def inventory() -> Response:
+    """Every entity of the inventory: id, type, name, parent and its properties (power state...)."""
+    entities = _backend().inventory.all().values()
+    return jsonify({"entities": [inventory_json(entity) for entity in entities]})
+
+
+@admin_blueprint.get("/inventory/<entity_id>")
+def inventory_entity(entity_id: str) -> Response:
+    return jsonify(inventory_json(_backend().inventory.get(entity_id)))
 
 
 # -- journal and verification

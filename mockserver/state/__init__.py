@@ -7,7 +7,8 @@
 * :attr:`Backend.tasks` (:mod:`.tasks`): task definitions and lifecycles, the loaded set;
 * :attr:`Backend.sessions` (:mod:`.sessions`): accounts, SOAP sessions and their filters;
 * :attr:`Backend.journal` (:mod:`.journal`): every request answered;
-* :attr:`Backend.faults` (:mod:`.fault_rules`): fault rules.
+* :attr:`Backend.faults` (:mod:`.fault_rules`): fault rules;
+* :attr:`Backend.inventory` (:mod:`.inventory`): datacenters, folders, hosts, virtual machines.
 
 A new part (the inventory, say) is a module with a class taking the :class:`~.db.Database`,
 creating its tables and offering ``reset(tx)``, plus one line in :meth:`Backend.__init__`'s list
@@ -27,12 +28,13 @@ from typing import Protocol
 from vismock.mockserver.state import db
 from vismock.mockserver.state.clock import Clock
 from vismock.mockserver.state.fault_rules import FaultRules
+from vismock.mockserver.state.inventory import Inventory
 from vismock.mockserver.state.journal import Journal
-from vismock.mockserver.state.models import FaultRule, JournalEntry, Reason, Step, TaskSpec
+from vismock.mockserver.state.models import Entity, FaultRule, JournalEntry, Reason, Step, TaskSpec
 from vismock.mockserver.state.sessions import Sessions
 from vismock.mockserver.state.tasks import Tasks
 
-__all__ = ["Backend", "FaultRule", "JournalEntry", "Part", "Reason", "Step", "TaskSpec"]
+__all__ = ["Backend", "Entity", "FaultRule", "JournalEntry", "Part", "Reason", "Step", "TaskSpec"]
 
 
 class Part(Protocol):
@@ -48,6 +50,7 @@ class Backend:
         path: str | Path | None = None,
         *,
         tasks: Sequence[TaskSpec] = (),
+        inventory: Sequence[Entity] = (),
         accounts: Mapping[str, str] | None = None,
         journal_cap: int = 10_000,
         session_cap: int = 10_000,
@@ -76,13 +79,21 @@ class Backend:
         )
         self.journal = Journal(self.database, cap=journal_cap)
         self.faults = FaultRules(self.database)
+        self.inventory = Inventory(self.database)
         # Reset order matters: the clock first, so the tasks restart at real time.
-        self.parts: tuple[Part, ...] = (self.clock, self.tasks, self.sessions, self.journal, self.faults)
+        self.parts: tuple[Part, ...] = (
+            self.clock, self.tasks, self.inventory, self.sessions, self.journal, self.faults
+        )  # fmt: skip
         self.tasks.load(tasks)
+        self.inventory.load(inventory)
 
     @property
     def load_notice(self) -> str | None:
-        """Set when the state file held another task set than the one given (it was replaced)."""
+        """Set when the state file held other tasks or another inventory than given (replaced)."""
+        if self.inventory.replaced and self.tasks.load_notice is None:
+            return (
+                f"{self.path} held another inventory; serving the one given now (its power states start over)"
+            )
         return self.tasks.load_notice
 
     def reset(self) -> None:

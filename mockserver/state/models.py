@@ -115,3 +115,26 @@ class FaultRule:
     fault: str = "SystemError"
     message: str = "fault injected by vismock"
     id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Entity:
+    """A managed entity of the inventory: a folder, datacenter, cluster, host, VM...
+
+    ``properties`` holds what its type adds to its name and place, JSON-safe values by name:
+    a virtual machine's ``powerState``, ``template`` and ``host``; a datacenter's ``vmFolder``...
+    """
+
+    id: str  # the managed object id: "vm-42", "group-d1", "datacenter-2"
+    type: str  # the vim25 managed object type: "VirtualMachine", "Folder", "Datacenter", ...
+    name: str
+    parent: str | None = None  # the parent entity's id; None for the root folder
+    properties: tuple[tuple[str, Any], ...] = ()
+
+    @property
+    def props(self) -> Mapping[str, Any]:
+        return dict(self.properties)
+
+    def with_properties(self, **changes: Any) -> Entity:
+        merged = {**self.props, **changes}
+        return Entity(self.id, self.type, self.name, self.parent, tuple(sorted(merged.items())))

@@ -17,6 +17,7 @@ import itertools
 import re
 import tomllib
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
 from importlib import resources
@@ -28,7 +29,8 @@ import yaml
 from vismock.codec import XsDateTime
 from vismock.codec.taskinfo import task_info_model
 from vismock.errors import VismockError
-from vismock.mockserver.state.models import Reason, Step, TaskSpec
+from vismock.mockserver.state.inventory import InventoryError, entities_from_document
+from vismock.mockserver.state.models import Entity, Reason, Step, TaskSpec
 from vismock.schemas import entity_types, fault_types, task_methods
 
 Path_ = tuple[str | int, ...]
@@ -89,25 +91,42 @@ def format_path(path: Path_) -> str:
 # -- public entry points ------------------------------------------------------------------------
 
 
-def load_task_file(path: str | Path) -> list[TaskSpec]:
-    """Read and validate a ``.yaml``/``.yml``/``.toml``/``.json`` task file."""
+@dataclass(frozen=True, slots=True)
+class Scenario:
+    """What a scenario file declares: its tasks, and its inventory (None when it declares none:
+    then the built-in inventory is served)."""
+
+    tasks: list[TaskSpec]
+    inventory: list[Entity] | None = None
+
+
+def load_file(path: str | Path) -> Scenario:
+    """Read and validate a ``.yaml``/``.yml``/``.toml``/``.json`` scenario (task) file."""
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise TaskFileError(str(path), None, "", f"cannot read the task file: {exc}") from exc
     if path.suffix.lower() == ".toml":
-        return parse_toml_tasks(text, str(path))
-    return parse_yaml_tasks(text, str(path))  # YAML is a superset of JSON
+        return parse_toml(text, str(path))
+    return parse_yaml(text, str(path))  # YAML is a superset of JSON
+
+
+def load_builtin() -> Scenario:
+    """The scenario shipped with vismock (``mockserver/data/canned-tasks.yaml``): tasks and inventory."""
+    resource = resources.files("vismock.mockserver").joinpath("data", BUILTIN_TASKS)
+    return parse_yaml(resource.read_text(encoding="utf-8"), f"<builtin>/{BUILTIN_TASKS}")
+
+
+def load_task_file(path: str | Path) -> list[TaskSpec]:
+    return load_file(path).tasks
 
 
 def load_builtin_tasks() -> list[TaskSpec]:
-    """The canned tasks shipped with vismock (``mockserver/data/canned-tasks.yaml``)."""
-    resource = resources.files("vismock.mockserver").joinpath("data", BUILTIN_TASKS)
-    return parse_yaml_tasks(resource.read_text(encoding="utf-8"), f"<builtin>/{BUILTIN_TASKS}")
+    return load_builtin().tasks
 
 
-def parse_yaml_tasks(text: str, source: str = "<yaml>") -> list[TaskSpec]:
+def parse_yaml(text: str, source: str = "<yaml>") -> Scenario:
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.YAMLError as exc:
@@ -119,7 +138,11 @@ def parse_yaml_tasks(text: str, source: str = "<yaml>") -> list[TaskSpec]:
         document = _node_value(node, (), lines, _Scalars()) if node is not None else None
     except _NodeError as error:
         raise TaskFileError(source, error.line, format_path(error.path), error.reason) from None
-    return _specs_from_document(document, source, lambda path: _nearest_line(lines, path))
+    return _scenario(document, source, lambda path: _nearest_line(lines, path))
+
+
+def parse_yaml_tasks(text: str, source: str = "<yaml>") -> list[TaskSpec]:
+    return parse_yaml(text, source).tasks
 
 
 def _yaml_problem(exc: yaml.YAMLError) -> tuple[int | None, str, str]:
@@ -132,21 +155,33 @@ def _yaml_problem(exc: yaml.YAMLError) -> tuple[int | None, str, str]:
     return exc.problem_mark.line + 1, "", reason
 
 
-def parse_toml_tasks(text: str, source: str = "<toml>") -> list[TaskSpec]:
+def parse_toml(text: str, source: str = "<toml>") -> Scenario:
     try:
         document = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         found = re.search(r"line (\d+)", str(exc))
         raise TaskFileError(source, int(found[1]) if found else None, "", f"not valid TOML: {exc}") from exc
-    return _specs_from_document(document, source, lambda path: _toml_line(text, path))
+    return _scenario(document, source, lambda path: _toml_line(text, path))
+
+
+def parse_toml_tasks(text: str, source: str = "<toml>") -> list[TaskSpec]:
+    return parse_toml(text, source).tasks
 
 
 def specs_from_dicts(tasks: Any, source: str = "request") -> list[TaskSpec]:
     """TaskSpecs from plain task objects (a list, one object, or ``{"tasks": [...]}``), e.g. JSON."""
     if isinstance(tasks, Mapping) and "tasks" in tasks:
-        return _specs_from_document(tasks, source, lambda path: None)
+        _no_unknown_or_fail(tasks, source)
+        return _specs_from_document(tasks["tasks"], source, lambda path: None)
     items = tasks if isinstance(tasks, list) else [tasks]
-    return _specs_from_document({"tasks": items}, source, lambda path: None, prefix=())
+    return _specs_from_document(items, source, lambda path: None, prefix=())
+
+
+def _no_unknown_or_fail(document: Mapping[str, Any], source: str) -> None:
+    try:
+        _no_unknown(document, frozenset({"tasks"}), ())
+    except _Invalid as invalid:
+        raise TaskFileError(source, None, format_path(invalid.path), invalid.reason) from None
 
 
 def spec_from_dict(task: Any, source: str = "request") -> TaskSpec:
@@ -287,23 +322,35 @@ def _toml_line(text: str, path: Path_) -> int | None:
 # -- validation ---------------------------------------------------------------------------------
 
 
-def _specs_from_document(
-    document: Any, source: str, line_of: Callable[[Path_], int | None], prefix: Path_ = ("tasks",)
-) -> list[TaskSpec]:
+def _scenario(document: Any, source: str, line_of: Callable[[Path_], int | None]) -> Scenario:
     try:
-        return _validated_specs(document, prefix)
+        if not isinstance(document, Mapping):
+            raise _Invalid((), "expected a mapping with a 'tasks' list (and an 'inventory')")
+        _no_unknown(document, frozenset({"tasks", "inventory"}), ())
+        tasks = _validated_specs(document.get("tasks", []), ("tasks",))
+        try:
+            inventory = entities_from_document(document["inventory"]) if "inventory" in document else None
+        except InventoryError as error:
+            raise _Invalid(error.path, error.reason) from None
+        return Scenario(tasks, inventory)
     except _Invalid as invalid:
         line = line_of(invalid.path)
         raise TaskFileError(source, line, format_path(invalid.path), invalid.reason) from None
 
 
-def _validated_specs(document: Any, prefix: Path_) -> list[TaskSpec]:
-    if not isinstance(document, Mapping):
-        raise _Invalid((), "expected a mapping with a 'tasks' list")
-    _no_unknown(document, frozenset({"tasks"}), ())
-    tasks = document.get("tasks")
+def _specs_from_document(
+    tasks: Any, source: str, line_of: Callable[[Path_], int | None], prefix: Path_ = ("tasks",)
+) -> list[TaskSpec]:
+    try:
+        return _validated_specs(tasks, prefix)
+    except _Invalid as invalid:
+        line = line_of(invalid.path)
+        raise TaskFileError(source, line, format_path(invalid.path), invalid.reason) from None
+
+
+def _validated_specs(tasks: Any, prefix: Path_) -> list[TaskSpec]:
     if not isinstance(tasks, list):
-        raise _Invalid(("tasks",), f"expected a list of tasks, got {_kind(tasks)}")
+        raise _Invalid(prefix, f"expected a list of tasks, got {_kind(tasks)}")
     specs: list[TaskSpec] = []
     seen: set[str] = set()
     for index, task in enumerate(tasks):

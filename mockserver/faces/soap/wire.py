@@ -236,6 +236,14 @@ def moref_array(refs: Sequence[MoRef]) -> Value:
     return Value("ArrayOfManagedObjectReference", fill)
 
 
+def string_array(texts: Sequence[str]) -> Value:
+    def fill(element: etree._Element) -> None:
+        for text in texts:
+            sub(element, "string", text).set(XSI_TYPE, "xsd:string")
+
+    return Value("ArrayOfString", fill)
+
+
 # -- TaskInfo ------------------------------------------------------------------------------------------------
 
 

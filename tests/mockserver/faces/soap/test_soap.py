@@ -413,3 +413,28 @@ def test_a_repeated_call_sees_the_task_change(app: Flask, client: FlaskClient) -
         backend_of(app).clock.advance(advance)
         states += _xpath(post(client, fetch).data, "//v:returnval/v:state/text()")
     assert states == ["queued", "queued", "running", "running", "success"]
+
+
+def test_the_inventory_is_read_through_the_property_collector() -> None:
+    client = make_app().test_client()
+    logged_in(client)
+    spec = (
+        "<specSet><propSet><type>Folder</type><pathSet>childEntity</pathSet></propSet>"
+        "<propSet><type>Datacenter</type><pathSet>vmFolder</pathSet></propSet>"
+        "<propSet><type>VirtualMachine</type><pathSet>runtime.powerState</pathSet><pathSet>parent</pathSet></propSet>"
+        '<objectSet><obj type="Folder">group-d1</obj></objectSet>'
+        '<objectSet><obj type="Datacenter">datacenter-2</obj></objectSet>'
+        '<objectSet><obj type="VirtualMachine">vm-1100</obj></objectSet></specSet>'
+    )
+    response = post(
+        client,
+        call_xml("RetrievePropertiesEx", "PropertyCollector", "propertyCollector", spec + "<options/>"),
+    )
+    assert response.status_code == 200, response.data
+    assert_valid(response.data)
+    assert _xpath(
+        response.data, "//v:propSet[v:name='childEntity']/v:val/v:ManagedObjectReference/text()"
+    ) == ["datacenter-2"]
+    assert _xpath(response.data, "//v:propSet[v:name='vmFolder']/v:val/@type") == ["Folder"]
+    assert _xpath(response.data, "//v:propSet[v:name='runtime.powerState']/v:val/text()") == ["suspended"]
+    assert _xpath(response.data, "//v:propSet[v:name='parent']/v:val/text()")[0].startswith("group-v")

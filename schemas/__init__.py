@@ -89,3 +89,41 @@ def fault_types() -> frozenset[str]:
     names = tree.getroot().xpath("xs:element/@name", namespaces=XS)
     assert isinstance(names, list)
     return frozenset(str(name)[: -len("Fault")] for name in names if str(name).endswith("Fault"))
+
+
+@dataclass(frozen=True, slots=True)
+class ManagedTypeInfo:
+    """A vim25 managed object type: its supertype and its properties (name -> vim25 type)."""
+
+    name: str
+    base: str
+    properties: dict[str, str]
+
+
+@cache
+def managed_types() -> dict[str, ManagedTypeInfo]:
+    """Every vim25 managed object type by name (``vim25/managed-types.toml``, derived from pyVmomi)."""
+    with open(schema_directory() / "vim25" / "managed-types.toml", "rb") as fh:
+        table = tomllib.load(fh)
+    return {name: ManagedTypeInfo(name, entry["base"], entry["properties"]) for name, entry in table.items()}
+
+
+@cache
+def managed_lineage(name: str) -> tuple[str, ...]:
+    """*name* and its vim25 supertypes, nearest first, down to ``ManagedObject``."""
+    types = managed_types()
+    lineage = [name]
+    while lineage[-1] in types:
+        lineage.append(types[lineage[-1]].base)
+    return tuple(lineage)
+
+
+def managed_property_type(type_name: str, prop: str) -> str | None:
+    """The vim25 type of property *prop* of managed type *type_name* (or a supertype); None when
+    vim25 defines no such property."""
+    types = managed_types()
+    for name in managed_lineage(type_name):
+        found = types[name].properties.get(prop) if name in types else None
+        if found is not None:
+            return found
+    return None

@@ -134,6 +134,10 @@ class Face(Protocol):
     def memo_key(self, environ: Mapping[str, Any], body: bytes) -> Hashable | None:
         """What the answer depends on besides the state (None: never remember it)."""
 
+    def recalled(self, environ: Mapping[str, Any], services: Services) -> None:
+        """A request answered from memory: what the face counts of every request (the SOAP
+        face, the session's calls) it counts here too."""
+
     def too_large(self, limit: int) -> Reply:
         """The refusal of a body over *limit* bytes, in this face's form."""
 
@@ -160,6 +164,7 @@ def serve(face: Face, environ: WSGIEnvironment, services: Services) -> Reply:
     if key is not None:
         remembered = services.answers.recall(key)
         if remembered is not None:
+            face.recalled(environ, services)
             services.journal.record_row(services.backend.generation(), remembered.row(started))
             return remembered.reply
     request = FaceRequest(

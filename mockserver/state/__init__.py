@@ -116,6 +116,7 @@ class Backend:
 
     def close(self) -> None:
         """Close this process's connections (and delete a private temporary database)."""
+        self.sessions.close()
         self.database.close()
         self._finalizer()
 

@@ -1,8 +1,11 @@
-"""Accounts, SOAP sessions and what each session owns (its property filters).
+"""Accounts, SOAP sessions and what each session owns (property collectors, filters, views, event
+collectors).
 
 A session is the ``vmware_soap_session`` cookie of a vim25 client: Login creates it, Logout and
-reset end it, and with it everything it owns. Filters are stored as the SOAP face hands them over
-(opaque JSON): this part knows who owns what, not what it means.
+reset end it, and with it everything it owns. What a session owns is stored as the SOAP face
+hands it over (a kind, an owner, opaque JSON): this part knows who owns what, not what it means.
+How busy a session is (its calls, its last activity) is counted in shared memory
+(:mod:`.activity`), not in the database: every request touches it.
 """
 
 from __future__ import annotations
@@ -10,11 +13,13 @@ from __future__ import annotations
 import hmac
 import secrets
 import sqlite3
-import uuid
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 from vismock.errors import VismockError
+from vismock.mockserver.cache import BoundedCache
 from vismock.mockserver.state import db
+from vismock.mockserver.state.activity import ActivityCounters
 from vismock.mockserver.state.clock import Clock
 
 DEFAULT_ACCOUNTS: Mapping[str, str] = {"vismock": "vismock"}
@@ -22,12 +27,39 @@ DEFAULT_ACCOUNTS: Mapping[str, str] = {"vismock": "vismock"}
 SCHEMA = (
     """CREATE TABLE IF NOT EXISTS sessions (
         key TEXT PRIMARY KEY, user TEXT NOT NULL, created_us INTEGER NOT NULL)""",
-    # A session's property filters (opaque to the state: the SOAP face's JSON).
-    """CREATE TABLE IF NOT EXISTS soap_filters (
-        id TEXT PRIMARY KEY, session TEXT NOT NULL, spec TEXT NOT NULL, partial INTEGER NOT NULL)""",
-    "CREATE INDEX IF NOT EXISTS soap_filters_session ON soap_filters (session)",
+    # What a session owns (opaque to the state: the SOAP face's JSON); *owner*: the object it
+    # belongs to (a filter's collector), destroyed with it.
+    """CREATE TABLE IF NOT EXISTS session_objects (
+        id TEXT PRIMARY KEY, session TEXT NOT NULL, kind TEXT NOT NULL, owner TEXT, data TEXT NOT NULL)""",
+    "CREATE INDEX IF NOT EXISTS session_objects_session ON session_objects (session, kind)",
+    "DROP TABLE IF EXISTS soap_filters",  # before session_objects, filters had a table of their own
 )
-_SELECT_SESSION = "SELECT user, created_us FROM sessions WHERE key = ?"
+# Added to the sessions table after its first release: where the session's client is.
+_CLIENT_COLUMNS = {"ip": "TEXT NOT NULL DEFAULT ''", "agent": "TEXT NOT NULL DEFAULT ''"}
+_SELECT_SESSION = "SELECT user, created_us, rowid FROM sessions WHERE key = ?"
+_SESSION_COLUMNS = "key, user, created_us, rowid, ip, agent"
+SLOTS_CACHE = 4096
+
+
+@dataclass(frozen=True, slots=True)
+class SessionInfo:
+    """A live session as vim25's UserSession shows it (the key is the cookie: never show it)."""
+
+    key: str
+    user: str
+    login_us: int
+    last_active_us: int
+    calls: int
+    ip: str
+    agent: str
+
+
+@dataclass(frozen=True, slots=True)
+class SessionObject:
+    id: str
+    kind: str
+    owner: str | None
+    data: str
 
 
 class Sessions:
@@ -50,13 +82,27 @@ class Sessions:
         self._db = database
         self._clock = clock
         database.create_tables(SCHEMA)
+        self._add_client_columns()
         self._accounts = dict(accounts) if accounts is not None else dict(DEFAULT_ACCOUNTS)
         self._cap = cap
         self._lifetime_us = None if lifetime is None else round(lifetime * 1_000_000)
+        # A live session's rowid is within the newest *cap* ones: rowid modulo cap is its own slot.
+        self._activity = ActivityCounters(database.path, cap)
+        self._slots: BoundedCache[str, int] = BoundedCache(SLOTS_CACHE)
+
+    def _add_client_columns(self) -> None:
+        with self._db.write(changes_state=False) as tx:
+            present = {row[1] for row in tx.execute("PRAGMA table_info(sessions)")}
+            for column, declaration in _CLIENT_COLUMNS.items():
+                if column not in present:
+                    tx.execute(f"ALTER TABLE sessions ADD COLUMN {column} {declaration}")
 
     def reset(self, tx: sqlite3.Connection) -> None:
         tx.execute("DELETE FROM sessions")
-        tx.execute("DELETE FROM soap_filters")
+        tx.execute("DELETE FROM session_objects")
+
+    def close(self) -> None:
+        self._activity.close()
 
     @property
     def expire(self) -> bool:
@@ -73,13 +119,15 @@ class Sessions:
 
     # -- sessions
 
-    def create(self, user: str) -> str:
-        """A new session key (the vmware_soap_session cookie value)."""
+    def create(self, user: str, *, ip: str = "", agent: str = "") -> str:
+        """A new session key (the vmware_soap_session cookie value); its client at *ip* says it
+        is *agent* (its User-Agent)."""
         key = secrets.token_hex(20)
         with self._db.write() as tx:
+            now_us = self._clock.now_us(tx)
             cursor = tx.execute(
-                "INSERT INTO sessions (key, user, created_us) VALUES (?, ?, ?)",
-                (key, user, self._clock.now_us(tx)),
+                "INSERT INTO sessions (key, user, created_us, ip, agent) VALUES (?, ?, ?, ?, ?)",
+                (key, user, now_us, ip, agent),
             )
             newest = cursor.lastrowid or 0
             ended = [
@@ -88,6 +136,8 @@ class Sessions:
             ]
             for old in ended:
                 self._end(tx, old)
+            self._activity.start(newest, key, now_us)
+        self._slots.put(key, newest)
         return key
 
     def user(self, key: str) -> str | None:
@@ -95,10 +145,49 @@ class Sessions:
         row = self._db.connection().execute(_SELECT_SESSION, (key,)).fetchone()
         if row is None:
             return None
-        user, created_us = row
+        user, created_us, slot = row
         if self._lifetime_us is not None and self._clock.now_us() - created_us > self._lifetime_us:
             return None
+        if self._slots.get(key) != slot:
+            self._slots.put(key, slot)
         return str(user)
+
+    def touch(self, key: str) -> None:
+        """One call more of live session *key*, active now (no database write)."""
+        slot = self._slots.get(key)
+        if slot is None:
+            row = self._db.connection().execute(_SELECT_SESSION, (key,)).fetchone()
+            if row is None:
+                return
+            slot = self._slots.put(key, row[2])
+        self._activity.touch(slot, key, self._clock.now_us())
+
+    def info(self, key: str) -> SessionInfo | None:
+        """Live session *key* as UserSession shows it; None when it is not live."""
+        if self.user(key) is None:
+            return None
+        row = (
+            self._db.connection()
+            .execute(f"SELECT {_SESSION_COLUMNS} FROM sessions WHERE key = ?", (key,))
+            .fetchone()
+        )
+        return None if row is None else self._info(row)
+
+    def live(self) -> list[SessionInfo]:
+        """Every live session, oldest first."""
+        rows = self._db.connection().execute(f"SELECT {_SESSION_COLUMNS} FROM sessions ORDER BY rowid")
+        now_us = self._clock.now_us()
+        return [
+            self._info(row)
+            for row in rows.fetchall()
+            if self._lifetime_us is None or now_us - row[2] <= self._lifetime_us
+        ]
+
+    def _info(self, row: tuple[str, str, int, int, str, str]) -> SessionInfo:
+        key, user, created_us, slot, ip, agent = row
+        activity = self._activity.read(slot, key)
+        calls, active_us = (activity.calls, activity.last_active_us) if activity else (0, created_us)
+        return SessionInfo(key, user, created_us, max(active_us, created_us), calls, ip, agent)
 
     def end(self, key: str) -> None:
         """Logout: the session and everything it owns are gone."""
@@ -108,27 +197,52 @@ class Sessions:
     @staticmethod
     def _end(tx: sqlite3.Connection, key: str) -> None:
         tx.execute("DELETE FROM sessions WHERE key = ?", (key,))
-        tx.execute("DELETE FROM soap_filters WHERE session = ?", (key,))
+        tx.execute("DELETE FROM session_objects WHERE session = ?", (key,))
 
-    # -- property filters (owned by a session; not task state: writing them leaves the revision)
+    # -- what a session owns (not task state: writing it leaves the revision alone, so an answer
+    #    that reads it must not be remembered)
 
-    def add_filter(self, session: str, spec: str, partial: bool) -> str:
-        filter_id = f"filter-{uuid.uuid4().hex}"
+    def add_object(
+        self, session: str, object_id: str, kind: str, data: str, owner: str | None = None
+    ) -> None:
         with self._db.write(changes_state=False) as tx:
             tx.execute(
-                "INSERT INTO soap_filters (id, session, spec, partial) VALUES (?, ?, ?, ?)",
-                (filter_id, session, spec, int(partial)),
+                "INSERT INTO session_objects (id, session, kind, owner, data) VALUES (?, ?, ?, ?, ?)",
+                (object_id, session, kind, owner, data),
             )
-        return filter_id
 
-    def remove_filter(self, session: str, filter_id: str) -> bool:
+    def object(self, session: str, object_id: str) -> SessionObject | None:
+        row = (
+            self._db.connection()
+            .execute(
+                "SELECT id, kind, owner, data FROM session_objects WHERE id = ? AND session = ?",
+                (object_id, session),
+            )
+            .fetchone()
+        )
+        return None if row is None else SessionObject(*row)
+
+    def objects(self, session: str, kind: str, owner: str | None = None) -> list[SessionObject]:
+        """The session's objects of *kind* (owned by *owner*, when given), oldest first."""
+        query = "SELECT id, kind, owner, data FROM session_objects WHERE session = ? AND kind = ?"
+        parameters: tuple[str, ...] = (session, kind)
+        if owner is not None:
+            query, parameters = query + " AND owner = ?", (*parameters, owner)
+        rows = self._db.connection().execute(query + " ORDER BY rowid", parameters)
+        return [SessionObject(*row) for row in rows.fetchall()]
+
+    def replace_object(self, session: str, object_id: str, data: str) -> bool:
         with self._db.write(changes_state=False) as tx:
-            cursor = tx.execute("DELETE FROM soap_filters WHERE id = ? AND session = ?", (filter_id, session))
+            cursor = tx.execute(
+                "UPDATE session_objects SET data = ? WHERE id = ? AND session = ?", (data, object_id, session)
+            )
             return cursor.rowcount > 0
 
-    def filters(self, session: str) -> list[tuple[str, str]]:
-        """(filter id, spec) of the session's filters, oldest first."""
-        rows = self._db.connection().execute(
-            "SELECT id, spec FROM soap_filters WHERE session = ? ORDER BY rowid", (session,)
-        )
-        return [(str(filter_id), str(spec)) for filter_id, spec in rows]
+    def remove_object(self, session: str, object_id: str) -> bool:
+        """Destroy one object and what it owns; False when the session has no such object."""
+        with self._db.write(changes_state=False) as tx:
+            tx.execute("DELETE FROM session_objects WHERE owner = ? AND session = ?", (object_id, session))
+            cursor = tx.execute(
+                "DELETE FROM session_objects WHERE id = ? AND session = ?", (object_id, session)
+            )
+            return cursor.rowcount > 0

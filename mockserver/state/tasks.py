@@ -112,6 +112,12 @@ class Tasks:
         rows = self._db.connection().execute("SELECT id, rev, spec FROM tasks ORDER BY seq").fetchall()
         return [self._spec(task_id, rev, text) for task_id, rev, text in rows]
 
+    def numbered(self) -> list[tuple[int, TaskSpec]]:
+        """Every task's definition with its number in the order they were added (a task replaced
+        keeps its number): what vCenter's events about tasks are keyed by."""
+        rows = self._db.connection().execute("SELECT id, rev, spec, seq FROM tasks ORDER BY seq").fetchall()
+        return [(seq, self._spec(task_id, rev, text)) for task_id, rev, text, seq in rows]
+
     def get(self, task_id: str) -> TaskSpec:
         """Raises vismock.faults.TaskNotFound."""
         row = self._db.connection().execute("SELECT rev, spec FROM tasks WHERE id = ?", (task_id,)).fetchone()

@@ -93,8 +93,8 @@ class RequestTimedOut(VimFault):
 class InvalidProperty(VimFault):
     fault_type = "InvalidProperty"
 
-    def __init__(self, name: str) -> None:
-        super().__init__(f"Property {name!r} is not served by vismock")
+    def __init__(self, name: str, message: str | None = None) -> None:
+        super().__init__(message or f"Property {name!r} is not served by vismock")
         self.name = name
 
 

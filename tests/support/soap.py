@@ -12,6 +12,7 @@ from typing import Any
 
 from flask import Flask
 from flask.testing import FlaskClient
+from lxml import etree
 from waitress.server import create_server
 
 from tests.support import DATA
@@ -102,3 +103,90 @@ def live_server(app: Flask, threads: int = 16) -> Iterator[LiveServer]:
         for channel in list(server._map.values()):  # type: ignore[union-attr]
             channel.close()
         thread.join(timeout=5)
+
+
+NS = {"v": "urn:vim25", "s": vim25.SOAPENV, "xsi": vim25.XSI}
+
+
+def xpath(body: bytes, path: str) -> list[Any]:
+    found = etree.fromstring(body).xpath(path, namespaces=NS)
+    assert isinstance(found, list)
+    return found
+
+
+def call_ok(client: FlaskClient, method: str, this_type: str, this: str, args: str = "") -> bytes:
+    """*method* answered without a fault, the answer valid against the trimmed vim25 schema."""
+    response = post(client, call_xml(method, this_type, this, args))
+    assert response.status_code == 200, response.data.decode()
+    assert_valid(response.data)
+    return bytes(response.data)
+
+
+def call_fault(client: FlaskClient, method: str, this_type: str, this: str, args: str = "") -> str:
+    """The fault type *method* answers (the answer valid against the trimmed vim25 schema)."""
+    response = post(client, call_xml(method, this_type, this, args))
+    assert response.status_code == 500, response.data.decode()
+    assert_valid(response.data)
+    fault = vim25.fault_type_of(response.data)
+    assert fault is not None
+    return fault
+
+
+def retrieve(client: FlaskClient, spec: str, collector: str = "propertyCollector") -> bytes:
+    """RetrieveProperties of one PropertyFilterSpec (its content: propSet and objectSet elements)."""
+    return call_ok(client, "RetrieveProperties", "PropertyCollector", collector, f"<specSet>{spec}</specSet>")
+
+
+def object_spec(mo_type: str, value: str, select: str = "", skip: bool = False) -> str:
+    return (
+        f'<objectSet><obj type="{mo_type}">{value}</obj><skip>{str(skip).lower()}</skip>{select}</objectSet>'
+    )
+
+
+def prop_spec(mo_type: str, *paths: str, all_: bool = False) -> str:
+    inner = "<all>true</all>" if all_ else "".join(f"<pathSet>{path}</pathSet>" for path in paths)
+    return f"<propSet><type>{mo_type}</type>{inner}</propSet>"
+
+
+def traversal(mo_type: str, path: str, *select: str, name: str = "", skip: bool = False) -> str:
+    """A TraversalSpec, written as govmomi writes it (its own prefix for the XML Schema instance)."""
+    named = f"<name>{name}</name>" if name else ""
+    return (
+        '<selectSet xmlns:XMLSchema-instance="http://www.w3.org/2001/XMLSchema-instance" '
+        f'XMLSchema-instance:type="TraversalSpec">{named}<type>{mo_type}</type><path>{path}</path>'
+        f"<skip>{str(skip).lower()}</skip>{''.join(select)}</selectSet>"
+    )
+
+
+def selection(name: str) -> str:
+    return (
+        '<selectSet xmlns:XMLSchema-instance="http://www.w3.org/2001/XMLSchema-instance" '
+        f'XMLSchema-instance:type="SelectionSpec"><name>{name}</name></selectSet>'
+    )
+
+
+def value_of(val: Any) -> Any:
+    """A ``val``: "Type:id" for a reference, a list for an array, text, or the element of a data object."""
+    xsi_type = val.get(f"{{{vim25.XSI}}}type") or ""
+    if xsi_type == "ManagedObjectReference":
+        return f"{val.get('type')}:{val.text}"
+    if xsi_type == "ArrayOfManagedObjectReference":
+        return [f"{ref.get('type')}:{ref.text}" for ref in val]
+    if xsi_type.startswith("ArrayOf"):
+        return [item.text if len(item) == 0 else item for item in val]
+    return val.text if len(val) == 0 else val
+
+
+def contents(body: bytes) -> dict[str, dict[str, Any]]:
+    """RetrieveProperties' answer as {"Type:id": {path: value text, or a list of "Type:id"}}."""
+    found: dict[str, dict[str, Any]] = {}
+    for content in xpath(body, "//v:returnval[v:obj] | //v:objects"):
+        obj = content.find("v:obj", NS)
+        props: dict[str, Any] = {}
+        for prop in content.findall("v:propSet", NS):
+            props[prop.findtext("v:name", namespaces=NS)] = value_of(prop.find("v:val", NS))
+        for missing in content.findall("v:missingSet", NS):
+            fault = missing.find("v:fault/v:fault", NS)
+            props[missing.findtext("v:path", namespaces=NS)] = ("missing", fault.get(f"{{{vim25.XSI}}}type"))
+        found[f"{obj.get('type')}:{obj.text}"] = props
+    return found

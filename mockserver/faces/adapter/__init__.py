@@ -158,6 +158,9 @@ class AdapterFace:
     def error(self, fault_type: str, message: str) -> Reply:
         return self.envelope(error_response(message, fault_type), 200)
 
+    def recalled(self, environ: Mapping[str, Any], services: Services) -> None:
+        """Nothing to count: the adapter face has no sessions."""
+
     def too_large(self, limit: int) -> Reply:
         return self.envelope(error_response(f"request body is larger than the limit of {limit} bytes"), 413)
 

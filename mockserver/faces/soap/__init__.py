@@ -26,11 +26,14 @@ from vismock.mockserver.faces.common import (
 )
 from vismock.mockserver.faces.soap import (  # noqa: F401  (each module registers its type)
     entities,
+    event_manager,
     property_collector,
+    search_index,
     service_instance,
     session_manager,
     task,
     task_manager,
+    view_manager,
     wire,
 )
 from vismock.mockserver.faces.soap.objects import Answer, Call, Method, callable_without_session, method_of
@@ -86,6 +89,8 @@ class SoapFace:
         session = cookie_value(request.cookie, COOKIE_NAME)
         user = services.backend.sessions.user(session) if session else None
         observation.user = user
+        if session is not None and user is not None:
+            services.backend.sessions.touch(session)  # UserSession.callCount, lastActiveTime
         method = method_of(soap.this, soap.method)
         if user is None and not callable_without_session(soap.method):
             raise NotAuthenticated()
@@ -99,6 +104,11 @@ class SoapFace:
         call = Call(services, request, soap, observation, session if user else None, user)
         body = wire.response_envelope(soap.method, _filler(method, method.handler(call)))
         return Reply(200, body, CONTENT_TYPE, tuple(call.headers))
+
+    def recalled(self, environ: Mapping[str, Any], services: Services) -> None:
+        session = cookie_value(environ.get("HTTP_COOKIE", ""), COOKIE_NAME)
+        if session is not None:
+            services.backend.sessions.touch(session)  # remembered only while the session lives
 
     def parsed(self, body: bytes) -> SoapRequest:
         found = self._parsed.get(body)

@@ -9,14 +9,19 @@ data (a :class:`~.wire.Value`, a list of them, or None) and one serializer rende
 
 from __future__ import annotations
 
+import hashlib
+import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeAlias
 
-from vismock.faults import InvalidProperty, ManagedObjectNotFound, NotAuthenticated
+from vismock.faults import InvalidProperty, ManagedObjectNotFound, NotAuthenticated, VimFault, fault_named
 from vismock.mockserver.faces.common import FaceRequest, Observation
+from vismock.mockserver.faces.soap import paths
 from vismock.mockserver.faces.soap.wire import MoRef, SoapRequest, Value
 from vismock.mockserver.state import Backend
+from vismock.mockserver.state.sessions import SessionObject
+from vismock.schemas import managed_lineage, managed_property_type
 
 if TYPE_CHECKING:
     from vismock.mockserver.services import Services
@@ -26,7 +31,7 @@ Handler = Callable[["Call"], Answer]
 Loader = Callable[["Call", MoRef, bool], Any]
 """``load(call, ref, poll)``: what the object's properties are read from (raises
 ManagedObjectNotFound when there is no such object); *poll* False for peeks that must not count."""
-PropertyReader = Callable[["Call", MoRef, Any], Value | None]
+PropertyReader = Callable[["Call", MoRef, Any], "PropertyValue"]
 """``read(call, ref, loaded)``: a property's value from the loaded object, None when unset."""
 
 
@@ -72,13 +77,21 @@ class ManagedType:
     load: Loader | None = None  # None: only the singletons of the type exist (see SINGLETONS)
     properties: dict[str, PropertyReader] = field(default_factory=dict)
     defaults: list[str] = field(default_factory=list)  # what a PropertySpec with all=true reads
+    public: set[str] = field(default_factory=set)  # readable without a session (currentSession)
     methods: dict[str, Method] = field(default_factory=dict)
 
-    def property(self, path: str, *, default: bool = False) -> Callable[[PropertyReader], PropertyReader]:
+    def property(
+        self, path: str, *, default: bool = False, public: bool = False
+    ) -> Callable[[PropertyReader], PropertyReader]:
+        """Register a reader of property *path*; *default*: read by a PropertySpec with ``all``;
+        *public*: readable without a session, as vCenter lets anyone read ``currentSession``."""
+
         def register(reader: PropertyReader) -> PropertyReader:
             self.properties[path] = reader
             if default:
                 self.defaults.append(path)
+            if public:
+                self.public.add(path)
             return reader
 
         return register
@@ -147,13 +160,67 @@ def callable_without_session(name: str) -> bool:
     )
 
 
-def property_reader(ref: MoRef, path: str) -> PropertyReader:
-    """The reader of property *path* of *ref*'s type; InvalidProperty when it has none."""
+def is_a(type_name: str, ancestor: str) -> bool:
+    """Whether managed object type *type_name* is *ancestor* or a subtype of it, by vim25's type
+    model (a ClusterComputeResource is a ComputeResource, everything a ManagedObject)."""
+    return ancestor in managed_lineage(type_name) or ancestor == MANAGED_OBJECT.name
+
+
+@dataclass(frozen=True, slots=True)
+class Missing:
+    """A property vCenter has but could not read: it goes to ``missingSet`` with *fault*."""
+
+    fault: VimFault
+
+
+PropertyValue: TypeAlias = Value | Missing | None
+
+
+def _registered(ref: MoRef, path: str) -> tuple[PropertyReader, bool] | None:
     managed = type_of(ref)
     for candidate in managed.lineage() if managed is not None else ():
         if path in candidate.properties:
-            return candidate.properties[path]
-    raise InvalidProperty(path)
+            return candidate.properties[path], path in candidate.public
+    return None
+
+
+def property_reader(ref: MoRef, path: str) -> tuple[PropertyReader, bool]:
+    """The reader of property *path* of *ref* and whether it may be read without a session.
+
+    A path vismock serves has its reader; one below a served property is read from that
+    property's value (:mod:`.paths`); a property vim25 defines that vismock does not serve reads
+    as :class:`Missing`; anything else is InvalidProperty, as vCenter answers.
+    """
+    found = _registered(ref, path)
+    if found is not None:
+        return found
+    root, _, rest = path.partition(".")
+    served_root = _registered(ref, root) if rest else None
+    vim25_type = managed_property_type(ref.type, root)
+    if served_root is not None and vim25_type is not None:
+        if paths.path_type(vim25_type, rest.split(".")) is None:
+            raise InvalidProperty(path, f"{ref.type} has no property {path!r}")
+        return _nested(served_root[0], rest.split(".")), served_root[1]
+    if vim25_type is not None:
+        return _not_served(path), False
+    raise InvalidProperty(path, f"{ref.type} has no property {path!r}")
+
+
+def _nested(reader: PropertyReader, segments: list[str]) -> PropertyReader:
+    def read(call: Call, ref: MoRef, loaded: Any) -> PropertyValue:
+        value = reader(call, ref, loaded)
+        return paths.nested_value(value, segments) if isinstance(value, Value) else value
+
+    return read
+
+
+def _not_served(path: str) -> PropertyReader:
+    def read(call: Call, ref: MoRef, loaded: Any) -> PropertyValue:
+        return Missing(
+            fault_named("NotImplemented", f"vismock does not serve property {path!r} of {ref.type}")
+        )
+
+    return read
 
 
 def default_paths(ref: MoRef) -> list[str]:
@@ -181,8 +248,36 @@ def load(call: Call, ref: MoRef, *, poll: bool) -> Any:
 
 def read_properties(
     call: Call, ref: MoRef, paths: Sequence[str], *, poll: bool
-) -> list[tuple[str, Value | None]]:
-    """The values of *paths* of *ref* now: the object loaded once, however many paths."""
+) -> list[tuple[str, PropertyValue]]:
+    """The values of *paths* of *ref* now: the object loaded once, however many paths. Without a
+    session only the properties vCenter shows anyone (``currentSession``...) can be read."""
     readers = [(path, property_reader(ref, path)) for path in paths]
+    if call.session is None and not all(public for _path, (_reader, public) in readers):
+        raise NotAuthenticated()
     loaded = load(call, ref, poll=poll)
-    return [(path, reader(call, ref, loaded)) for path, reader in readers]
+    return [(path, reader(call, ref, loaded)) for path, (reader, _public) in readers]
+
+
+# -- objects a session owns (property collectors and filters, views, event collectors)
+
+
+def session_object(call: Call, ref: MoRef, kind: str) -> SessionObject:
+    """The calling session's object *ref* of *kind*; ManagedObjectNotFound for anyone else's.
+
+    The answer is not remembered: what a session owns changes without a new state revision.
+    """
+    call.observation.not_remembered()
+    found = call.backend.sessions.object(call.required_session(), ref.value)
+    if found is None or found.kind != kind:
+        raise ManagedObjectNotFound(ref.type, ref.value)
+    return found
+
+
+def new_session_ref(call: Call, mo_type: str) -> MoRef:
+    """A reference for a new object of the calling session, vCenter style: ``session[...]<uuid>``
+    (the session's tag, a hash: the key itself is a secret)."""
+    return MoRef(mo_type, f"session[{session_tag(call.required_session())}]{uuid.uuid4()}")
+
+
+def session_tag(session: str) -> str:
+    return hashlib.blake2b(session.encode(), digest_size=6).hexdigest()

@@ -1,9 +1,11 @@
-"""PropertyCollector: RetrieveProperties(Ex) with paging, Fetch, property filters and
-WaitForUpdates(Ex) with real versions.
+"""PropertyCollector and PropertyFilter: RetrieveProperties(Ex) with paging, Fetch, collectors of
+a session's own (CreatePropertyCollector: govmomi's task waiter makes one per wait), property
+filters, WaitForUpdates(Ex) with real versions and CancelWaitForUpdates.
 
-Filters live in the state (each session's, shared by worker processes); a collector version
-carries its own snapshot (see :data:`Snapshot`), so no per-version state is kept anywhere and
-any worker can answer the next wait.
+Every session has the service's collector (``propertyCollector``) and may create more; filters
+belong to a collector, collectors and filters to the session (kept in the state, so every worker
+process sees them). A version carries its own snapshot (see :data:`Snapshot`), so no per-version
+state is kept anywhere and any worker can answer the next wait.
 """
 
 from __future__ import annotations
@@ -12,8 +14,9 @@ import base64
 import hashlib
 import json
 import time
+import uuid
 import zlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,93 +34,39 @@ from vismock.mockserver.faces.soap.objects import (
     MANAGED_OBJECT,
     Answer,
     Call,
-    default_paths,
-    load,
+    Missing,
+    PropertyValue,
     managed_type,
-    property_reader,
+    new_session_ref,
     read_properties,
-    type_of,
+    session_object,
 )
 from vismock.mockserver.faces.soap.service_instance import PROPERTY_COLLECTOR
+from vismock.mockserver.faces.soap.traversal import FilterSpec, filter_specs, parse_filter_spec, targets
 from vismock.mockserver.faces.soap.wire import MoRef, Value
 
 WAIT_POLL_SECONDS = 0.05
-
-property_collector = managed_type("PropertyCollector", singleton=PROPERTY_COLLECTOR.value)
-property_filter = managed_type("PropertyFilter")
+COLLECTOR, FILTER, WAIT = "collector", "filter", "wait"  # the session objects kept here, by kind
 
 
-# -- filter specs
+def _load_collector(call: Call, ref: MoRef, poll: bool) -> str:
+    return collector_of(call, ref)
 
 
-@dataclass(frozen=True, slots=True)
-class PropertySpec:
-    type: str
-    all: bool
-    paths: tuple[str, ...]
+def _load_filter(call: Call, ref: MoRef, poll: bool) -> Any:
+    return session_object(call, ref, FILTER)
 
 
-@dataclass(frozen=True, slots=True)
-class FilterSpec:
-    """A PropertyFilterSpec: the objects named (selectSet traversal is not followed) and what to read."""
-
-    objects: tuple[tuple[MoRef, bool], ...]  # (object, skip)
-    props: tuple[PropertySpec, ...]
-
-    def targets(self) -> Iterator[MoRef]:
-        for ref, skip in self.objects:
-            if not skip:
-                yield ref
-
-    def paths_for(self, ref: MoRef) -> tuple[str, ...]:
-        managed = type_of(ref)
-        paths: list[str] = []
-        for spec in self.props:
-            if spec.type == ref.type or (managed is not None and managed.is_a(spec.type)):
-                paths.extend(default_paths(ref) if spec.all else spec.paths)
-        return tuple(dict.fromkeys(paths))
-
-    def to_json(self) -> Any:
-        return {
-            "o": [[ref.type, ref.value, skip] for ref, skip in self.objects],
-            "p": [[spec.type, spec.all, list(spec.paths)] for spec in self.props],
-        }
-
-    @classmethod
-    def from_json(cls, data: Any) -> FilterSpec:
-        return cls(
-            objects=tuple((MoRef(str(t), str(v)), bool(skip)) for t, v, skip in data["o"]),
-            props=tuple(
-                PropertySpec(str(t), bool(a), tuple(str(p) for p in paths)) for t, a, paths in data["p"]
-            ),
-        )
+property_collector = managed_type("PropertyCollector", load=_load_collector)
+property_filter = managed_type("PropertyFilter", load=_load_filter)
 
 
-def parse_filter_spec(element: etree._Element) -> FilterSpec:
-    objects = []
-    for object_spec in wire.children(element, "objectSet"):
-        obj = object_spec.find(f"{{{wire.VIM25}}}obj")
-        if obj is None:
-            raise InvalidRequest("An ObjectSpec needs an <obj>")
-        objects.append((wire.moref_of(obj), wire.child_bool(object_spec, "skip")))
-    props = []
-    for prop_spec in wire.children(element, "propSet"):
-        mo_type = wire.child_text(prop_spec, "type")
-        if not mo_type:
-            raise InvalidRequest("A PropertySpec needs a <type>")
-        paths = tuple((path.text or "").strip() for path in wire.children(prop_spec, "pathSet"))
-        props.append(PropertySpec(mo_type, wire.child_bool(prop_spec, "all"), paths))
-    return FilterSpec(tuple(objects), tuple(props))
-
-
-def filter_specs(call: Call, name: str) -> list[FilterSpec]:
-    """The call's FilterSpecs in argument *name*, parsed once per parsed call."""
-    memo_key = f"specs:{name}"
-    specs: list[FilterSpec] | None = call.soap.memo.get(memo_key)
-    if specs is None:
-        specs = [parse_filter_spec(spec) for spec in call.soap.args(name)]
-        call.soap.memo[memo_key] = specs
-    return specs
+def collector_of(call: Call, ref: MoRef) -> str:
+    """The id of the calling session's collector *ref* (the service's, or one it created);
+    ManagedObjectNotFound for another session's."""
+    if ref != PROPERTY_COLLECTOR:
+        session_object(call, ref, COLLECTOR)
+    return ref.value
 
 
 # -- reading
@@ -126,19 +75,41 @@ def filter_specs(call: Call, name: str) -> list[FilterSpec]:
 @dataclass(frozen=True, slots=True)
 class ObjectContent:
     ref: MoRef
-    values: list[tuple[str, Value | None]]
+    values: list[tuple[str, PropertyValue]]
 
     def fill(self, element: etree._Element) -> None:
         wire.sub_moref(element, "obj", self.ref)
         for path, value in self.values:
-            if value is not None:
+            if isinstance(value, Value):
                 prop = wire.sub(element, "propSet")
                 wire.sub(prop, "name", path)
                 wire.sub_value(prop, "val", value)
+        for path, value in self.values:
+            if isinstance(value, Missing):
+                wire.fill_missing_property(wire.sub(element, "missingSet"), path, value.fault, self.ref)
 
 
-def object_content(call: Call, spec: FilterSpec, ref: MoRef, *, poll: bool) -> ObjectContent:
-    return ObjectContent(ref, read_properties(call, ref, spec.paths_for(ref), poll=poll))
+Target = tuple[FilterSpec, MoRef, tuple[str, ...]]
+
+
+def targets_of(call: Call, specs: Sequence[FilterSpec]) -> list[Target]:
+    """Every object *specs* reach that a PropertySpec applies to, with what to read of it (a
+    starting object that does not exist is ManagedObjectNotFound, a bad path InvalidProperty)."""
+    for spec in specs:
+        spec.check(call)
+    return [(spec, ref, paths) for spec in specs for ref, paths in targets(call, spec)]
+
+
+def read_targets(call: Call, found: Sequence[Target]) -> list[ObjectContent]:
+    """What the targets hold now; an object reached on the way and gone meanwhile is left out."""
+    read: list[ObjectContent] = []
+    for spec, ref, paths in found:
+        try:
+            read.append(ObjectContent(ref, read_properties(call, ref, paths, poll=True)))
+        except ManagedObjectNotFound:
+            if any(ref == start.obj for start in spec.objects):
+                raise
+    return read
 
 
 @MANAGED_OBJECT.method("Fetch", typed=True, remembered=True)
@@ -147,22 +118,30 @@ def fetch(call: Call) -> Value | None:
     if not path:
         raise InvalidRequest("Fetch needs a <prop>")
     ((_path, value),) = read_properties(call, call.this, [path], poll=True)
+    if isinstance(value, Missing):
+        raise value.fault
     return value
 
 
-@property_collector.method("RetrieveProperties", remembered=True)
+# Without a session vCenter still answers RetrieveProperties for what anyone may read
+# (``currentSession``: unset); any other property is NotAuthenticated.
+@property_collector.method("RetrieveProperties", authenticated=False, remembered=True)
 def retrieve_properties(call: Call) -> list[Value]:
-    specs = filter_specs(call, "specSet")
-    contents = [object_content(call, spec, ref, poll=True) for spec in specs for ref in spec.targets()]
-    return [Value("ObjectContent", content.fill) for content in contents]
+    if call.session is not None:
+        collector_of(call, call.this)
+    found = read_targets(call, targets_of(call, filter_specs(call, "specSet")))
+    return [Value("ObjectContent", content.fill) for content in found]
 
 
-@property_collector.method("RetrievePropertiesEx", remembered=True)
+@property_collector.method("RetrievePropertiesEx", authenticated=False, remembered=True)
 def retrieve_properties_ex(call: Call) -> Answer:
-    specs = filter_specs(call, "specSet")
+    if call.session is not None:
+        collector_of(call, call.this)
     options = call.soap.arg("options")
     max_objects = None if options is None else wire.child_int(options, "maxObjects")
-    page = RetrievePage(specs, 0, max_objects if max_objects and max_objects > 0 else None)
+    page = RetrievePage(
+        filter_specs(call, "specSet"), 0, max_objects if max_objects and max_objects > 0 else None
+    )
     return page.result(call, first=True)
 
 
@@ -170,6 +149,11 @@ def retrieve_properties_ex(call: Call) -> Answer:
 def continue_retrieve_properties_ex(call: Call) -> Answer:
     page = RetrievePage.from_token(call.soap.text("token") or "", call.required_session())
     return page.result(call, first=False)
+
+
+@property_collector.method("CancelRetrievePropertiesEx")
+def cancel_retrieve_properties_ex(call: Call) -> None:
+    RetrievePage.from_token(call.soap.text("token") or "", call.required_session())  # a valid token
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,17 +165,17 @@ class RetrievePage:
     size: int | None
 
     def result(self, call: Call, *, first: bool) -> Answer:
-        targets = [(spec, ref) for spec in self.specs for ref in spec.targets()]
-        end = len(targets) if self.size is None else min(len(targets), self.offset + self.size)
-        contents = [object_content(call, spec, ref, poll=True) for spec, ref in targets[self.offset : end]]
-        token = self.token(end, call.required_session()) if end < len(targets) else None
-        if not contents and first:
+        found = targets_of(call, self.specs)
+        end = len(found) if self.size is None else min(len(found), self.offset + self.size)
+        page = read_targets(call, found[self.offset : end])
+        token = self.token(end, call.required_session()) if end < len(found) else None
+        if not page and first:
             return None  # no objects: no RetrieveResult at all
 
         def fill(result: etree._Element) -> None:
             if token is not None:
                 wire.sub(result, "token", token)
-            for content in contents:
+            for content in page:
                 content.fill(wire.sub(result, "objects"))
 
         return Value("RetrieveResult", fill)
@@ -216,28 +200,64 @@ class RetrievePage:
             raise InvalidArgument("The token is not valid for this session", "token") from None
 
 
-# -- property filters and WaitForUpdates
+# -- collectors of a session's own
+
+
+@property_collector.method("CreatePropertyCollector")
+def create_property_collector(call: Call) -> Value:
+    collector_of(call, call.this)
+    ref = new_session_ref(call, "PropertyCollector")
+    call.backend.sessions.add_object(call.required_session(), ref.value, COLLECTOR, "{}")
+    return wire.moref_value(ref)
+
+
+@property_collector.method("DestroyPropertyCollector")
+def destroy_property_collector(call: Call) -> None:
+    """Destroys a collector the session created, its filters with it (pending waits end with
+    RequestCanceled); the service's own collector cannot be destroyed."""
+    if call.this == PROPERTY_COLLECTOR:
+        raise InvalidArgument("The service's property collector cannot be destroyed", "_this")
+    collector_of(call, call.this)
+    call.backend.sessions.remove_object(call.required_session(), call.this.value)
+
+
+@property_collector.property("filter")
+def filters_property(call: Call, ref: MoRef, collector: str) -> Value:
+    call.observation.not_remembered()
+    owned = call.backend.sessions.objects(call.required_session(), FILTER, collector)
+    return wire.moref_array([MoRef("PropertyFilter", item.id) for item in owned])
+
+
+# -- property filters
 
 
 @property_collector.method("CreateFilter")
 def create_filter(call: Call) -> Value:
+    collector = collector_of(call, call.this)
     spec_element = call.soap.arg("spec")
     if spec_element is None:
         raise InvalidRequest("CreateFilter needs a <spec>")
     spec = parse_filter_spec(spec_element)
-    for ref in spec.targets():
-        load(call, ref, poll=False)  # ManagedObjectNotFound now rather than on every wait
-        for path in spec.paths_for(ref):
-            property_reader(ref, path)  # InvalidProperty now rather than on every wait
+    spec.check(call)  # ManagedObjectNotFound, InvalidProperty now rather than on every wait
     partial = call.soap.text("partialUpdates") in ("true", "1")
-    filter_id = call.backend.sessions.add_filter(call.required_session(), json.dumps(spec.to_json()), partial)
-    return wire.moref_value(MoRef("PropertyFilter", filter_id))
+    ref = new_session_ref(call, "PropertyFilter")
+    data = json.dumps({"spec": spec.to_json(), "partial": partial})
+    call.backend.sessions.add_object(call.required_session(), ref.value, FILTER, data, owner=collector)
+    return wire.moref_value(ref)
 
 
 @property_filter.method("DestroyPropertyFilter")
 def destroy_property_filter(call: Call) -> None:
-    if not call.backend.sessions.remove_filter(call.required_session(), call.this.value):
+    if not call.backend.sessions.remove_object(call.required_session(), call.this.value):
         raise ManagedObjectNotFound("PropertyFilter", call.this.value)
+
+
+@property_filter.property("partialUpdates")
+def partial_updates(call: Call, ref: MoRef, stored: Any) -> Value:
+    return wire.text_value("xsd:boolean", wire.bool_text(bool(json.loads(stored.data)["partial"])))
+
+
+# -- WaitForUpdates
 
 
 @property_collector.method("WaitForUpdates")
@@ -257,11 +277,40 @@ def wait_for_updates_ex(call: Call) -> Value | None:
     return None if update is None else Value("UpdateSet", update.fill)
 
 
+@property_collector.method("CheckForUpdates")
+def check_for_updates(call: Call) -> Value | None:
+    update = wait(call, call.soap.text("version"), 0.0)
+    return None if update is None else Value("UpdateSet", update.fill)
+
+
+@property_collector.method("CancelWaitForUpdates")
+def cancel_wait_for_updates(call: Call) -> None:
+    """Ends the collector's pending waits with RequestCanceled (none pending: nothing happens)."""
+    session, collector = call.required_session(), collector_of(call, call.this)
+    for pending in call.backend.sessions.objects(session, WAIT, collector):
+        call.backend.sessions.replace_object(session, pending.id, json.dumps({"canceled": True}))
+
+
 @dataclass(slots=True)
 class ObjectChange:
     kind: str  # enter, modify, leave
     ref: MoRef
-    changes: list[tuple[str, Value | None]] = field(default_factory=list)
+    changes: list[tuple[str, PropertyValue]] = field(default_factory=list)
+
+    def fill(self, update: etree._Element) -> None:
+        wire.sub(update, "kind", self.kind)
+        wire.sub_moref(update, "obj", self.ref)
+        for path, value in self.changes:
+            if isinstance(value, Missing):
+                continue
+            prop = wire.sub(update, "changeSet")
+            wire.sub(prop, "name", path)
+            wire.sub(prop, "op", "assign")
+            if value is not None:
+                wire.sub_value(prop, "val", value)
+        for path, value in self.changes:
+            if isinstance(value, Missing):
+                wire.fill_missing_property(wire.sub(update, "missingSet"), path, value.fault, self.ref)
 
 
 @dataclass(slots=True)
@@ -277,15 +326,7 @@ class Updates:
             filter_update = wire.sub(element, "filterSet")
             wire.sub_moref(filter_update, "filter", MoRef("PropertyFilter", filter_id))
             for change in changes:
-                update = wire.sub(filter_update, "objectSet")
-                wire.sub(update, "kind", change.kind)
-                wire.sub_moref(update, "obj", change.ref)
-                for path, value in change.changes:
-                    prop = wire.sub(update, "changeSet")
-                    wire.sub(prop, "name", path)
-                    wire.sub(prop, "op", "assign")
-                    if value is not None:
-                        wire.sub_value(prop, "val", value)
+                change.fill(wire.sub(filter_update, "objectSet"))
 
 
 Snapshot = dict[str, dict[str, dict[str, str]]]
@@ -293,53 +334,86 @@ Snapshot = dict[str, dict[str, dict[str, str]]]
 
 
 def wait(call: Call, version: str | None, max_wait: float) -> Updates | None:
-    """Block until something the session's filters watch differs from *version*, or *max_wait* passes.
+    """Block until something the collector's filters watch differs from *version*, or *max_wait*
+    passes, or CancelWaitForUpdates, the collector's end or the session's end cancels the wait.
 
     An empty *version* reports everything at once. A version is the snapshot of what was
     reported, packed: so any worker can compare against it.
     """
-    session = call.required_session()
-    seen: Snapshot = unpack_version(version, session) if version else {}
+    session, collector = call.required_session(), collector_of(call, call.this)
+    seen: Snapshot = unpack_version(version, session, collector) if version else {}
     deadline = time.monotonic() + max(0.0, max_wait)
-    poll = True  # the first look of each call counts as a client poll, re-checks do not
-    while True:
-        snapshot, changed = look(call, session, seen, poll=poll)
-        if changed or not version:
-            return Updates(pack_version(snapshot, session), changed)
-        if time.monotonic() >= deadline:
-            return None
-        time.sleep(WAIT_POLL_SECONDS)
-        poll = False
-        if call.backend.sessions.user(session) is None:
-            raise RequestCanceled("The session ended while waiting for updates.")
+    # The first look of each call counts as a client poll (tasks progressing by polls), re-checks do not.
+    snapshot, changed = look(call, session, collector, seen, poll=True)
+    if changed or not version:
+        return Updates(pack_version(snapshot, session, collector), changed)
+    if time.monotonic() >= deadline:
+        return None
+    with _pending_wait(call, session, collector) as still_waiting:
+        while time.monotonic() < deadline:
+            time.sleep(WAIT_POLL_SECONDS)
+            still_waiting()
+            snapshot, changed = look(call, session, collector, seen, poll=False)
+            if changed:
+                return Updates(pack_version(snapshot, session, collector), changed)
+    return None
+
+
+class _pending_wait:
+    """A wait others can see (CancelWaitForUpdates marks it); ``still_waiting()`` raises
+    RequestCanceled once it was canceled, or its collector or session has ended."""
+
+    def __init__(self, call: Call, session: str, collector: str) -> None:
+        self._sessions = call.backend.sessions
+        self._session = session
+        self._id = f"wait-{uuid.uuid4().hex}"
+        self._sessions.add_object(session, self._id, WAIT, "{}", owner=collector)
+
+    def __enter__(self) -> Any:
+        return self.still_waiting
+
+    def still_waiting(self) -> None:
+        pending = self._sessions.object(self._session, self._id)
+        if pending is None or json.loads(pending.data).get("canceled"):
+            raise RequestCanceled("The wait for updates was canceled.")
+
+    def __exit__(self, *_: object) -> None:
+        self._sessions.remove_object(self._session, self._id)
 
 
 def look(
-    call: Call, session: str, seen: Snapshot, *, poll: bool
+    call: Call, session: str, collector: str, seen: Snapshot, *, poll: bool
 ) -> tuple[Snapshot, list[tuple[str, list[ObjectChange]]]]:
     snapshot: Snapshot = {}
     changed: list[tuple[str, list[ObjectChange]]] = []
-    for filter_id, text in call.backend.sessions.filters(session):
-        spec = FilterSpec.from_json(json.loads(text))
-        before = seen.get(filter_id, {})
+    for stored in call.backend.sessions.objects(session, FILTER, collector):
+        spec = FilterSpec.from_json(json.loads(stored.data)["spec"])
+        before = seen.get(stored.id, {})
         now: dict[str, dict[str, str]] = {}
         changes: list[ObjectChange] = []
-        for ref in spec.targets():
+        for ref, paths in _reachable(call, spec):
             key = f"{ref.type}:{ref.value}"
-            change = _object_change(call, spec, ref, before.get(key), now, key, poll=poll)
+            change = _object_change(call, ref, paths, before.get(key), now, key, poll=poll)
             if change is not None:
                 changes.append(change)
         changes.extend(ObjectChange("leave", MoRef(*key.split(":", 1))) for key in before if key not in now)
-        snapshot[filter_id] = now
+        snapshot[stored.id] = now
         if changes:
-            changed.append((filter_id, changes))
+            changed.append((stored.id, changes))
     return snapshot, changed
+
+
+def _reachable(call: Call, spec: FilterSpec) -> list[tuple[MoRef, tuple[str, ...]]]:
+    try:
+        return list(targets(call, spec))
+    except ManagedObjectNotFound:
+        return []  # a view or collector the filter starts from is gone: nothing reachable now
 
 
 def _object_change(
     call: Call,
-    spec: FilterSpec,
     ref: MoRef,
+    paths: tuple[str, ...],
     before: dict[str, str] | None,
     now: dict[str, dict[str, str]],
     key: str,
@@ -347,7 +421,7 @@ def _object_change(
     poll: bool,
 ) -> ObjectChange | None:
     try:
-        values = read_properties(call, ref, spec.paths_for(ref), poll=poll)
+        values = read_properties(call, ref, paths, poll=poll)
     except ManagedObjectNotFound:
         return None  # gone: reported as "leave" when it was seen before
     digests = {path: _digest(value) for path, value in values}
@@ -358,23 +432,25 @@ def _object_change(
     return ObjectChange("modify", ref, changed) if changed else None
 
 
-def _digest(value: Value | None) -> str:
+def _digest(value: PropertyValue) -> str:
     if value is None:
         return "-"
+    if isinstance(value, Missing):
+        return f"missing:{value.fault.fault_type}"
     element = etree.Element("v")
     value.fill(element)
     return hashlib.blake2b(etree.tostring(element), digest_size=6).hexdigest()
 
 
-def pack_version(snapshot: Snapshot, session: str) -> str:
-    return _pack({"s": _session_tag(session), "f": snapshot})
+def pack_version(snapshot: Snapshot, session: str, collector: str) -> str:
+    return _pack({"s": _session_tag(session), "c": collector, "f": snapshot})
 
 
-def unpack_version(version: str, session: str) -> Snapshot:
+def unpack_version(version: str, session: str, collector: str) -> Snapshot:
     try:
         data = _unpack(version)
-        if data["s"] != _session_tag(session):
-            raise ValueError("version of another session")
+        if data["s"] != _session_tag(session) or data.get("c") != collector:
+            raise ValueError("version of another session or collector")
         snapshot: Snapshot = data["f"]
         return snapshot
     except (ValueError, KeyError, TypeError):

@@ -191,6 +191,7 @@ class Value:
     xsi_type: str
     fill: Fill
     key: str | None = None  # identifies the content when it is a pure function of data (cacheable)
+    refs: tuple[MoRef, ...] | None = None  # the references it holds (a moref, or an array of them)
 
 
 def sub(parent: etree._Element, name: str, text: str | None = None, **attrs: str) -> etree._Element:
@@ -233,7 +234,32 @@ def moref_array(refs: Sequence[MoRef]) -> Value:
             item = sub_moref(element, "ManagedObjectReference", ref)
             item.set(XSI_TYPE, "ManagedObjectReference")
 
-    return Value("ArrayOfManagedObjectReference", fill)
+    return Value("ArrayOfManagedObjectReference", fill, refs=tuple(refs))
+
+
+def data_array(item_type: str, items: Sequence[Value]) -> Value:
+    """``ArrayOf{item_type}``: one ``<{item_type}>`` per item, each with its own xsi:type."""
+
+    def fill(element: etree._Element) -> None:
+        for item in items:
+            sub_value(element, item_type, item)
+
+    return Value(f"ArrayOf{item_type}", fill)
+
+
+def datetime_value(value: datetime) -> Value:
+    return text_value("xsd:dateTime", format_datetime(value))
+
+
+def data_object(xsi_type: str, fields: Sequence[tuple[str, str | None]]) -> Value:
+    """A data object of plain text fields, in order (None: the field is unset)."""
+
+    def fill(element: etree._Element) -> None:
+        for name, text in fields:
+            if text is not None:
+                sub(element, name, text)
+
+    return Value(xsi_type, fill)
 
 
 def string_array(texts: Sequence[str]) -> Value:
@@ -355,7 +381,7 @@ def moref_value(ref: MoRef) -> Value:
         element.set("type", ref.type)
         element.text = ref.value
 
-    return Value("ManagedObjectReference", fill)
+    return Value("ManagedObjectReference", fill, refs=(ref,))
 
 
 def _fill_localizable_message(element: etree._Element, message: Mapping[str, Any]) -> None:
@@ -423,6 +449,17 @@ def fill_fault_fields(
     elif fault_type == "DuplicateName":
         sub(element, "name", message)
         sub_moref(element, "object", context)
+
+
+def fill_missing_property(element: etree._Element, path: str, fault: VimFault, context: MoRef) -> None:
+    """A MissingProperty: the property *path* of *context* that could not be read, and why."""
+    sub(element, "path", path)
+    localized = sub(element, "fault")
+    fault_type = served_fault_type(fault.fault_type)
+    inner = sub(localized, "fault")
+    inner.set(XSI_TYPE, fault_type)
+    fill_fault_fields(inner, fault_type, fault.message, context=context, fault=fault)
+    sub(localized, "localizedMessage", fault.message)
 
 
 def fill_localized_fault(

@@ -1,0 +1,347 @@
+"""The PropertyCollector as govmomi uses it: TraversalSpecs through the inventory (the six shapes
+of govc's ls, find and vm lookups), subtype matching, nested paths, missingSet, collectors of a
+session's own and their waits. Every answer is validated against the trimmed vim25 XSD."""
+
+from __future__ import annotations
+
+import itertools
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from tests.support.soap import (
+    backend_of,
+    call_fault,
+    call_ok,
+    contents,
+    logged_in,
+    make_app,
+    object_spec,
+    post,
+    prop_spec,
+    retrieve,
+    selection,
+    traversal,
+    xpath,
+)
+from vismock.mockserver.faces.soap import wire as vim25
+
+
+@pytest.fixture
+def app() -> Flask:
+    return make_app()
+
+
+@pytest.fixture
+def client(app: Flask) -> Iterator[FlaskClient]:
+    with app.test_client() as test_client:
+        yield logged_in(test_client)
+
+
+# -- the inventory, the way govmomi walks it ---------------------------------------------------------
+
+ANCESTORS = (
+    prop_spec("ManagedEntity", "name", "parent")
+    + prop_spec("VirtualMachine", "parentVApp")
+    + object_spec(
+        "VirtualMachine",
+        "vm-1001",
+        traversal("ManagedEntity", "parent", selection("traverseParent"), name="traverseParent")
+        + traversal("VirtualMachine", "parentVApp", selection("traverseParent")),
+    )
+)
+
+
+def test_ancestors_follow_parent_to_the_root(client: FlaskClient) -> None:
+    found = contents(retrieve(client, ANCESTORS))
+    assert [props["name"] for props in found.values()] == [
+        "web-01",
+        "prod",
+        "vm",
+        "Datacenter",
+        "Datacenters",
+    ]
+    refs = list(found)
+    for child, parent in itertools.pairwise(refs):
+        assert found[child]["parent"] == parent  # each one the parent of the one before
+    # The root folder has no parent: not a nil value, not in missingSet, simply absent.
+    assert found["Folder:group-d1"] == {"name": "Datacenters"}
+    assert "parentVApp" not in found["VirtualMachine:vm-1001"]  # unset: never in a vApp
+
+
+def test_folder_children_are_matched_by_subtype(app: Flask, client: FlaskClient) -> None:
+    host_folder = backend_of(app).inventory.by_path("/Datacenter/host")
+    assert host_folder is not None
+    spec = (
+        prop_spec("Folder", "name", "childType")
+        + prop_spec("ComputeResource", "name", "resourcePool")
+        + prop_spec("DistributedVirtualSwitch", "name")
+        + object_spec("Folder", host_folder.id, traversal("Folder", "childEntity"), skip=True)
+    )
+    found = contents(retrieve(client, spec))
+    # A cluster is a ComputeResource; the standalone host sits in a ComputeResource of its name.
+    assert found["ClusterComputeResource:domain-c7"]["name"] == "Cluster-A"
+    assert found["ClusterComputeResource:domain-c7"]["resourcePool"].startswith("ResourcePool:")
+    assert {key.split(":")[0] for key in found} == {"ClusterComputeResource", "ComputeResource"}
+    assert f"Folder:{host_folder.id}" not in found  # skipped
+
+
+def test_datacenter_folders_and_compute_resource_children(client: FlaskClient) -> None:
+    folders = "".join(traversal("Datacenter", path) for path in ("vmFolder", "hostFolder", "datastoreFolder"))
+    found = contents(
+        retrieve(
+            client,
+            prop_spec("Folder", "name", "childType")
+            + object_spec("Datacenter", "datacenter-2", folders, skip=True),
+        )
+    )
+    assert sorted(props["name"] for props in found.values()) == ["datastore", "host", "vm"]
+    vm_folder = next(props for props in found.values() if props["name"] == "vm")
+    assert vm_folder["childType"] == ["Folder", "VirtualMachine", "VirtualApp"]
+    hosts = traversal("ComputeResource", "host") + traversal("ComputeResource", "resourcePool")
+    children = contents(
+        retrieve(
+            client,
+            prop_spec("HostSystem", "name")
+            + prop_spec("ResourcePool", "name")
+            + object_spec("ClusterComputeResource", "domain-c7", hosts, skip=True),
+        )
+    )
+    assert sorted(props["name"] for props in children.values()) == ["Resources", "esx01.lab.local"]
+
+
+def test_a_self_naming_traversal_through_a_cycle_ends(client: FlaskClient) -> None:
+    # childEntity then parent then childEntity again: each object once, and the walk ends.
+    loop = traversal(
+        "ManagedEntity", "parent", traversal("Folder", "childEntity", selection("up")), name="up"
+    )
+    found = contents(
+        retrieve(client, prop_spec("ManagedEntity", "name") + object_spec("Datacenter", "datacenter-2", loop))
+    )
+    assert list(found) == ["Datacenter:datacenter-2", "Folder:group-d1"]
+
+
+def test_an_unknown_selection_name_is_invalid_argument(client: FlaskClient) -> None:
+    spec = prop_spec("ManagedEntity", "name") + object_spec("Folder", "group-d1", selection("nowhere"))
+    assert (
+        call_fault(
+            client,
+            "RetrieveProperties",
+            "PropertyCollector",
+            "propertyCollector",
+            f"<specSet>{spec}</specSet>",
+        )
+        == "InvalidArgument"
+    )
+
+
+# -- properties: nested, not served, invalid --------------------------------------------------------
+
+
+def test_nested_paths_are_read_from_their_property(client: FlaskClient) -> None:
+    found = contents(
+        retrieve(
+            client,
+            prop_spec(
+                "VirtualMachine", "runtime.host", "runtime.powerState", "guest.ipAddress", "guest.toolsStatus"
+            )
+            + object_spec("VirtualMachine", "vm-601"),
+        )
+    )["VirtualMachine:vm-601"]
+    assert found == {
+        "runtime.host": "HostSystem:host-21",
+        "runtime.powerState": "poweredOn",
+        "guest.toolsStatus": "toolsNotInstalled",
+    }  # guest.ipAddress: unset (no VMware Tools), so absent
+
+
+def test_a_vim25_property_vismock_does_not_serve_is_in_missing_set(client: FlaskClient) -> None:
+    body = retrieve(
+        client, prop_spec("VirtualMachine", "name", "config") + object_spec("VirtualMachine", "vm-601")
+    )
+    assert contents(body)["VirtualMachine:vm-601"] == {
+        "name": "win1",
+        "config": ("missing", "NotImplemented"),
+    }
+    assert "config" in xpath(body, "//v:missingSet/v:fault/v:localizedMessage/text()")[0]
+
+
+@pytest.mark.parametrize("path", ["nonsense", "runtime.nonsense", "parent.name", "name.length"])
+def test_a_property_vim25_does_not_define_is_invalid_property(client: FlaskClient, path: str) -> None:
+    spec = prop_spec("VirtualMachine", path) + object_spec("VirtualMachine", "vm-601")
+    assert (
+        call_fault(
+            client,
+            "RetrieveProperties",
+            "PropertyCollector",
+            "propertyCollector",
+            f"<specSet>{spec}</specSet>",
+        )
+        == "InvalidProperty"
+    )
+
+
+def test_fetch_of_a_property_not_served_is_its_fault(client: FlaskClient) -> None:
+    assert call_fault(client, "Fetch", "VirtualMachine", "vm-601", "<prop>config</prop>") == "NotImplemented"
+
+
+# -- collectors of a session's own ------------------------------------------------------------------
+
+
+def _create_collector(client: FlaskClient) -> str:
+    body = call_ok(client, "CreatePropertyCollector", "PropertyCollector", "propertyCollector")
+    assert xpath(body, "//v:returnval/@type") == ["PropertyCollector"]
+    return str(xpath(body, "//v:returnval/text()")[0])
+
+
+def _filter(client: FlaskClient, collector: str, task: str) -> str:
+    spec = f'<spec>{prop_spec("Task", "info")}<objectSet><obj type="Task">{task}</obj></objectSet></spec>'
+    body = call_ok(
+        client,
+        "CreateFilter",
+        "PropertyCollector",
+        collector,
+        spec + "<partialUpdates>false</partialUpdates>",
+    )
+    return str(xpath(body, "//v:returnval/text()")[0])
+
+
+def _wait(client: FlaskClient, collector: str, version: str = "", max_wait: int | None = 0) -> bytes:
+    options = "" if max_wait is None else f"<options><maxWaitSeconds>{max_wait}</maxWaitSeconds></options>"
+    return call_ok(
+        client, "WaitForUpdatesEx", "PropertyCollector", collector, f"<version>{version}</version>{options}"
+    )
+
+
+def test_the_task_waiter_s_collector_sees_only_its_own_filters(client: FlaskClient) -> None:
+    # govmomi's Task.WaitForResult: CreatePropertyCollector, CreateFilter, WaitForUpdatesEx, Destroy.
+    _filter(client, "propertyCollector", "task-done")
+    collector = _create_collector(client)
+    assert collector.startswith("session[")
+    filter_id = _filter(client, collector, "task-ok")
+    first = _wait(client, collector)
+    assert xpath(first, "//v:filterSet/v:filter/text()") == [filter_id]
+    assert xpath(first, "//v:objectSet/v:obj/text()") == ["task-ok"]
+    assert xpath(first, "//v:changeSet/v:val/@xsi:type") == ["TaskInfo"]
+    listed = contents(
+        retrieve(
+            client, prop_spec("PropertyCollector", "filter") + object_spec("PropertyCollector", collector)
+        )
+    )
+    assert listed[f"PropertyCollector:{collector}"]["filter"] == [f"PropertyFilter:{filter_id}"]
+    call_ok(client, "DestroyPropertyCollector", "PropertyCollector", collector)
+    assert call_fault(client, "WaitForUpdatesEx", "PropertyCollector", collector) == "ManagedObjectNotFound"
+    assert call_fault(client, "DestroyPropertyFilter", "PropertyFilter", filter_id) == "ManagedObjectNotFound"
+
+
+def test_a_collector_belongs_to_its_session(app: Flask, client: FlaskClient) -> None:
+    collector = _create_collector(client)
+    with app.test_client() as other:
+        logged_in(other)
+        assert (
+            call_fault(other, "WaitForUpdatesEx", "PropertyCollector", collector) == "ManagedObjectNotFound"
+        )
+        version = str(xpath(_wait(client, collector), "//v:version/text()")[0])
+        assert (
+            call_fault(
+                other,
+                "WaitForUpdatesEx",
+                "PropertyCollector",
+                "propertyCollector",
+                f"<version>{version}</version>",
+            )
+            == "InvalidCollectorVersion"
+        )
+
+
+def test_the_service_collector_cannot_be_destroyed(client: FlaskClient) -> None:
+    assert (
+        call_fault(client, "DestroyPropertyCollector", "PropertyCollector", "propertyCollector")
+        == "InvalidArgument"
+    )
+
+
+def test_wait_without_options_blocks_until_the_task_changes(app: Flask, client: FlaskClient) -> None:
+    collector = _create_collector(client)
+    _filter(client, collector, "task-ok")
+    version = str(xpath(_wait(client, collector), "//v:version/text()")[0])
+    timer = threading.Timer(0.3, lambda: backend_of(app).clock.advance(5))
+    timer.start()
+    started = time.monotonic()
+    update = _wait(client, collector, version, max_wait=None)  # no maxWaitSeconds: wait for a change
+    timer.join()
+    assert time.monotonic() - started >= 0.25
+    assert xpath(update, "//v:objectSet/v:kind/text()") == ["modify"]
+    assert xpath(update, "//v:changeSet/v:val/v:state/text()") == ["running"]
+
+
+def test_cancel_wait_for_updates_ends_the_pending_wait(app: Flask, client: FlaskClient) -> None:
+    collector = _create_collector(client)
+    _filter(client, collector, "task-queued")
+    version = str(xpath(_wait(client, collector), "//v:version/text()")[0])
+    canceled: list[bytes] = []
+
+    def wait_in_another_thread() -> None:
+        with app.test_client() as same_session:
+            same_session.set_cookie("vmware_soap_session", client.get_cookie("vmware_soap_session").value)  # type: ignore[union-attr]
+            body = f"<version>{version}</version>"
+            canceled.append(post(same_session, vim25_call("WaitForUpdatesEx", collector, body)).data)
+
+    waiter = threading.Thread(target=wait_in_another_thread)
+    waiter.start()
+    time.sleep(0.3)
+    call_ok(client, "CancelWaitForUpdates", "PropertyCollector", collector)
+    waiter.join(timeout=5)
+    assert not waiter.is_alive()
+    assert vim25.fault_type_of(canceled[0]) == "RequestCanceled"
+    # Nothing pending: canceling does nothing, and the next wait is not canceled.
+    call_ok(client, "CancelWaitForUpdates", "PropertyCollector", collector)
+    assert xpath(_wait(client, collector, version), "//v:returnval") == []
+
+
+def vim25_call(method: str, collector: str, args: str) -> bytes:
+    from tests.support.soap import call_xml
+
+    return call_xml(method, "PropertyCollector", collector, args)
+
+
+def test_a_filter_through_a_list_view_follows_the_view(client: FlaskClient) -> None:
+    # govc tasks: a filter on a ListView with a TraversalSpec over its view, and TaskManager.recentTask.
+    view = str(
+        xpath(call_ok(client, "CreateListView", "ViewManager", "ViewManager"), "//v:returnval/text()")[0]
+    )
+    collector = _create_collector(client)
+    spec = (
+        prop_spec("Task", "info")
+        + prop_spec("TaskManager", "recentTask")
+        + f'<objectSet><obj type="ListView">{view}</obj>{traversal("ListView", "view")}</objectSet>'
+        + '<objectSet><obj type="TaskManager">TaskManager</obj></objectSet>'
+    )
+    call_ok(
+        client,
+        "CreateFilter",
+        "PropertyCollector",
+        collector,
+        f"<spec>{spec}</spec><partialUpdates>false</partialUpdates>",
+    )
+    first = _wait(client, collector)
+    assert xpath(first, "//v:objectSet/v:obj/text()") == [
+        "TaskManager"
+    ]  # the view has no propSet: not reported
+    assert xpath(first, "//v:changeSet/v:val/@xsi:type") == ["ArrayOfManagedObjectReference"]
+    version = str(xpath(first, "//v:version/text()")[0])
+    tasks = '<obj type="Task">task-ok</obj><obj type="Task">task-done</obj><obj type="Task">task-404</obj>'
+    unresolved = call_ok(client, "ResetListView", "ListView", view, tasks)
+    assert xpath(unresolved, "//v:returnval/text()") == ["task-404"]
+    second = _wait(client, collector, version)
+    assert xpath(second, "//v:objectSet/v:kind/text()") == ["enter", "enter"]
+    assert xpath(second, "//v:objectSet/v:obj/text()") == ["task-ok", "task-done"]
+    version = str(xpath(second, "//v:version/text()")[0])
+    call_ok(client, "ModifyListView", "ListView", view, '<remove type="Task">task-done</remove>')
+    third = _wait(client, collector, version)
+    assert xpath(third, "//v:objectSet/v:kind/text()") == ["leave"]
+    assert xpath(third, "//v:objectSet/v:obj/text()") == ["task-done"]

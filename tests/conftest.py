@@ -15,6 +15,7 @@ from hypothesis import settings
 
 from tests.support import DATA
 from tests.support.hostile import load_documents
+from tests.support.tools import Govc, Target, govc_binary, mock_target, sim_target
 from vismock.mockserver.app import create_app
 from vismock.mockserver.services import services_of
 from vismock.mockserver.state import Backend
@@ -86,3 +87,36 @@ def secret(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, str]:
     path = tmp_path_factory.mktemp("secret") / "secret.txt"
     path.write_text(marker)
     return path.as_uri(), marker
+
+
+# -- govc against the mock and the reference simulator (tests/support/tools.py) ---------------------
+
+
+@pytest.fixture(scope="module")
+def govc_mock() -> Iterator[Target]:
+    """``vismock serve`` (granian, the built-in scenario) for govc, one per module."""
+    govc_binary()  # skip (or, in CI, fail) before starting anything
+    with mock_target() as target:
+        yield target
+
+
+@pytest.fixture(scope="module")
+def govc_sim() -> Iterator[Target]:
+    """The reference simulator for govc, one per module (it keeps whatever a test changes)."""
+    govc_binary()
+    with sim_target() as target:
+        yield target
+
+
+@pytest.fixture(params=["vismock", "vcsim"])
+def target(request: pytest.FixtureRequest) -> Target:
+    """Each of the two, the mock reset first."""
+    found: Target = request.getfixturevalue("govc_mock" if request.param == "vismock" else "govc_sim")
+    found.reset()
+    return found
+
+
+@pytest.fixture
+def govc(target: Target, tmp_path: Path) -> Govc:
+    """govc pointed at *target*, with a session cache of its own."""
+    return target.govc(tmp_path / "govmomi")

@@ -1,0 +1,206 @@
+"""The real components some tests drive: govc, the reference simulator (govmomi's vcsim) and the Go
+toolchain with Debian's govmomi library (for the tests' own Go program).
+
+The rule for each (docs/soap.md, "Tests with real clients"): outside CI a missing tool skips the
+test with a message saying how to build it; in CI (``CI`` set, as ``.ci/run`` does, which builds
+them) a missing tool fails the test.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.support import ROOT
+from tests.support.served import Served, served
+
+ANCHORS = Path(os.environ.get("VISMOCK_ANCHORS", ROOT.parent / "shared" / "anchors"))
+GOVC = Path(os.environ.get("VISMOCK_GOVC", "/tmp/govc"))
+VCSIM = Path(os.environ.get("VISMOCK_VCSIM", "/tmp/vcsim-anchor"))
+GOVMOMI_LIBRARY = Path("/usr/share/gocode/src/github.com/vmware/govmomi")
+GO_SOURCES = ROOT / "tests" / "go"
+
+
+def require(available: bool, what: str, how: str) -> None:
+    """Skip (outside CI) or fail (in CI) unless *available*."""
+    if available:
+        return
+    if os.environ.get("CI"):
+        pytest.fail(f"{what} is missing in CI, where .ci/run builds it: {how}", pytrace=False)
+    pytest.skip(f"{what} is missing; to run this test: {how}")
+
+
+def govc_binary() -> Path:
+    require(
+        GOVC.is_file() and os.access(GOVC, os.X_OK),
+        f"govc ({GOVC})",
+        f"bash {ANCHORS}/govc/build.sh {GOVC} (or set VISMOCK_GOVC)",
+    )
+    return GOVC
+
+
+def vcsim_binary() -> Path:
+    require(
+        VCSIM.is_file() and os.access(VCSIM, os.X_OK),
+        f"the reference simulator ({VCSIM})",
+        f"bash {ANCHORS}/vcsim/build.sh {VCSIM} (or set VISMOCK_VCSIM)",
+    )
+    return VCSIM
+
+
+def go_toolchain() -> str:
+    go = shutil.which("go")
+    require(
+        go is not None and GOVMOMI_LIBRARY.is_dir(),
+        "Go with Debian's govmomi library (golang-go, golang-github-vmware-govmomi-dev)",
+        "apt-get install golang-go golang-github-vmware-govmomi-dev",
+    )
+    assert go is not None
+    return go
+
+
+def build_go_program(name: str, out_dir: Path) -> Path:
+    """Build tests/go/src/NAME in GOPATH mode against Debian's govmomi (no download)."""
+    go = go_toolchain()
+    out = out_dir / name
+    environment = {
+        **os.environ,
+        "GOPATH": f"{GO_SOURCES}:/usr/share/gocode",
+        "GO111MODULE": "off",
+        "GOFLAGS": "",
+    }
+    built = subprocess.run(
+        [go, "build", "-o", str(out), name], env=environment, capture_output=True, text=True, cwd=out_dir
+    )
+    assert built.returncode == 0, f"go build {name} failed:\n{built.stderr}"
+    return out
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def wait_until_up(url: str, process: subprocess.Popen[bytes], deadline_seconds: float = 30.0) -> None:
+    deadline = time.monotonic() + deadline_seconds
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{process.args} exited with status {process.returncode}")
+        try:
+            with urllib.request.urlopen(url, timeout=1):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"{process.args} did not answer {url} within {deadline_seconds} s")
+
+
+@contextmanager
+def vcsim_server(port: int | None = None) -> Iterator[str]:
+    """The reference simulator on *port* (a free one by default); yields its SDK URL with
+    credentials (it accepts any). Stopped with SIGKILL after SIGTERM if a long poll holds it."""
+    port = port or free_port()
+    process = subprocess.Popen(
+        [str(vcsim_binary()), "-l", f"127.0.0.1:{port}"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    try:
+        wait_until_up(f"http://127.0.0.1:{port}/sdk/vimServiceVersions.xml", process)
+        yield f"http://user:pass@127.0.0.1:{port}/sdk"
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
+
+
+@dataclass
+class Govc:
+    """govc pointed at one server, with a session cache of its own (GOVMOMI_HOME)."""
+
+    binary: Path
+    url: str  # http://user:password@host:port/sdk
+    home: Path
+
+    def run(self, *arguments: str, timeout: float = 60.0) -> subprocess.CompletedProcess[str]:
+        environment = {
+            "PATH": os.environ.get("PATH", ""),
+            "HOME": str(self.home),
+            "GOVMOMI_HOME": str(self.home),
+            "GOVC_URL": self.url,
+            "GOVC_INSECURE": "1",
+            "TZ": "UTC",
+        }
+        return subprocess.run(
+            [str(self.binary), *arguments], env=environment, capture_output=True, text=True, timeout=timeout
+        )
+
+    def ok(self, *arguments: str, timeout: float = 60.0) -> str:
+        """The output of a govc command that must succeed."""
+        done = self.run(*arguments, timeout=timeout)
+        assert done.returncode == 0, (
+            f"govc {' '.join(arguments)}: rc={done.returncode}\n{done.stderr}{done.stdout}"
+        )
+        return done.stdout
+
+    def lines(self, *arguments: str) -> list[str]:
+        return self.ok(*arguments).splitlines()
+
+
+# -- govc against the mock and the simulator side by side -------------------------------------------
+
+MOCK_VMS = ["TestDev", "win1", "prod/web-01", "prod/app-02", "prod/db-01", "files-01", "batch-07"]
+MOCK_VMS += ["rhel9-template", "legacy-01"]  # the built-in inventory's VMs, in order
+SIM_VMS = ["DC0_H0_VM0", "DC0_H0_VM1", "DC0_C0_RP0_VM0", "DC0_C0_RP0_VM1"]  # the simulator's
+
+
+@dataclass
+class Target:
+    """A server govc is pointed at: ``vismock serve`` or the reference simulator."""
+
+    name: str
+    url: str  # the SDK URL with credentials
+    datacenter: str
+    vms: list[str]  # every VM's path below the datacenter's vm folder, in inventory order
+    served: Served | None = None  # vismock's server (its admin API); None for the simulator
+
+    def govc(self, home: Path) -> Govc:
+        return Govc(govc_binary(), self.url, home)
+
+    def reset(self) -> None:
+        """The mock back to its loaded state (the simulator cannot be reset: it keeps its changes)."""
+        if self.served is not None:
+            self.served.call("POST", "/_vismock/reset")
+
+
+@contextmanager
+def mock_target(*arguments: str) -> Iterator[Target]:
+    with served(*arguments) as server:
+        url = f"http://vismock:vismock@127.0.0.1:{server.port}/sdk"
+        yield Target("vismock", url, "Datacenter", MOCK_VMS, server)
+
+
+@contextmanager
+def sim_target() -> Iterator[Target]:
+    with vcsim_server() as url:
+        yield Target("vcsim", url, "DC0", SIM_VMS)
+
+
+def recent_tasks(govc: Govc) -> list[str]:
+    """TaskManager.recentTask, as govc reads it, oldest first."""
+    return re.findall(
+        r"Task:(task-\d+)", govc.ok("object.collect", "-s", "TaskManager:TaskManager", "recentTask")
+    )

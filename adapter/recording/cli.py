@@ -210,9 +210,11 @@ class Recorder:
     # -- the file
 
     def _timing(self, task_id: str) -> Timing:
-        if not self.options.follow:
+        """Followed tasks replay their changes from when the file is loaded; the others (not
+        following, or already finished) are shown as they were seen, times included."""
+        if task_id not in self.followed:
             return "fixed"
-        return "polls" if self.options.by_polls and task_id in self.followed else "relative"
+        return "polls" if self.options.by_polls else "relative"
 
     def _tasks(self) -> tuple[list[RecordedTask], list[str]]:
         tasks: list[RecordedTask] = []
@@ -291,9 +293,9 @@ class Recorder:
         clock = self.session.server_clock if self.session else "the local clock"
         replay = "one change per client poll" if self.options.by_polls else "with the recorded timing"
         return (
-            f"{len(tasks)} task(s), {len(self.followed)} followed ({replay}); each is queued when the file "
-            f"is loaded, its steps at their offsets from its queueTime (changes placed on the server clock, "
-            f"from {clock})."
+            f"{len(tasks)} task(s). {len(self.followed)} followed, replayed {replay}: each queued when "
+            f"the file is loaded, its steps at their offsets from its queueTime (changes placed on the "
+            f"server clock, from {clock}). The others were finished: fixed queueTime, as seen."
         )
 
     def _summary(self, tasks: Sequence[RecordedTask]) -> str:

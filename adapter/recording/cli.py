@@ -292,11 +292,13 @@ class Recorder:
             return f"{len(tasks)} task(s) as they were when read: fixed queueTime, steps at offsets from it."
         clock = self.session.server_clock if self.session else "the local clock"
         replay = "one change per client poll" if self.options.by_polls else "with the recorded timing"
-        return (
+        line = (
             f"{len(tasks)} task(s). {len(self.followed)} followed, replayed {replay}: each queued when "
-            f"the file is loaded, its steps at their offsets from its queueTime (changes placed on the "
-            f"server clock, from {clock}). The others were finished: fixed queueTime, as seen."
+            f"the file is loaded, its steps at their offsets from its queueTime (server clock: {clock})."
         )
+        if len(tasks) > len(self.followed):
+            line += " The others were finished when read: fixed queueTime, as seen."
+        return line
 
     def _summary(self, tasks: Sequence[RecordedTask]) -> str:
         parts = [f"{len(tasks)} task(s)"]

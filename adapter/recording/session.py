@@ -61,7 +61,7 @@ class Session:
         self._stub = vcenter.stub
         with vcenter.translated_errors():
             self.content = vim.ServiceInstance("ServiceInstance", self._stub).RetrieveContent()
-        self.server_clock = "its CurrentTime"
+        self.server_clock = "estimated with its CurrentTime"
         self._offset = self._clock_offset()
 
     # -- the server
@@ -89,7 +89,7 @@ class Session:
         except VimFault as fault:
             if fault.fault_type != "MethodNotFound":
                 raise
-            self.server_clock = "the local clock (the server has no CurrentTime)"
+            self.server_clock = "the local clock: the server has no CurrentTime"
             return timedelta(0)
         after = datetime.now(UTC)
         offset: timedelta = server.astimezone(UTC) - (before + (after - before) / 2)

@@ -35,7 +35,7 @@ from vismock.adapter.recording.document import (
     write_atomically,
 )
 from vismock.adapter.recording.inventory import InventoryDocument, inventory_document
-from vismock.adapter.recording.session import TERMINAL, Session
+from vismock.adapter.recording.session import TERMINAL, WAIT_SECONDS, Session
 from vismock.adapter.recording.timeline import NotRecordable, RecordedTask, Sighting, Timing, recorded_task
 from vismock.adapter.vcenter import Settings, connect
 from vismock.codec import XsDateTime
@@ -186,8 +186,14 @@ class Recorder:
         if not running:
             return
         progress = _Progress(self.err, len(running))
+
+        def waited() -> None:
+            progress.show(self._done(), self._changes())
+
+        # A wait must end well within --timeout, or it would be taken for a server not answering.
+        wait_seconds = WAIT_SECONDS if self.options.settings.timeout >= 3 * WAIT_SECONDS else 0
         try:
-            session.follow(running, self._seen, lambda: progress.show(self._done(), self._changes()))
+            session.follow(running, self._seen, waited, wait_seconds)
         finally:
             progress.close()
 

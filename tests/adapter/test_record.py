@@ -257,14 +257,17 @@ def test_soap_url_and_user_are_required(tmp_path: Path, capsys: pytest.CaptureFi
 # -- following
 
 
+@pytest.mark.parametrize("timeout", ["30", "1"])  # 1: waits of 0 s (a wait must end within the timeout)
 def test_following_by_polls_replays_one_change_per_read(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], password: str
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], password: str, timeout: str
 ) -> None:
     app = create_app({"VISMOCK_TASKS": str(SCENARIO), "VISMOCK_DB": str(tmp_path / "mock.sqlite3")})
     output = tmp_path / "polls.yaml"
     with live_server(app) as server:
         server.backend.tasks.put(specs_from_dicts(_stepping_task(progression="polls")))
-        status, err = record(capsys, sdk(server), output, "--follow", "--by-polls", "task-401")
+        status, err = record(
+            capsys, sdk(server), output, "--follow", "--by-polls", "--timeout", timeout, "task-401"
+        )
     assert status == 0, err
     (spec,) = loaded(output).tasks
     assert spec.progression == "polls"

@@ -131,6 +131,7 @@ def test_the_inventory_is_recorded_from_what_the_soap_face_serves(
     assert loaded(output).inventory is not None
 
 
+@pytest.mark.slow  # follows the scenario's tasks to their end (6 s)
 def test_the_password_and_the_session_key_are_written_nowhere(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:

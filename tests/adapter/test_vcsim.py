@@ -1,7 +1,7 @@
 """The operation against the reference simulator (govmomi's vcsim at /tmp/vcsim-anchor).
 
 Without the simulator these tests skip, saying how to build it, except in CI (``CI`` set), where
-``.ci/run`` builds it and they fail instead (tests/support/tools.py). The simulator accepts any
+``.ci/run`` builds it and they fail instead (tests/support/vcsim.py). The simulator accepts any
 user name and password.
 """
 
@@ -16,14 +16,14 @@ from pyVim.connect import Disconnect, SmartConnect
 from pyVim.task import WaitForTask
 from pyVmomi import vim
 
-from tests.support.tools import vcsim_server
+from tests.support.vcsim import running_vcsim
 from vismock.adapter.vcenter import Settings, run_over_soap
 from vismock.codec import decode, encode, validate
 
 
 @pytest.fixture(scope="module")
 def vcsim() -> Iterator[tuple[str, int]]:
-    with vcsim_server() as url:
+    with running_vcsim() as url:
         address = urlsplit(url)
         assert address.hostname is not None and address.port is not None
         yield address.hostname, address.port

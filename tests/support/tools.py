@@ -1,9 +1,10 @@
-"""The real components some tests drive: govc, the reference simulator (govmomi's vcsim) and the Go
-toolchain with Debian's govmomi library (for the tests' own Go program).
+"""The real clients some tests drive: govc and the Go toolchain with Debian's govmomi library (for
+the tests' own Go program), pointed at the mock and at the reference simulator
+(:mod:`tests.support.vcsim`).
 
-The rule for each (docs/soap.md, "Tests with real clients"): outside CI a missing tool skips the
-test with a message saying how to build it; in CI (``CI`` set, as ``.ci/run`` does, which builds
-them) a missing tool fails the test.
+The rule for each (docs/soap.md, "Tests with real clients"), as for the simulator: outside CI a
+missing tool skips the test with a message saying how to build it; in CI (``CI`` set, as
+``.ci/run`` does, which builds them) a missing tool fails the test.
 """
 
 from __future__ import annotations
@@ -11,11 +12,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import signal
-import socket
 import subprocess
-import time
-import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -25,10 +22,10 @@ import pytest
 
 from tests.support import ROOT
 from tests.support.served import Served, served
+from tests.support.vcsim import running_vcsim
 
 ANCHORS = Path(os.environ.get("VISMOCK_ANCHORS", ROOT.parent / "shared" / "anchors"))
 GOVC = Path(os.environ.get("VISMOCK_GOVC", "/tmp/govc"))
-VCSIM = Path(os.environ.get("VISMOCK_VCSIM", "/tmp/vcsim-anchor"))
 GOVMOMI_LIBRARY = Path("/usr/share/gocode/src/github.com/vmware/govmomi")
 GO_SOURCES = ROOT / "tests" / "go"
 
@@ -49,15 +46,6 @@ def govc_binary() -> Path:
         f"bash {ANCHORS}/govc/build.sh {GOVC} (or set VISMOCK_GOVC)",
     )
     return GOVC
-
-
-def vcsim_binary() -> Path:
-    require(
-        VCSIM.is_file() and os.access(VCSIM, os.X_OK),
-        f"the reference simulator ({VCSIM})",
-        f"bash {ANCHORS}/vcsim/build.sh {VCSIM} (or set VISMOCK_VCSIM)",
-    )
-    return VCSIM
 
 
 def go_toolchain() -> str:
@@ -86,45 +74,6 @@ def build_go_program(name: str, out_dir: Path) -> Path:
     )
     assert built.returncode == 0, f"go build {name} failed:\n{built.stderr}"
     return out
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def wait_until_up(url: str, process: subprocess.Popen[bytes], deadline_seconds: float = 30.0) -> None:
-    deadline = time.monotonic() + deadline_seconds
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"{process.args} exited with status {process.returncode}")
-        try:
-            with urllib.request.urlopen(url, timeout=1):
-                return
-        except OSError:
-            time.sleep(0.1)
-    raise RuntimeError(f"{process.args} did not answer {url} within {deadline_seconds} s")
-
-
-@contextmanager
-def vcsim_server(port: int | None = None) -> Iterator[str]:
-    """The reference simulator on *port* (a free one by default); yields its SDK URL with
-    credentials (it accepts any). Stopped with SIGKILL after SIGTERM if a long poll holds it."""
-    port = port or free_port()
-    process = subprocess.Popen(
-        [str(vcsim_binary()), "-l", f"127.0.0.1:{port}"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
-    try:
-        wait_until_up(f"http://127.0.0.1:{port}/sdk/vimServiceVersions.xml", process)
-        yield f"http://user:pass@127.0.0.1:{port}/sdk"
-    finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
 
 
 @dataclass
@@ -195,8 +144,13 @@ def mock_target(*arguments: str) -> Iterator[Target]:
 
 @contextmanager
 def sim_target() -> Iterator[Target]:
-    with vcsim_server() as url:
-        yield Target("vcsim", url, "DC0", SIM_VMS)
+    with running_vcsim() as url:
+        yield Target("vcsim", with_credentials(url), "DC0", SIM_VMS)
+
+
+def with_credentials(url: str, user: str = "user", password: str = "pass") -> str:
+    """*url* with a user and password in it, as govc takes them (the simulator accepts any)."""
+    return url.replace("://", f"://{user}:{password}@", 1)
 
 
 def recent_tasks(govc: Govc) -> list[str]:

@@ -38,10 +38,11 @@ def free_port() -> int:
 
 
 @contextmanager
-def running_vcsim(deadline_seconds: float = 20.0) -> Iterator[str]:
-    """A fresh simulator (its VPX model: DC0, DC0_H0_VM0...) on a free port: its SOAP URL."""
+def running_vcsim(deadline_seconds: float = 20.0, port: int | None = None) -> Iterator[str]:
+    """A fresh simulator (its VPX model: DC0, DC0_H0_VM0...) on *port* (a free one by default):
+    its SOAP URL."""
     binary = require_vcsim()
-    port = free_port()
+    port = port or free_port()
     process = subprocess.Popen(
         [str(binary), "-l", f"127.0.0.1:{port}"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
@@ -50,7 +51,11 @@ def running_vcsim(deadline_seconds: float = 20.0) -> Iterator[str]:
         yield f"http://127.0.0.1:{port}/sdk"
     finally:
         process.terminate()
-        process.wait(timeout=10)
+        try:
+            process.wait(timeout=5)
+        except subprocess.TimeoutExpired:  # a client's long poll can hold it (it ignores SIGTERM then)
+            process.kill()
+            process.wait(timeout=10)
 
 
 def _wait_until_up(url: str, process: subprocess.Popen[bytes], deadline_seconds: float) -> None:

@@ -16,7 +16,8 @@ from pathlib import Path
 import pytest
 
 from tests.support.served import served
-from tests.support.tools import Govc, Target, free_port, govc_binary, recent_tasks, vcsim_server
+from tests.support.tools import Govc, Target, govc_binary, recent_tasks, with_credentials
+from tests.support.vcsim import free_port, running_vcsim
 from vismock.mockserver.pytest_plugin import VismockServer
 
 # -- row 1: about, session.login, session.logout ------------------------------------------------------
@@ -53,9 +54,15 @@ def _logins(target: Target) -> int:
 @pytest.mark.parametrize("server", ["vismock", "vcsim"])
 def test_after_a_restart_the_cached_session_is_replaced(server: str, tmp_path: Path) -> None:
     port = free_port()
-    start = (lambda: served("--port", str(port))) if server == "vismock" else (lambda: vcsim_server(port))
-    with start() as first:
-        url = f"http://vismock:vismock@127.0.0.1:{port}/sdk" if server == "vismock" else str(first)
+    start = (
+        (lambda: served("--port", str(port))) if server == "vismock" else (lambda: running_vcsim(port=port))
+    )
+    with start():
+        url = (
+            f"http://vismock:vismock@127.0.0.1:{port}/sdk"
+            if server == "vismock"
+            else with_credentials(f"http://127.0.0.1:{port}/sdk")
+        )
         govc = Govc(govc_binary(), url, tmp_path / "govmomi")
         govc.ok("about")
         assert list((tmp_path / "govmomi" / "sessions").iterdir())  # the session is cached

@@ -22,7 +22,8 @@ from pyVim.connect import Disconnect, SmartConnect
 from pyVim.task import WaitForTask
 from pyVmomi import vim
 
-from tests.support.tools import build_go_program, vcsim_server
+from tests.support.tools import build_go_program, with_credentials
+from tests.support.vcsim import running_vcsim
 from vismock.mockserver.pytest_plugin import VismockServer
 
 UNKNOWN_TASK = "task-999999"
@@ -104,7 +105,8 @@ def _until(condition: Any, timeout: float = 30.0) -> None:
 def simulator_tasks() -> Iterator[tuple[str, dict[str, str]]]:
     """The simulator, and a task of each kind made there: a power-off that succeeded, one that
     failed (the VM already off) and an id it does not know."""
-    with vcsim_server() as url:
+    with running_vcsim() as plain_url:
+        url = with_credentials(plain_url)
         address = urlsplit(url)
         si = SmartConnect(protocol="http", host=address.hostname, port=address.port, user="user", pwd="pass")
         try:

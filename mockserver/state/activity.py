@@ -102,20 +102,20 @@ class ActivityCounters:
             os.close(fd)
         self._claim: _Claim | None = None
 
-    def start(self, slot: int, key: str, now_us: int) -> None:
-        """Give *slot* to a new session: one call (its Login), active now."""
+    def start(self, slot: int, tag: int, now_us: int) -> None:
+        """Give *slot* to a new session (*tag*: its :func:`session_tag`): one call (its Login), active now."""
         offset, claim = self._offset(slot), self._my_claim()
         with claim.lock:
             _TAG.pack_into(self._map, offset, 0)  # nobody's while its lanes are cleared
             for lane in range(LANES + 1):
                 _LANE.pack_into(self._map, self._lane_offset(offset, lane), 0, 0)
             _LANE.pack_into(self._map, self._lane_offset(offset, claim.lane), 1, now_us)
-            _TAG.pack_into(self._map, offset, session_tag(key))
+            _TAG.pack_into(self._map, offset, tag)
 
-    def touch(self, slot: int, key: str, now_us: int) -> None:
+    def touch(self, slot: int, tag: int, now_us: int) -> None:
         """One call more for the session in *slot* (nothing when the slot is not, or no longer, its)."""
         offset, claim = self._offset(slot), self._my_claim()
-        if _TAG.unpack_from(self._map, offset)[0] != session_tag(key):
+        if _TAG.unpack_from(self._map, offset)[0] != tag:
             return
         at = self._lane_offset(offset, claim.lane)
         with claim.lock:
@@ -128,10 +128,10 @@ class ActivityCounters:
             finally:
                 fcntl.lockf(claim.fd, fcntl.LOCK_UN, 1, SHARED_LANE)
 
-    def read(self, slot: int, key: str) -> Activity | None:
+    def read(self, slot: int, tag: int) -> Activity | None:
         """The session's calls and last activity; None when *slot* is not (or no longer) its."""
         offset = self._offset(slot)
-        if _TAG.unpack_from(self._map, offset)[0] != session_tag(key):
+        if _TAG.unpack_from(self._map, offset)[0] != tag:
             return None
         lanes = [_LANE.unpack_from(self._map, self._lane_offset(offset, lane)) for lane in range(LANES + 1)]
         return Activity(sum(calls for calls, _ in lanes), max(active for _, active in lanes))

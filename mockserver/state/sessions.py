@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from vismock.errors import VismockError
 from vismock.mockserver.cache import BoundedCache
 from vismock.mockserver.state import db
-from vismock.mockserver.state.activity import ActivityCounters
+from vismock.mockserver.state.activity import ActivityCounters, session_tag
 from vismock.mockserver.state.clock import Clock
 
 DEFAULT_ACCOUNTS: Mapping[str, str] = {"vismock": "vismock"}
@@ -88,7 +88,8 @@ class Sessions:
         self._lifetime_us = None if lifetime is None else round(lifetime * 1_000_000)
         # A live session's rowid is within the newest *cap* ones: rowid modulo cap is its own slot.
         self._activity = ActivityCounters(database.path, cap)
-        self._slots: BoundedCache[str, int] = BoundedCache(SLOTS_CACHE)
+        # Each live session's activity slot and tag, by key (what every call needs to count it).
+        self._slots: BoundedCache[str, tuple[int, int]] = BoundedCache(SLOTS_CACHE)
 
     def _add_client_columns(self) -> None:
         with self._db.write(changes_state=False) as tx:
@@ -136,8 +137,8 @@ class Sessions:
             ]
             for old in ended:
                 self._end(tx, old)
-            self._activity.start(newest, key, now_us)
-        self._slots.put(key, newest)
+            self._activity.start(newest, session_tag(key), now_us)
+        self._slots.put(key, (newest, session_tag(key)))
         return key
 
     def user(self, key: str) -> str | None:
@@ -148,19 +149,25 @@ class Sessions:
         user, created_us, slot = row
         if self._lifetime_us is not None and self._clock.now_us() - created_us > self._lifetime_us:
             return None
-        if self._slots.get(key) != slot:
-            self._slots.put(key, slot)
+        self._slot(key, slot)
         return str(user)
 
     def touch(self, key: str) -> None:
         """One call more of live session *key*, active now (no database write)."""
-        slot = self._slots.get(key)
-        if slot is None:
+        found = self._slots.get(key)
+        if found is None:
             row = self._db.connection().execute(_SELECT_SESSION, (key,)).fetchone()
             if row is None:
                 return
-            slot = self._slots.put(key, row[2])
-        self._activity.touch(slot, key, self._clock.now_us())
+            found = self._slot(key, row[2])
+        self._activity.touch(found[0], found[1], self._clock.now_us())
+
+    def _slot(self, key: str, slot: int) -> tuple[int, int]:
+        """The session's activity slot and tag, remembered."""
+        found = self._slots.get(key)
+        if found is None or found[0] != slot:
+            found = self._slots.put(key, (slot, session_tag(key)))
+        return found
 
     def info(self, key: str) -> SessionInfo | None:
         """Live session *key* as UserSession shows it; None when it is not live."""
@@ -185,7 +192,7 @@ class Sessions:
 
     def _info(self, row: tuple[str, str, int, int, str, str]) -> SessionInfo:
         key, user, created_us, slot, ip, agent = row
-        activity = self._activity.read(slot, key)
+        activity = self._activity.read(slot, session_tag(key))
         calls, active_us = (activity.calls, activity.last_active_us) if activity else (0, created_us)
         return SessionInfo(key, user, created_us, max(active_us, created_us), calls, ip, agent)
 

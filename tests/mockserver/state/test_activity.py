@@ -10,7 +10,7 @@ import threading
 from pathlib import Path
 
 from vismock.mockserver.state import Backend
-from vismock.mockserver.state.activity import LANES, SHARED_LANE, ActivityCounters
+from vismock.mockserver.state.activity import LANES, SHARED_LANE, Activity, ActivityCounters, session_tag
 
 CALLS = 2000
 
@@ -77,13 +77,14 @@ def test_without_a_free_lane_processes_share_one_under_a_lock(tmp_path: Path) ->
 
 def test_a_slot_given_to_another_session_is_not_counted_for_the_old_one(tmp_path: Path) -> None:
     counters = ActivityCounters(tmp_path / "state", slots=2)
-    counters.start(0, "first", now_us=10)
-    counters.touch(0, "first", now_us=20)
-    assert (counters.read(0, "first").calls, counters.read(0, "first").last_active_us) == (2, 20)  # type: ignore[union-attr]
-    counters.start(2, "second", now_us=30)  # slot 2 of 2: the same place, now another session's
-    counters.touch(0, "first", now_us=40)
-    assert counters.read(0, "first") is None
-    assert counters.read(0, "second") is not None and counters.read(0, "second").calls == 1  # type: ignore[union-attr]
+    first, second = session_tag("first"), session_tag("second")
+    counters.start(0, first, now_us=10)
+    counters.touch(0, first, now_us=20)
+    assert counters.read(0, first) == Activity(2, 20)
+    counters.start(2, second, now_us=30)  # slot 2 of 2: the same place, now another session's
+    counters.touch(0, first, now_us=40)
+    assert counters.read(0, first) is None
+    assert counters.read(0, second) == Activity(1, 30)
     assert SHARED_LANE == LANES
     counters.close()
 

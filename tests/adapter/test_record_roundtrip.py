@@ -143,12 +143,9 @@ def _assert_timeline_close_to_the_scenario(specs: Sequence[Any]) -> None:
 
 
 def _assert_same_inventory(before: list[dict[str, Any]], after: list[dict[str, Any]]) -> None:
-    """The same tree (by inventory path), power states, hosts, and ids where the format keeps them.
-    One difference, said in the file: vismock's SOAP face does not serve config.template."""
-    assert _tree(after) == {
-        path: {**entity, "template": False} if entity.get("template") else entity
-        for path, entity in _tree(before).items()
-    }
+    """The same tree (by inventory path), power states, templates, hosts, and ids where the format
+    keeps them."""
+    assert _tree(after) == _tree(before)
     assert any(entity.get("template") for entity in before)
 
 

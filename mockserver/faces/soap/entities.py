@@ -228,3 +228,9 @@ def guest(call: Call, ref: MoRef, entity: Entity) -> Value:
             ("guestState", "notRunning"),
         ],
     )
+
+
+@ENTITY_TYPES["VirtualMachine"].property("config.template")
+def is_template(call: Call, ref: MoRef, entity: Entity) -> Value:
+    """Whether the VM is a template: the one field of ``config`` the inventory knows."""
+    return wire.text_value("xsd:boolean", wire.bool_text(bool(entity.props.get("template", False))))

@@ -81,14 +81,15 @@ class ManagedType:
     methods: dict[str, Method] = field(default_factory=dict)
 
     def property(
-        self, path: str, *, default: bool = False, public: bool = False
+        self, path: str, *, default: bool = True, public: bool = False
     ) -> Callable[[PropertyReader], PropertyReader]:
-        """Register a reader of property *path*; *default*: read by a PropertySpec with ``all``;
-        *public*: readable without a session, as vCenter lets anyone read ``currentSession``."""
+        """Register a reader of property *path*; *default*: read by a PropertySpec with ``all``
+        (as vCenter reads every property then; a path below a property never is); *public*:
+        readable without a session, as vCenter lets anyone read ``currentSession``."""
 
         def register(reader: PropertyReader) -> PropertyReader:
             self.properties[path] = reader
-            if default:
+            if default and "." not in path:
                 self.defaults.append(path)
             if public:
                 self.public.add(path)

@@ -345,3 +345,24 @@ def test_a_filter_through_a_list_view_follows_the_view(client: FlaskClient) -> N
     third = _wait(client, collector, version)
     assert xpath(third, "//v:objectSet/v:kind/text()") == ["leave"]
     assert xpath(third, "//v:objectSet/v:obj/text()") == ["task-done"]
+
+
+def test_all_reads_every_served_property(client: FlaskClient) -> None:
+    found = contents(
+        retrieve(client, prop_spec("VirtualMachine", all_=True) + object_spec("VirtualMachine", "vm-900"))
+    )
+    props = found["VirtualMachine:vm-900"]
+    assert {"name", "parent", "runtime", "guest", "resourcePool", "datastore", "network"} <= set(props)
+    assert not any("." in path for path in props)  # paths below a property are not properties
+    assert "parentVApp" not in props  # unset
+
+
+def test_config_template_is_served_from_the_inventory(client: FlaskClient) -> None:
+    spec = (
+        prop_spec("VirtualMachine", "config.template")
+        + object_spec("VirtualMachine", "vm-900")
+        + object_spec("VirtualMachine", "vm-601")
+    )
+    found = contents(retrieve(client, spec))
+    assert found["VirtualMachine:vm-900"] == {"config.template": "true"}  # rhel9-template
+    assert found["VirtualMachine:vm-601"] == {"config.template": "false"}

@@ -99,14 +99,16 @@ class FilterSpec:
         return None if paths is None else tuple(dict.fromkeys(paths))
 
     def check(self, call: Call) -> None:
-        """Faults now rather than on every read: every starting object exists, every path is one
-        of its type, every SelectionSpec names a TraversalSpec."""
+        """Faults now rather than on every read: every starting object exists, every path (to read
+        or to follow) is one of its type, every SelectionSpec names a TraversalSpec."""
         for spec in self.objects:
             load(call, spec.obj, poll=False)
             named = spec.traversals()
             for selection in _selections(spec.select):
                 if selection.type is None and selection.name not in named:
                     raise InvalidArgument(f"No TraversalSpec is named {selection.name!r}", "selectSet")
+                if selection.type is not None:
+                    property_reader(MoRef(selection.type, ""), str(selection.path))
         for prop in self.props:
             for path in prop.paths:
                 property_reader(MoRef(prop.type, ""), path)

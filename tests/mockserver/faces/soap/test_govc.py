@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from tests.support.served import served
 from tests.support.tools import Govc, Target, govc_binary, recent_tasks, with_credentials
 from tests.support.vcsim import free_port, running_vcsim
+from vismock.mockserver.faces.soap import wire
 from vismock.mockserver.pytest_plugin import VismockServer
 
 # -- row 1: about, session.login, session.logout ------------------------------------------------------
@@ -216,3 +218,39 @@ def test_govc_on_the_pytest_plugin_s_server(vismock_server: VismockServer, tmp_p
     govc = Govc(govc_binary(), url, tmp_path / "govmomi")
     assert govc.lines("find", "/", "-type", "m")[:2] == ["/Datacenter/vm/TestDev", "/Datacenter/vm/win1"]
     vismock_server.assert_requested(operation="CreateContainerView", times=1)
+
+
+def test_every_answer_govc_gets_is_valid_against_the_trimmed_schema(
+    vismock_server: VismockServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    answers: list[bytes] = []
+    inner = vismock_server.app.wsgi_app
+
+    def keeping_answers(environ: Any, start_response: Any) -> Any:
+        body = b"".join(inner(environ, start_response))
+        if environ.get("PATH_INFO", "").startswith("/sdk") and environ.get("REQUEST_METHOD") == "POST":
+            answers.append(body)
+        return [body]
+
+    monkeypatch.setattr(vismock_server.app, "wsgi_app", keeping_answers)
+    govc = Govc(
+        govc_binary(), vismock_server.soap_url.replace("http://", "http://vismock:vismock@"), tmp_path / "g"
+    )
+    for command in (
+        ["about"],
+        ["session.ls"],
+        ["ls", "-l", "/Datacenter/host/Cluster-A"],
+        ["find", "/", "-type", "m"],
+        ["object.collect", "Task:task-2675", "info"],
+        ["object.collect", "-s", "vm/win1", "runtime.powerState"],
+        ["tasks"],
+        ["events", "-l", "vm/TestDev", "vm/win1"],
+        ["task.cancel", "task-1009"],
+        ["session.logout"],
+    ):
+        govc.ok(*command)
+    govc.run("object.collect", "Task:task-999999", "info")  # a fault: its detail is checked too
+    assert len(answers) > 40, len(answers)
+    assert {
+        index: wire.payload_errors(body) for index, body in enumerate(answers) if wire.payload_errors(body)
+    } == {}

@@ -14,6 +14,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from tests.support.soap import (
+    assert_valid,
     backend_of,
     call_fault,
     call_ok,
@@ -366,3 +367,32 @@ def test_config_template_is_served_from_the_inventory(client: FlaskClient) -> No
     found = contents(retrieve(client, spec))
     assert found["VirtualMachine:vm-900"] == {"config.template": "true"}  # rhel9-template
     assert found["VirtualMachine:vm-601"] == {"config.template": "false"}
+
+
+def test_a_traversal_along_a_path_vim25_does_not_define_is_invalid_property(client: FlaskClient) -> None:
+    spec = prop_spec("ManagedEntity", "name") + object_spec(
+        "Folder", "group-d1", traversal("Folder", "children")
+    )
+    body = f"<spec>{spec}</spec><partialUpdates>false</partialUpdates>"
+    assert (
+        call_fault(client, "CreateFilter", "PropertyCollector", "propertyCollector", body)
+        == "InvalidProperty"
+    )
+
+
+@pytest.mark.parametrize("depth", [50, 5000])
+def test_deeply_nested_select_sets_are_answered_not_crashed(client: FlaskClient, depth: int) -> None:
+    nested = selection("up")
+    for _ in range(depth):
+        nested = traversal("ManagedEntity", "parent", nested, name="up")
+    spec = prop_spec("ManagedEntity", "name") + object_spec("VirtualMachine", "vm-601", nested)
+    response = post(
+        client, vim25_call("RetrieveProperties", "propertyCollector", f"<specSet>{spec}</specSet>")
+    )
+    assert_valid(response.data)
+    if depth < 100:
+        assert response.status_code == 200
+        assert len(contents(response.data)) == 4  # win1, vm, Datacenter, Datacenters: each once
+    else:  # deeper than the XML parser allows: a clear fault, not a crash
+        assert response.status_code == 500
+        assert vim25.fault_type_of(response.data) == "InvalidRequest"

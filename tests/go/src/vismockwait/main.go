@@ -108,7 +108,6 @@ func main() {
 		result.Fault, result.Message = faultType(err), err.Error()
 		finish(result, 3)
 	}
-	defer func() { _ = client.Logout(context.Background()) }()
 
 	waited := object.NewTask(client.Client, types.ManagedObjectReference{Type: "Task", Value: *id})
 	var info *types.TaskInfo
@@ -132,6 +131,6 @@ func main() {
 			code = 1
 		}
 	}
-	_ = client.Logout(context.Background())
+	_ = client.Logout(context.Background()) // before os.Exit, which runs no deferred call
 	finish(result, code)
 }

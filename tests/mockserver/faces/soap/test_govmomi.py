@@ -24,6 +24,7 @@ from pyVmomi import vim
 
 from tests.support.tools import build_go_program, with_credentials
 from tests.support.vcsim import running_vcsim
+from vismock.mockserver.faces.soap import wire
 from vismock.mockserver.pytest_plugin import VismockServer
 
 UNKNOWN_TASK = "task-999999"
@@ -45,12 +46,24 @@ def wait_for(waiter: Path, url: str, task: str, *flags: str) -> tuple[int, dict[
     return done.returncode, json.loads(done.stdout)
 
 
-def test_a_finished_task(waiter: Path, vismock_server: VismockServer) -> None:
+def test_a_finished_task(
+    waiter: Path, vismock_server: VismockServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    answers: list[bytes] = []
+    inner = vismock_server.app.wsgi_app
+
+    def keeping_answers(environ: Any, start_response: Any) -> Any:
+        answers.append(b"".join(inner(environ, start_response)))
+        return [answers[-1]]
+
+    monkeypatch.setattr(vismock_server.app, "wsgi_app", keeping_answers)
     code, seen = wait_for(waiter, mock_url(vismock_server), "task-2675")
     assert (code, seen["state"]) == (0, "success")
     # The waiter's own collector: created, filtered, waited on, destroyed.
     for method in ("CreatePropertyCollector", "CreateFilter", "WaitForUpdatesEx", "DestroyPropertyCollector"):
         vismock_server.assert_requested(operation=method, times=1)
+    assert len(answers) == 7  # and RetrieveServiceContent, Login, Logout: each valid against the XSD
+    assert [wire.payload_errors(body) for body in answers] == [[]] * 7
 
 
 def test_a_failed_task_gives_its_typed_fault(waiter: Path, vismock_server: VismockServer) -> None:

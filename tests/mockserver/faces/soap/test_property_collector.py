@@ -396,3 +396,42 @@ def test_deeply_nested_select_sets_are_answered_not_crashed(client: FlaskClient,
     else:  # deeper than the XML parser allows: a clear fault, not a crash
         assert response.status_code == 500
         assert vim25.fault_type_of(response.data) == "InvalidRequest"
+
+
+def test_a_property_not_served_is_in_the_update_s_missing_set(client: FlaskClient) -> None:
+    collector = _create_collector(client)
+    spec = prop_spec("VirtualMachine", "name", "config") + object_spec("VirtualMachine", "vm-601")
+    call_ok(
+        client,
+        "CreateFilter",
+        "PropertyCollector",
+        collector,
+        f"<spec>{spec}</spec><partialUpdates>false</partialUpdates>",
+    )
+    update = _wait(client, collector)
+    assert xpath(update, "//v:objectSet/v:changeSet/v:name/text()") == ["name"]
+    assert xpath(update, "//v:objectSet/v:missingSet/v:path/text()") == ["config"]
+    assert xpath(update, "//v:objectSet/v:missingSet/v:fault/v:fault/@xsi:type") == ["NotImplemented"]
+
+
+def test_logging_out_ends_a_pending_wait(app: Flask, client: FlaskClient) -> None:
+    collector = _create_collector(client)
+    _filter(client, collector, "task-queued")
+    version = str(xpath(_wait(client, collector), "//v:version/text()")[0])
+    cookie = client.get_cookie("vmware_soap_session")
+    assert cookie is not None
+    answers: list[bytes] = []
+
+    def wait_in_another_thread() -> None:
+        with app.test_client() as same_session:
+            same_session.set_cookie("vmware_soap_session", cookie.value)
+            body = f"<version>{version}</version>"
+            answers.append(post(same_session, vim25_call("WaitForUpdatesEx", collector, body)).data)
+
+    waiter = threading.Thread(target=wait_in_another_thread)
+    waiter.start()
+    time.sleep(0.3)
+    call_ok(client, "Logout", "SessionManager", "SessionManager")
+    waiter.join(timeout=5)
+    assert not waiter.is_alive()
+    assert vim25.fault_type_of(answers[0]) == "RequestCanceled"

@@ -188,3 +188,9 @@ def test_the_service_content_lists_only_managers_that_answer(client: FlaskClient
         (mo_type,) = xpath(body, f"//v:returnval/v:{name}/@type")
         method, args = answers[name]
         call_ok(client, method, str(mo_type), str(value), args)
+
+
+def test_without_a_session_the_service_content_is_readable_too(client: FlaskClient) -> None:
+    spec = prop_spec("ServiceInstance", "content") + object_spec("ServiceInstance", "ServiceInstance")
+    found = contents(retrieve(client, spec))["ServiceInstance:ServiceInstance"]["content"]
+    assert found.findtext("{urn:vim25}about/{urn:vim25}apiType") == "VirtualCenter"

@@ -98,11 +98,16 @@ def live_server(app: Flask, threads: int = 16) -> Iterator[LiveServer]:
     try:
         yield LiveServer(app, backend_of(app), "127.0.0.1", int(server.effective_port))  # type: ignore[union-attr]
     finally:
-        server.close()
-        # Keep-alive client connections would keep waitress's loop running: close them too.
-        for channel in list(server._map.values()):  # type: ignore[union-attr]
-            channel.close()
+        # Closed from the server's own loop (its trigger runs the function there): closing sockets
+        # from this thread while the loop selects on them made it fail with EBADF now and then.
+        # Keep-alive client connections would keep the loop running: they are closed too.
+        def close_everything() -> None:
+            for channel in list(server._map.values()):  # type: ignore[union-attr]
+                channel.close()
+
+        server.trigger.pull_trigger(close_everything)  # type: ignore[union-attr]
         thread.join(timeout=5)
+        server.task_dispatcher.shutdown()  # type: ignore[union-attr]
 
 
 NS = {"v": "urn:vim25", "s": vim25.SOAPENV, "xsi": vim25.XSI}

@@ -435,3 +435,45 @@ def test_logging_out_ends_a_pending_wait(app: Flask, client: FlaskClient) -> Non
     waiter.join(timeout=5)
     assert not waiter.is_alive()
     assert vim25.fault_type_of(answers[0]) == "RequestCanceled"
+
+
+def test_check_for_updates_answers_at_once(app: Flask, client: FlaskClient) -> None:
+    _filter(client, "propertyCollector", "task-ok")
+    first = call_ok(
+        client, "CheckForUpdates", "PropertyCollector", "propertyCollector", "<version></version>"
+    )
+    assert xpath(first, "//v:objectSet/v:kind/text()") == ["enter"]
+    version = str(xpath(first, "//v:version/text()")[0])
+    args = f"<version>{version}</version>"
+    assert (
+        xpath(
+            call_ok(client, "CheckForUpdates", "PropertyCollector", "propertyCollector", args),
+            "//v:returnval",
+        )
+        == []
+    )
+    backend_of(app).clock.advance(5)
+    changed = call_ok(client, "CheckForUpdates", "PropertyCollector", "propertyCollector", args)
+    assert xpath(changed, "//v:objectSet/v:kind/text()") == ["modify"]
+
+
+def test_cancel_retrieve_properties_ex_takes_a_token_of_the_session(client: FlaskClient) -> None:
+    objects = "".join(object_spec("Task", task) for task in ("task-ok", "task-done"))
+    options = "<options><maxObjects>1</maxObjects></options>"
+    spec = f"<specSet>{prop_spec('Task', 'info.state')}{objects}</specSet>{options}"
+    token = xpath(
+        call_ok(client, "RetrievePropertiesEx", "PropertyCollector", "propertyCollector", spec),
+        "//v:token/text()",
+    )
+    assert len(token) == 1
+    call_ok(
+        client,
+        "CancelRetrievePropertiesEx",
+        "PropertyCollector",
+        "propertyCollector",
+        f"<token>{token[0]}</token>",
+    )
+    fault = call_fault(
+        client, "CancelRetrievePropertiesEx", "PropertyCollector", "propertyCollector", "<token>x</token>"
+    )
+    assert fault == "InvalidArgument"

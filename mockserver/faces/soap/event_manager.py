@@ -22,6 +22,7 @@ from lxml import etree
 
 from vismock.codec.values import XsDateTime
 from vismock.faults import InvalidArgument, InvalidRequest, ManagedObjectNotFound
+from vismock.mockserver.cache import BoundedCache
 from vismock.mockserver.faces.soap import wire
 from vismock.mockserver.faces.soap.objects import Call, is_a, managed_type, new_session_ref, session_object
 from vismock.mockserver.faces.soap.service_instance import EVENT_MANAGER, ROOT_FOLDER
@@ -101,7 +102,21 @@ _QUEUED_ONLY = ("error", "result", "progress", "startTime", "completeTime")
 
 
 def events(call: Call) -> list[Event]:
-    """Every event, oldest first (by key)."""
+    """Every event, oldest first (by key). They change only with the state (a task added, replaced
+    or deleted; the inventory): worked out once per revision of it, as a waiting `govc events -f`
+    asks every 50 ms."""
+    backend = call.backend
+    key = (str(backend.path), backend.revision())
+    found = _EVENTS.get(key)
+    if found is None:
+        found = _EVENTS.put(key, _events(call))
+    return found
+
+
+_EVENTS: BoundedCache[tuple[str, int], list[Event]] = BoundedCache(16)
+
+
+def _events(call: Call) -> list[Event]:
     found = []
     for number, spec in call.backend.tasks.numbered():
         try:
@@ -404,7 +419,8 @@ class Collector:
         if self.mark is not None:
             return self.mark
         latest = self.latest(call)
-        return latest[0].key if latest else (events(call)[-1].key + 1 if events(call) else 0)
+        every = events(call)
+        return latest[0].key if latest else (every[-1].key + 1 if every else 0)
 
     def save(self, call: Call, **changes: Any) -> None:
         data = {"filter": self.filter.to_json(), "page": self.page, "mark": self.mark, **changes}

@@ -115,9 +115,6 @@ class ManagedType:
             current = current.parent
         return types
 
-    def is_a(self, name: str) -> bool:
-        return any(managed.name == name for managed in self.lineage())
-
 
 # vim25's root type: what every managed object answers (Fetch reads a property of any object).
 MANAGED_OBJECT = ManagedType("ManagedObject")

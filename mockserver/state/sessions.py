@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from vismock.errors import VismockError
+from vismock.faults import InvalidState
 from vismock.mockserver.cache import BoundedCache
 from vismock.mockserver.state import db
 from vismock.mockserver.state.activity import ActivityCounters, session_tag
@@ -39,6 +40,7 @@ _CLIENT_COLUMNS = {"ip": "TEXT NOT NULL DEFAULT ''", "agent": "TEXT NOT NULL DEF
 _SELECT_SESSION = "SELECT user, created_us, rowid FROM sessions WHERE key = ?"
 _SESSION_COLUMNS = "key, user, created_us, rowid, ip, agent"
 SLOTS_CACHE = 4096
+OBJECTS_PER_SESSION = 10_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -212,7 +214,17 @@ class Sessions:
     def add_object(
         self, session: str, object_id: str, kind: str, data: str, owner: str | None = None
     ) -> None:
+        """Keep a new object of *session*; InvalidState when it already keeps
+        :data:`OBJECTS_PER_SESSION` (a client that never destroys what it creates would grow the store)."""
         with self._db.write(changes_state=False) as tx:
+            kept = tx.execute(
+                "SELECT COUNT(*) FROM session_objects WHERE session = ?", (session,)
+            ).fetchone()[0]
+            if kept >= OBJECTS_PER_SESSION:
+                raise InvalidState(
+                    f"The session keeps {kept} objects (collectors, filters, views, event collectors),"
+                    " the most vismock allows; destroy some first"
+                )
             tx.execute(
                 "INSERT INTO session_objects (id, session, kind, owner, data) VALUES (?, ?, ?, ?, ?)",
                 (object_id, session, kind, owner, data),

@@ -145,6 +145,14 @@ def health() -> Response:
     return jsonify({"status": "ok", "pid": os.getpid()})
 
 
+@admin_blueprint.get("/openapi.json")
+def openapi() -> Response:
+    """This API's OpenAPI 3.1 document (``mockserver/data/openapi.yaml``), as JSON."""
+    from vismock.mockserver.openapi import document
+
+    return jsonify(document())
+
+
 # -- tasks
 
 

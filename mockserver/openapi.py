@@ -2,8 +2,8 @@
 
 Written as YAML for people, served as JSON at ``/_vismock/openapi.json``. ``document()`` parses it
 once per process (PyYAML's safe loader) and returns a copy the caller may change.
-``tests/test_openapi.py`` holds it to the real routes; ``scripts/render_admin_api.py`` renders it
-into ``docs/admin-api.md``.
+``tests/mockserver/faces/test_openapi.py`` holds it to the real routes;
+``scripts/render_admin_api.py`` renders it into ``docs/admin-api.md``.
 """
 
 from __future__ import annotations

@@ -27,12 +27,14 @@ from vismock.mockserver.faces.admin import admin_blueprint, http_error_json
 from vismock.mockserver.faces.common import Face, Reply, serve
 from vismock.mockserver.services import EXTENSION, Services, build_backend, services_of
 from vismock.mockserver.state import Backend
+from vismock.mockserver.ui import ui_blueprint
 
 __all__ = ["create_app", "create_app_from_env", "parse_accounts", "services_of"]
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
-    """A mock vCenter with the adapter face (/adapter), SOAP face (/sdk) and admin API (/_vismock/)."""
+    """A mock vCenter with the adapter face (/adapter), SOAP face (/sdk), admin API (/_vismock/) and
+    dashboard (/_vismock/ui/)."""
     app = Flask("vismock.mockserver", static_folder=None)
     app.config.update(config or {})
     settings = Settings.from_config(app.config)
@@ -46,6 +48,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     services.faces = {adapter.PATH: adapter_face, **dict.fromkeys(soap.PATHS, soap_face)}
     _route_faces(app, services)
     app.register_blueprint(admin_blueprint, url_prefix="/_vismock")
+    app.register_blueprint(ui_blueprint, url_prefix="/_vismock")  # the dashboard, under the admin guard
     app.register_error_handler(HTTPException, _routing_error)
     if settings.fast_path:
         fastpath.install(app, services)

@@ -14,6 +14,7 @@ import contextlib
 import errno
 import importlib
 import json
+import logging
 import os
 import signal
 import socket
@@ -29,6 +30,7 @@ from typing import Any
 
 from vismock.errors import VismockError
 from vismock.extras import require
+from vismock.mockserver import accesslog
 
 APP_FACTORY = "vismock.mockserver.app:create_app_from_env"
 # Server -> (its package, the extra that installs it; None: a core dependency).
@@ -79,6 +81,21 @@ def register(subparsers: Any) -> None:
         action="store_true",
         help="answer unknown task ids with a generated, schema-valid TaskInfo (the same for the same id)",
     )
+    parser.add_argument(
+        "--log-level",
+        default="info",
+        metavar="LEVEL",
+        help="debug, info (default: an access line per request), warning or error",
+    )
+    parser.add_argument(
+        "--log-format",
+        default="text",
+        metavar="FORMAT",
+        help="text (default, logfmt) or json: one object a line",
+    )
+    parser.add_argument(
+        "--quiet", action="store_true", help="no access lines; only warnings and errors (on stderr)"
+    )
     parser.add_argument("--server", choices=SERVERS, default="granian", help="WSGI server (default granian)")
     parser.add_argument(
         "--threads",
@@ -104,6 +121,7 @@ def serve(args: argparse.Namespace) -> int:
     with _state_file(args.db) as db:
         plan.environment["VISMOCK_DB"] = str(db)
         os.environ.update(plan.environment)
+        accesslog.configure_logging_from_env()
         try:
             notice = _initialise_store()
         except (VismockError, OSError, sqlite3.Error) as error:
@@ -200,6 +218,7 @@ def _worker_environment(args: argparse.Namespace) -> dict[str, str]:
         environment["VISMOCK_JOURNAL_CAP"] = str(args.journal_cap)
     if args.dynamic:
         environment["VISMOCK_DYNAMIC"] = "1"
+    environment.update(accesslog.logging_environment(args.log_level, args.log_format, args.quiet))
     return environment
 
 
@@ -243,12 +262,24 @@ def _run_granian(args: argparse.Namespace, port: int) -> None:
         interface=Interfaces.WSGI,
         workers=args.workers,
         factory=True,
-        log_access=False,
+        websockets=False,
+        log_access=False,  # vismock writes its own access lines (vismock.accesslog)
+        log_level=_granian_log_level(args),
+        log_dictconfig=accesslog.server_log_config(args.log_format),
         blocking_threads=threads,
         backpressure=threads,
         workers_kill_timeout=WORKERS_KILL_SECONDS,  # a worker that ignores the stop request is killed
     )
     server.serve()  # handles SIGINT/SIGTERM: stops workers, then returns
+
+
+def _granian_log_level(args: argparse.Namespace) -> Any:
+    from granian.log import LogLevels
+
+    numeric = accesslog.parse_level(args.log_level)
+    if args.quiet:
+        numeric = max(numeric, logging.WARNING)
+    return LogLevels(logging.getLevelName(numeric).lower())
 
 
 def _run_waitress(args: argparse.Namespace, port: int) -> None:

@@ -86,7 +86,8 @@ def _journal(response: Response) -> Response:
     """A change through the admin API is journaled as its response leaves."""
     observation: Observation | None = g.pop("observation", None)
     if observation is not None:
-        _services().journal.record(observation.entry(response.status_code))
+        g.access_entry = entry = observation.entry(response.status_code)  # the access log's line too
+        _services().journal.record(entry)
     return response
 
 

@@ -8,12 +8,18 @@ import json
 import logging
 import re
 import shlex
+import subprocess
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from tests.support import DATA
+from tests.support.served import Served, serve_command, served
+from tests.support.soap import SOAP_HEADERS, call_xml, login_body
 from vismock.mockserver import accesslog
 from vismock.mockserver.accesslog import AccessRecord, format_record
 from vismock.mockserver.app import create_app
@@ -297,3 +303,127 @@ def test_worker_processes_get_the_settings_through_the_environment() -> None:
     accesslog.configure_logging_from_env({})
     assert logging.getLogger("vismock").level == logging.INFO
     assert logging.getLogger("vismock.access").isEnabledFor(logging.INFO)
+
+
+# -- vismock serve, for real ------------------------------------------------------------------------
+
+TOKEN = "admin-T0ken-" + "c4n4ry"
+SOAP_RETRIEVE = (
+    "<specSet><propSet><type>Task</type><pathSet>info</pathSet></propSet>"
+    '<objectSet><obj type="Task">task-2675</obj></objectSet></specSet><options/>'
+)
+
+
+def _access_lines(mock: Served, fmt: str, wanted: int) -> list[dict[str, Any]]:
+    """The access lines *mock* wrote (stderr, written behind), once there are *wanted* of them."""
+    deadline = time.monotonic() + 10
+    while True:
+        found = [_parsed(line, fmt) for line in mock.output.splitlines()]
+        lines = [fields for fields in found if fields is not None]
+        if len(lines) >= wanted or time.monotonic() > deadline:
+            return lines
+        time.sleep(0.05)
+
+
+def _parsed(line: str, fmt: str) -> dict[str, Any] | None:
+    if fmt == "json":
+        if not line.startswith("{"):
+            return None
+        data: dict[str, Any] = json.loads(line)
+        return data if data.get("logger") == "vismock.access" else None
+    if " face=" not in line:
+        return None
+    time_text, rest = line.split(" ", 1)
+    fields: dict[str, Any] = {"time": time_text}
+    for pair in shlex.split(rest):
+        name, _, value = pair.partition("=")
+        fields[name] = value
+    fields["tasks"] = fields["tasks"].split(",") if "tasks" in fields else []
+    fields["status"] = int(fields["status"])
+    fields["latency_ms"] = float(fields["latency_ms"])
+    return fields
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("fmt", ["text", "json"])
+def test_serve_writes_one_access_line_per_request_on_both_faces_and_never_a_secret(
+    tmp_path: Path, fmt: str
+) -> None:
+    """Both faces and the admin API through a real ``vismock serve``: a right and a wrong password on
+    the adapter face, a SOAP login and a read, an admin change with the token. Every line says face,
+    operation, tasks, status, outcome and latency; no password, token or session key is written."""
+    seed = (DATA / "seed" / "request.xml").read_bytes()
+    with_user = seed.replace(b"<user-name></user-name>", b"<user-name>bmc</user-name>")
+    arguments = ["--log-format", fmt, "--account", f"bmc:{SECRET}", "--admin-token", TOKEN]
+    with served(*arguments, "--db", str(tmp_path / "state.sqlite3")) as mock:
+        for password in (SECRET, SECRET + "-wrong"):
+            body = with_user.replace(b"<password></password>", f"<password>{password}</password>".encode())
+            assert mock.request("POST", "/adapter", body)[0] == 200
+        status, answer, headers = mock.request("POST", "/sdk", login_body("bmc", SECRET), SOAP_HEADERS)
+        assert status == 200, answer
+        cookie = headers["set-cookie"].split(";")[0]
+        retrieve = call_xml("RetrievePropertiesEx", "PropertyCollector", "propertyCollector", SOAP_RETRIEVE)
+        for _ in range(2):  # the second is a remembered answer: logged all the same
+            assert mock.request("POST", "/sdk", retrieve, {**SOAP_HEADERS, "Cookie": cookie})[0] == 200
+        admin = {"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"}
+        assert mock.request("POST", "/_vismock/clock/freeze", b"{}", admin)[0] == 200
+        lines = _access_lines(mock, fmt, 6)
+        output = mock.output
+        mock.stop()
+    summary = [(f["face"], f["operation"], f["tasks"], f["status"], f["outcome"]) for f in lines]
+    assert summary == [
+        ("adapter", "Retrieve_Task_Status", ["task-525"], 200, "ok"),
+        ("adapter", "Retrieve_Task_Status", ["task-525"], 200, "InvalidLogin"),
+        ("soap", "Login", [], 200, "ok"),
+        ("soap", "RetrievePropertiesEx", ["task-2675"], 200, "ok"),
+        ("soap", "RetrievePropertiesEx", ["task-2675"], 200, "ok"),
+        ("admin", "POST /_vismock/clock/freeze", [], 200, "ok"),
+    ]
+    assert all(fields["remote"] == "127.0.0.1" and fields["latency_ms"] >= 0 for fields in lines)
+    assert [fields["user"] for fields in lines[:4]] == ["bmc"] * 4
+    assert all(datetime.fromisoformat(fields["time"]).tzinfo is not None for fields in lines)
+    session_key = cookie.split("=", 1)[1]
+    for secret in (SECRET, TOKEN, session_key):
+        assert secret not in output
+
+
+@pytest.mark.slow
+def test_quiet_and_warning_level_write_no_access_lines(tmp_path: Path) -> None:
+    seed = (DATA / "seed" / "request.xml").read_bytes()
+    for arguments in (["--quiet"], ["--log-level", "warning"]):
+        with served(*arguments, "--db", str(tmp_path / "state.sqlite3")) as mock:
+            assert mock.request("POST", "/adapter", seed)[0] == 200
+            time.sleep(3 * accesslog.FLUSH_SECONDS)
+            assert mock.stop() == 0
+            assert " face=" not in mock.output, arguments
+            if arguments == ["--quiet"]:
+                assert "Starting granian" not in mock.output  # granian's info lines are quiet too
+
+
+@pytest.mark.slow
+def test_debug_level_logs_admin_reads_too(tmp_path: Path) -> None:
+    with served("--log-level", "debug", "--db", str(tmp_path / "state.sqlite3")) as mock:
+        assert "tasks" in mock.call("GET", "/_vismock/tasks")
+        lines = _access_lines(mock, "text", 1)
+        assert any(f["operation"] == "GET /_vismock/tasks" for f in lines), mock.output
+        assert mock.stop() == 0
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (
+            ["--log-level", "loud"],
+            "vismock serve: --log-level: 'loud' is not one of debug, info, warning, error",
+        ),
+        (["--log-format", "xml"], "vismock serve: --log-format: 'xml' is not one of text, json"),
+    ],
+)
+def test_bad_log_settings_are_one_line_and_exit_2(arguments: list[str], message: str) -> None:
+    finished = subprocess.run(
+        serve_command("--port", "0", *arguments), capture_output=True, text=True, timeout=60
+    )
+    assert finished.returncode == 2
+    assert finished.stderr.strip() == message
+    assert finished.stdout == ""

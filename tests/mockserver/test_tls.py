@@ -32,11 +32,13 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from werkzeug.serving import make_server
 
 from tests.support import DATA
+from tests.support.components import required
 from vismock.errors import VismockError
 from vismock.mockserver import tls
 from vismock.mockserver.app import create_app
 
 GOVC = Path(os.environ.get("VISMOCK_GOVC", "/tmp/govc"))
+GOVC_HOW = "build it with ../shared/anchors/govc/build.sh, or set VISMOCK_GOVC"
 THUMBPRINT = re.compile(r"^(?:[0-9A-F]{2}:){19}[0-9A-F]{2}$")
 
 
@@ -386,12 +388,10 @@ def test_granian_serves_a_users_pkcs1_key(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(
-    not GOVC.is_file(), reason=f"govc is not built at {GOVC} (../shared/anchors/govc/build.sh)"
-)
 def test_govc_pins_the_thumbprint_and_refuses_without_it(
     generated: tls.TLSFiles, mock_over_https: int, tmp_path: Path
 ) -> None:
+    govc_binary = required(GOVC, "govc", GOVC_HOW)
     known_hosts = tmp_path / "known_hosts"
     known_hosts.write_text(f"127.0.0.1:{mock_over_https} {generated.thumbprint}\n")
     env = {
@@ -402,7 +402,7 @@ def test_govc_pins_the_thumbprint_and_refuses_without_it(
 
     def govc(**extra: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            [str(GOVC), "about"],
+            [str(govc_binary), "about"],
             capture_output=True,
             text=True,
             timeout=60,

@@ -247,7 +247,10 @@ def configure_logging(
     root = logging.getLogger(LOGGER)
     for old in [h for h in root.handlers if getattr(h, _HANDLER_MARK, False)]:
         root.removeHandler(old)
-        old.close()
+        if isinstance(old, WrittenBehind):
+            old.stop()
+        else:
+            old.close()
     root.addHandler(handler)
     root.setLevel(max(numeric, logging.WARNING) if quiet else numeric)
     root.propagate = False  # one line per message, whatever else configured the root logger
@@ -310,9 +313,15 @@ class WrittenBehind(logging.Handler):
                     return  # stderr closed: nothing to do about it
 
     def close(self) -> None:
+        """Flushes, and keeps writing: logging.config.dictConfig (granian calls it at start) closes
+        every handler it finds, ours included, though the loggers still use it."""
+        self.flush()
+        super().close()
+
+    def stop(self) -> None:
+        """No more batches (configure_logging replaced this handler)."""
         self.flush()
         self._stopped.set()
-        super().close()
 
     def _flush_forever(self) -> None:
         while not self._stopped.wait(self.interval):

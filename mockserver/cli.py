@@ -33,6 +33,7 @@ from vismock.extras import require
 from vismock.mockserver import accesslog
 
 if TYPE_CHECKING:
+    from vismock.mockserver.services import Services
     from vismock.mockserver.tls import TLSFiles
 
 APP_FACTORY = "vismock.mockserver.app:create_app_from_env"
@@ -144,19 +145,21 @@ def serve(args: argparse.Namespace) -> int:
         os.environ.update(plan.environment)
         accesslog.configure_logging_from_env()
         try:
-            notice = _initialise_store()
+            main = _initialise_store()
             files = certificates()
         except (VismockError, OSError, sqlite3.Error) as error:
             print(f"vismock serve: {_store_problem(args.db, error)}", file=sys.stderr)
             return 2
-        if notice:
-            print(f"vismock serve: {notice}", flush=True)
+        if main.backend.load_notice:
+            print(f"vismock serve: {main.backend.load_notice}", flush=True)
+        # Workers serve the state as loaded here; only this process reads the task file again (reload).
+        os.environ["VISMOCK_ATTACH"] = "1"
         print(_startup_line(args, plan.port, files), flush=True)
         print(
             "  adapter face: POST /adapter   SOAP: /sdk   admin API: /_vismock/   dashboard: /_vismock/ui/",
             flush=True,
         )
-        plan.run(args, plan.port, files)
+        plan.run(args, plan.port, files, main)
     return 0
 
 
@@ -171,7 +174,9 @@ def _startup_line(args: argparse.Namespace, port: int, files: TLSFiles | None) -
     return tls.startup_line(url, files, server=args.server, workers=args.workers)
 
 
-Runner = Callable[[argparse.Namespace, int, "TLSFiles | None"], None]
+# A server: run with the options, the port, the TLS files (None: HTTP) and the main process's
+# services (SIGHUP reloads the task file through them).
+Runner = Callable[[argparse.Namespace, int, "TLSFiles | None", "Services"], None]
 
 
 @dataclass(slots=True)
@@ -309,15 +314,14 @@ def _state_file(path: str | None) -> Iterator[Path]:
         yield Path(folder) / "state.sqlite3"
 
 
-def _initialise_store() -> str | None:
-    """Create (or open) the store once before workers start, so they never race to create it.
-
-    Returns a notice when an existing state file held another task set (the one given now wins).
-    """
+def _initialise_store() -> Services:
+    """Create (or open) the store once before workers start, so they never race to create it, and
+    load the task file into it (``backend.load_notice`` says when it replaced another task set).
+    The services stay with this process: SIGHUP reloads the task file through them."""
     from vismock.mockserver.app import create_app_from_env
     from vismock.mockserver.services import services_of
 
-    return services_of(create_app_from_env()).backend.load_notice
+    return services_of(create_app_from_env())
 
 
 def _url_host(host: str) -> str:
@@ -327,7 +331,7 @@ def _url_host(host: str) -> str:
 # -- servers
 
 
-def _run_granian(args: argparse.Namespace, port: int, files: TLSFiles | None) -> None:
+def _run_granian(args: argparse.Namespace, port: int, files: TLSFiles | None, main: Services) -> None:
     from granian.constants import Interfaces, SSLProtocols
     from granian.server import Server
 
@@ -352,6 +356,11 @@ def _run_granian(args: argparse.Namespace, port: int, files: TLSFiles | None) ->
         # granian's default minimum is TLS 1.3; Java 8 clients (the BMC adapter's JVM) may speak 1.2 only.
         ssl_protocol_min=SSLProtocols.tls12,
     )
+    from vismock.mockserver import reload
+
+    # granian's own SIGHUP respawns its workers; vismock's reloads the task file instead (installed
+    # once granian has set its signal handlers, before the workers start).
+    server.on_startup(lambda: reload.on_sighup(main))
     server.serve()  # handles SIGINT/SIGTERM: stops workers, then returns
 
 
@@ -364,7 +373,7 @@ def _granian_log_level(args: argparse.Namespace) -> Any:
     return LogLevels(logging.getLevelName(numeric).lower())
 
 
-def _run_waitress(args: argparse.Namespace, port: int, files: TLSFiles | None) -> None:
+def _run_waitress(args: argparse.Namespace, port: int, files: TLSFiles | None, main: Services) -> None:
     import waitress  # type: ignore[import-untyped]
 
     module_name, _, factory_name = args.app_factory.partition(":")
@@ -385,6 +394,9 @@ def _run_waitress(args: argparse.Namespace, port: int, files: TLSFiles | None) -
 
     signal.signal(signal.SIGTERM, request_stop)
     signal.signal(signal.SIGINT, request_stop)
+    from vismock.mockserver import reload
+
+    reload.on_sighup(main)
     run_waitress_until(server, stop)
 
 
@@ -447,8 +459,18 @@ def run_waitress_until(server: Any, stop: threading.Event, poll_seconds: float =
         server.task_dispatcher.shutdown()
 
 
-def _run_gunicorn(args: argparse.Namespace, port: int, files: TLSFiles | None) -> None:
+def _run_gunicorn(args: argparse.Namespace, port: int, files: TLSFiles | None, main: Services) -> None:
     from gunicorn.app.wsgiapp import WSGIApplication  # type: ignore[import-untyped]
+
+    from vismock.mockserver import reload
+
+    class Gunicorn(WSGIApplication):  # type: ignore[misc]
+        """gunicorn's SIGHUP restarts its workers (they attach to the state); the task file is
+        read again first, in the arbiter, through gunicorn's on_reload hook."""
+
+        def load_config(self) -> None:
+            super().load_config()
+            self.cfg.set("on_reload", lambda _arbiter: reload.reload_and_log(main))
 
     argv = ["gunicorn", "--bind", f"{args.host}:{port}", "--workers", str(args.workers)]
     if files is not None:
@@ -456,4 +478,4 @@ def _run_gunicorn(args: argparse.Namespace, port: int, files: TLSFiles | None) -
     if args.threads:
         argv += ["--threads", str(args.threads)]
     sys.argv = [*argv, f"{args.app_factory}()"]
-    WSGIApplication("%(prog)s [OPTIONS] [APP_MODULE]").run()
+    Gunicorn("%(prog)s [OPTIONS] [APP_MODULE]").run()

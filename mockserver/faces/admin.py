@@ -233,6 +233,21 @@ def reset() -> Response:
     return _json({"reset": True}, 200)
 
 
+@admin_blueprint.post("/reload")
+def reload() -> Response:
+    """Read the task file again: a file that does not load changes nothing (400, file and line)."""
+    from vismock.mockserver.reload import ReloadRefused, reload_scenario
+
+    in_code = bool(current_app.config.get("VISMOCK_TASK_SPECS"))
+    try:
+        reloaded = reload_scenario(_services(), specs_given=in_code)
+    except taskfile.TaskFileError as error:
+        return _error(str(error), 400, file=error.source, line=error.line)
+    except ReloadRefused as error:
+        return _error(str(error), 409)
+    return _json(reloaded.to_json(), 200)
+
+
 # -- inventory
 
 

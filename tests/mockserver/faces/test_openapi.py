@@ -27,6 +27,7 @@ from referencing.jsonschema import DRAFT202012
 from tests.support import ROOT
 from vismock.mockserver.app import create_app
 from vismock.mockserver.openapi import document
+from vismock.mockserver.state.taskfile import load_builtin_tasks
 from vismock.schemas import entity_types
 
 DOC_URI = "urn:vismock:admin-openapi"
@@ -212,6 +213,7 @@ EXACT = {
     "clearFaults",
     "deleteFault",
     "getInventoryEntity",
+    "reload",
 }
 
 
@@ -356,3 +358,21 @@ def test_docs_admin_api_md_is_the_current_rendering() -> None:
     assert current == rendered, "docs/admin-api.md is out of date: run python scripts/render_admin_api.py"
     for _, _, operation in OPERATIONS:
         assert operation["summary"] in rendered
+
+
+def test_reload_refusals_match_their_documented_schemas(tmp_path: Path) -> None:
+    tasks_file = tmp_path / "tasks.yaml"
+    tasks_file.write_text("tasks:\n  - id: task-1\n    name: PowerOnVM_Task\n")
+    app = create_app({"VISMOCK_DB": str(tmp_path / "state.sqlite3"), "VISMOCK_TASKS": str(tasks_file)})
+    tasks_file.write_text("tasks:\n  - id: task-1\n    name: PowerOnVM_Task\n    colour: blue\n")
+    broken = app.test_client().post("/_vismock/reload")
+    assert broken.status_code == 400
+    assert not _errors(_validator("/components/schemas/FileError"), broken.get_json())
+    assert broken.get_json()["line"] == 4
+    in_code = create_app(
+        {"VISMOCK_DB": str(tmp_path / "other.sqlite3"), "VISMOCK_TASK_SPECS": load_builtin_tasks()}
+    )
+    refused = in_code.test_client().post("/_vismock/reload")
+    assert refused.status_code == 409
+    assert "409" in DOCUMENT["paths"]["/_vismock/reload"]["post"]["responses"]
+    assert not _errors(_validator("/components/schemas/Error"), refused.get_json())

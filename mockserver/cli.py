@@ -351,6 +351,10 @@ def _run_granian(args: argparse.Namespace, port: int, files: TLSFiles | None, ma
         blocking_threads=threads,
         backpressure=threads,
         workers_kill_timeout=WORKERS_KILL_SECONDS,  # a worker that ignores the stop request is killed
+        # A worker that dies (killed, out of memory) is replaced and the others keep serving: a mock
+        # shared by a test run outlives it. granian gives up (and stops) if the same worker dies
+        # again within 5.5 s of being replaced, rather than respawning in a loop.
+        respawn_failed_workers=True,
         ssl_cert=files.cert_file if files else None,
         ssl_key=files.key_file if files else None,
         # granian's default minimum is TLS 1.3; Java 8 clients (the BMC adapter's JVM) may speak 1.2 only.

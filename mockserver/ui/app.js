@@ -512,6 +512,18 @@
         act("reset done", "POST", "/reset");
       }
     });
+    $("reload").addEventListener("click", async () => {
+      try {
+        const result = await api("POST", "/reload");
+        toast(result.changed
+          ? "reloaded: " + result.tasks + " task(s), " + result.entities + " inventory entities"
+          : "reloaded: the file is unchanged");
+      } catch (error) {
+        toast(error.message, true);
+        handleAccess(error);
+      }
+      await refresh();
+    });
     $("fault-action").addEventListener("change", showFaultOptions);
     $("fault-form").addEventListener("submit", (event) => {
       event.preventDefault();

@@ -466,3 +466,26 @@ def test_a_token_in_the_fragment_is_used_and_removed_from_the_address(page: Any,
         assert page.url == f"{server.url}/_vismock/ui/"
     finally:
         running.stop()
+
+
+def test_the_reload_button_reads_the_task_file_and_shows_its_error(page: Any, tmp_path: Path) -> None:
+    tasks_file = tmp_path / "tasks.yaml"
+    tasks_file.write_text("tasks:\n  - id: task-525\n    name: PowerOnVM_Task\n")
+    app = create_app({"VISMOCK_DB": str(tmp_path / "state.sqlite3"), "VISMOCK_TASKS": str(tasks_file)})
+    server, running = _serve(app)
+    try:
+        _open(page, server)
+        tasks_file.write_text(tasks_file.read_text() + "  - id: task-526\n    name: PowerOffVM_Task\n")
+        page.click('[data-testid="reload"]')
+        page.wait_for_selector('[data-testid="task-task-526"]', timeout=WAIT_MS)
+        page.locator(".toast", has_text="reloaded: 2 task(s)").wait_for(timeout=WAIT_MS)
+        tasks_file.write_text(tasks_file.read_text() + "    colour: blue\n")
+        page.click('[data-testid="reload"]')
+        toast = page.locator(".toast.error")
+        toast.wait_for(timeout=WAIT_MS)
+        assert toast.inner_text().startswith(f"{tasks_file}:6: tasks[1].colour: unknown field 'colour'")
+        assert page.locator('[data-testid="task-task-526"]').count() == 1  # still served
+        page.errors.remove(f"400 from {server.url}/_vismock/reload")  # the refusal shown, nothing else
+        assert page.errors == []
+    finally:
+        running.stop()

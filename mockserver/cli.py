@@ -229,11 +229,11 @@ def _certificates(args: argparse.Namespace) -> Iterator[Callable[[], TLSFiles | 
     from vismock.mockserver import tls
 
     if args.cert:
-        yield lambda: tls.load(args.cert, args.key)
+        yield lambda: tls.load(Path(args.cert).resolve(), Path(args.key).resolve())
         return
     hosts = tls.san_hosts(args.host, args.tls_name or ())
     if args.tls_dir:
-        yield lambda: tls.generate(Path(args.tls_dir), hosts)
+        yield lambda: tls.generate(Path(args.tls_dir).resolve(), hosts)
         return
     with tempfile.TemporaryDirectory(prefix="vismock-tls-") as folder:
         yield lambda: tls.generate(Path(folder), hosts)

@@ -427,3 +427,19 @@ def test_bad_log_settings_are_one_line_and_exit_2(arguments: list[str], message:
     assert finished.returncode == 2
     assert finished.stderr.strip() == message
     assert finished.stdout == ""
+
+
+def test_in_process_the_access_lines_reach_caplog_when_asked(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """No logging set-up in create_app(): nothing is written unless a test enables the logger."""
+    app = create_app({"VISMOCK_DB": str(tmp_path / "state.sqlite3")})
+    seed = (DATA / "seed" / "request.xml").read_bytes()
+    app.test_client().post("/adapter", data=seed, headers={"Content-Type": "text/xml"})
+    assert [r for r in caplog.records if r.name == accesslog.ACCESS_LOGGER] == []
+    caplog.set_level(logging.INFO, logger=accesslog.ACCESS_LOGGER)
+    app.test_client().post("/adapter", data=seed, headers={"Content-Type": "text/xml"})
+    (record,) = [r for r in caplog.records if r.name == accesslog.ACCESS_LOGGER]
+    assert record.getMessage().startswith(
+        "remote=127.0.0.1 face=adapter operation=Retrieve_Task_Status tasks=task-525 status=200 outcome=ok"
+    )

@@ -32,17 +32,22 @@ def register(subparsers: Any) -> None:
         "adapter does: connect to soap-url, log in, read each task's info and print the response envelope.",
     )
     parser.add_argument("request", metavar="REQUEST.xml", help="the request envelope ('-' for stdin)")
-    parser.add_argument(
-        "--soap-url", help="vCenter SOAP URL when the request has none (https://HOST[:PORT]/sdk)"
-    )
-    parser.add_argument("--transport", choices=("https-rpc", "http-rpc"), help="when the request has none")
-    parser.add_argument("--user", help="user name when the request has none")
+    add_connection_options(parser, when=" when the request has none")
+    parser.set_defaults(handler=run)
+
+
+def add_connection_options(parser: argparse.ArgumentParser, *, when: str = "") -> None:
+    """The options that say how to reach and log in to a vCenter (every command talking to one
+    uses them: retrieve-task-status, record); *when* qualifies the help (" when the request has none")."""
+    parser.add_argument("--soap-url", help=f"vCenter SOAP URL{when} (https://HOST[:PORT]/sdk)")
+    parser.add_argument("--transport", choices=("https-rpc", "http-rpc"), help=f"https or http{when}")
+    parser.add_argument("--user", help=f"user name{when}")
     secret = parser.add_mutually_exclusive_group()
-    secret.add_argument("--password-file", metavar="FILE", help="file holding the default password")
+    secret.add_argument("--password-file", metavar="FILE", help=f"file holding the password{when}")
     secret.add_argument(
         "--password-env",
         metavar="NAME",
-        help=f"environment variable holding the default password (default {PASSWORD_ENV}, if set)",
+        help=f"environment variable holding the password{when} (default {PASSWORD_ENV}, if set)",
     )
     trust = parser.add_mutually_exclusive_group()
     trust.add_argument(
@@ -59,12 +64,11 @@ def register(subparsers: Any) -> None:
         default=DEFAULT_TIMEOUT_SECONDS,
         help=f"seconds to wait for vCenter on each call (default {DEFAULT_TIMEOUT_SECONDS:g})",
     )
-    parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
     try:
-        settings = _settings(args)
+        settings = connection_settings(args)
         request = _decoded_request(args.request)
     except CodecError as error:
         print(f"vismock retrieve-task-status: {args.request}: {error}", file=sys.stderr)
@@ -98,7 +102,8 @@ def _read_request(name: str) -> bytes:
     return Path(name).read_bytes()
 
 
-def _settings(args: argparse.Namespace) -> Settings:
+def connection_settings(args: argparse.Namespace) -> Settings:
+    """The Settings the options of :func:`add_connection_options` give (ValueError when they are bad)."""
     if args.timeout <= 0:
         raise ValueError("--timeout must be a positive number of seconds")
     return Settings(

@@ -20,7 +20,7 @@ import ssl
 import urllib.error
 import urllib.request
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
@@ -137,6 +137,19 @@ class PyVmomiVCenter:
         self._stub = stub
         self._endpoint = endpoint
         self._timeout = timeout
+
+    @property
+    def stub(self) -> Any:
+        """The logged-in pyVmomi stub, for commands that make calls of their own (``record``)."""
+        return self._stub
+
+    @property
+    def endpoint(self) -> Endpoint:
+        return self._endpoint
+
+    def translated_errors(self) -> AbstractContextManager[None]:
+        """pyVmomi's and the network's exceptions raised inside as vismock faults (VimFault)."""
+        return _translated_errors(self._endpoint, self._timeout)
 
     def task_info(self, task_id: str) -> dict[str, Any]:
         vim, vmodl = _pyvmomi()

@@ -46,7 +46,7 @@ def workloads(backend: Backend) -> dict[str, Callable[[], Any]]:
         time=datetime.now(UTC), face="adapter", operation="Retrieve_Task_Status", task_ids=("task-525",)
     )
     session = backend.sessions.create("vismock")
-    connection = backend._db.connection()  # the floor: one bare SQLite SELECT by primary key
+    connection = backend.database.connection()  # the floor: one bare SQLite SELECT by primary key
 
     return {
         "sqlite SELECT by key (ceiling)": lambda: connection.execute(

@@ -21,6 +21,7 @@ COMMAND_MODULES = (
     "vismock.codec.cli",  # validate, decode, encode
     "vismock.mockserver.cli",  # serve
     "vismock.adapter.cli",  # retrieve-task-status
+    "vismock.adapter.recording.cli",  # record
 )
 
 Handler = Callable[[argparse.Namespace], int]

@@ -16,10 +16,13 @@ import yaml
 
 import vismock.codec as codec
 from tests.support import DATA, ROOT
+from tests.support.soap import call_xml, logged_in, post
 from vismock import faults
 from vismock.adapter.operations import success_response
 from vismock.adapter.operations.retrieve_task_status import returnvals
 from vismock.errors import VismockError
+from vismock.mockserver.app import create_app
+from vismock.mockserver.services import services_of
 from vismock.mockserver.state import Backend, FaultRule, JournalEntry, Step, TaskSpec
 from vismock.mockserver.state.taskfile import load_builtin_tasks, spec_from_dict, specs_from_dicts
 
@@ -635,3 +638,54 @@ def test_a_forked_worker_reuses_the_backend_object_with_its_own_connection(tmp_p
     assert backend.tasks.get("task-forked").id == "task-forked"
     assert backend.tasks.info("task-1001")["key"] == "task-1001"  # the parent's connection still works
     backend.close()
+
+
+# Columns whose value a reset sets afresh (random revisions, times of the reset), not stale rows.
+RESET_FRESH = {"tasks": {"rev", "queued_us", "started_us", "completed_us"}}
+
+
+def table_rows(backend: Backend) -> dict[str, list[tuple[Any, ...]]]:
+    """Every table's rows (minus the columns a reset renews), sorted."""
+    conn = backend.database.connection()
+    # sqlite_sequence is SQLite's own: the last AUTOINCREMENT ids, kept so that ids are never
+    # reused (caches keyed by a fault rule's id stay right across resets).
+    tables = [
+        row[0]
+        for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+        if row[0] != "sqlite_sequence"
+    ]
+    snapshot = {}
+    for table in tables:
+        columns = [row[1] for row in conn.execute(f"PRAGMA table_info({table})")]
+        kept = [column for column in columns if column not in RESET_FRESH.get(table, set())]
+        rows = conn.execute(f"SELECT {', '.join(kept)} FROM {table}").fetchall()
+        snapshot[table] = sorted(rows, key=repr)
+    return snapshot
+
+
+def test_reset_leaves_no_row_of_any_table_behind(tmp_path: Path) -> None:
+    app = create_app({"VISMOCK_DB": str(tmp_path / "state.sqlite3")})
+    backend = services_of(app).backend
+    backend.reset()
+    pristine = table_rows(backend)
+    # Touch every table: tasks, clock, journal, fault rules, sessions and their filters, inventory.
+    backend.tasks.put([running_task("task-extra")])
+    backend.tasks.delete("task-525")
+    backend.clock.freeze(datetime(2030, 1, 1, tzinfo=UTC))
+    backend.faults.add(FaultRule(action="delay", times=None))
+    (vm,) = backend.inventory.named("win1")
+    backend.inventory.update(vm.id, powerState="poweredOff")
+    client = app.test_client()
+    logged_in(client)
+    spec = (
+        "<spec><propSet><type>Task</type><pathSet>info</pathSet></propSet>"
+        '<objectSet><obj type="Task">task-2675</obj></objectSet></spec>'
+    )
+    assert (
+        post(client, call_xml("CreateFilter", "PropertyCollector", "propertyCollector", spec)).status_code
+        == 200
+    )
+    services_of(app).journal.settle()
+    assert table_rows(backend) != pristine
+    backend.reset()
+    assert table_rows(backend) == pristine

@@ -16,6 +16,7 @@ from waitress.server import create_server
 
 from tests.support import DATA
 from vismock.mockserver.app import create_app
+from vismock.mockserver.cli import run_waitress_until
 from vismock.mockserver.faces.soap import wire as vim25
 from vismock.mockserver.services import services_of
 from vismock.mockserver.state import Backend
@@ -90,15 +91,14 @@ class LiveServer:
 
 @contextmanager
 def live_server(app: Flask, threads: int = 16) -> Iterator[LiveServer]:
-    """*app* served by waitress on a free port of 127.0.0.1, in a thread."""
+    """*app* served by waitress on a free port of 127.0.0.1, in a thread (stopped from that thread:
+    closing waitress's sockets from another one races its loop)."""
     server = create_server(app, host="127.0.0.1", port=0, threads=threads)
-    thread = threading.Thread(target=server.run, daemon=True)
+    stop = threading.Event()
+    thread = threading.Thread(target=run_waitress_until, args=(server, stop, 0.05), daemon=True)
     thread.start()
     try:
         yield LiveServer(app, backend_of(app), "127.0.0.1", int(server.effective_port))  # type: ignore[union-attr]
     finally:
-        server.close()
-        # Keep-alive client connections would keep waitress's loop running: close them too.
-        for channel in list(server._map.values()):  # type: ignore[union-attr]
-            channel.close()
+        stop.set()
         thread.join(timeout=5)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import ssl
 import sys
 from pathlib import Path
 from typing import Any
@@ -48,7 +49,13 @@ def add_connection_options(parser: argparse.ArgumentParser, *, when: str = "") -
         metavar="NAME",
         help=f"environment variable holding the password{when} (default {PASSWORD_ENV}, if set)",
     )
-    parser.add_argument(
+    trust = parser.add_mutually_exclusive_group()
+    trust.add_argument(
+        "--ca-file",
+        metavar="FILE",
+        help="trust the CA certificate(s) in this PEM file (vismock serve --tls prints its CA file)",
+    )
+    trust.add_argument(
         "--insecure", action="store_true", help="accept a self-signed or unverifiable certificate"
     )
     parser.add_argument(
@@ -106,7 +113,22 @@ def connection_settings(args: argparse.Namespace) -> Settings:
         password=_default_password(args),
         insecure=args.insecure,
         timeout=args.timeout,
+        ca_file=_checked_ca_file(args.ca_file),
     )
+
+
+def _checked_ca_file(name: str | None) -> str | None:
+    """*name* once it is known to hold a PEM certificate ssl can trust (else a usage error)."""
+    if name is None:
+        return None
+    try:
+        ssl.create_default_context(cafile=name)
+    except FileNotFoundError:
+        raise ValueError(f"--ca-file {name}: no such file") from None
+    except (OSError, ssl.SSLError) as error:
+        reason = getattr(error, "reason", None) or getattr(error, "strerror", None) or error
+        raise ValueError(f"--ca-file {name}: not a PEM CA certificate ({reason})") from None
+    return name
 
 
 def _default_password(args: argparse.Namespace) -> str | None:

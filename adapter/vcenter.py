@@ -55,6 +55,7 @@ class Settings:
     password: str | None = None
     insecure: bool = False  # accept a self-signed / unverifiable certificate
     timeout: float = DEFAULT_TIMEOUT_SECONDS
+    ca_file: str | None = None  # PEM CA certificate(s) to trust instead of the system's (vismock serve --tls)
 
 
 @dataclass(frozen=True, slots=True)
@@ -208,7 +209,7 @@ def _logout(content: Any, endpoint: Endpoint, timeout: float) -> None:
 def _ssl_context(settings: Settings) -> ssl.SSLContext:
     if settings.insecure:
         return ssl._create_unverified_context()
-    return ssl.create_default_context()
+    return ssl.create_default_context(cafile=settings.ca_file)
 
 
 def negotiate_version(endpoint: Endpoint, context: ssl.SSLContext | None, timeout: float) -> str:
@@ -264,7 +265,7 @@ def _translated_errors(endpoint: Endpoint, timeout: float) -> Iterator[None]:
     except ssl.SSLCertVerificationError as error:
         raise HostUnreachable(
             f"Cannot verify the certificate of {where} ({error.verify_message}); "
-            "accept a self-signed certificate with --insecure"
+            "trust its CA with --ca-file, or accept a self-signed certificate with --insecure"
         ) from None
     except (OSError, http.client.HTTPException) as error:
         raise HostUnreachable(f"Cannot reach {where}: {_reason(error)}") from None

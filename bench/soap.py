@@ -8,6 +8,12 @@ p50, p99 and the mock/simulator ratio. Not a test: numbers depend on the machine
     python bench/soap.py [--duration 10] [--threads 2] [--connections 16] [--rounds 3]
                          [--workers 2] [--server granian] [--vcsim /tmp/vcsim-anchor] [--warmup 3]
                          [--mock-task task-1009]   # a task still running: read from the store each time
+                         [--variant NAME=ARGS ...]  # several mocks side by side, e.g.
+    python bench/soap.py --variant "http=" --variant "https=--tls" --variant "quiet=--quiet"
+
+Each ``--variant`` is one more ``vismock serve`` with those extra arguments (``--tls`` ones are
+measured over HTTPS: wrk speaks TLS, the set-up calls trust the printed CA file), measured in the
+same alternating rounds as the others; the ratios print against the first.
 
 Needs ``wrk`` (``apt-get install -y wrk``).
 """
@@ -17,16 +23,18 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import shlex
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import tempfile
 import time
 import urllib.request
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -76,7 +84,7 @@ def wait_until_up(url: str, process: subprocess.Popen[bytes], seconds: float = 3
         if process.poll() is not None:
             raise SystemExit(f"server exited with status {process.returncode}")
         try:
-            with urllib.request.urlopen(url, timeout=1):
+            with urllib.request.urlopen(url, timeout=1, context=TRUSTED.get("context")):
                 return
         except OSError:
             time.sleep(0.2)
@@ -104,7 +112,7 @@ def soap(url: str, call: str, cookie: str = "") -> tuple[int, bytes, str]:
     headers = {**SOAP_HEADERS, **({"Cookie": cookie} if cookie else {})}
     request = urllib.request.Request(url, data=ENVELOPE.format(call=call).encode(), headers=headers)
     try:
-        with urllib.request.urlopen(request, timeout=10) as answer:
+        with urllib.request.urlopen(request, timeout=10, context=TRUSTED.get("context")) as answer:
             return answer.status, answer.read(), answer.headers.get("Set-Cookie", "")
     except urllib.error.HTTPError as error:
         return error.code, error.read(), ""
@@ -171,20 +179,33 @@ class Target:
     cookie: str
 
 
+# The SSL context trusting the CA of the variant being set up ("context": None for plain HTTP).
+TRUSTED: dict[str, ssl.SSLContext | None] = {}
+
+
 @contextmanager
-def mock_target(args: argparse.Namespace) -> Iterator[Target]:
-    """The mock served as ``vismock serve`` serves it."""
+def mock_target(args: argparse.Namespace, variant: str = "", extra: tuple[str, ...] = ()) -> Iterator[Target]:
+    """The mock served as ``vismock serve`` serves it (with *extra* arguments, named *variant*)."""
     port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    command = [sys.executable, "-m", "vismock", "serve", "--port", str(port)]
-    command += ["--workers", str(args.workers), "--server", args.server]
-    if args.server_threads:
-        command += ["--threads", str(args.server_threads)]
-    with running(command, f"{base}/sdk/vimServiceVersions.xml"):
-        cookie = login(f"{base}/sdk", "vismock", "vismock")
-        body = check_request(f"{base}/sdk", cookie, args.mock_task)
-        name = f"vismock ({args.server}, {args.workers} worker(s), {args.mock_task})"
-        yield Target(name, f"{base}/sdk", body, cookie)
+    with tempfile.TemporaryDirectory(prefix="vismock-bench-") as folder:
+        tls = "--tls" in extra
+        command = [sys.executable, "-m", "vismock", "serve", "--port", str(port)]
+        command += ["--workers", str(args.workers), "--server", args.server, *extra]
+        if tls:
+            command += ["--tls-dir", folder]
+        if args.server_threads:
+            command += ["--threads", str(args.server_threads)]
+        base = f"{'https' if tls else 'http'}://127.0.0.1:{port}"
+        ca_file = Path(folder) / "ca.pem"
+        # The probe only waits for the server to answer (its CA file does not exist before that).
+        TRUSTED["context"] = ssl._create_unverified_context() if tls else None
+        with running(command, f"{base}/sdk/vimServiceVersions.xml"):
+            TRUSTED["context"] = ssl.create_default_context(cafile=str(ca_file)) if tls else None
+            cookie = login(f"{base}/sdk", "vismock", "vismock")
+            body = check_request(f"{base}/sdk", cookie, args.mock_task)
+            label = f" {variant}" if variant else ""
+            name = f"vismock{label} ({args.server}, {args.workers}w, {args.mock_task})"
+            yield Target(name, f"{base}/sdk", body, cookie)
 
 
 def simulator_task(base: str) -> str:
@@ -253,12 +274,26 @@ def main() -> int:
     )
     parser.add_argument("--vcsim", default="/tmp/vcsim-anchor", help="reference simulator binary")
     parser.add_argument("--verbose", action="store_true", help="print wrk's full output")
+    parser.add_argument(
+        "--variant",
+        action="append",
+        default=[],
+        metavar="NAME=ARGS",
+        help="a mock served with extra serve arguments (repeatable): https=--tls, quiet=--quiet",
+    )
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         print("wrk is not installed (apt-get install -y wrk)", file=sys.stderr)
         return 2
-    with mock_target(args) as mock, simulator_target(args) as simulator:
-        targets = [target for target in (mock, simulator) if target is not None]
+    variants = [variant.partition("=") for variant in args.variant] or [("", "", "")]
+    with ExitStack() as stack:
+        targets = [
+            stack.enter_context(mock_target(args, name, tuple(shlex.split(extra))))
+            for name, _, extra in variants
+        ]
+        simulator = stack.enter_context(simulator_target(args))
+        if simulator is not None:
+            targets.append(simulator)
         rounds: dict[str, list[Result]] = {target.name: [] for target in targets}
         for target in targets:  # warm up both (caches, JIT-less interpreter paths, connections): not counted
             run_wrk(target.name, target.url, target.body, target.cookie, args, duration=args.warmup)
@@ -272,17 +307,21 @@ def main() -> int:
         f"RetrievePropertiesEx(Task.info), wrk -t{args.threads} -c{args.connections} -d{args.duration}s, "
         f"median of {args.rounds} alternating round(s)"
     )
-    print(f"{'server':42} {'req/s':>10} {'p50 ms':>9} {'p99 ms':>9} {'errors':>7}")
+    width = max(42, *(len(result.name) for result in results))
+    print(f"{'server':{width}} {'req/s':>10} {'p50 ms':>9} {'p99 ms':>9} {'errors':>7} {'vs first':>9}")
+    first = results[0]
     for result in results:
+        relative = result.requests_per_second / first.requests_per_second
         print(
-            f"{result.name:42} {result.requests_per_second:10.0f} {result.p50_ms:9.2f} "
-            f"{result.p99_ms:9.2f} {result.errors:7d}"
+            f"{result.name:{width}} {result.requests_per_second:10.0f} {result.p50_ms:9.2f} "
+            f"{result.p99_ms:9.2f} {result.errors:7d} {relative:8.2f}x"
         )
-    if len(results) == 2:
-        mine, reference = results
-        ratio = mine.requests_per_second / reference.requests_per_second
-        p99 = f"p99 {mine.p99_ms:.2f} ms vs {reference.p99_ms:.2f} ms"
-        print(f"ratio mock/simulator: {ratio:.2f}x requests/s; {p99}")
+    if simulator is not None:
+        reference = results[-1]
+        for mine in results[:-1]:
+            ratio = mine.requests_per_second / reference.requests_per_second
+            p99 = f"p99 {mine.p99_ms:.2f} ms vs {reference.p99_ms:.2f} ms"
+            print(f"ratio {mine.name}/simulator: {ratio:.2f}x requests/s; {p99}")
     return 0
 
 

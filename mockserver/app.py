@@ -12,27 +12,38 @@ path in front of Flask.
 
 from __future__ import annotations
 
+import logging
 import os
+import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from flask import Flask, Response, request
+from flask import Flask, Response, g, request
 from werkzeug.exceptions import HTTPException
 
 from vismock.codec import Codec, default_codec
 from vismock.mockserver import fastpath
+from vismock.mockserver.accesslog import (
+    ACCESS,
+    ENV_LEVEL,
+    AccessRecord,
+    configure_logging_from_env,
+    log_access,
+)
 from vismock.mockserver.config import Settings, config_from_env
 from vismock.mockserver.faces import adapter, soap
 from vismock.mockserver.faces.admin import admin_blueprint, http_error_json
 from vismock.mockserver.faces.common import Face, Reply, serve
 from vismock.mockserver.services import EXTENSION, Services, build_backend, services_of
-from vismock.mockserver.state import Backend
+from vismock.mockserver.state import Backend, JournalEntry
+from vismock.mockserver.ui import ui_blueprint
 
 __all__ = ["create_app", "create_app_from_env", "parse_accounts", "services_of"]
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
-    """A mock vCenter with the adapter face (/adapter), SOAP face (/sdk) and admin API (/_vismock/)."""
+    """A mock vCenter with the adapter face (/adapter), SOAP face (/sdk), admin API (/_vismock/) and
+    dashboard (/_vismock/ui/)."""
     app = Flask("vismock.mockserver", static_folder=None)
     app.config.update(config or {})
     settings = Settings.from_config(app.config)
@@ -46,7 +57,10 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     services.faces = {adapter.PATH: adapter_face, **dict.fromkeys(soap.PATHS, soap_face)}
     _route_faces(app, services)
     app.register_blueprint(admin_blueprint, url_prefix="/_vismock")
+    app.register_blueprint(ui_blueprint, url_prefix="/_vismock")  # the dashboard, under the admin guard
     app.register_error_handler(HTTPException, _routing_error)
+    app.before_request(_note_start)
+    app.after_request(_log_access)
     if settings.fast_path:
         fastpath.install(app, services)
     return app
@@ -96,6 +110,43 @@ def _routing_error(error: HTTPException) -> Response | HTTPException:
     return error
 
 
+# -- the access log of what Flask answers (the faces' requests are logged by faces.common.serve)
+
+
+def _note_start() -> None:
+    if ACCESS.isEnabledFor(logging.INFO):
+        g.access_started = time.perf_counter()
+
+
+def _log_access(response: Response) -> Response:
+    """One access line for a request Flask answered: an admin change (info, from its journal
+    entry), an admin read (debug: the dashboard polls every second), anything else (info)."""
+    if not ACCESS.isEnabledFor(logging.INFO) or str(request.endpoint).startswith("face:"):
+        return response
+    remote = request.remote_addr
+    entry: JournalEntry | None = g.pop("access_entry", None)
+    if entry is not None:
+        log_access(AccessRecord.from_entry(entry, remote))
+        return response
+    started = g.get("access_started")
+    status = response.status_code
+    path = request.path
+    face = "admin" if path.startswith("/_vismock") else "soap" if path.startswith("/sdk") else "other"
+    if path == adapter.PATH:
+        face = "adapter"
+    record = AccessRecord(
+        face=face,
+        operation=f"{request.method} {path}",
+        http_status=status,
+        outcome="ok" if status < 400 else "invalid" if status < 500 else "SystemError",
+        latency_ms=round((time.perf_counter() - started) * 1000.0, 3) if started else 0.0,
+        remote_addr=remote,
+    )
+    read = face == "admin" and request.method in ("GET", "HEAD") and status < 400
+    log_access(record, logging.DEBUG if read else logging.INFO)
+    return response
+
+
 def services_of_current() -> Services:
     from flask import current_app
 
@@ -103,7 +154,10 @@ def services_of_current() -> Services:
 
 
 def create_app_from_env() -> Flask:
-    """The app configured from ``VISMOCK_*`` environment variables (for server worker processes)."""
+    """The app configured from ``VISMOCK_*`` environment variables (for server worker processes),
+    logging as ``vismock serve`` was told (``VISMOCK_LOG_*``, when set)."""
+    if os.environ.get(ENV_LEVEL):
+        configure_logging_from_env()
     return create_app(config_from_env(os.environ))
 
 

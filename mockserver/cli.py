@@ -14,6 +14,7 @@ import contextlib
 import errno
 import importlib
 import json
+import logging
 import os
 import signal
 import socket
@@ -25,10 +26,15 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from vismock.errors import VismockError
 from vismock.extras import require
+from vismock.mockserver import accesslog
+
+if TYPE_CHECKING:
+    from vismock.mockserver.services import Services
+    from vismock.mockserver.tls import TLSFiles
 
 APP_FACTORY = "vismock.mockserver.app:create_app_from_env"
 # Server -> (its package, the extra that installs it; None: a core dependency).
@@ -79,6 +85,39 @@ def register(subparsers: Any) -> None:
         action="store_true",
         help="answer unknown task ids with a generated, schema-valid TaskInfo (the same for the same id)",
     )
+    parser.add_argument(
+        "--log-level",
+        default="info",
+        metavar="LEVEL",
+        help="debug, info (default: an access line per request), warning or error",
+    )
+    parser.add_argument(
+        "--log-format",
+        default="text",
+        metavar="FORMAT",
+        help="text (default, logfmt) or json: one object a line",
+    )
+    parser.add_argument(
+        "--quiet", action="store_true", help="no access lines; only warnings and errors (on stderr)"
+    )
+    parser.add_argument(
+        "--tls",
+        action="store_true",
+        help="serve HTTPS with a certificate made at start by a throwaway CA (its file is printed)",
+    )
+    parser.add_argument("--cert", metavar="FILE", help="serve HTTPS with this PEM certificate (chain)")
+    parser.add_argument("--key", metavar="FILE", help="the PEM private key of --cert")
+    parser.add_argument(
+        "--tls-dir",
+        metavar="DIR",
+        help="with --tls: write ca.pem, cert.pem and key.pem here and keep them (default: a temporary one)",
+    )
+    parser.add_argument(
+        "--tls-name",
+        action="append",
+        metavar="NAME",
+        help="with --tls: another host name or address for the certificate (repeatable)",
+    )
     parser.add_argument("--server", choices=SERVERS, default="granian", help="WSGI server (default granian)")
     parser.add_argument(
         "--threads",
@@ -101,21 +140,43 @@ def serve(args: argparse.Namespace) -> int:
     except (StartupError, VismockError, OSError, ValueError) as error:
         print(f"vismock serve: {error}", file=sys.stderr)
         return 2
-    with _state_file(args.db) as db:
+    with _state_file(args.db) as db, _certificates(args) as certificates:
         plan.environment["VISMOCK_DB"] = str(db)
         os.environ.update(plan.environment)
+        accesslog.configure_logging_from_env()
         try:
-            notice = _initialise_store()
+            main = _initialise_store()
+            files = certificates()
         except (VismockError, OSError, sqlite3.Error) as error:
             print(f"vismock serve: {_store_problem(args.db, error)}", file=sys.stderr)
             return 2
-        if notice:
-            print(f"vismock serve: {notice}", flush=True)
-        url = f"http://{_url_host(args.host)}:{plan.port}/"
-        print(f"vismock serving on {url} ({args.server}, {args.workers} worker(s))", flush=True)
-        print("  adapter face: POST /adapter   SOAP: /sdk   admin API: /_vismock/", flush=True)
-        plan.run(args, plan.port)
+        if main.backend.load_notice:
+            print(f"vismock serve: {main.backend.load_notice}", flush=True)
+        # Workers serve the state as loaded here; only this process reads the task file again (reload).
+        os.environ["VISMOCK_ATTACH"] = "1"
+        print(_startup_line(args, plan.port, files), flush=True)
+        print(
+            "  adapter face: POST /adapter   SOAP: /sdk   admin API: /_vismock/   dashboard: /_vismock/ui/",
+            flush=True,
+        )
+        plan.run(args, plan.port, files, main)
     return 0
+
+
+def _startup_line(args: argparse.Namespace, port: int, files: TLSFiles | None) -> str:
+    """``vismock serving on URL (server, N worker(s))``; over TLS with the CA file and thumbprint."""
+    scheme = "http" if files is None else "https"
+    url = f"{scheme}://{_url_host(args.host)}:{port}/"
+    if files is None:
+        return f"vismock serving on {url} ({args.server}, {args.workers} worker(s))"
+    from vismock.mockserver import tls
+
+    return tls.startup_line(url, files, server=args.server, workers=args.workers)
+
+
+# A server: run with the options, the port, the TLS files (None: HTTP) and the main process's
+# services (SIGHUP reloads the task file through them).
+Runner = Callable[[argparse.Namespace, int, "TLSFiles | None", "Services"], None]
 
 
 @dataclass(slots=True)
@@ -124,7 +185,7 @@ class StartupPlan:
 
     environment: dict[str, str]
     port: int
-    run: Callable[[argparse.Namespace, int], None]
+    run: Runner
 
 
 def _startup_plan(args: argparse.Namespace) -> StartupPlan:
@@ -132,13 +193,53 @@ def _startup_plan(args: argparse.Namespace) -> StartupPlan:
     if args.workers < 1:
         raise StartupError("--workers must be at least 1")
     run = _server_runner(args.server)
+    _check_tls_options(args)
     if args.db:
         _check_db_path(Path(args.db))
     environment = _worker_environment(args)
     return StartupPlan(environment, _listening_port(args.host, args.port), run)
 
 
-def _server_runner(name: str) -> Callable[[argparse.Namespace, int], None]:
+def _check_tls_options(args: argparse.Namespace) -> None:
+    """The TLS options make sense together (and the user's own files are usable)."""
+    if bool(args.cert) != bool(args.key):
+        given, missing = ("--cert", "--key") if args.cert else ("--key", "--cert")
+        raise StartupError(f"{given} needs {missing} too (the certificate and its private key)")
+    if args.cert and (args.tls_dir or args.tls_name):
+        option = "--tls-dir" if args.tls_dir else "--tls-name"
+        raise StartupError(f"{option} is for the certificate --tls makes; --cert/--key are used as they are")
+    if (args.tls_dir or args.tls_name) and not args.tls:
+        option = "--tls-dir" if args.tls_dir else "--tls-name"
+        raise StartupError(f"{option} needs --tls")
+    if (args.tls or args.cert) and args.server == "waitress":
+        raise StartupError("waitress cannot serve TLS; use --server granian (the default) or gunicorn")
+    if args.cert:
+        from vismock.mockserver import tls
+
+        tls.load(args.cert, args.key)  # a missing, unreadable or mismatched file: one line here
+
+
+@contextlib.contextmanager
+def _certificates(args: argparse.Namespace) -> Iterator[Callable[[], TLSFiles | None]]:
+    """A function giving the TLS files to serve (None: plain HTTP): the user's, or made now by a
+    throwaway CA in ``--tls-dir`` or a temporary folder removed when the server stops."""
+    if not (args.tls or args.cert):
+        yield lambda: None
+        return
+    from vismock.mockserver import tls
+
+    if args.cert:
+        yield lambda: tls.load(Path(args.cert).resolve(), Path(args.key).resolve())
+        return
+    hosts = tls.san_hosts(args.host, args.tls_name or ())
+    if args.tls_dir:
+        yield lambda: tls.generate(Path(args.tls_dir).resolve(), hosts)
+        return
+    with tempfile.TemporaryDirectory(prefix="vismock-tls-") as folder:
+        yield lambda: tls.generate(Path(folder), hosts)
+
+
+def _server_runner(name: str) -> Runner:
     """The function that runs server *name*, once its package is known to be importable."""
     package, extra = SERVER_PACKAGES[name]
     require(package, extra=extra, feature=f"--server {name}")
@@ -200,6 +301,7 @@ def _worker_environment(args: argparse.Namespace) -> dict[str, str]:
         environment["VISMOCK_JOURNAL_CAP"] = str(args.journal_cap)
     if args.dynamic:
         environment["VISMOCK_DYNAMIC"] = "1"
+    environment.update(accesslog.logging_environment(args.log_level, args.log_format, args.quiet))
     return environment
 
 
@@ -212,15 +314,14 @@ def _state_file(path: str | None) -> Iterator[Path]:
         yield Path(folder) / "state.sqlite3"
 
 
-def _initialise_store() -> str | None:
-    """Create (or open) the store once before workers start, so they never race to create it.
-
-    Returns a notice when an existing state file held another task set (the one given now wins).
-    """
+def _initialise_store() -> Services:
+    """Create (or open) the store once before workers start, so they never race to create it, and
+    load the task file into it (``backend.load_notice`` says when it replaced another task set).
+    The services stay with this process: SIGHUP reloads the task file through them."""
     from vismock.mockserver.app import create_app_from_env
     from vismock.mockserver.services import services_of
 
-    return services_of(create_app_from_env()).backend.load_notice
+    return services_of(create_app_from_env())
 
 
 def _url_host(host: str) -> str:
@@ -230,8 +331,8 @@ def _url_host(host: str) -> str:
 # -- servers
 
 
-def _run_granian(args: argparse.Namespace, port: int) -> None:
-    from granian.constants import Interfaces
+def _run_granian(args: argparse.Namespace, port: int, files: TLSFiles | None, main: Services) -> None:
+    from granian.constants import Interfaces, SSLProtocols
     from granian.server import Server
 
     # Threads run the Flask app; SOAP WaitForUpdates holds one for up to maxWaitSeconds, hence not few.
@@ -243,15 +344,40 @@ def _run_granian(args: argparse.Namespace, port: int) -> None:
         interface=Interfaces.WSGI,
         workers=args.workers,
         factory=True,
-        log_access=False,
+        websockets=False,
+        log_access=False,  # vismock writes its own access lines (vismock.accesslog)
+        log_level=_granian_log_level(args),
+        log_dictconfig=accesslog.server_log_config(args.log_format),
         blocking_threads=threads,
         backpressure=threads,
         workers_kill_timeout=WORKERS_KILL_SECONDS,  # a worker that ignores the stop request is killed
+        # A worker that dies (killed, out of memory) is replaced and the others keep serving: a mock
+        # shared by a test run outlives it. granian gives up (and stops) if the same worker dies
+        # again within 5.5 s of being replaced, rather than respawning in a loop.
+        respawn_failed_workers=True,
+        ssl_cert=files.cert_file if files else None,
+        ssl_key=files.key_file if files else None,
+        # granian's default minimum is TLS 1.3; Java 8 clients (the BMC adapter's JVM) may speak 1.2 only.
+        ssl_protocol_min=SSLProtocols.tls12,
     )
+    from vismock.mockserver import reload
+
+    # granian's own SIGHUP respawns its workers; vismock's reloads the task file instead (installed
+    # once granian has set its signal handlers, before the workers start).
+    server.on_startup(lambda: reload.on_sighup(main))
     server.serve()  # handles SIGINT/SIGTERM: stops workers, then returns
 
 
-def _run_waitress(args: argparse.Namespace, port: int) -> None:
+def _granian_log_level(args: argparse.Namespace) -> Any:
+    from granian.log import LogLevels
+
+    numeric = accesslog.parse_level(args.log_level)
+    if args.quiet:
+        numeric = max(numeric, logging.WARNING)
+    return LogLevels(logging.getLevelName(numeric).lower())
+
+
+def _run_waitress(args: argparse.Namespace, port: int, files: TLSFiles | None, main: Services) -> None:
     import waitress  # type: ignore[import-untyped]
 
     module_name, _, factory_name = args.app_factory.partition(":")
@@ -272,6 +398,9 @@ def _run_waitress(args: argparse.Namespace, port: int) -> None:
 
     signal.signal(signal.SIGTERM, request_stop)
     signal.signal(signal.SIGINT, request_stop)
+    from vismock.mockserver import reload
+
+    reload.on_sighup(main)
     run_waitress_until(server, stop)
 
 
@@ -334,11 +463,23 @@ def run_waitress_until(server: Any, stop: threading.Event, poll_seconds: float =
         server.task_dispatcher.shutdown()
 
 
-def _run_gunicorn(args: argparse.Namespace, port: int) -> None:
+def _run_gunicorn(args: argparse.Namespace, port: int, files: TLSFiles | None, main: Services) -> None:
     from gunicorn.app.wsgiapp import WSGIApplication  # type: ignore[import-untyped]
 
+    from vismock.mockserver import reload
+
+    class Gunicorn(WSGIApplication):  # type: ignore[misc]
+        """gunicorn's SIGHUP restarts its workers (they attach to the state); the task file is
+        read again first, in the arbiter, through gunicorn's on_reload hook."""
+
+        def load_config(self) -> None:
+            super().load_config()
+            self.cfg.set("on_reload", lambda _arbiter: reload.reload_and_log(main))
+
     argv = ["gunicorn", "--bind", f"{args.host}:{port}", "--workers", str(args.workers)]
+    if files is not None:
+        argv += ["--certfile", str(files.cert_file), "--keyfile", str(files.key_file)]
     if args.threads:
         argv += ["--threads", str(args.threads)]
     sys.argv = [*argv, f"{args.app_factory}()"]
-    WSGIApplication("%(prog)s [OPTIONS] [APP_MODULE]").run()
+    Gunicorn("%(prog)s [OPTIONS] [APP_MODULE]").run()

@@ -38,6 +38,9 @@ class Settings:
     fast_path: bool = True  # False: every request through Flask's routing (see fastpath.py)
     soap_max_wait: float = 300.0  # seconds a WaitForUpdates without maxWaitSeconds holds a worker
     remembered_answers: int = 1024  # answers of repeated reads kept while they hold
+    # True: serve the state file as the process that created it loaded it, without reading the task
+    # file (the worker processes of vismock serve: its main process loads the file, and reloads it).
+    attach: bool = False
 
     @classmethod
     def keys(cls) -> dict[str, str]:

@@ -12,6 +12,8 @@ Fixtures:
 
 One server (werkzeug's threaded server in a thread, a real socket, so any HTTP client works) runs
 per distinct tasks-file/accounts configuration and lives for the whole session;
+``vismock_server.https_url`` serves the same mock over TLS (started on first use, with a throwaway
+CA whose certificate is ``vismock_server.ca_file``);
 under pytest-xdist every worker has its own servers and temporary databases.
 Exceptions logged by the server during a test fail that test at teardown, like
 pytest-httpserver.
@@ -23,6 +25,7 @@ imports Flask, werkzeug and vismock's server lazily.
 from __future__ import annotations
 
 import logging
+import tempfile
 import threading
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -65,6 +68,8 @@ class VismockServer:
     _errors: _ErrorCollector = field(repr=False)
     _in_flight: Any = field(repr=False, default=None)
     raise_server_errors: bool = True
+    _tls_folder: Path | None = field(repr=False, default=None)
+    _https: _HttpsListener | None = field(repr=False, default=None)
 
     # -- where ----------------------------------------------------------------------------------
     @property
@@ -78,6 +83,33 @@ class VismockServer:
     @property
     def admin_url(self) -> str:
         return f"{self.url}/_vismock"
+
+    # -- over TLS -------------------------------------------------------------------------------
+    @property
+    def https_url(self) -> str:
+        """``https://127.0.0.1:PORT``: the same mock (same state) over TLS, started on first use
+        with a certificate from a throwaway CA (:attr:`ca_file`)."""
+        return self._tls().url
+
+    @property
+    def ca_file(self) -> Path:
+        """The PEM file of the CA that signed :attr:`https_url`'s certificate: what clients trust
+        (``ssl.create_default_context(cafile=...)``, ``requests`` ``verify=``, ``SSL_CERT_FILE``)."""
+        ca_file: Path | None = self._tls().files.ca_file
+        assert ca_file is not None  # a generated certificate always has its CA
+        return ca_file
+
+    @property
+    def thumbprint(self) -> str:
+        """The SHA-1 thumbprint of :attr:`https_url`'s certificate, as govc pins it."""
+        thumbprint: str = self._tls().files.thumbprint
+        return thumbprint
+
+    def _tls(self) -> _HttpsListener:
+        if self._https is None:
+            folder = self._tls_folder or Path(tempfile.mkdtemp(prefix="vismock-tls-"))
+            self._https = _HttpsListener.start(self.app, folder, self.url.split("://")[1].rsplit(":", 1)[0])
+        return self._https
 
     @property
     def backend(self) -> Backend:
@@ -227,7 +259,34 @@ class VismockServer:
         return list(self._errors.records)
 
     def stop(self) -> None:
+        if self._https is not None:
+            self._https.stop()
+            self._https = None
         self._stop()
+
+
+@dataclass
+class _HttpsListener:
+    """A second listening socket on a plugin server's app, over TLS (werkzeug, a daemon thread)."""
+
+    url: str
+    files: Any  # vismock.mockserver.tls.TLSFiles
+    _server: Any = field(repr=False)
+    _thread: threading.Thread = field(repr=False)
+
+    @classmethod
+    def start(cls, app: Flask, folder: Path, host: str) -> _HttpsListener:
+        from vismock.mockserver import tls  # imports cryptography: only for the tests that use TLS
+
+        files = tls.generate(folder, tls.san_hosts(host))
+        server = _make_server(app, host, ssl_context=tls.server_context(files))
+        thread = _serve_in_thread(server)
+        return cls(f"https://{host}:{server.server_port}", files, server, thread)
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=5)
 
 
 def _describe(entry: JournalEntry) -> str:
@@ -245,7 +304,6 @@ def start_server(
 ) -> VismockServer:
     """Start a mock vCenter on a free port in this process (werkzeug's threaded server in a daemon
     thread: like pytest-httpserver, a real socket that any HTTP client reaches)."""
-    from werkzeug.serving import WSGIRequestHandler, make_server
 
     from vismock.mockserver.app import create_app
 
@@ -259,21 +317,11 @@ def start_server(
     app = create_app(config)
     in_flight = _InFlight(app.wsgi_app)
     app.wsgi_app = in_flight  # type: ignore[method-assign]
-
-    class QuietHandler(WSGIRequestHandler):
-        protocol_version = "HTTP/1.1"  # keep-alive, as clients of vCenter expect
-
-        def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
-            pass  # the journal records requests; an access line per request is noise in test output
-
-    server = make_server(host, 0, app, threaded=True, request_handler=QuietHandler)
+    server = _make_server(app, host)
     errors = _ErrorCollector()
     logger = logging.getLogger(SERVER_LOGGER)
     logger.addHandler(errors)
-    thread = threading.Thread(
-        target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="vismock-server", daemon=True
-    )
-    thread.start()
+    thread = _serve_in_thread(server)
 
     def stop() -> None:
         logger.removeHandler(errors)
@@ -282,8 +330,34 @@ def start_server(
         thread.join(timeout=5)
 
     return VismockServer(
-        app=app, url=f"http://{host}:{server.server_port}", _stop=stop, _errors=errors, _in_flight=in_flight
+        app=app,
+        url=f"http://{host}:{server.server_port}",
+        _stop=stop,
+        _errors=errors,
+        _in_flight=in_flight,
+        _tls_folder=database.parent / "tls",
     )
+
+
+def _make_server(app: Flask, host: str, ssl_context: Any = None) -> Any:
+    """werkzeug's threaded server for *app* on a free port of *host* (TLS with *ssl_context*)."""
+    from werkzeug.serving import WSGIRequestHandler, make_server
+
+    class QuietHandler(WSGIRequestHandler):
+        protocol_version = "HTTP/1.1"  # keep-alive, as clients of vCenter expect
+
+        def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+            pass  # the journal records requests; an access line per request is noise in test output
+
+    return make_server(host, 0, app, threaded=True, request_handler=QuietHandler, ssl_context=ssl_context)
+
+
+def _serve_in_thread(server: Any) -> threading.Thread:
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="vismock-server", daemon=True
+    )
+    thread.start()
+    return thread
 
 
 class _InFlight:

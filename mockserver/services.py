@@ -44,7 +44,18 @@ class Services:
 
 def build_backend(settings: Settings, specs: Sequence[TaskSpec] | None = None) -> Backend:
     """The state *settings* describe: the scenario file's tasks (*specs* instead, when given) and
-    inventory, the built-in ones for what the file does not declare."""
+    inventory, the built-in ones for what the file does not declare; with ``settings.attach``,
+    the state file as it stands (its loader read the file)."""
+    if settings.attach:
+        return Backend(
+            settings.db,
+            attach=True,
+            accounts=settings.accounts,
+            journal_cap=settings.journal_cap,
+            session_cap=settings.session_cap,
+            session_lifetime=settings.session_lifetime,
+            dynamic=settings.dynamic,
+        )
     scenario = load_scenario(settings.tasks)
     inventory = scenario.inventory if scenario.inventory is not None else load_scenario(None).inventory
     return Backend(

@@ -86,7 +86,8 @@ def _journal(response: Response) -> Response:
     """A change through the admin API is journaled as its response leaves."""
     observation: Observation | None = g.pop("observation", None)
     if observation is not None:
-        _services().journal.record(observation.entry(response.status_code))
+        g.access_entry = entry = observation.entry(response.status_code)  # the access log's line too
+        _services().journal.record(entry)
     return response
 
 
@@ -143,6 +144,14 @@ def health() -> Response:
     nothing about the mock's state: its status and the answering process only.
     """
     return jsonify({"status": "ok", "pid": os.getpid()})
+
+
+@admin_blueprint.get("/openapi.json")
+def openapi() -> Response:
+    """This API's OpenAPI 3.1 document (``mockserver/data/openapi.yaml``), as JSON."""
+    from vismock.mockserver.openapi import document
+
+    return jsonify(document())
 
 
 # -- tasks
@@ -222,6 +231,21 @@ def reset() -> Response:
     _services().journal.settle()  # entries still queued must not land after the reset
     _backend().reset()
     return _json({"reset": True}, 200)
+
+
+@admin_blueprint.post("/reload")
+def reload() -> Response:
+    """Read the task file again: a file that does not load changes nothing (400, file and line)."""
+    from vismock.mockserver.reload import ReloadRefused, reload_scenario
+
+    in_code = bool(current_app.config.get("VISMOCK_TASK_SPECS"))
+    try:
+        reloaded = reload_scenario(_services(), specs_given=in_code)
+    except taskfile.TaskFileError as error:
+        return _error(str(error), 400, file=error.source, line=error.line)
+    except ReloadRefused as error:
+        return _error(str(error), 409)
+    return _json(reloaded.to_json(), 200)
 
 
 # -- inventory

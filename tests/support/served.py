@@ -7,6 +7,7 @@ import json
 import os
 import re
 import signal
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -17,7 +18,8 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
-URL_LINE = re.compile(r"vismock serving on https?://[^:/]+:(\d+)/")
+URL_LINE = re.compile(r"vismock serving on (https?)://[^:/]+:(\d+)/")
+CA_FILE = re.compile(r"; CA file: ([^;]+);")
 XML = "text/xml; charset=utf-8"
 
 
@@ -28,7 +30,15 @@ def serve_command(*arguments: str) -> list[str]:
 class Served:
     """``vismock serve --port 0 ARGUMENTS`` in its own process group, its output in a log file."""
 
-    def __init__(self, folder: Path, *arguments: str, environment: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        folder: Path,
+        *arguments: str,
+        environment: dict[str, str] | None = None,
+        context: ssl.SSLContext | None = None,
+    ) -> None:
+        """*context*: how to trust an HTTPS server's certificate (default: the CA file it prints)."""
+        self.context = context
         self.log = folder / f"serve-{uuid.uuid4().hex[:8]}.log"
         self._log_file = self.log.open("w")
         self.process = subprocess.Popen(
@@ -60,10 +70,15 @@ class Served:
                     f"vismock serve exited with status {self.process.returncode}:\n{self.output}"
                 )
             found = URL_LINE.search(self.output) if port is None else None
-            port = int(found.group(1)) if found else port
+            if found:
+                port = int(found.group(2))
+                if found.group(1) == "https" and self.context is None:
+                    ca_file = CA_FILE.search(self.output)
+                    assert ca_file, f"an https server without a CA file: give a context\n{self.output}"
+                    self.context = ssl.create_default_context(cafile=ca_file.group(1))
             if port is not None:
                 with suppress(OSError):
-                    self.call_on(port, "GET", "/_vismock/health")
+                    self.call_on(port, "GET", "/_vismock/health", context=self.context)
                     return port
             time.sleep(0.05)
         raise AssertionError(f"vismock serve did not start:\n{self.output}")
@@ -72,7 +87,7 @@ class Served:
         self, method: str, path: str, body: bytes = b"", headers: dict[str, str] | None = None
     ) -> tuple[int, bytes, dict[str, str]]:
         """One request on a fresh connection (so successive ones may reach different workers)."""
-        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
+        connection = _connection(self.port, self.context)
         try:
             connection.request(method, path, body=body, headers={"Content-Type": XML, **(headers or {})})
             response = connection.getresponse()
@@ -82,13 +97,18 @@ class Served:
 
     def call(self, method: str, path: str, body: bytes | None = None, content_type: str = "text/xml") -> Any:
         """``(status, body)`` from a face; the decoded JSON from the admin API."""
-        return self.call_on(self.port, method, path, body, content_type)
+        return self.call_on(self.port, method, path, body, content_type, context=self.context)
 
     @staticmethod
     def call_on(
-        port: int, method: str, path: str, body: bytes | None = None, content_type: str = "text/xml"
+        port: int,
+        method: str,
+        path: str,
+        body: bytes | None = None,
+        content_type: str = "text/xml",
+        context: ssl.SSLContext | None = None,
     ) -> Any:
-        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        connection = _connection(port, context)
         try:
             connection.request(method, path, body=body, headers={"Content-Type": content_type})
             response = connection.getresponse()
@@ -110,10 +130,19 @@ class Served:
         return status
 
 
+def _connection(port: int, context: ssl.SSLContext | None) -> http.client.HTTPConnection:
+    """A connection to 127.0.0.1:*port*: HTTPS trusting *context* when there is one."""
+    if context is not None:
+        return http.client.HTTPSConnection("127.0.0.1", port, timeout=10, context=context)
+    return http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+
+
 @contextmanager
-def served(*arguments: str, environment: dict[str, str] | None = None) -> Iterator[Served]:
+def served(
+    *arguments: str, environment: dict[str, str] | None = None, context: ssl.SSLContext | None = None
+) -> Iterator[Served]:
     with tempfile.TemporaryDirectory(prefix="vismock-served-") as folder:
-        server = Served(Path(folder), *arguments, environment=environment)
+        server = Served(Path(folder), *arguments, environment=environment, context=context)
         try:
             yield server
         finally:

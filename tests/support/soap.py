@@ -17,6 +17,7 @@ from waitress.server import create_server
 
 from tests.support import DATA
 from vismock.mockserver.app import create_app
+from vismock.mockserver.cli import run_waitress_until
 from vismock.mockserver.faces.soap import wire as vim25
 from vismock.mockserver.services import services_of
 from vismock.mockserver.state import Backend
@@ -91,23 +92,17 @@ class LiveServer:
 
 @contextmanager
 def live_server(app: Flask, threads: int = 16) -> Iterator[LiveServer]:
-    """*app* served by waitress on a free port of 127.0.0.1, in a thread."""
+    """*app* served by waitress on a free port of 127.0.0.1, in a thread (stopped from that thread:
+    closing waitress's sockets from another one races its loop)."""
     server = create_server(app, host="127.0.0.1", port=0, threads=threads)
-    thread = threading.Thread(target=server.run, daemon=True)
+    stop = threading.Event()
+    thread = threading.Thread(target=run_waitress_until, args=(server, stop, 0.05), daemon=True)
     thread.start()
     try:
         yield LiveServer(app, backend_of(app), "127.0.0.1", int(server.effective_port))  # type: ignore[union-attr]
     finally:
-        # Closed from the server's own loop (its trigger runs the function there): closing sockets
-        # from this thread while the loop selects on them made it fail with EBADF now and then.
-        # Keep-alive client connections would keep the loop running: they are closed too.
-        def close_everything() -> None:
-            for channel in list(server._map.values()):  # type: ignore[union-attr]
-                channel.close()
-
-        server.trigger.pull_trigger(close_everything)  # type: ignore[union-attr]
+        stop.set()
         thread.join(timeout=5)
-        server.task_dispatcher.shutdown()  # type: ignore[union-attr]
 
 
 NS = {"v": "urn:vim25", "s": vim25.SOAPENV, "xsi": vim25.XSI}

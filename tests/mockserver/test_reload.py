@@ -1,0 +1,273 @@
+"""Reload: ``POST /_vismock/reload`` and SIGHUP read the task file again; a file that does not load
+changes nothing and is answered with its file and line."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import signal
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+
+from tests.support.served import Served, served
+from vismock.mockserver.app import create_app
+from vismock.mockserver.services import services_of
+from vismock.mockserver.state.taskfile import load_builtin_tasks
+
+ONE_TASK = """\
+tasks:
+  - id: task-1
+    name: PowerOnVM_Task
+    progression: manual
+    timeline: [{state: queued}, {state: running, progress: 50}, {state: success}]
+"""
+TWO_TASKS = (
+    ONE_TASK
+    + """\
+  - id: task-2
+    name: PowerOffVM_Task
+"""
+)
+BROKEN = (
+    ONE_TASK
+    + """\
+  - id: task-2
+    name: PowerOffVM_Task
+    timeline: [{state: runing}]
+"""
+)
+WITH_INVENTORY = (
+    ONE_TASK
+    + """\
+inventory:
+  datacenters:
+    - name: DC-Reloaded
+      hosts: [{name: esx-r, vms: [{id: vm-77, name: reloaded-vm, power: poweredOff}]}]
+"""
+)
+BROKEN_LINE = 8  # the line of "timeline: [{state: runing}]" in BROKEN
+
+
+@pytest.fixture
+def tasks_file(tmp_path: Path) -> Path:
+    path = tmp_path / "tasks.yaml"
+    path.write_text(ONE_TASK)
+    return path
+
+
+@pytest.fixture
+def app(tmp_path: Path, tasks_file: Path) -> Flask:
+    return create_app({"VISMOCK_DB": str(tmp_path / "state.sqlite3"), "VISMOCK_TASKS": str(tasks_file)})
+
+
+def _ids(app: Flask) -> list[str]:
+    return [task["id"] for task in app.test_client().get("/_vismock/tasks").get_json()["tasks"]]
+
+
+def _reload(app: Flask) -> tuple[int, dict[str, Any]]:
+    answer = app.test_client().post("/_vismock/reload")
+    return answer.status_code, answer.get_json()
+
+
+def test_a_changed_file_replaces_the_tasks_and_keeps_journal_rules_and_clock(
+    app: Flask, tasks_file: Path
+) -> None:
+    client = app.test_client()
+    assert client.post("/_vismock/tasks/task-1/advance").status_code == 200
+    assert client.post("/_vismock/faults", json={"action": "delay", "times": 5}).status_code == 201
+    frozen = client.post("/_vismock/clock/freeze", json={"at": "2030-01-01T00:00:00Z"}).get_json()
+    tasks_file.write_text(TWO_TASKS)
+    status, answer = _reload(app)
+    assert (status, answer) == (
+        200,
+        {"reloaded": True, "source": str(tasks_file), "tasks": 2, "entities": 24, "changed": True},
+    )
+    assert _ids(app) == ["task-1", "task-2"]
+    task_1 = client.get("/_vismock/tasks/task-1").get_json()["info"]
+    assert task_1["state"] == "queued"  # its lifecycle started over
+    assert len(client.get("/_vismock/faults").get_json()["faults"]) == 1
+    clock = client.get("/_vismock/clock").get_json()
+    assert (clock["now"], clock["frozen"]) == (frozen["now"], True)
+    operations = [entry.operation for entry in services_of(app).backend.journal.entries(face="admin")]
+    assert operations[-1] == "POST /_vismock/reload"
+    # reset now returns to the file as reloaded
+    client.post("/_vismock/reset")
+    assert _ids(app) == ["task-1", "task-2"]
+
+
+def test_an_unchanged_file_keeps_the_running_state(app: Flask) -> None:
+    client = app.test_client()
+    client.post("/_vismock/tasks/task-1/advance")
+    status, answer = _reload(app)
+    assert (status, answer["changed"]) == (200, False)
+    assert client.get("/_vismock/tasks/task-1").get_json()["info"]["progress"] == 50
+
+
+def test_a_broken_file_changes_nothing_and_says_where(app: Flask, tasks_file: Path) -> None:
+    client = app.test_client()
+    client.post("/_vismock/tasks/task-1/advance")
+    before = client.get("/_vismock/tasks").get_json()
+    tasks_file.write_text(BROKEN)
+    status, answer = _reload(app)
+    assert status == 400
+    assert answer == {
+        "error": f"{tasks_file}:{BROKEN_LINE}: tasks[1].timeline[0].state: 'runing' is not one of queued,"
+        " running, success, error",
+        "file": str(tasks_file),
+        "line": BROKEN_LINE,
+    }
+    assert client.get("/_vismock/tasks").get_json() == before
+
+
+def test_a_file_gone_is_a_clear_error_too(app: Flask, tasks_file: Path) -> None:
+    tasks_file.unlink()
+    status, answer = _reload(app)
+    assert status == 400
+    assert answer["error"].startswith(f"{tasks_file}: cannot read the task file: [Errno 2] No such file")
+    assert (answer["file"], answer["line"]) == (str(tasks_file), None)
+    assert _ids(app) == ["task-1"]
+
+
+def test_the_inventory_is_reloaded_too(app: Flask, tasks_file: Path) -> None:
+    tasks_file.write_text(WITH_INVENTORY)
+    status, answer = _reload(app)
+    assert (status, answer["changed"]) == (200, True)
+    vm = app.test_client().get("/_vismock/inventory/vm-77").get_json()
+    assert (vm["name"], vm["powerState"]) == ("reloaded-vm", "poweredOff")
+
+
+def test_tasks_given_in_code_have_no_file_to_reload(tmp_path: Path) -> None:
+    app = create_app({"VISMOCK_DB": str(tmp_path / "s.sqlite3"), "VISMOCK_TASK_SPECS": load_builtin_tasks()})
+    status, answer = _reload(app)
+    assert status == 409
+    assert answer["error"] == "the tasks were given in code (VISMOCK_TASK_SPECS): there is no file to read"
+
+
+# -- vismock serve, for real ------------------------------------------------------------------------
+
+
+def _ids_from_every_worker(mock: Served, workers: int = 2, timeout: float = 20.0) -> dict[int, list[str]]:
+    """The task ids each worker process serves: its pid and the tasks asked on one keep-alive
+    connection (one worker), on fresh connections until each of the *workers* has answered."""
+    seen: dict[int, list[str]] = {}
+    deadline = time.monotonic() + timeout
+    while len(seen) < workers and time.monotonic() < deadline:
+        connection = http.client.HTTPConnection("127.0.0.1", mock.port, timeout=10)
+        try:
+            connection.request("GET", "/_vismock/health")
+            pid = json.loads(connection.getresponse().read())["pid"]
+            connection.request("GET", "/_vismock/tasks")
+            seen[pid] = [task["id"] for task in json.loads(connection.getresponse().read())["tasks"]]
+        finally:
+            connection.close()
+    return seen
+
+
+def _wait_for_log(mock: Served, text: str, count: int = 1, timeout: float = 10.0) -> list[str]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        lines = [line for line in mock.output.splitlines() if text in line]
+        if len(lines) >= count:
+            return lines
+        time.sleep(0.05)
+    raise AssertionError(f"no {count} line(s) with {text!r} in:\n{mock.output}")
+
+
+@pytest.mark.slow
+def test_sighup_reloads_once_in_the_main_process_and_a_broken_file_keeps_the_state(tmp_path: Path) -> None:
+    tasks_file = tmp_path / "tasks.yaml"
+    tasks_file.write_text(ONE_TASK)
+    arguments = ["--workers", "2", "--tasks", str(tasks_file), "--db", str(tmp_path / "s.sqlite3")]
+    with served(*arguments) as mock:
+        tasks_file.write_text(TWO_TASKS)
+        os.kill(mock.process.pid, signal.SIGHUP)
+        (line,) = _wait_for_log(mock, "vismock.reload")
+        assert line.endswith(
+            f"INFO vismock.reload: reloaded {tasks_file}: 2 task(s), 24 inventory entities"
+            " (tasks and inventory replaced)"
+        )
+        seen = _ids_from_every_worker(mock)
+        assert list(seen.values()) == [["task-1", "task-2"]] * 2, seen
+
+        tasks_file.write_text(BROKEN)
+        os.killpg(mock.process.pid, signal.SIGHUP)  # the whole group: workers ignore it, main reloads once
+        _, refused = _wait_for_log(mock, "vismock.reload", count=2)
+        assert refused.endswith(
+            "ERROR vismock.reload: reload refused, still serving what was loaded before: "
+            f"{tasks_file}:{BROKEN_LINE}: tasks[1].timeline[0].state: 'runing' is not one of queued,"
+            " running, success, error"
+        )
+        time.sleep(0.5)
+        assert len([line for line in mock.output.splitlines() if "vismock.reload" in line]) == 2
+        seen = _ids_from_every_worker(mock)
+        assert list(seen.values()) == [["task-1", "task-2"]] * 2, seen
+        assert mock.stop(signal.SIGTERM) == 0
+
+
+@pytest.mark.slow
+def test_post_reload_in_one_worker_is_served_by_all(tmp_path: Path) -> None:
+    tasks_file = tmp_path / "tasks.yaml"
+    tasks_file.write_text(ONE_TASK)
+    arguments = ["--workers", "2", "--tasks", str(tasks_file), "--db", str(tmp_path / "s.sqlite3")]
+    with served(*arguments) as mock:
+        assert list(_ids_from_every_worker(mock).values()) == [["task-1"]] * 2
+        tasks_file.write_text(TWO_TASKS)
+        assert mock.call("POST", "/_vismock/reload", b"", "application/json")["changed"] is True
+        assert list(_ids_from_every_worker(mock).values()) == [["task-1", "task-2"]] * 2
+        tasks_file.write_text(BROKEN)
+        answer = mock.call("POST", "/_vismock/reload", b"", "application/json")
+        assert (answer["file"], answer["line"]) == (str(tasks_file), BROKEN_LINE)
+        assert mock.stop(signal.SIGTERM) == 0
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("server", ["waitress", "gunicorn"])
+def test_sighup_reloads_on_the_other_servers(tmp_path: Path, server: str) -> None:
+    tasks_file = tmp_path / "tasks.yaml"
+    tasks_file.write_text(ONE_TASK)
+    arguments = ["--server", server, "--tasks", str(tasks_file), "--db", str(tmp_path / "s.sqlite3")]
+    with served(*arguments) as mock:
+        tasks_file.write_text(TWO_TASKS)
+        os.kill(mock.process.pid, signal.SIGHUP)
+        _wait_for_log(mock, "vismock.reload: reloaded")
+        _wait_for_ids(mock, ["task-1", "task-2"])  # gunicorn also restarts its workers on SIGHUP
+        assert mock.stop(signal.SIGTERM) == 0
+
+
+def _wait_for_ids(mock: Served, wanted: list[str], timeout: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            ids = [task["id"] for task in mock.call("GET", "/_vismock/tasks")["tasks"]]
+        except OSError:
+            ids = []  # a worker being replaced
+        if ids == wanted:
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError(f"served {ids}, not {wanted}")
+        time.sleep(0.1)
+
+
+@pytest.mark.slow
+def test_a_replaced_worker_does_not_read_the_task_file(tmp_path: Path) -> None:
+    """Workers serve the state as the main process loaded it: a file broken on disk (and not
+    reloaded) does not stop a restarted worker (gunicorn restarts them on SIGHUP)."""
+    tasks_file = tmp_path / "tasks.yaml"
+    tasks_file.write_text(ONE_TASK)
+    arguments = ["--server", "gunicorn", "--tasks", str(tasks_file), "--db", str(tmp_path / "s.sqlite3")]
+    with served(*arguments) as mock:
+        first = mock.call("GET", "/_vismock/health")["pid"]
+        tasks_file.write_text(BROKEN)
+        os.kill(mock.process.pid, signal.SIGHUP)
+        _wait_for_log(mock, "reload refused")
+        deadline = time.monotonic() + 15
+        while mock.call("GET", "/_vismock/health")["pid"] == first and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert mock.call("GET", "/_vismock/health")["pid"] != first  # a new worker answers
+        assert [task["id"] for task in mock.call("GET", "/_vismock/tasks")["tasks"]] == ["task-1"]
+        assert mock.stop(signal.SIGTERM) == 0

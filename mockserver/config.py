@@ -38,6 +38,7 @@ class Settings:
     fast_path: bool = True  # False: every request through Flask's routing (see fastpath.py)
     soap_max_wait: float = 300.0  # seconds a WaitForUpdates without maxWaitSeconds holds a worker
     remembered_answers: int = 1024  # answers of repeated reads kept while they hold
+    task_cap: int = 10_000  # tasks created by operations kept (the oldest dropped first)
 
     @classmethod
     def keys(cls) -> dict[str, str]:

@@ -48,6 +48,8 @@ class Step:
     result: str | None = None  # success: the result (e.g. a moref id)
     fault: str | None = None  # error: vim25 fault type name
     message: str | None = None  # error: localized message
+    # error: the fault's own vim25 fields in schema order (InvalidPowerState's existingState...)
+    fault_fields: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -56,6 +56,9 @@ class TaskRead:
 
     info: dict[str, Any]
     until_us: int
+    # The vim25 fields of the fault in info's error (the SOAP face sends them; the adapter's
+    # TaskInfo names the fault type only).
+    fault_fields: tuple[tuple[str, str], ...] = ()
 
 
 class Tasks:
@@ -169,13 +172,15 @@ class Tasks:
                 shown, stored = lifecycle.after_poll(spec, before, now)
                 if stored != before:
                     self._save_runtime(tx, task_id, stored)
-            return TaskRead(lifecycle.task_info(spec, shown, now), NOT_REMEMBERED)
+            info = lifecycle.task_info(spec, shown, now)
+            return TaskRead(info, NOT_REMEMBERED, lifecycle.fault_fields(spec, shown, now))
         index = lifecycle.current_index(spec, runtime, now)
         info = self._rendered.get_or_make(
             (task_id, columns, index), lambda: lifecycle.task_info(spec, runtime, now)
         )
         change = lifecycle.next_change(spec, runtime, now)
-        return TaskRead(dict(info), FOREVER if change is None else db.to_us(change))
+        until_us = FOREVER if change is None else db.to_us(change)
+        return TaskRead(dict(info), until_us, lifecycle.fault_fields(spec, runtime, now))
 
     # -- changing lifecycles
 
@@ -223,6 +228,21 @@ class Tasks:
         moment = db.from_us(moment_us)
         for task_id, rev, text in rows:
             self._save_runtime(tx, task_id, lifecycle.restarted_at(self._spec(task_id, rev, text), moment))
+
+    # -- for the parts that create tasks inside their own transactions (the power operations)
+
+    def insert_in(self, tx: sqlite3.Connection, specs: Iterable[TaskSpec], now_us: int) -> None:
+        """Add (or replace) *specs*, queued at *now_us*, in the caller's write transaction. The
+        specs are trusted: built from validated parts, they are not checked again."""
+        self._insert(tx, specs, now_us)
+
+    def lifecycle_in(self, conn: sqlite3.Connection, task_id: str) -> tuple[TaskSpec, lifecycle.Runtime]:
+        """A task's spec and stored runtime, read on *conn* (inside the caller's transaction)."""
+        spec, columns = self._stored(conn, task_id)
+        return spec, _runtime(columns)
+
+    def delete_in(self, tx: sqlite3.Connection, task_ids: Sequence[str]) -> None:
+        tx.executemany("DELETE FROM tasks WHERE id = ?", [(task_id,) for task_id in task_ids])
 
     # -- storage
 

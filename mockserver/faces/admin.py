@@ -35,7 +35,7 @@ admin_blueprint = Blueprint("admin", __name__)
 
 FACES = frozenset(get_args(Face))
 MAX_COUNT = 2**31 - 1  # counts and limits SQLite stores (and no one needs more)
-JOURNAL_FILTERS = ("task", "outcome", "face", "operation")
+JOURNAL_FILTERS = ("task", "outcome", "face", "operation", "entity")
 UNJOURNALED = frozenset({"admin.reset", "admin.clear_journal"})  # they start a fresh journal
 
 
@@ -501,5 +501,6 @@ def entry_to_json(entry: JournalEntry) -> dict[str, Any]:
         "user": entry.user,
         "outcome": entry.outcome,
         "http_status": entry.http_status,
+        "entity": entry.entity,
         "latency_ms": entry.latency_ms,
     }

@@ -120,6 +120,13 @@ class Backend:
             for part in self.parts:
                 part.reset(tx)
 
+    def replace_inventory(self, entities: Sequence[Entity]) -> None:
+        """Serve another inventory (live; reset returns to the loaded one). Its power states are
+        the truth from now on: the VMs' power history is forgotten."""
+        with self.database.write() as tx:
+            self.inventory.replace_in(tx, entities)
+            self.power.forget(tx)
+
     def revision(self) -> int:
         """Raised by every committed change of the state, in any process."""
         return self.database.revision.value()

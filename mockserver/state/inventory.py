@@ -134,6 +134,14 @@ class Inventory:
 
     # -- changing it
 
+    def replace_in(self, tx: sqlite3.Connection, entities: Sequence[Entity]) -> None:
+        """Serve *entities* from now on (the loaded inventory, which reset returns to, stays)."""
+        tx.execute("DELETE FROM inventory")
+        tx.executemany(
+            f"INSERT INTO inventory ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)",
+            [_row(seq, entity) for seq, entity in enumerate(entities, 1)],
+        )
+
     def update(self, entity_id: str, **changes: Any) -> Entity:
         """Set properties of one entity (its power state, say); returns it changed."""
         with self._db.write() as tx:

@@ -93,6 +93,7 @@ class JournalEntry:
     id: int | None = None  # assigned by the journal
     # The reset generation the request started in; an entry of an earlier one is not written.
     generation: int | None = field(default=None, compare=False)
+    entity: str | None = None  # the managed entity the call acted on (a VM's id), when one
 
 
 @dataclass(frozen=True, slots=True)

@@ -31,12 +31,21 @@ class VimFault(VismockError):
 class ManagedObjectNotFound(VimFault):
     fault_type = "ManagedObjectNotFound"
 
-    def __init__(self, mo_type: str, mo_id: str) -> None:
-        super().__init__(
+    def __init__(self, mo_type: str, mo_id: str, message: str | None = None) -> None:
+        gone = (
             f"The object 'vim.{mo_type}:{mo_id}' has already been deleted or has not been completely created"
         )
+        super().__init__(message or gone)
         self.mo_type = mo_type
         self.mo_id = mo_id
+
+
+class VirtualMachineNotFound(ManagedObjectNotFound):
+    """No virtual machine has the name an operation was given (the adapter names VMs by name)."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__("VirtualMachine", name, f"There is no virtual machine named {name!r}")
+        self.name = name
 
 
 class TaskNotFound(ManagedObjectNotFound):

@@ -102,3 +102,17 @@ def live_server(app: Flask, threads: int = 16) -> Iterator[LiveServer]:
         for channel in list(server._map.values()):  # type: ignore[union-attr]
             channel.close()
         thread.join(timeout=5)
+
+
+def clock_moves_later(backend: Backend, *seconds: float, pause: float = 0.15) -> threading.Thread:
+    """Advance *backend*'s (frozen) clock by each of *seconds* in turn from another thread, while
+    the caller blocks on a waiter (pyVim's WaitForTask)."""
+
+    def run() -> None:
+        for step in seconds:
+            threading.Event().wait(pause)
+            backend.clock.advance(step)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    return thread

@@ -1,17 +1,12 @@
 """The operation against the reference simulator (govmomi's vcsim at /tmp/vcsim-anchor).
 
-Skipped when the binary is absent. The simulator accepts any user name and password.
+Skipped when the binary is absent (failed in CI: tests/support/vcsim.py). The simulator accepts any
+user name and password.
 """
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import time
-import urllib.request
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,44 +14,15 @@ from pyVim.connect import Disconnect, SmartConnect
 from pyVim.task import WaitForTask
 from pyVmomi import vim
 
+from tests.support.vcsim import running_vcsim
 from vismock.adapter.vcenter import Settings, run_over_soap
 from vismock.codec import decode, encode, validate
-
-VCSIM = Path(os.environ.get("VISMOCK_VCSIM", "/tmp/vcsim-anchor"))
-pytestmark = pytest.mark.skipif(not VCSIM.is_file(), reason=f"reference simulator {VCSIM} is not built")
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def _wait_until_up(url: str, process: subprocess.Popen[bytes], deadline_seconds: float = 20.0) -> None:
-    deadline = time.monotonic() + deadline_seconds
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"{VCSIM} exited with status {process.returncode}")
-        try:
-            with urllib.request.urlopen(url, timeout=1):
-                return
-        except OSError:
-            time.sleep(0.1)
-    raise RuntimeError(f"{VCSIM} did not answer {url} within {deadline_seconds} s")
 
 
 @pytest.fixture(scope="module")
 def vcsim() -> Iterator[tuple[str, int]]:
-    port = _free_port()
-    process = subprocess.Popen(
-        [str(VCSIM), "-l", f"127.0.0.1:{port}"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
-    try:
-        _wait_until_up(f"http://127.0.0.1:{port}/sdk/vimServiceVersions.xml", process)
-        yield "127.0.0.1", port
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
+    with running_vcsim() as address:
+        yield address
 
 
 @pytest.fixture

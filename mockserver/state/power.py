@@ -19,6 +19,7 @@ and one the power state refuses fails at once with InvalidPowerState; neither ac
 from __future__ import annotations
 
 import json
+import secrets
 import sqlite3
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -59,8 +60,10 @@ SCHEMA = (
         ran INTEGER NOT NULL)""",
     "CREATE INDEX IF NOT EXISTS power_tasks_vm ON power_tasks (vm_id, number)",
     "CREATE INDEX IF NOT EXISTS power_tasks_number ON power_tasks (number)",
-    # The next task number; never reset, so a task id is never given twice.
-    "CREATE TABLE IF NOT EXISTS power_counter (id INTEGER PRIMARY KEY CHECK (id = 1), next INTEGER NOT NULL)",
+    # The next task number (never reset, so a task id is never given twice), and a stamp that
+    # changes with the behaviours and overrides (so a start reads them only when they changed).
+    """CREATE TABLE IF NOT EXISTS power_counter (
+        id INTEGER PRIMARY KEY CHECK (id = 1), next INTEGER NOT NULL, config TEXT NOT NULL DEFAULT '')""",
     # Behaviours by power method (or "default") and overrides: live, and as loaded (reset).
     "CREATE TABLE IF NOT EXISTS power_behaviours (key TEXT PRIMARY KEY, behaviour TEXT NOT NULL)",
     "CREATE TABLE IF NOT EXISTS loaded_power_behaviours (key TEXT PRIMARY KEY, behaviour TEXT NOT NULL)",
@@ -112,6 +115,8 @@ class Power:
         self.task_cap = task_cap
         database.create_tables(SCHEMA)
         self._parsed: BoundedCache[str, Behaviour] = BoundedCache(256)
+        # The behaviours and overrides as of a config stamp (see power_counter).
+        self._config: tuple[str, dict[str, Behaviour], list[Override]] = ("", {}, [])
 
     # -- what is loaded, and reset ---------------------------------------------------------------------
 
@@ -121,6 +126,7 @@ class Power:
         behaviour_rows = sorted((key, _dump(behaviour_to_json(b))) for key, b in behaviours.items())
         override_rows = [(seq, _dump(override_to_json(o)), o.times) for seq, o in enumerate(overrides, 1)]
         with self._db.write() as tx:
+            tx.execute("INSERT OR IGNORE INTO power_counter (id, next) VALUES (1, ?)", (FIRST_TASK_NUMBER,))
             fresh = tx.execute("SELECT 1 FROM meta WHERE key = 'power_loaded'").fetchone() is None
             loaded = (
                 [
@@ -147,9 +153,6 @@ class Power:
                 self._restore_loaded(tx)
             if fresh:
                 tx.execute("INSERT INTO meta (key, value) VALUES ('power_loaded', '1')")
-                tx.execute(
-                    "INSERT OR IGNORE INTO power_counter (id, next) VALUES (1, ?)", (FIRST_TASK_NUMBER,)
-                )
 
     def reset(self, tx: sqlite3.Connection) -> None:
         """VMs back to the inventory's power states, created tasks forgotten (the tasks part has
@@ -172,6 +175,7 @@ class Power:
             "INSERT INTO power_overrides (rule, remaining) SELECT rule, remaining FROM loaded_power_overrides"
             " ORDER BY seq"
         )
+        _new_config(tx)
 
     # -- starting an operation -------------------------------------------------------------------------
 
@@ -188,7 +192,9 @@ class Power:
             vm = self._vm(vm_id)
             if vm.props.get("template"):
                 raise NotSupported(power.TEMPLATE_MESSAGE)
-            now_us = self._clock.now_us(tx)
+            # Writers take turns and announce each change before the next one starts (db.Database
+            # .write), so what is cached by revision (the clock row) is current here.
+            now_us = self._clock.now_us()
             current = self._power(tx, vm, db.from_us(now_us))
             refusal: VimFault | None = (
                 TaskInProgress(current.running)
@@ -197,9 +203,9 @@ class Power:
             )
             if refusal is not None and refuse:
                 raise refusal
-            number = self._next_number(tx)
+            number, config = self._next_number(tx)
             task_id = f"task-{number}"
-            behaviour = _failing_at_once(refusal) if refusal else self._behaviour_for(tx, name, vm)
+            behaviour = _failing_at_once(refusal) if refusal else self._behaviour_for(tx, config, name, vm)
             self._tasks.insert_in(tx, [_task_spec(task_id, number, name, vm, user, behaviour)], now_us)
             tx.execute(
                 "INSERT INTO power_tasks (task_id, number, vm_id, method, ran) VALUES (?, ?, ?, ?, ?)",
@@ -210,37 +216,51 @@ class Power:
             self._prune(tx, number)
         return Started(task_id, refusal)
 
-    def _behaviour_for(self, tx: sqlite3.Connection, method: str, vm: Entity) -> Behaviour:
+    def _behaviour_for(self, tx: sqlite3.Connection, config: str, method: str, vm: Entity) -> Behaviour:
         """The first override matching this task (one of its times consumed), else the method's
         behaviour, else the default one."""
-        rows = tx.execute("SELECT id, rule, remaining FROM power_overrides ORDER BY id").fetchall()
-        for override_id, rule, remaining in rows:
-            override = override_from_json(json.loads(rule), override_id, remaining)
+        behaviours, overrides = self._configuration(tx, config)
+        for override in overrides:
             if override.matches(method, vm.id, vm.name):
-                if remaining is not None and remaining <= 1:
-                    tx.execute("DELETE FROM power_overrides WHERE id = ?", (override_id,))
-                elif remaining is not None:
+                if override.times is not None and override.times <= 1:
+                    tx.execute("DELETE FROM power_overrides WHERE id = ?", (override.id,))
+                elif override.times is not None:
                     tx.execute(
-                        "UPDATE power_overrides SET remaining = remaining - 1 WHERE id = ?", (override_id,)
+                        "UPDATE power_overrides SET remaining = remaining - 1 WHERE id = ?", (override.id,)
                     )
+                if override.times is not None:
+                    _new_config(tx)
                 return override.behaviour
-        stored: dict[str, str] = dict(tx.execute("SELECT key, behaviour FROM power_behaviours").fetchall())
-        text = stored.get(method) or stored.get(DEFAULT_KEY)
-        if text is None:
-            return DEFAULT_BEHAVIOUR
+        return behaviours.get(method) or behaviours.get(DEFAULT_KEY) or DEFAULT_BEHAVIOUR
+
+    def _configuration(
+        self, tx: sqlite3.Connection, config: str
+    ) -> tuple[dict[str, Behaviour], list[Override]]:
+        """The behaviours and overrides, read again only when their stamp changed."""
+        if self._config[0] != config or not config:
+            rows = tx.execute("SELECT id, rule, remaining FROM power_overrides ORDER BY id").fetchall()
+            overrides = [
+                override_from_json(json.loads(rule), rule_id, remaining) for rule_id, rule, remaining in rows
+            ]
+            behaviours = {
+                key: self._behaviour_of(text)
+                for key, text in tx.execute("SELECT key, behaviour FROM power_behaviours")
+            }
+            self._config = (config, behaviours, overrides)
+        return self._config[1], self._config[2]
+
+    def _behaviour_of(self, text: str) -> Behaviour:
         return self._parsed.get_or_make(text, lambda: behaviour_from_json(json.loads(text)))
 
-    def _next_number(self, tx: sqlite3.Connection) -> int:
-        """The next task number whose id no task holds (the task file's or the admin API's)."""
-        row = tx.execute("SELECT next FROM power_counter WHERE id = 1").fetchone()
-        number = int(row[0]) if row else FIRST_TASK_NUMBER
+    def _next_number(self, tx: sqlite3.Connection) -> tuple[int, str]:
+        """The next task number whose id no task holds (the task file's or the admin API's), and
+        the configuration's stamp."""
+        row = tx.execute("SELECT next, config FROM power_counter WHERE id = 1").fetchone()
+        number, config = (int(row[0]), str(row[1])) if row else (FIRST_TASK_NUMBER, "")
         while tx.execute("SELECT 1 FROM tasks WHERE id = ?", (f"task-{number}",)).fetchone():
             number += 1
-        tx.execute(
-            "INSERT INTO power_counter (id, next) VALUES (1, ?1) ON CONFLICT (id) DO UPDATE SET next = ?1",
-            (number + 1,),
-        )
-        return number
+        tx.execute("UPDATE power_counter SET next = ? WHERE id = 1", (number + 1,))
+        return number, config
 
     def _prune(self, tx: sqlite3.Connection, number: int) -> None:
         """Keep at most task_cap created tasks: drop the oldest, never a VM's latest."""
@@ -356,6 +376,7 @@ class Power:
                 " ON CONFLICT (key) DO UPDATE SET behaviour = excluded.behaviour",
                 [(key, _dump(behaviour_to_json(b))) for key, b in behaviours.items()],
             )
+            _new_config(tx)
 
     def overrides(self) -> list[Override]:
         """Overrides in the order they are tried, ``times`` being what remains."""
@@ -371,15 +392,18 @@ class Power:
                 "INSERT INTO power_overrides (rule, remaining) VALUES (?, ?)",
                 (_dump(override_to_json(override)), override.times),
             )
+            _new_config(tx)
         return replace(override, id=cursor.lastrowid)
 
     def delete_override(self, override_id: int) -> bool:
         with self._db.write() as tx:
+            _new_config(tx)
             return tx.execute("DELETE FROM power_overrides WHERE id = ?", (override_id,)).rowcount > 0
 
     def clear_overrides(self) -> None:
         with self._db.write() as tx:
             tx.execute("DELETE FROM power_overrides")
+            _new_config(tx)
 
     # -- helpers ---------------------------------------------------------------------------------------
 
@@ -425,6 +449,11 @@ def _failing_at_once(fault: VimFault) -> Behaviour:
         state="error", at=0, fault=fault.fault_type, message=fault.message, fault_fields=fault.fields()
     )
     return Behaviour(progression="time", timeline=(step,))
+
+
+def _new_config(tx: sqlite3.Connection) -> None:
+    """The behaviours or overrides changed: a new stamp, so every process reads them again."""
+    tx.execute("UPDATE power_counter SET config = ? WHERE id = 1", (secrets.token_hex(8),))
 
 
 def _dump(data: object) -> str:

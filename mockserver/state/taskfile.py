@@ -197,6 +197,57 @@ def spec_from_dict(task: Any, source: str = "request") -> TaskSpec:
         raise TaskFileError(source, None, format_path(invalid.path), invalid.reason) from None
 
 
+def spec_from_stored(task: Mapping[str, Any]) -> TaskSpec:
+    """A spec as :func:`spec_to_dict` wrote it when it was stored (validated then), read back
+    without checking it again: the store reads a spec for every task it has not seen yet, and
+    operations create many."""
+    entity = task.get("entity") or {}
+    return TaskSpec(
+        id=task["id"],
+        name=task["name"],
+        description_id=task["descriptionId"],
+        entity_type=entity.get("type"),
+        entity_id=entity.get("id"),
+        entity_name=entity.get("name"),
+        reason=_stored_reason(task["reason"]),
+        cancelable=task["cancelable"],
+        event_chain_id=task["eventChainId"],
+        progression=task["progression"],
+        timeline=tuple(_stored_step(step) for step in task["timeline"]),
+        queued_at=XsDateTime(task["queueTime"]).datetime if "queueTime" in task else None,
+        description=task.get("description"),
+        fields=tuple((key, task[key]) for key in plain_keys() if task.get(key) is not None),
+    )
+
+
+def _stored_reason(reason: Any) -> Reason:
+    if reason == "system":
+        return Reason(kind="system")
+    if "user" in reason:
+        return Reason(kind="user", user_name=reason["user"] or None)
+    if "alarm" in reason:
+        return Reason(
+            kind="alarm",
+            alarm=reason["alarm"],
+            alarm_name=reason["alarmName"],
+            entity=reason["entity"],
+            entity_name=reason["entityName"],
+        )
+    return Reason(kind="schedule", name=reason["schedule"], scheduled_task=reason["scheduledTask"])
+
+
+def _stored_step(step: Mapping[str, Any]) -> Step:
+    return Step(
+        state=step["state"],
+        at=step["at"],
+        progress=step.get("progress"),
+        result=step.get("result"),
+        fault=step.get("fault"),
+        message=step.get("message"),
+        fault_fields=tuple((step.get("faultFields") or {}).items()),
+    )
+
+
 def spec_to_dict(spec: TaskSpec) -> dict[str, Any]:
     """The task-file form of *spec* (JSON-safe; ``spec_from_dict`` reads it back)."""
     task: dict[str, Any] = {"id": spec.id, "name": spec.name, "descriptionId": spec.description_id}

@@ -36,6 +36,8 @@ SCHEMA = (
         started_us INTEGER, completed_us INTEGER, cancelled_us INTEGER)""",
     # The loaded task set (a task file, or the built-in tasks), which reset returns to.
     "CREATE TABLE IF NOT EXISTS loaded (id TEXT PRIMARY KEY, seq INTEGER NOT NULL, spec TEXT NOT NULL)",
+    # Inserting reads MAX(seq): without an index that is a scan of every task (operations create many).
+    "CREATE INDEX IF NOT EXISTS tasks_seq ON tasks (seq)",
 )
 _RUNTIME_COLUMNS = "rev, queued_us, polls, step_index, started_us, completed_us, cancelled_us"
 _SELECT_TASK = f"SELECT {_RUNTIME_COLUMNS} FROM tasks WHERE id = ?"
@@ -233,8 +235,9 @@ class Tasks:
 
     def insert_in(self, tx: sqlite3.Connection, specs: Iterable[TaskSpec], now_us: int) -> None:
         """Add (or replace) *specs*, queued at *now_us*, in the caller's write transaction. The
-        specs are trusted: built from validated parts, they are not checked again."""
-        self._insert(tx, specs, now_us)
+        specs are trusted: built from validated parts, they are not checked again (and this
+        process's reads need not parse them back)."""
+        self._insert(tx, specs, now_us, remember=True)
 
     def lifecycle_in(self, conn: sqlite3.Connection, task_id: str) -> tuple[TaskSpec, lifecycle.Runtime]:
         """A task's spec and stored runtime, read on *conn* (inside the caller's transaction)."""
@@ -268,13 +271,16 @@ class Tasks:
         self._specs.put(task_id, (rev, spec))
         return spec
 
-    def _insert(self, tx: sqlite3.Connection, specs: Iterable[TaskSpec], now_us: int) -> None:
+    def _insert(
+        self, tx: sqlite3.Connection, specs: Iterable[TaskSpec], now_us: int, *, remember: bool = False
+    ) -> None:
         now = db.from_us(now_us)
         for spec in specs:
             runtime = lifecycle.initial_runtime(spec, now)
-            tx.execute(
-                _UPSERT_TASK, (spec.id, secrets.randbits(62), _spec_to_json(spec), *_runtime_columns(runtime))
-            )
+            rev = secrets.randbits(62)
+            tx.execute(_UPSERT_TASK, (spec.id, rev, _spec_to_json(spec), *_runtime_columns(runtime)))
+            if remember:
+                self._specs.put(spec.id, (rev, spec))
 
     @staticmethod
     def _save_runtime(tx: sqlite3.Connection, task_id: str, runtime: lifecycle.Runtime) -> None:
@@ -321,7 +327,7 @@ def _spec_to_json(spec: TaskSpec) -> str:
 
 
 def _spec_from_json(text: str) -> TaskSpec:
-    return taskfile.spec_from_dict(json.loads(text), "stored task")
+    return taskfile.spec_from_stored(json.loads(text))
 
 
 def _check_spec(spec: TaskSpec) -> None:

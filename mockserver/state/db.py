@@ -25,7 +25,6 @@ from pathlib import Path
 BUSY_TIMEOUT_SECONDS = 30.0
 SCHEMA_VERSION = 1
 WAL_SIZE_LIMIT = 16 * 1024 * 1024
-MMAP_SIZE = 256 * 1024 * 1024
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 MICROSECOND = timedelta(microseconds=1)
 
@@ -215,9 +214,6 @@ class Database:
         conn.execute("PRAGMA synchronous = NORMAL")
         # After a checkpoint the WAL file is truncated back to this size, so disk use stays bounded.
         conn.execute(f"PRAGMA journal_size_limit = {WAL_SIZE_LIMIT}")
-        # Pages read through a memory map: every worker's and thread's connection re-reads what
-        # another one changed, and a map makes that a memory read rather than a read() call each.
-        conn.execute(f"PRAGMA mmap_size = {MMAP_SIZE}")
         return conn
 
     def _create_schema(self) -> None:

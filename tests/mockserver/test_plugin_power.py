@@ -42,6 +42,7 @@ def si(vismock_server: VismockServer) -> Iterator[Any]:
     )
     yield service_instance
     Disconnect(service_instance)
+    service_instance._stub.DropConnections()  # no keep-alive socket left for the closing server
 
 
 def test_power_off_win1_on_both_faces_and_assert_in_vim25_terms(

@@ -55,6 +55,7 @@ def si(live: LiveServer) -> Iterator[Any]:
     service_instance = SmartConnect(protocol="http", host=live.host, port=live.port, user=USER, pwd=PASSWORD)
     yield service_instance
     Disconnect(service_instance)
+    service_instance._stub.DropConnections()  # no keep-alive socket left for the closing server
 
 
 def vm(si: Any, vm_id: str = WIN1) -> Any:

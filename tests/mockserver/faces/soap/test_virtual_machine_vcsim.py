@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from pyVim.connect import Disconnect, SmartConnect
 from pyVim.task import WaitForTask
-from pyVmomi import vim
+from pyVmomi import vim, vmodl
 
 from tests.support.soap import live_server, make_app
 from tests.support.vcsim import running_vcsim
@@ -68,7 +68,27 @@ def details(si: Any, name: str) -> dict[str, Any]:
     # A method pyVmomi knows has info.wsdlName; a name it does not know is an UnknownManagedMethod.
     resolved = getattr(getattr(info.name, "info", None), "wsdlName", None)
     name = resolved or f"unknown method {info.name.name}"
-    return {"entityName": info.entityName, "name": name, "message": error.msg}
+    recent = len(vm.recentTask)
+    try:
+        task.CancelTask()
+        cancel = "cancelled"
+    except vmodl.MethodFault as fault:
+        cancel = type(fault).__name__
+    try:  # the VM is powered off now
+        suspend = WaitForTask(vm.SuspendVM_Task())
+    except vim.fault.InvalidPowerState:
+        suspend = "InvalidPowerState"
+    finally:
+        if vm.runtime.powerState != "poweredOn":
+            WaitForTask(vm.PowerOnVM_Task())
+    return {
+        "entityName": info.entityName,
+        "name": name,
+        "message": error.msg,
+        "recentTask": recent,
+        "CancelTask": cancel,
+        "suspend when off": suspend,
+    }
 
 
 @pytest.fixture(scope="module")
@@ -78,6 +98,7 @@ def mock_session() -> Iterator[Any]:
         si = SmartConnect(protocol="http", host=live.host, port=live.port, user="vismock", pwd="vismock")
         yield si
         Disconnect(si)
+        si._stub.DropConnections()  # no keep-alive socket left for the closing server
 
 
 @pytest.fixture(scope="module")
@@ -86,6 +107,7 @@ def vcsim_session() -> Iterator[Any]:
         si = SmartConnect(protocol="http", host=host, port=port, user="user", pwd="pass")
         yield si
         Disconnect(si)
+        si._stub.DropConnections()  # no keep-alive socket left for the closing server
 
 
 def test_the_same_script_sees_the_same_on_both(mock_session: Any, vcsim_session: Any) -> None:
@@ -118,3 +140,12 @@ def test_where_vismock_follows_vcenter_rather_than_the_simulator(
         mock["message"] == "The attempted operation cannot be performed in the current state (Powered off)."
     )
     assert vcsim["message"] == "*types.InvalidPowerState"
+    # vCenter keeps a VM's recent tasks; this simulator's list stays empty.
+    assert mock["recentTask"] > 0 and vcsim["recentTask"] == 0
+    # A power task is not cancelable (vCenter: NotSupported); this simulator has no CancelTask.
+    assert (mock["CancelTask"], vcsim["CancelTask"]) == (
+        "vmodl.fault.NotSupported",
+        "vmodl.fault.MethodNotFound",
+    )
+    # vCenter refuses to suspend a powered-off VM; this simulator suspends it.
+    assert (mock["suspend when off"], vcsim["suspend when off"]) == ("InvalidPowerState", "success")

@@ -1,4 +1,5 @@
-"""``vismock retrieve-task-status REQUEST.xml``: run the operation against a vCenter, as the adapter does.
+"""``vismock run REQUEST.xml`` (and ``vismock retrieve-task-status REQUEST.xml``): run a VIS operation
+against a vCenter, as the adapter does.
 
 The request's own ``soap-url``, ``transport``, ``user-name`` and ``password``
 win; the options are the adapter's configured defaults for empty fields. The
@@ -25,15 +26,32 @@ PASSWORD_ENV = "VISMOCK_VCENTER_PASSWORD"
 
 
 def register(subparsers: Any) -> None:
-    parser = subparsers.add_parser(
-        "retrieve-task-status",
-        help="run Retrieve_Task_Status against a vCenter (or the mock's /sdk) over SOAP",
-        description="Execute a <vmware-infrastructure-request> for Retrieve_Task_Status the way the VIS "
-        "adapter does: connect to soap-url, log in, read each task's info and print the response envelope.",
+    _add_arguments(
+        subparsers.add_parser(
+            "run",
+            help="run any VIS operation (Retrieve_Task_Status, Power_Off_VM...) against a vCenter over SOAP",
+            description="Execute a <vmware-infrastructure-request> of any operation in the catalog the way "
+            "the VIS adapter does: connect to soap-url, log in, run the operation (read tasks, power a VM "
+            "on or off...) and print the response envelope.",
+        ),
+        "run",
     )
+    _add_arguments(
+        subparsers.add_parser(
+            "retrieve-task-status",
+            help="run Retrieve_Task_Status against a vCenter (or the mock's /sdk) over SOAP",
+            description="Execute a <vmware-infrastructure-request> for Retrieve_Task_Status the way the VIS "
+            "adapter does: connect to soap-url, log in, read each task's info and print the response "
+            "envelope. (`vismock run` runs any operation the same way.)",
+        ),
+        "retrieve-task-status",
+    )
+
+
+def _add_arguments(parser: Any, name: str) -> None:
     parser.add_argument("request", metavar="REQUEST.xml", help="the request envelope ('-' for stdin)")
     add_connection_options(parser, when=" when the request has none")
-    parser.set_defaults(handler=run)
+    parser.set_defaults(handler=run, command_name=name)
 
 
 def add_connection_options(parser: argparse.ArgumentParser, *, when: str = "") -> None:
@@ -71,15 +89,19 @@ def run(args: argparse.Namespace) -> int:
         settings = connection_settings(args)
         request = _decoded_request(args.request)
     except CodecError as error:
-        print(f"vismock retrieve-task-status: {args.request}: {error}", file=sys.stderr)
+        print(f"vismock {_command(args)}: {args.request}: {error}", file=sys.stderr)
         return 2
     except (OSError, ValueError) as error:
-        print(f"vismock retrieve-task-status: {error}", file=sys.stderr)
+        print(f"vismock {_command(args)}: {error}", file=sys.stderr)
         return 2
     response = run_over_soap(request, settings)
     sys.stdout.buffer.write(default_codec().encode(response, root="vmware-infrastructure-response"))
     sys.stdout.flush()
     return 0 if response["metadata"]["status"] == "success" else 1
+
+
+def _command(args: argparse.Namespace) -> str:
+    return str(getattr(args, "command_name", "run"))
 
 
 def _decoded_request(name: str) -> dict[str, Any]:

@@ -27,17 +27,19 @@ from typing import Any
 from urllib.parse import urlsplit
 from xml.parsers.expat import ExpatError
 
-from vismock.adapter.operations import error_response, respond
+from vismock.adapter.operations import VirtualMachine, error_response, respond
 from vismock.codec import XsDateTime
 from vismock.codec.parsing import ParseFailure, parse
 from vismock.codec.taskinfo import ENTITY_GROUP, REASON_GROUP, Slot, task_info_model
 from vismock.faults import (
     HostUnreachable,
+    InvalidArgument,
     InvalidLogin,
     NotAuthenticated,
     RequestTimedOut,
     TaskNotFound,
     VimFault,
+    VirtualMachineNotFound,
 )
 
 DEFAULT_TIMEOUT_SECONDS = 30.0
@@ -133,10 +135,11 @@ def run_over_soap(request: Mapping[str, Any], defaults: Settings) -> dict[str, A
 class PyVmomiVCenter:
     """A vCenter reached with pyVmomi through a logged-in stub (the VCenter of the operations)."""
 
-    def __init__(self, stub: Any, endpoint: Endpoint, timeout: float) -> None:
+    def __init__(self, stub: Any, endpoint: Endpoint, timeout: float, content: Any = None) -> None:
         self._stub = stub
         self._endpoint = endpoint
         self._timeout = timeout
+        self._content = content  # the ServiceContent (its rootFolder and propertyCollector)
 
     @property
     def stub(self) -> Any:
@@ -159,6 +162,80 @@ class PyVmomiVCenter:
             except vmodl.fault.ManagedObjectNotFound:
                 raise TaskNotFound(task_id) from None
         return task_info_dict(info)
+
+    def virtual_machine(self, name: str) -> VirtualMachine:
+        """The VM named *name*, found by walking the datacenters' VM folders (Folder.childEntity,
+        Datacenter.vmFolder: what every vCenter, and the mock, serves), then read in one call."""
+        with _translated_errors(self._endpoint, self._timeout):
+            found = [
+                ref for ref, props in self._retrieve(self._all_vms(), ["name"]) if props.get("name") == name
+            ]
+            if not found:
+                raise VirtualMachineNotFound(name)
+            if len(found) > 1:
+                ids = ", ".join(_mo_id(ref) for ref in found)
+                raise InvalidArgument(
+                    f"{len(found)} virtual machines are named {name!r} ({ids})", "virtual-machine"
+                )
+            paths = ["runtime.powerState", "summary.config.template", "recentTask"]
+            ((vm, props),) = self._retrieve(found, paths)
+            template = bool(props.get("summary.config.template"))
+            busy = None if template else self._running(props.get("recentTask") or [])
+            return VirtualMachine(_mo_id(vm), name, str(props["runtime.powerState"]), template, busy)
+
+    def start_power_task(self, vm: VirtualMachine, method: str) -> str:
+        vim, _vmodl = _pyvmomi()
+        with _translated_errors(self._endpoint, self._timeout):
+            task = getattr(vim.VirtualMachine(vm.id, self._stub), method)()
+        return _mo_id(task)
+
+    def _all_vms(self) -> list[Any]:
+        vim, _vmodl = _pyvmomi()
+        vms: list[Any] = []
+        level: list[Any] = [self._content.rootFolder]
+        while level:
+            following: list[Any] = []
+            for _ref, props in self._retrieve(level, ["childEntity", "vmFolder"]):
+                following.extend(
+                    child
+                    for child in props.get("childEntity") or ()
+                    if not isinstance(child, vim.VirtualMachine)
+                )
+                vms.extend(
+                    child for child in props.get("childEntity") or () if isinstance(child, vim.VirtualMachine)
+                )
+                if props.get("vmFolder") is not None:
+                    following.append(props["vmFolder"])
+            level = [ref for ref in following if isinstance(ref, vim.Folder | vim.Datacenter)]
+        return vms
+
+    def _running(self, tasks: list[Any]) -> str | None:
+        """The first of *tasks* still queued or running (TaskInProgress names it)."""
+        for task, props in self._retrieve(tasks, ["info.state"]):
+            if props.get("info.state") in ("queued", "running"):
+                return _mo_id(task)
+        return None
+
+    def _retrieve(self, refs: list[Any], paths: list[str]) -> list[tuple[Any, dict[str, Any]]]:
+        """The properties *paths* of the objects *refs* (those of them their type has), in one
+        PropertyCollector call: ``[(ref, {path: value})]`` in the order of *refs*."""
+        if not refs:
+            return []
+        _vim, vmodl = _pyvmomi()
+        collector = vmodl.query.PropertyCollector
+        types = {type(ref): [path for path in paths if _has_property(type(ref), path)] for ref in refs}
+        spec = collector.FilterSpec(
+            objectSet=[collector.ObjectSpec(obj=ref) for ref in refs],
+            propSet=[
+                collector.PropertySpec(type=kind, pathSet=wanted) for kind, wanted in types.items() if wanted
+            ],
+        )
+        contents = self._content.propertyCollector.RetrieveContents([spec]) or []
+        found = {
+            _mo_id(content.obj): {prop.name: prop.val for prop in content.propSet or ()}
+            for content in contents
+        }
+        return [(ref, found.get(_mo_id(ref), {})) for ref in refs]
 
 
 @contextmanager
@@ -184,7 +261,7 @@ def connect(settings: Settings) -> Iterator[PyVmomiVCenter]:
         content = vim.ServiceInstance("ServiceInstance", stub).RetrieveContent()
         content.sessionManager.Login(settings.user, settings.password or "")
     try:
-        yield PyVmomiVCenter(stub, endpoint, settings.timeout)
+        yield PyVmomiVCenter(stub, endpoint, settings.timeout, content)
     finally:
         _logout(content, endpoint, settings.timeout)
         stub.DropConnections()  # no keep-alive socket outlives the operation
@@ -333,6 +410,16 @@ def _simple(slot: Slot, value: Any) -> Any:
 def _set_if(data: dict[str, Any], key: str, value: Any) -> None:
     if value is not None:
         data[key] = value
+
+
+def _has_property(kind: Any, path: str) -> bool:
+    """Whether managed object type *kind* (pyVmomi's) has the property *path* starts with."""
+    head = path.split(".", 1)[0]
+    try:
+        kind._GetPropertyInfo(head)
+    except AttributeError:
+        return False
+    return True
 
 
 def _wsdl_name(obj: Any) -> str:

@@ -222,14 +222,18 @@ class Codec:
         self, name: str | None, root: etree._Element
     ) -> tuple[CompiledOperation | None, ValidationIssue | None]:
         operation = self.operations.get(name or "")
-        if operation is None and len(self.operations) == 1:
-            # One operation: let its schema say precisely what is wrong with the name.
-            operation = next(iter(self.operations.values()))
+        if operation is None and (name is None or len(self.operations) == 1):
+            # No name (or one operation): let a schema say precisely what is wrong, that of an
+            # operation of the document's operation-type if it names one.
+            kind = _child_text(root, "operation-type")
+            candidates = list(self.operations.values())
+            operation = next((op for op in candidates if op.type == kind), candidates[0])
         if operation is None:
             where = root.find("operation-name")
-            known = ", ".join(sorted(self.operations))
+            known = sorted(self.operations)
             return None, ValidationIssue(
-                reason=f"unknown operation-name {name!r}; known operations: {known}",
+                # Worded as the schema words an enumeration: the catalog's names are one.
+                reason=f"value must be one of {known!r}: unknown operation-name {name!r}",
                 path=f"/{REQUEST_ROOT}/operation-name",
                 line=where.sourceline if where is not None else root.sourceline,
                 value=name,

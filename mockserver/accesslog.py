@@ -70,6 +70,7 @@ class AccessRecord:
     outcome: str = "ok"  # ok, a vim25 fault type, invalid, fault-injected, SystemError
     latency_ms: float = 0.0
     remote_addr: str | None = None
+    entity: str | None = None  # the managed entity the call acted on (a VM powered off), if any
 
     @classmethod
     def from_entry(cls, entry: JournalEntry, remote_addr: str | None = None) -> AccessRecord:
@@ -83,14 +84,15 @@ class AccessRecord:
             outcome=entry.outcome,
             latency_ms=entry.latency_ms,
             remote_addr=remote_addr,
+            entity=entry.entity,
         )
 
     @classmethod
     def from_row(cls, row: tuple[Any, ...], remote_addr: str | None = None) -> AccessRecord:
         """The access-log view of a journal row as :func:`vismock.mockserver.state.journal.row_of`
-        makes it (time_us, face, operation, task ids as JSON, user, outcome, http_status, latency_ms):
-        what a remembered answer journals."""
-        _time_us, face, operation, task_ids, user, outcome, http_status, latency_ms = row
+        makes it (time_us, face, operation, task ids as JSON, user, outcome, http_status, entity,
+        latency_ms): what a remembered answer journals."""
+        _time_us, face, operation, task_ids, user, outcome, http_status, entity, latency_ms = row
         return cls(
             face=face,
             operation=operation,
@@ -100,6 +102,7 @@ class AccessRecord:
             outcome=outcome,
             latency_ms=latency_ms,
             remote_addr=remote_addr,
+            entity=entity,
         )
 
 
@@ -119,6 +122,7 @@ def record_fields(record: AccessRecord) -> dict[str, Any]:
         "face": _cut(record.face),
         "operation": _cut(record.operation.split("?", 1)[0]),
         "tasks": task_ids,
+        "entity": _cut(record.entity) if record.entity else None,
         "user": _cut(record.user) if record.user else None,
         "status": int(record.http_status),
         "outcome": _cut(record.outcome),
@@ -145,15 +149,16 @@ def _body(record: AccessRecord, fmt: Format) -> str:
         record.user,
         record.http_status,
         record.outcome,
+        record.entity,
     )
     return _made_body(key)
 
 
 @memoize(1024)
 def _made_body(key: tuple[Any, ...]) -> str:
-    fmt, remote_addr, face, operation, task_ids, user, http_status, outcome = key
+    fmt, remote_addr, face, operation, task_ids, user, http_status, outcome, entity = key
     fields = record_fields(
-        AccessRecord(face, operation, task_ids, user, http_status, outcome, 0.0, remote_addr)
+        AccessRecord(face, operation, task_ids, user, http_status, outcome, 0.0, remote_addr, entity)
     )
     del fields["latency_ms"]
     if fmt == "json":

@@ -41,6 +41,7 @@ class Settings:
     # True: serve the state file as the process that created it loaded it, without reading the task
     # file (the worker processes of vismock serve: its main process loads the file, and reloads it).
     attach: bool = False
+    task_cap: int = 10_000  # tasks created by operations kept (the oldest dropped first)
 
     @classmethod
     def keys(cls) -> dict[str, str]:

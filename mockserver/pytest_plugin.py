@@ -38,12 +38,14 @@ import pytest
 if TYPE_CHECKING:
     from flask import Flask
 
-    from vismock.mockserver.state import Backend, FaultRule, JournalEntry, TaskSpec
+    from vismock.mockserver.state import Backend, FaultRule, JournalEntry, Override, TaskSpec
     from vismock.mockserver.state.models import Face
 
 SERVER_LOGGER = "vismock"
 RESET_DRAIN_SECONDS = 10.0
 DEFAULT_TASK_FIELDS = {"name": "PowerOnVM_Task", "descriptionId": "VirtualMachine.powerOn"}
+# The requests that read a task: what "task-N was polled 3 times" counts.
+POLL_OPERATIONS = ("Retrieve_Task_Status", "Fetch", "RetrieveProperties", "RetrievePropertiesEx")
 
 
 class _ErrorCollector(logging.Handler):
@@ -162,6 +164,88 @@ class VismockServer:
         """Manual progression: take the next *steps* timeline steps."""
         return self.backend.tasks.advance(task_id, steps)
 
+    # -- the inventory and power operations ----------------------------------------------------------
+    def set_inventory(self, inventory: Mapping[str, Any]) -> None:
+        """Serve another inventory for this test: the scenario file's ``inventory:`` document
+        (``{"datacenters": [...]}``). The next reset returns to the loaded one."""
+        from vismock.mockserver.state.inventory import InventoryError, entities_from_document
+        from vismock.mockserver.state.taskfile import format_path
+
+        try:
+            entities = entities_from_document(inventory, ())
+        except InventoryError as error:
+            raise ValueError(f"set_inventory: {format_path(error.path)}: {error.reason}") from None
+        self.backend.replace_inventory(entities)
+
+    def vm_id(self, vm: str) -> str:
+        """The id of VM *vm* (given by id or by name)."""
+        inventory = self.backend.inventory
+        found = inventory.find(vm)
+        if found is not None and found.type == "VirtualMachine":
+            return found.id
+        named = inventory.named(vm, "VirtualMachine")
+        if len(named) != 1:
+            raise LookupError(f"{len(named) or 'no'} virtual machine(s) named {vm!r}")
+        return named[0].id
+
+    def power_state(self, vm: str) -> str:
+        """VM *vm*'s power state now (poweredOn, poweredOff, suspended), as clients read it."""
+        return self.backend.power.of(self.vm_id(vm)).state
+
+    def set_power_state(self, vm: str, state: str) -> None:
+        """Set VM *vm*'s power state as if it had always been so."""
+        self.backend.power.set_state(self.vm_id(vm), state)
+
+    def set_operation(self, operation: str = "default", **behaviour: Any) -> None:
+        """How the tasks of *operation* (a power method, its VIS operation, or ``default``)
+        behave: ``set_operation("Power_Off_VM", progression="polls", timeline=[...])``, or
+        ``set_operation(timeline=[{"state": "success", "at": 0}])`` to make every one instant."""
+        from vismock.mockserver.state.taskfile import behaviours_from_dict
+
+        self.backend.power.set_behaviours(
+            behaviours_from_dict({operation: behaviour}, source="set_operation")
+        )
+
+    def script(
+        self, operation: str | None = None, vm: str | None = None, times: int | None = 1, **outcome: Any
+    ) -> Override:
+        """The next *times* tasks of *operation* on *vm* behave otherwise: ``script("Power_Off_VM",
+        vm="win1", fault="InvalidState", after=2, progression="polls")`` (the next one fails after
+        2 polls), or with a ``timeline``. *times* None: every time."""
+        from vismock.mockserver.state.taskfile import overrides_from_dicts
+
+        given = {"operation": operation, "vm": vm, "times": times, **outcome}
+        (override,) = overrides_from_dicts({k: v for k, v in given.items() if v is not None or k == "times"})
+        return self.backend.power.add_override(override)
+
+    def assert_called(
+        self, operation: str, vm: str | None = None, times: int | None = None, *, face: Face | None = None
+    ) -> None:
+        """Assert a power operation was called on *vm*, on either face: ``assert_called(
+        "PowerOffVM_Task", vm="win1", times=1)`` counts PowerOffVM_Task calls over SOAP and
+        Power_Off_VM requests to the adapter face (exactly *times*, or at least once when None)."""
+        from vismock import power
+
+        method = power.method(operation).name
+        names = [method, *(op for op, m in power.vis_operations().items() if m == method)]
+        entity = None if vm is None else self.vm_id(vm)
+        seen = sum(self.count(operation=name, entity=entity, face=face) for name in names)
+        self._check_times(seen, times, f"{' or '.join(names)} on {vm or 'any VM'}")
+
+    def assert_polled(self, task: str, times: int | None = None, *, face: Face | None = None) -> None:
+        """Assert task *task* was read by clients (exactly *times*, or at least once when None):
+        Retrieve_Task_Status on the adapter face; Fetch, RetrieveProperties(Ex) over SOAP."""
+        seen = sum(self.count(task=task, operation=name, face=face) for name in POLL_OPERATIONS)
+        self._check_times(seen, times, f"reads of {task}")
+
+    def _check_times(self, seen: int, times: int | None, what: str) -> None:
+        if (times is None and seen == 0) or (times is not None and seen != times):
+            wanted = "at least once" if times is None else f"{times} time(s)"
+            recent = "\n".join(f"  {_describe(entry)}" for entry in self.journal()[-10:]) or "  (none)"
+            raise AssertionError(
+                f"expected {what} {wanted}, saw {seen}.\nLast requests in the journal:\n{recent}"
+            )
+
     # -- clock ------------------------------------------------------------------------------------
     def freeze(self, at: datetime | None = None) -> datetime:
         return self.backend.clock.freeze(at)
@@ -184,10 +268,14 @@ class VismockServer:
         outcome: str | None = None,
         face: Face | None = None,
         operation: str | None = None,
+        entity: str | None = None,
     ) -> list[JournalEntry]:
-        """Requests seen so far, oldest first (admin requests included only with ``face="admin"``)."""
+        """Requests seen so far, oldest first (admin requests included only with ``face="admin"``);
+        *entity*: those acting on that managed entity (a VM's id)."""
         self._settle_journal()
-        entries = self.backend.journal.entries(task=task, outcome=outcome, face=face, operation=operation)
+        entries = self.backend.journal.entries(
+            task=task, outcome=outcome, face=face, operation=operation, entity=entity
+        )
         return entries if face is not None else [entry for entry in entries if entry.face != "admin"]
 
     def count(self, **filters: Any) -> int:
@@ -291,7 +379,8 @@ class _HttpsListener:
 
 def _describe(entry: JournalEntry) -> str:
     tasks = ",".join(entry.task_ids) or "-"
-    return f"{entry.face} {entry.operation} tasks={tasks} user={entry.user} outcome={entry.outcome}"
+    on = f" on={entry.entity}" if entry.entity else ""
+    return f"{entry.face} {entry.operation}{on} tasks={tasks} user={entry.user} outcome={entry.outcome}"
 
 
 def start_server(

@@ -62,11 +62,14 @@ def build_backend(settings: Settings, specs: Sequence[TaskSpec] | None = None) -
         settings.db,
         tasks=specs if specs is not None else scenario.tasks,
         inventory=inventory or (),
+        operations=scenario.operations,
+        overrides=scenario.overrides,
         accounts=settings.accounts,
         journal_cap=settings.journal_cap,
         session_cap=settings.session_cap,
         session_lifetime=settings.session_lifetime,
         dynamic=settings.dynamic,
+        task_cap=settings.task_cap,
     )
 
 

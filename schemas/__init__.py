@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 REQUEST_ROOT = "vmware-infrastructure-request"
 RESPONSE_ROOT = "vmware-infrastructure-response"
@@ -127,3 +128,45 @@ def managed_property_type(type_name: str, prop: str) -> str | None:
         if found is not None:
             return found
     return None
+
+
+@dataclass(frozen=True, slots=True)
+class FaultField:
+    """One field of a vim25 fault type, as the vim25 schema declares it."""
+
+    name: str  # "existingState"
+    type: str  # the XSD type's local name: "string", "ManagedObjectReference"
+    required: bool
+
+    @property
+    def is_reference(self) -> bool:
+        return self.type == "ManagedObjectReference"
+
+
+@cache
+def fault_fields(fault_type: str) -> tuple[FaultField, ...]:
+    """The fields of vim25 fault *fault_type* in schema order, inherited ones first (MethodFault's
+    own optional ``faultCause`` and ``faultMessage`` left out); () for a type vismock does not serve."""
+    from lxml import etree
+
+    tree = etree.parse(str(schema_directory() / "vim25" / "vim25.xsd"))
+    chain: list[tuple[FaultField, ...]] = []
+    name: str | None = fault_type
+    while name and name != "MethodFault":
+        found = tree.getroot().xpath("xs:complexType[@name=$name]", namespaces=XS, name=name)
+        if not isinstance(found, list) or not found:
+            return ()
+        element: Any = found[0]
+        chain.append(
+            tuple(
+                FaultField(
+                    str(child.get("name")),
+                    str(child.get("type")).rpartition(":")[2],
+                    child.get("minOccurs") != "0",
+                )
+                for child in element.xpath(".//xs:sequence/xs:element", namespaces=XS)
+            )
+        )
+        base = element.xpath("string(xs:complexContent/xs:extension/@base)", namespaces=XS)
+        name = str(base).rpartition(":")[2] or None
+    return tuple(field for own in reversed(chain) for field in own)

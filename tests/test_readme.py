@@ -28,3 +28,11 @@ def test_ci_runs_the_readme_test_command_in_a_new_venv() -> None:
     activate = commands.index('. "$work/venv/bin/activate"')
     assert "mktemp -d" in script and venv < activate < commands.index(test_command)
     assert commands[-1] == test_command
+
+
+def test_readme_pipeline_example_is_the_tested_file() -> None:
+    block = re.search(
+        r"<!-- readme-pipeline:start -->\n```python\n(.*?)```\n<!-- readme-pipeline:end -->", README, re.S
+    )
+    assert block is not None, "README lost its pipeline example markers"
+    assert block.group(1) == (ROOT / "tests" / "test_readme_pipeline.py").read_text(encoding="utf-8")

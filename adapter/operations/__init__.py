@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from functools import cache
 from types import ModuleType
 from typing import Any, Protocol
@@ -27,11 +28,31 @@ from vismock.faults import VimFault
 from vismock.schemas import Operation, load_catalog, schema_directory
 
 
+@dataclass(frozen=True, slots=True)
+class VirtualMachine:
+    """A virtual machine as an operation checks it before acting on it."""
+
+    id: str  # the managed object id, vm-42
+    name: str
+    power_state: str  # poweredOn, poweredOff, suspended
+    template: bool
+    busy_with: str | None  # a task running on it now, if any
+
+
 class VCenter(Protocol):
     """What the operations need of a vCenter: the mock's state, or a real one over pyVmomi."""
 
     def task_info(self, task_id: str) -> dict[str, Any]:
         """The task's TaskInfo in vismock.codec's dict form; raises a VimFault (TaskNotFound)."""
+        ...
+
+    def virtual_machine(self, name: str) -> VirtualMachine:
+        """The VM named *name*; VirtualMachineNotFound when none is, InvalidArgument when several are."""
+        ...
+
+    def start_power_task(self, vm: VirtualMachine, method: str) -> str:
+        """Call power *method* (PowerOffVM_Task...) on *vm*; the id of the task it queued. Raises
+        the method's faults (the mock checks the VM again, atomically, and raises a refusal)."""
         ...
 
 

@@ -16,8 +16,7 @@ import argparse
 import signal
 import sys
 import time
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -122,6 +121,39 @@ def _options(args: argparse.Namespace) -> Options:
 # -- recording
 
 
+class _StopSignals:
+    """SIGTERM (a CI job's timeout, ``kill``) stops a recording as Ctrl-C does: it is still written.
+
+    Both raise KeyboardInterrupt, and are remembered: a KeyboardInterrupt raised while Python runs
+    a finalizer (a socket's ``__del__`` during garbage collection) is printed and dropped, so the
+    follow loop asks ``raise_if_stopped()`` after every wait rather than trusting the raise alone.
+    """
+
+    def __init__(self) -> None:
+        self.requested = False
+        self._previous: dict[int, Any] = {}
+
+    def __enter__(self) -> _StopSignals:
+        try:
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                self._previous[signum] = signal.signal(signum, self._interrupt)
+        except ValueError:  # not the main thread (a test calling main() in a thread)
+            pass
+        return self
+
+    def _interrupt(self, signum: int, frame: FrameType | None) -> None:
+        self.requested = True
+        raise KeyboardInterrupt
+
+    def raise_if_stopped(self) -> None:
+        if self.requested:
+            raise KeyboardInterrupt
+
+    def __exit__(self, *_: object) -> None:
+        for signum, previous in self._previous.items():
+            signal.signal(signum, previous)
+
+
 @dataclass
 class Recorder:
     """One recording: what was seen so far, so that an interruption still writes all of it."""
@@ -137,6 +169,7 @@ class Recorder:
     templates_known: bool = True
     session: Session | None = None
     interrupted: bool = False
+    stop: _StopSignals = field(default_factory=_StopSignals)
     failure: VimFault | None = None
     started: float = field(default_factory=time.monotonic)
     began: datetime = field(default_factory=lambda: datetime.now(UTC))
@@ -144,7 +177,7 @@ class Recorder:
     def run(self) -> int:
         written: Path | None = None
         try:
-            with _stop_on_sigterm(), connect(self.options.settings) as vcenter:
+            with self.stop, connect(self.options.settings) as vcenter:
                 try:
                     self._record(Session(vcenter))
                 except KeyboardInterrupt:
@@ -189,6 +222,7 @@ class Recorder:
 
         def waited() -> None:
             progress.show(self._done(), self._changes())
+            self.stop.raise_if_stopped()
 
         # A wait must end well within --timeout, or it would be taken for a server not answering.
         wait_seconds = WAIT_SECONDS if self.options.settings.timeout >= 3 * WAIT_SECONDS else 0
@@ -369,21 +403,3 @@ class _Progress:
         if self.shown:
             self.stream.write("\n")
             self.stream.flush()
-
-
-@contextmanager
-def _stop_on_sigterm() -> Iterator[None]:
-    """SIGTERM (a CI job's timeout, ``kill``) stops a recording as Ctrl-C does: it is still written."""
-
-    def interrupt(signum: int, frame: FrameType | None) -> None:
-        raise KeyboardInterrupt
-
-    try:
-        previous = signal.signal(signal.SIGTERM, interrupt)
-    except ValueError:  # not the main thread (a test calling main() in a thread)
-        yield
-        return
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)

@@ -1,4 +1,5 @@
-"""The admin API (JSON, mounted under ``/_vismock/``): tasks, journal, verification, faults, clock.
+"""The admin API (JSON, mounted under ``/_vismock/``): tasks, inventory, power operations and their
+overrides, journal, verification, faults, clock.
 
 Access: with ``VISMOCK_ADMIN_TOKEN`` configured, every admin request needs
 ``Authorization: Bearer <token>`` (from any address); without it, only loopback
@@ -26,8 +27,9 @@ from vismock.faults import VimFault
 from vismock.mockserver.faces.common import Observation
 from vismock.mockserver.services import Services, services_of
 from vismock.mockserver.state import Backend, FaultRule, JournalEntry, TaskSpec, taskfile
+from vismock.mockserver.state.inventory import InventoryError, entities_from_document
 from vismock.mockserver.state.inventory import to_json as inventory_json
-from vismock.mockserver.state.models import Face
+from vismock.mockserver.state.models import Entity, Face
 
 log = logging.getLogger("vismock.mockserver")
 
@@ -35,7 +37,7 @@ admin_blueprint = Blueprint("admin", __name__)
 
 FACES = frozenset(get_args(Face))
 MAX_COUNT = 2**31 - 1  # counts and limits SQLite stores (and no one needs more)
-JOURNAL_FILTERS = ("task", "outcome", "face", "operation")
+JOURNAL_FILTERS = ("task", "outcome", "face", "operation", "entity")
 UNJOURNALED = frozenset({"admin.reset", "admin.clear_journal"})  # they start a fresh journal
 
 
@@ -255,12 +257,102 @@ def reload() -> Response:
 def inventory() -> Response:
     """Every entity of the inventory: id, type, name, parent and its properties (power state...)."""
     entities = _backend().inventory.all().values()
-    return jsonify({"entities": [inventory_json(entity) for entity in entities]})
+    return jsonify({"entities": [entity_json(entity) for entity in entities]})
 
 
 @admin_blueprint.get("/inventory/<entity_id>")
 def inventory_entity(entity_id: str) -> Response:
-    return jsonify(inventory_json(_backend().inventory.get(entity_id)))
+    return jsonify(entity_json(_backend().inventory.get(entity_id)))
+
+
+def entity_json(entity: Entity) -> dict[str, Any]:
+    """An entity as the admin API shows it; a VM with its power now (state, boot time, the task
+    running on it) and its recent tasks."""
+    shown = inventory_json(entity)
+    if entity.type == "VirtualMachine":
+        backend = _backend()
+        now = backend.power.of(entity.id)
+        shown["powerState"] = now.state
+        shown["bootTime"] = _plain(now.boot_time)
+        shown["runningTask"] = now.running
+        shown["recentTask"] = backend.power.recent(entity.id)
+    return shown
+
+
+# -- inventory writes, what operations' tasks do, overrides (power operations)
+
+
+@admin_blueprint.put("/inventory")
+def replace_inventory() -> Response:
+    """Serve another inventory, given as the scenario file's ``inventory:`` (``{"datacenters":
+    [...]}``); reset returns to the loaded one."""
+    try:
+        entities = entities_from_document(_json_body(), ())
+    except InventoryError as error:
+        raise AdminError(f"field {taskfile.format_path(error.path) or '(body)'}: {error.reason}") from None
+    _backend().replace_inventory(entities)
+    return _json({"entities": [entity_json(entity) for entity in _backend().inventory.all().values()]}, 200)
+
+
+@admin_blueprint.patch("/inventory/<entity_id>")
+def set_power_state(entity_id: str) -> Response:
+    """``{"powerState": "poweredOff"}``: a VM's power state, as if it had always been so
+    (409 TaskInProgress while a task runs on it)."""
+    state = _field(_json_body(), "powerState", str, None)
+    if state is None:
+        raise AdminError("field 'powerState': required (poweredOn, poweredOff or suspended)")
+    _observed_entity(entity_id)
+    _backend().power.set_state(entity_id, state)
+    return _json(entity_json(_backend().inventory.get(entity_id)), 200)
+
+
+@admin_blueprint.get("/operations")
+def operations() -> Response:
+    """How the tasks of each power operation behave (``default``: those without their own)."""
+    behaviours = _backend().power.behaviours()
+    return jsonify({"operations": {key: taskfile.behaviour_to_dict(b) for key, b in behaviours.items()}})
+
+
+@admin_blueprint.put("/operations")
+def set_operations() -> Response:
+    """Replace them all: the scenario file's ``operations:`` as JSON (``{}``: vismock's default)."""
+    behaviours = taskfile.behaviours_from_dict(_json_body(), source="admin API")
+    _backend().power.set_behaviours(behaviours, replace_all=True)
+    return operations()
+
+
+@admin_blueprint.put("/operations/<operation>")
+def set_operation(operation: str) -> Response:
+    """One operation's behaviour (``default``, a power method or its VIS operation)."""
+    behaviours = taskfile.behaviours_from_dict({operation: _json_body()}, source="admin API")
+    _backend().power.set_behaviours(behaviours)
+    return operations()
+
+
+@admin_blueprint.get("/overrides")
+def list_overrides() -> Response:
+    return jsonify({"overrides": [taskfile.override_to_dict(o) for o in _backend().power.overrides()]})
+
+
+@admin_blueprint.post("/overrides")
+def add_overrides() -> Response:
+    """One override (the scenario file's ``overrides:`` item, as JSON) or a list of them."""
+    overrides = taskfile.overrides_from_dicts(_json_body(), source="admin API")
+    stored = [_backend().power.add_override(override) for override in overrides]
+    return _json({"overrides": [taskfile.override_to_dict(o) for o in stored]}, 201)
+
+
+@admin_blueprint.delete("/overrides")
+def clear_overrides() -> Response:
+    _backend().power.clear_overrides()
+    return _json({"cleared": True}, 200)
+
+
+@admin_blueprint.delete("/overrides/<int:override_id>")
+def delete_override(override_id: int) -> Response:
+    if not _backend().power.delete_override(override_id):
+        raise AdminError(f"no override with id {override_id}", 404)
+    return _json({"deleted": override_id}, 200)
 
 
 # -- journal and verification
@@ -394,6 +486,12 @@ def _backend() -> Backend:
     return _services().backend
 
 
+def _observed_entity(entity_id: str) -> None:
+    observation: Observation | None = g.get("observation")
+    if observation is not None:
+        observation.entity = entity_id
+
+
 def _observed_tasks(task_ids: list[str]) -> None:
     observation: Observation | None = g.get("observation")
     if observation is not None:
@@ -525,5 +623,6 @@ def entry_to_json(entry: JournalEntry) -> dict[str, Any]:
         "user": entry.user,
         "outcome": entry.outcome,
         "http_status": entry.http_status,
+        "entity": entry.entity,
         "latency_ms": entry.latency_ms,
     }

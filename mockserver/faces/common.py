@@ -98,6 +98,7 @@ class Observation:
     task_ids: tuple[str, ...] = ()
     user: str | None = None
     outcome: str = "ok"
+    entity: str | None = None  # the managed entity the call acted on (a VM's id), when one
     http_status: int | None = None  # None: the reply's
     generation: int | None = None  # the state's reset generation when the request started
     started: float = field(default_factory=time.perf_counter)
@@ -123,6 +124,7 @@ class Observation:
             http_status=self.http_status if self.http_status is not None else http_status,
             latency_ms=round((time.perf_counter() - self.started) * 1000.0, 3),
             generation=self.generation,
+            entity=self.entity,
         )
 
 

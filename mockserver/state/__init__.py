@@ -8,7 +8,8 @@
 * :attr:`Backend.sessions` (:mod:`.sessions`): accounts, SOAP sessions and their filters;
 * :attr:`Backend.journal` (:mod:`.journal`): every request answered;
 * :attr:`Backend.faults` (:mod:`.fault_rules`): fault rules;
-* :attr:`Backend.inventory` (:mod:`.inventory`): datacenters, folders, hosts, virtual machines.
+* :attr:`Backend.inventory` (:mod:`.inventory`): datacenters, folders, hosts, virtual machines;
+* :attr:`Backend.power` (:mod:`.power`): power operations, the tasks they create, VMs' power states.
 
 A new part (the inventory, say) is a module with a class taking the :class:`~.db.Database`,
 creating its tables and offering ``reset(tx)``, plus one line in :meth:`Backend.__init__`'s list
@@ -26,15 +27,20 @@ from pathlib import Path
 from typing import Protocol
 
 from vismock.mockserver.state import db
+from vismock.mockserver.state.behaviour import Behaviour, Override
 from vismock.mockserver.state.clock import Clock
 from vismock.mockserver.state.fault_rules import FaultRules
 from vismock.mockserver.state.inventory import Inventory
 from vismock.mockserver.state.journal import Journal
 from vismock.mockserver.state.models import Entity, FaultRule, JournalEntry, Reason, Step, TaskSpec
+from vismock.mockserver.state.power import Power
 from vismock.mockserver.state.sessions import Sessions
 from vismock.mockserver.state.tasks import Tasks
 
-__all__ = ["Backend", "Entity", "FaultRule", "JournalEntry", "Part", "Reason", "Step", "TaskSpec"]
+__all__ = [
+    "Backend", "Behaviour", "Entity", "FaultRule", "JournalEntry", "Override", "Part", "Reason", "Step",
+    "TaskSpec",
+]  # fmt: skip
 
 
 class Part(Protocol):
@@ -51,12 +57,15 @@ class Backend:
         *,
         tasks: Sequence[TaskSpec] = (),
         inventory: Sequence[Entity] = (),
+        operations: Mapping[str, Behaviour] | None = None,
+        overrides: Sequence[Override] = (),
         accounts: Mapping[str, str] | None = None,
         journal_cap: int = 10_000,
         session_cap: int = 10_000,
         session_lifetime: float | None = None,
         dynamic: bool = False,
         attach: bool = False,
+        task_cap: int = 10_000,
     ) -> None:
         """*path* None: a private temporary database. *accounts* None: vismock/vismock.
 
@@ -82,13 +91,18 @@ class Backend:
         self.journal = Journal(self.database, cap=journal_cap)
         self.faults = FaultRules(self.database)
         self.inventory = Inventory(self.database)
+        self.power = Power(self.database, self.clock, self.tasks, self.inventory, task_cap=task_cap)
         # Reset order matters: the clock first, so the tasks restart at real time.
         self.parts: tuple[Part, ...] = (
-            self.clock, self.tasks, self.inventory, self.sessions, self.journal, self.faults
+            self.clock, self.tasks, self.inventory, self.power, self.sessions, self.journal, self.faults
         )  # fmt: skip
         if not attach:
             self.tasks.load(tasks)
             self.inventory.load(inventory)
+            if self.inventory.replaced:
+                with self.database.write() as tx:
+                    self.power.forget(tx)
+            self.power.load(operations or {}, overrides)
 
     @property
     def load_notice(self) -> str | None:
@@ -108,6 +122,13 @@ class Backend:
             self.database.revision.bump(generation=True)
             for part in self.parts:
                 part.reset(tx)
+
+    def replace_inventory(self, entities: Sequence[Entity]) -> None:
+        """Serve another inventory (live; reset returns to the loaded one). Its power states are
+        the truth from now on: the VMs' power history is forgotten."""
+        with self.database.write() as tx:
+            self.inventory.replace_in(tx, entities)
+            self.power.forget(tx)
 
     def revision(self) -> int:
         """Raised by every committed change of the state, in any process."""

@@ -89,6 +89,7 @@ class Revision:
             self._map = mmap.mmap(fd, self._FORMAT.size)
         finally:
             os.close(fd)
+        self._lock_fd, self._lock_pid = -1, 0
 
     def value(self) -> int:
         value: int = self._FORMAT.unpack_from(self._map)[0]
@@ -100,13 +101,60 @@ class Revision:
 
     def bump(self, *, generation: bool = False) -> None:
         """Raise the revision (and the generation too, for a reset)."""
-        with open(self.path, "rb+") as lock_file:  # the lock is released when the file closes
-            fcntl.lockf(lock_file, fcntl.LOCK_EX)
+        lock = self._lock_file()
+        fcntl.lockf(lock, fcntl.LOCK_EX)
+        try:
             revision, current = self._FORMAT.unpack_from(self._map)
             self._FORMAT.pack_into(self._map, 0, (revision + 1) % 2**64, current + generation)
+        finally:
+            fcntl.lockf(lock, fcntl.LOCK_UN)
+
+    def _lock_file(self) -> int:
+        """This process's descriptor of the counter file, for its lock (opened once per process:
+        a write raises the revision, and opening a file each time cost as much as the write)."""
+        pid = current_pid()
+        if self._lock_pid != pid:
+            self._lock_fd, self._lock_pid = os.open(self.path, os.O_RDWR), pid
+        return self._lock_fd
 
     def close(self) -> None:
         self._map.close()
+        if self._lock_pid == current_pid():
+            os.close(self._lock_fd)
+            self._lock_pid = 0
+
+
+class WriterLock:
+    """A lock that the writers of every process take in turn (``<db>-lock``, an fcntl lock).
+
+    Two processes that both BEGIN IMMEDIATE collide inside SQLite, whose busy handler then sleeps
+    1 to 100 ms before trying again: under a write-heavy load (power operations) that sleep was the
+    latency. Queued on a kernel lock instead, the next writer goes as soon as the last commits.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(f"{path}-lock")
+        self._fd, self._pid = -1, 0
+
+    @contextmanager
+    def held(self) -> Iterator[None]:
+        fd = self._descriptor()
+        fcntl.lockf(fd, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.lockf(fd, fcntl.LOCK_UN)
+
+    def _descriptor(self) -> int:
+        pid = current_pid()
+        if self._pid != pid:  # a forked child opens its own (record locks belong to a process)
+            self._fd, self._pid = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600), pid
+        return self._fd
+
+    def close(self) -> None:
+        if self._pid == current_pid():
+            os.close(self._fd)
+            self._pid = 0
 
 
 class Database:
@@ -126,6 +174,7 @@ class Database:
         # whose busy handler sleeps 1-100 ms when two writers collide (other processes still may).
         self._write_lock = threading.Lock()
         self.revision = Revision(path)
+        self.writers = WriterLock(path)
         self._create_schema()
 
     def connection(self) -> sqlite3.Connection:
@@ -200,7 +249,7 @@ class Database:
         *changes_state* False (journal appends): the shared :class:`Revision` is left alone.
         """
         conn = self.connection()
-        with self._write_lock:
+        with self._write_lock, self.writers.held():
             conn.execute("BEGIN IMMEDIATE")
             try:
                 yield conn
@@ -219,6 +268,7 @@ class Database:
             conn.close()
         self._local = threading.local()
         self.revision.close()
+        self.writers.close()
 
 
 def clock_now_us(frozen_us: int | None, offset_us: int) -> int:

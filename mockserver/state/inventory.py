@@ -15,6 +15,7 @@ on a host.
 from __future__ import annotations
 
 import json
+import secrets
 import sqlite3
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -57,7 +58,9 @@ class Inventory:
     def __init__(self, database: db.Database) -> None:
         self._db = database
         database.create_tables(SCHEMA)
-        self._snapshot: tuple[int, dict[str, Entity]] = (-1, {})  # (revision, entities by id)
+        # (revision, stamp, entities by id): the revision moves with every change of the state, the
+        # stamp only with the inventory's, so a task or a journal write costs one small read here.
+        self._snapshot: tuple[int, str | None, dict[str, Entity]] = (-1, None, {})
         self.replaced = False
 
     # -- the loaded inventory
@@ -83,16 +86,23 @@ class Inventory:
     def reset(self, tx: sqlite3.Connection) -> None:
         tx.execute("DELETE FROM inventory")
         tx.execute(f"INSERT INTO inventory ({_COLUMNS}) SELECT {_COLUMNS} FROM loaded_inventory")
+        _stamp(tx)
 
     # -- reading (from a snapshot of the whole inventory, read again only when the state changed)
 
     def all(self) -> dict[str, Entity]:
         """Every entity by id, in the order they were declared."""
         revision = self._db.revision.value()  # before reading: a later change moves it again
-        if self._snapshot[0] != revision:
-            rows = self._db.connection().execute(f"SELECT {_COLUMNS} FROM inventory ORDER BY seq").fetchall()
-            self._snapshot = (revision, {row[0]: _entity(row) for row in rows})
-        return self._snapshot[1]
+        cached_revision, cached_stamp, entities = self._snapshot
+        if cached_revision != revision:
+            conn = self._db.connection()
+            row = conn.execute("SELECT value FROM meta WHERE key = 'inventory_stamp'").fetchone()
+            stamp = None if row is None else str(row[0])
+            if stamp is None or stamp != cached_stamp:
+                rows = conn.execute(f"SELECT {_COLUMNS} FROM inventory ORDER BY seq").fetchall()
+                entities = {row[0]: _entity(row) for row in rows}
+            self._snapshot = (revision, stamp, entities)
+        return entities
 
     def get(self, entity_id: str, mo_type: str = "ManagedEntity") -> Entity:
         """EntityNotFound (ManagedObjectNotFound) unless there is such an entity."""
@@ -134,6 +144,15 @@ class Inventory:
 
     # -- changing it
 
+    def replace_in(self, tx: sqlite3.Connection, entities: Sequence[Entity]) -> None:
+        """Serve *entities* from now on (the loaded inventory, which reset returns to, stays)."""
+        tx.execute("DELETE FROM inventory")
+        tx.executemany(
+            f"INSERT INTO inventory ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)",
+            [_row(seq, entity) for seq, entity in enumerate(entities, 1)],
+        )
+        _stamp(tx)
+
     def update(self, entity_id: str, **changes: Any) -> Entity:
         """Set properties of one entity (its power state, say); returns it changed."""
         with self._db.write() as tx:
@@ -142,6 +161,7 @@ class Inventory:
                 raise EntityNotFound(entity_id)
             changed = _entity(row).with_properties(**changes)
             tx.execute("UPDATE inventory SET props = ? WHERE id = ?", (_props_json(changed), entity_id))
+            _stamp(tx)
         return changed
 
 
@@ -414,6 +434,15 @@ def _name(item: Mapping[str, Any], path: tuple[str | int, ...]) -> str:
 
 
 # -- storage ----------------------------------------------------------------------------------------
+
+
+def _stamp(tx: sqlite3.Connection) -> None:
+    """Mark a change of the inventory (a new random stamp: every process's snapshot is stale)."""
+    tx.execute(
+        "INSERT INTO meta (key, value) VALUES ('inventory_stamp', ?1)"
+        " ON CONFLICT (key) DO UPDATE SET value = ?1",
+        (secrets.token_hex(8),),
+    )
 
 
 def _props_json(entity: Entity) -> str:

@@ -29,8 +29,10 @@ SCHEMA = (
     """CREATE TABLE IF NOT EXISTS journal (
         id INTEGER PRIMARY KEY AUTOINCREMENT, time_us INTEGER NOT NULL, face TEXT NOT NULL,
         operation TEXT NOT NULL, task_ids TEXT NOT NULL, user TEXT, outcome TEXT NOT NULL,
-        http_status INTEGER NOT NULL, latency_ms REAL NOT NULL)""",
+        http_status INTEGER NOT NULL, entity TEXT, latency_ms REAL NOT NULL)""",
 )
+# Added after the first release: a state file made before it gains the column when opened.
+ADDED_COLUMNS = (("entity", "TEXT"),)
 
 
 class Journal:
@@ -40,6 +42,7 @@ class Journal:
         self._db = database
         self.cap = cap
         database.create_tables(SCHEMA)
+        _add_missing_columns(database)
 
     def reset(self, tx: sqlite3.Connection) -> None:
         tx.execute("DELETE FROM journal")
@@ -65,7 +68,7 @@ class Journal:
                 return
             tx.executemany(
                 "INSERT INTO journal (time_us, face, operation, task_ids, user, outcome, http_status,"
-                " latency_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                " entity, latency_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 rows,
             )
             newest = tx.execute("SELECT MAX(id) FROM journal").fetchone()[0] or 0
@@ -79,11 +82,12 @@ class Journal:
         face: Face | None = None,
         operation: str | None = None,
         limit: int | None = None,
+        entity: str | None = None,
     ) -> list[JournalEntry]:
         """Matching entries, oldest first; *limit*: only the newest *limit* of them."""
-        where, params = _filter(task, outcome, face, operation)
+        where, params = _filter(task, outcome, face, operation, entity)
         sql = (
-            "SELECT id, time_us, face, operation, task_ids, user, outcome, http_status, latency_ms"
+            "SELECT id, time_us, face, operation, task_ids, user, outcome, http_status, entity, latency_ms"
             f" FROM journal{where} ORDER BY id DESC"
         )
         if limit is not None:
@@ -99,8 +103,9 @@ class Journal:
         outcome: str | None = None,
         face: Face | None = None,
         operation: str | None = None,
+        entity: str | None = None,
     ) -> int:
-        where, params = _filter(task, outcome, face, operation)
+        where, params = _filter(task, outcome, face, operation, entity)
         row = self._db.connection().execute(f"SELECT COUNT(*) FROM journal{where}", params).fetchone()
         return int(row[0])
 
@@ -111,7 +116,7 @@ class Journal:
 
 Row = tuple[Any, ...]
 """A journal entry as stored: time_us, face, operation, task_ids (JSON), user, outcome, http_status,
-latency_ms."""
+entity, latency_ms (latency last: an answer given again from memory changes its time and latency)."""
 
 
 def row_of(entry: JournalEntry) -> Row:
@@ -123,6 +128,7 @@ def row_of(entry: JournalEntry) -> Row:
         entry.user,
         entry.outcome,
         entry.http_status,
+        entry.entity,
         entry.latency_ms,
     )
 
@@ -134,14 +140,14 @@ def ids_json(task_ids: tuple[str, ...]) -> str:
 
 
 def _filter(
-    task: str | None, outcome: str | None, face: str | None, operation: str | None
+    task: str | None, outcome: str | None, face: str | None, operation: str | None, entity: str | None = None
 ) -> tuple[str, list[Any]]:
     clauses: list[str] = []
     params: list[Any] = []
     if task is not None:
         clauses.append("EXISTS (SELECT 1 FROM json_each(journal.task_ids) WHERE value = ?)")
         params.append(task)
-    for column, value in (("outcome", outcome), ("face", face), ("operation", operation)):
+    for column, value in (("outcome", outcome), ("face", face), ("operation", operation), ("entity", entity)):
         if value is not None:
             clauses.append(f"{column} = ?")
             params.append(value)
@@ -149,7 +155,7 @@ def _filter(
 
 
 def _entry(row: tuple[Any, ...]) -> JournalEntry:
-    entry_id, time_us, face, operation, task_ids, user, outcome, http_status, latency_ms = row
+    entry_id, time_us, face, operation, task_ids, user, outcome, http_status, entity, latency_ms = row
     return JournalEntry(
         time=db.from_us(time_us),
         face=face,
@@ -160,7 +166,16 @@ def _entry(row: tuple[Any, ...]) -> JournalEntry:
         http_status=http_status,
         latency_ms=latency_ms,
         id=entry_id,
+        entity=entity,
     )
+
+
+def _add_missing_columns(database: db.Database) -> None:
+    with database.write(changes_state=False) as tx:
+        present = {row[1] for row in tx.execute("PRAGMA table_info(journal)")}
+        for name, kind in ADDED_COLUMNS:
+            if name not in present:
+                tx.execute(f"ALTER TABLE journal ADD COLUMN {name} {kind}")
 
 
 class JournalWriter:

@@ -173,6 +173,38 @@ def next_change(spec: TaskSpec, runtime: Runtime, now: datetime) -> datetime | N
     return runtime.queued_at + _seconds(spec.timeline[following].at)
 
 
+def outcome(spec: TaskSpec, runtime: Runtime, now: datetime) -> str | None:
+    """How the task ended as its clients know it ("success" or "error"), or None while it has not.
+
+    A polls-progressed task has ended only once a read showed its last step (an internal peek
+    shows what the *next* read would); a cancelled one ended in error.
+    """
+    if runtime.cancelled_at is not None:
+        return "error"
+    if spec.progression == "polls" and runtime.completed_at is None:
+        return None
+    index = current_index(spec, runtime, now)
+    state = spec.timeline[index].state if index >= 0 else "queued"
+    return state if state in TERMINAL_STATES else None
+
+
+def completed_at(spec: TaskSpec, runtime: Runtime, now: datetime) -> datetime | None:
+    """When the task ended (its completeTime), None while it has not."""
+    if runtime.cancelled_at is not None:
+        return runtime.cancelled_at
+    if outcome(spec, runtime, now) is None:
+        return None
+    return _start_and_complete(spec, runtime, current_index(spec, runtime, now))[1]
+
+
+def fault_fields(spec: TaskSpec, runtime: Runtime, now: datetime) -> tuple[tuple[str, str], ...]:
+    """The vim25 fields of the fault the task shows now (none when it shows no error step)."""
+    if runtime.cancelled_at is not None:
+        return ()
+    index = current_index(spec, runtime, now)
+    return spec.timeline[index].fault_fields if index >= 0 else ()
+
+
 def _add_outcome(info: dict[str, Any], step: Step | None, cancelled: bool) -> None:
     """error / result / progress, as the current step (or the cancellation) says."""
     if cancelled:

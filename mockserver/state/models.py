@@ -48,6 +48,8 @@ class Step:
     result: str | None = None  # success: the result (e.g. a moref id)
     fault: str | None = None  # error: vim25 fault type name
     message: str | None = None  # error: localized message
+    # error: the fault's own vim25 fields in schema order (InvalidPowerState's existingState...)
+    fault_fields: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +93,7 @@ class JournalEntry:
     id: int | None = None  # assigned by the journal
     # The reset generation the request started in; an entry of an earlier one is not written.
     generation: int | None = field(default=None, compare=False)
+    entity: str | None = None  # the managed entity the call acted on (a VM's id), when one
 
 
 @dataclass(frozen=True, slots=True)

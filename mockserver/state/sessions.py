@@ -120,6 +120,10 @@ class Sessions:
         reference = (expected if expected is not None else password + "\0").encode()
         return hmac.compare_digest(reference, password.encode()) and expected is not None
 
+    def default_user(self) -> str:
+        """The first account: who the adapter's configured account is when a request names none."""
+        return next(iter(self._accounts), "")
+
     # -- sessions
 
     def create(self, user: str, *, ip: str = "", agent: str = "") -> str:

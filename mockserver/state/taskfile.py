@@ -17,7 +17,7 @@ import itertools
 import re
 import tomllib
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from functools import cache
 from importlib import resources
@@ -26,12 +26,14 @@ from typing import Any
 
 import yaml
 
+from vismock import power
 from vismock.codec import XsDateTime
 from vismock.codec.taskinfo import task_info_model
 from vismock.errors import VismockError
+from vismock.mockserver.state.behaviour import DEFAULT_KEY, Behaviour, Override
 from vismock.mockserver.state.inventory import InventoryError, entities_from_document
 from vismock.mockserver.state.models import Entity, Reason, Step, TaskSpec
-from vismock.schemas import entity_types, fault_types, task_methods
+from vismock.schemas import entity_types, fault_fields, fault_types, task_methods
 
 Path_ = tuple[str | int, ...]
 
@@ -49,7 +51,7 @@ OWN_KEYS = frozenset(
 )  # fmt: skip
 # Plain TaskInfo elements the lifecycle sets itself, from the task's own keys or its timeline.
 LIFECYCLE_ELEMENTS = frozenset({"name", "entityName", "result", "progress", "startTime", "completeTime"})
-STEP_KEYS = frozenset({"state", "at", "progress", "result", "fault", "message"})
+STEP_KEYS = frozenset({"state", "at", "progress", "result", "fault", "message", "faultFields"})
 ENTITY_KEYS = frozenset({"type", "id", "name"})
 REASON_KEYS = {
     "user": frozenset({"user"}),
@@ -94,10 +96,13 @@ def format_path(path: Path_) -> str:
 @dataclass(frozen=True, slots=True)
 class Scenario:
     """What a scenario file declares: its tasks, and its inventory (None when it declares none:
-    then the built-in inventory is served)."""
+    then the built-in inventory is served); how the tasks operations create behave (by power
+    method, or ``default``), and the scripted outcomes (overrides)."""
 
     tasks: list[TaskSpec]
     inventory: list[Entity] | None = None
+    operations: dict[str, Behaviour] = field(default_factory=dict)
+    overrides: list[Override] = field(default_factory=list)
 
 
 def load_file(path: str | Path) -> Scenario:
@@ -192,6 +197,57 @@ def spec_from_dict(task: Any, source: str = "request") -> TaskSpec:
         raise TaskFileError(source, None, format_path(invalid.path), invalid.reason) from None
 
 
+def spec_from_stored(task: Mapping[str, Any]) -> TaskSpec:
+    """A spec as :func:`spec_to_dict` wrote it when it was stored (validated then), read back
+    without checking it again: the store reads a spec for every task it has not seen yet, and
+    operations create many."""
+    entity = task.get("entity") or {}
+    return TaskSpec(
+        id=task["id"],
+        name=task["name"],
+        description_id=task["descriptionId"],
+        entity_type=entity.get("type"),
+        entity_id=entity.get("id"),
+        entity_name=entity.get("name"),
+        reason=_stored_reason(task["reason"]),
+        cancelable=task["cancelable"],
+        event_chain_id=task["eventChainId"],
+        progression=task["progression"],
+        timeline=tuple(_stored_step(step) for step in task["timeline"]),
+        queued_at=XsDateTime(task["queueTime"]).datetime if "queueTime" in task else None,
+        description=task.get("description"),
+        fields=tuple((key, task[key]) for key in plain_keys() if task.get(key) is not None),
+    )
+
+
+def _stored_reason(reason: Any) -> Reason:
+    if reason == "system":
+        return Reason(kind="system")
+    if "user" in reason:
+        return Reason(kind="user", user_name=reason["user"] or None)
+    if "alarm" in reason:
+        return Reason(
+            kind="alarm",
+            alarm=reason["alarm"],
+            alarm_name=reason["alarmName"],
+            entity=reason["entity"],
+            entity_name=reason["entityName"],
+        )
+    return Reason(kind="schedule", name=reason["schedule"], scheduled_task=reason["scheduledTask"])
+
+
+def _stored_step(step: Mapping[str, Any]) -> Step:
+    return Step(
+        state=step["state"],
+        at=step["at"],
+        progress=step.get("progress"),
+        result=step.get("result"),
+        fault=step.get("fault"),
+        message=step.get("message"),
+        fault_fields=tuple((step.get("faultFields") or {}).items()),
+    )
+
+
 def spec_to_dict(spec: TaskSpec) -> dict[str, Any]:
     """The task-file form of *spec* (JSON-safe; ``spec_from_dict`` reads it back)."""
     task: dict[str, Any] = {"id": spec.id, "name": spec.name, "descriptionId": spec.description_id}
@@ -236,6 +292,8 @@ def _step_to_dict(step: Step) -> dict[str, Any]:
     ):
         if value is not None:
             data[key] = value
+    if step.fault_fields:
+        data["faultFields"] = dict(step.fault_fields)
     return data
 
 
@@ -302,15 +360,20 @@ def _nearest_line(lines: Mapping[Path_, int], path: Path_) -> int | None:
 
 
 def _toml_line(text: str, path: Path_) -> int | None:
-    """Best effort: the line of ``[[tasks]]`` number N, then of the first key of the path inside it."""
-    if len(path) < 2 or path[0] != "tasks" or not isinstance(path[1], int):
+    """Best effort: the line of ``[[tasks]]`` (or ``[[overrides]]``) number N, then of the first key
+    of the path inside it; for ``operations``, the line of the operation's table or key."""
+    lines = text.splitlines()
+    if len(path) >= 2 and path[0] == "operations" and isinstance(path[1], str):
+        return _toml_operation_line(lines, path[1])
+    if len(path) < 2 or path[0] not in ("tasks", "overrides") or not isinstance(path[1], int):
         return None
-    headers = [number for number, line in enumerate(text.splitlines(), 1) if line.strip() == "[[tasks]]"]
+    header = f"[[{path[0]}]]"
+    headers = [number for number, line in enumerate(lines, 1) if line.strip() == header]
     if path[1] >= len(headers):
         return None
     start = headers[path[1]]
     end = headers[path[1] + 1] if path[1] + 1 < len(headers) else None
-    block = text.splitlines()[start:end]
+    block = lines[start:end]
     if len(path) > 2:
         key = re.compile(rf"^\s*{re.escape(str(path[2]))}\s*=")
         for offset, line in enumerate(block, 1):
@@ -319,20 +382,37 @@ def _toml_line(text: str, path: Path_) -> int | None:
     return start
 
 
+def _toml_operation_line(lines: list[str], operation: str) -> int | None:
+    table = re.compile(rf"^\s*\[\s*operations\s*\.\s*\"?{re.escape(operation)}\"?\s*\]")
+    key = re.compile(rf"^\s*\"?{re.escape(operation)}\"?\s*=")
+    in_operations = False
+    for number, line in enumerate(lines, 1):
+        if table.match(line) or (in_operations and key.match(line)):
+            return number
+        if line.strip().startswith("["):
+            in_operations = line.strip() == "[operations]"
+    return None
+
+
 # -- validation ---------------------------------------------------------------------------------
+
+
+SCENARIO_KEYS = frozenset({"tasks", "inventory", "operations", "overrides"})
 
 
 def _scenario(document: Any, source: str, line_of: Callable[[Path_], int | None]) -> Scenario:
     try:
         if not isinstance(document, Mapping):
             raise _Invalid((), "expected a mapping with a 'tasks' list (and an 'inventory')")
-        _no_unknown(document, frozenset({"tasks", "inventory"}), ())
+        _no_unknown(document, SCENARIO_KEYS, ())
         tasks = _validated_specs(document.get("tasks", []), ("tasks",))
         try:
             inventory = entities_from_document(document["inventory"]) if "inventory" in document else None
         except InventoryError as error:
             raise _Invalid(error.path, error.reason) from None
-        return Scenario(tasks, inventory)
+        operations = _operations(document.get("operations"), ("operations",))
+        overrides = _overrides(document.get("overrides"), ("overrides",))
+        return Scenario(tasks, inventory, operations, overrides)
     except _Invalid as invalid:
         line = line_of(invalid.path)
         raise TaskFileError(source, line, format_path(invalid.path), invalid.reason) from None
@@ -513,6 +593,8 @@ def _step(value: Any, path: Path_) -> Step:
     for key, allowed_state in (("result", "success"), ("fault", "error"), ("message", "error")):
         if key in data and state != allowed_state:
             raise _Invalid((*path, key), f"only a step in state {allowed_state} has a {key}")
+    if "faultFields" in data and state != "error":
+        raise _Invalid((*path, "faultFields"), "only a step in state error has faultFields")
     fault = _text(data, "fault", path)
     if fault is not None and fault not in fault_types():
         raise _Invalid((*path, "fault"), unknown_fault(fault))
@@ -523,7 +605,149 @@ def _step(value: Any, path: Path_) -> Step:
         result=_text(data, "result", path),
         fault=fault,
         message=_text(data, "message", path),
+        fault_fields=_fault_fields(data.get("faultFields"), fault or "SystemError", (*path, "faultFields")),
     )
+
+
+def _fault_fields(value: Any, fault: str, path: Path_) -> tuple[tuple[str, str], ...]:
+    """A fault's own fields (``{existingState: poweredOff}``), in the vim25 schema's order."""
+    if value is None:
+        return ()
+    data = _mapping(value, path)
+    known = {field.name: field for field in fault_fields(fault)}
+    if not known and data:
+        raise _Invalid((*path, next(iter(data))), f"the fault {fault} has no fields")
+    _no_unknown(data, frozenset(known), path)
+    found = {name: _text(data, name, path, required=True) or "" for name in data}
+    return tuple((name, found[name]) for name in known if name in found)
+
+
+# -- what operations' tasks do: the ``operations`` and ``overrides`` sections ------------------------
+
+BEHAVIOUR_KEYS = frozenset({"progression", "timeline", "cancelable"})
+OVERRIDE_KEYS = BEHAVIOUR_KEYS | {"operation", "vm", "times", "fault", "message", "faultFields", "after"}
+
+
+def behaviours_from_dict(value: Any, source: str = "request") -> dict[str, Behaviour]:
+    """The ``operations`` mapping (``{"default": {...}, "PowerOffVM_Task": {...}}``), e.g. JSON."""
+    try:
+        return _operations(value, ())
+    except _Invalid as invalid:
+        raise TaskFileError(source, None, format_path(invalid.path), invalid.reason) from None
+
+
+def overrides_from_dicts(value: Any, source: str = "request") -> list[Override]:
+    """Overrides from one override object or a list of them, e.g. JSON."""
+    items = value if isinstance(value, list) else [value]
+    try:
+        return _overrides(items, ())
+    except _Invalid as invalid:
+        raise TaskFileError(source, None, format_path(invalid.path), invalid.reason) from None
+
+
+def behaviour_to_dict(behaviour: Behaviour) -> dict[str, Any]:
+    """The file form of *behaviour* (``behaviours_from_dict`` reads it back)."""
+    return {
+        "progression": behaviour.progression,
+        "cancelable": behaviour.cancelable,
+        "timeline": [_step_to_dict(step) for step in behaviour.timeline],
+    }
+
+
+def override_to_dict(override: Override) -> dict[str, Any]:
+    data: dict[str, Any] = {"id": override.id} if override.id is not None else {}
+    data.update({"operation": override.operation, "vm": override.vm, "times": override.times})
+    return {**data, **behaviour_to_dict(override.behaviour)}
+
+
+def _operations(value: Any, path: Path_) -> dict[str, Behaviour]:
+    if value is None:
+        return {}
+    data = _mapping(value, path, what="a mapping of operation (or 'default') to its behaviour")
+    found: dict[str, Behaviour] = {}
+    for key, item in data.items():
+        where = (*path, key)
+        name = DEFAULT_KEY if key == DEFAULT_KEY else _power_method(key, where)
+        if name in found:
+            raise _Invalid(where, f"{key!r} names {name}, given already")
+        behaviour_data = _mapping(item, where)
+        _no_unknown(behaviour_data, BEHAVIOUR_KEYS, where)
+        if behaviour_data.get("timeline") is None:
+            raise _Invalid((*where, "timeline"), "is required (the steps of the operation's tasks)")
+        found[name] = _behaviour(behaviour_data, where)
+    return found
+
+
+def _overrides(value: Any, path: Path_) -> list[Override]:
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise _Invalid(path, f"expected a list of overrides, got {_kind(value)}")
+    return [_override(item, (*path, index)) for index, item in enumerate(value)]
+
+
+def _override(value: Any, path: Path_) -> Override:
+    data = _mapping(value, path)
+    _no_unknown(data, OVERRIDE_KEYS, path)
+    operation = _text(data, "operation", path)
+    if "fault" in data and "timeline" in data:
+        raise _Invalid((*path, "fault"), "give either a timeline or a fault (with after), not both")
+    if "fault" in data:
+        behaviour = _failing_behaviour(data, path)
+    elif data.get("timeline") is not None:
+        for key in ("message", "faultFields", "after"):
+            if key in data:
+                raise _Invalid((*path, key), "belongs with fault (in a timeline, put it on the error step)")
+        behaviour = _behaviour(data, path)
+    else:
+        raise _Invalid(path, "needs a timeline, or a fault (the task then fails with it, after 'after')")
+    return Override(
+        behaviour=behaviour,
+        operation=None if operation is None else _power_method(operation, (*path, "operation")),
+        vm=_text(data, "vm", path),
+        times=None
+        if "times" in data and data["times"] is None
+        else _int(data, "times", path, 1, XS_INT_MAX) or 1,
+    )
+
+
+def _failing_behaviour(data: Mapping[str, Any], path: Path_) -> Behaviour:
+    """``fault: InvalidState, after: 2``: running, then failing with the fault after 2 seconds
+    (or polls, or manual advances)."""
+    progression = _choice(data, "progression", PROGRESSIONS, path, default="time")
+    step = _step(
+        {key: data[key] for key in ("fault", "message", "faultFields") if key in data} | {"state": "error"},
+        path,
+    )
+    after = _number(data, "after", path)
+    if step.message is None:
+        step = replace(step, message=power.FAULT_MESSAGES.get(step.fault or ""))
+    timeline = (
+        (replace(step, at=0),) if after == 0 else (Step(state="running", at=0), replace(step, at=after))
+    )
+    return Behaviour(progression, timeline, _flag(data, "cancelable", path))  # type: ignore[arg-type]
+
+
+def _behaviour(data: Mapping[str, Any], path: Path_) -> Behaviour:
+    progression = _choice(data, "progression", PROGRESSIONS, path, default="time")
+    timeline = _timeline(data.get("timeline"), (*path, "timeline"), progression)
+    for index, step in enumerate(timeline):
+        if step.result is not None:
+            reason = "power operations return nothing (vim25: void), so their tasks have no result"
+            raise _Invalid((*path, "timeline", index, "result"), reason)
+    if timeline[-1].state not in TERMINAL:
+        reason = f"the last step is {timeline[-1].state!r}; it must be success or error (the task ends)"
+        raise _Invalid((*path, "timeline", len(timeline) - 1, "state"), reason)
+    return Behaviour(progression, timeline, _flag(data, "cancelable", path))  # type: ignore[arg-type]
+
+
+def _power_method(name: Any, path: Path_) -> str:
+    if not isinstance(name, str):
+        raise _Invalid(path, f"expected an operation name, got {_kind(name)}")
+    try:
+        return power.method(name).name
+    except KeyError as error:
+        raise _Invalid(path, str(error.args[0])) from None
 
 
 # -- field readers ------------------------------------------------------------------------------

@@ -36,6 +36,8 @@ SCHEMA = (
         started_us INTEGER, completed_us INTEGER, cancelled_us INTEGER)""",
     # The loaded task set (a task file, or the built-in tasks), which reset returns to.
     "CREATE TABLE IF NOT EXISTS loaded (id TEXT PRIMARY KEY, seq INTEGER NOT NULL, spec TEXT NOT NULL)",
+    # Inserting reads MAX(seq): without an index that is a scan of every task (operations create many).
+    "CREATE INDEX IF NOT EXISTS tasks_seq ON tasks (seq)",
 )
 _RUNTIME_COLUMNS = "rev, queued_us, polls, step_index, started_us, completed_us, cancelled_us"
 _SELECT_TASK = f"SELECT {_RUNTIME_COLUMNS} FROM tasks WHERE id = ?"
@@ -56,6 +58,9 @@ class TaskRead:
 
     info: dict[str, Any]
     until_us: int
+    # The vim25 fields of the fault in info's error (the SOAP face sends them; the adapter's
+    # TaskInfo names the fault type only).
+    fault_fields: tuple[tuple[str, str], ...] = ()
 
 
 class Tasks:
@@ -175,13 +180,15 @@ class Tasks:
                 shown, stored = lifecycle.after_poll(spec, before, now)
                 if stored != before:
                     self._save_runtime(tx, task_id, stored)
-            return TaskRead(lifecycle.task_info(spec, shown, now), NOT_REMEMBERED)
+            info = lifecycle.task_info(spec, shown, now)
+            return TaskRead(info, NOT_REMEMBERED, lifecycle.fault_fields(spec, shown, now))
         index = lifecycle.current_index(spec, runtime, now)
         info = self._rendered.get_or_make(
             (task_id, columns, index), lambda: lifecycle.task_info(spec, runtime, now)
         )
         change = lifecycle.next_change(spec, runtime, now)
-        return TaskRead(dict(info), FOREVER if change is None else db.to_us(change))
+        until_us = FOREVER if change is None else db.to_us(change)
+        return TaskRead(dict(info), until_us, lifecycle.fault_fields(spec, runtime, now))
 
     # -- changing lifecycles
 
@@ -230,6 +237,22 @@ class Tasks:
         for task_id, rev, text in rows:
             self._save_runtime(tx, task_id, lifecycle.restarted_at(self._spec(task_id, rev, text), moment))
 
+    # -- for the parts that create tasks inside their own transactions (the power operations)
+
+    def insert_in(self, tx: sqlite3.Connection, specs: Iterable[TaskSpec], now_us: int) -> None:
+        """Add (or replace) *specs*, queued at *now_us*, in the caller's write transaction. The
+        specs are trusted: built from validated parts, they are not checked again (and this
+        process's reads need not parse them back)."""
+        self._insert(tx, specs, now_us, remember=True)
+
+    def lifecycle_in(self, conn: sqlite3.Connection, task_id: str) -> tuple[TaskSpec, lifecycle.Runtime]:
+        """A task's spec and stored runtime, read on *conn* (inside the caller's transaction)."""
+        spec, columns = self._stored(conn, task_id)
+        return spec, _runtime(columns)
+
+    def delete_in(self, tx: sqlite3.Connection, task_ids: Sequence[str]) -> None:
+        tx.executemany("DELETE FROM tasks WHERE id = ?", [(task_id,) for task_id in task_ids])
+
     # -- storage
 
     def _stored(self, conn: sqlite3.Connection, task_id: str) -> tuple[TaskSpec, tuple[Any, ...]]:
@@ -254,13 +277,16 @@ class Tasks:
         self._specs.put(task_id, (rev, spec))
         return spec
 
-    def _insert(self, tx: sqlite3.Connection, specs: Iterable[TaskSpec], now_us: int) -> None:
+    def _insert(
+        self, tx: sqlite3.Connection, specs: Iterable[TaskSpec], now_us: int, *, remember: bool = False
+    ) -> None:
         now = db.from_us(now_us)
         for spec in specs:
             runtime = lifecycle.initial_runtime(spec, now)
-            tx.execute(
-                _UPSERT_TASK, (spec.id, secrets.randbits(62), _spec_to_json(spec), *_runtime_columns(runtime))
-            )
+            rev = secrets.randbits(62)
+            tx.execute(_UPSERT_TASK, (spec.id, rev, _spec_to_json(spec), *_runtime_columns(runtime)))
+            if remember:
+                self._specs.put(spec.id, (rev, spec))
 
     @staticmethod
     def _save_runtime(tx: sqlite3.Connection, task_id: str, runtime: lifecycle.Runtime) -> None:
@@ -307,7 +333,7 @@ def _spec_to_json(spec: TaskSpec) -> str:
 
 
 def _spec_from_json(text: str) -> TaskSpec:
-    return taskfile.spec_from_dict(json.loads(text), "stored task")
+    return taskfile.spec_from_stored(json.loads(text))
 
 
 def _check_spec(spec: TaskSpec) -> None:

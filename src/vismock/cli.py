@@ -20,7 +20,7 @@ from vismock import __version__
 COMMAND_MODULES = (
     "vismock.codec.cli",  # validate, decode, encode
     "vismock.mockserver.cli",  # serve
-    "vismock.adapter.cli",  # retrieve-task-status
+    "vismock.adapter.cli",  # run, retrieve-task-status
     "vismock.adapter.recording.cli",  # record
 )
 

@@ -126,7 +126,8 @@ def test_a_followed_recording_replays_the_same_answers_on_both_faces(
 
 def _assert_timeline_close_to_the_scenario(specs: Sequence[Any]) -> None:
     """Start and completion exactly where the scenario has them; changes without a time of their
-    own (progress) within half a second of it (the recorder saw them that late at most)."""
+    own (progress) when the recorder saw them: within a second after the scenario's time (the
+    server's wait looks every 0.05 s; 0.64 s late was seen with the whole suite on 2 cores)."""
     by_id = {spec.id: spec for spec in specs}
     clone = [(step.state, step.at, step.progress) for step in by_id["task-301"].timeline]
     assert [state for state, _at, _progress in clone] == [
@@ -137,7 +138,7 @@ def _assert_timeline_close_to_the_scenario(specs: Sequence[Any]) -> None:
         "success",
     ]
     assert (clone[0][1], clone[1][1], clone[4][1]) == (0, 1.5, 6)
-    assert abs(clone[2][1] - 3) < 0.5 and abs(clone[3][1] - 4.5) < 0.5
+    assert 2.95 <= clone[2][1] < 4 and 4.45 <= clone[3][1] < 5.5  # 0.05: the clocks' rounding
     assert by_id["task-301"].queued_at is None  # followed: queued when the recording is loaded
     assert by_id["task-304"].queued_at is not None  # finished long ago: as it was
 

@@ -80,11 +80,18 @@ def test_json_line() -> None:
         "face": "adapter",
         "operation": "Retrieve_Task_Status",
         "tasks": ["task-525", "task-2675"],
+        "entity": None,
         "user": "vismock",
         "status": 200,
         "outcome": "ok",
         "latency_ms": 0.553,
     }
+
+
+def test_the_entity_a_call_acted_on_is_named() -> None:
+    record = dataclasses.replace(RECORD, operation="PowerOffVM_Task", task_ids=(), entity="vm-601")
+    assert " operation=PowerOffVM_Task entity=vm-601 user=vismock " in format_record(record)
+    assert json.loads(format_record(record, "json"))["entity"] == "vm-601"
 
 
 def test_a_fault_and_a_dropped_connection() -> None:
@@ -147,6 +154,7 @@ def test_the_record_has_no_field_a_secret_could_go_in() -> None:
         "outcome",
         "latency_ms",
         "remote_addr",
+        "entity",
     }
     for forbidden in ("password", "pwd", "token", "authorization", "headers", "body"):
         with pytest.raises(TypeError):

@@ -190,3 +190,17 @@ def contents(body: bytes) -> dict[str, dict[str, Any]]:
             props[missing.findtext("v:path", namespaces=NS)] = ("missing", fault.get(f"{{{vim25.XSI}}}type"))
         found[f"{obj.get('type')}:{obj.text}"] = props
     return found
+
+
+def clock_moves_later(backend: Backend, *seconds: float, pause: float = 0.15) -> threading.Thread:
+    """Advance *backend*'s (frozen) clock by each of *seconds* in turn from another thread, while
+    the caller blocks on a waiter (pyVim's WaitForTask)."""
+
+    def run() -> None:
+        for step in seconds:
+            threading.Event().wait(pause)
+            backend.clock.advance(step)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    return thread

@@ -14,6 +14,7 @@ import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -69,3 +70,10 @@ def _wait_until_up(url: str, process: subprocess.Popen[bytes], deadline_seconds:
         except OSError:
             time.sleep(0.1)
     raise RuntimeError(f"{VCSIM} did not answer {url} within {deadline_seconds} s")
+
+
+def vcsim_address(url: str) -> tuple[str, int]:
+    """(host, port) of a simulator's SOAP URL, for clients that take them apart (pyVmomi's SmartConnect)."""
+    address = urlsplit(url)
+    assert address.hostname is not None and address.port is not None
+    return address.hostname, address.port

@@ -21,10 +21,10 @@ from collections.abc import Hashable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from vismock.adapter import operations
-from vismock.adapter.operations import error_response
+from vismock.adapter.operations import VirtualMachine, error_response
 from vismock.codec import Codec, CodecError, ValidationIssue
 from vismock.codec.parsing import ParseFailure
-from vismock.faults import InvalidLogin, VimFault
+from vismock.faults import InvalidArgument, InvalidLogin, VimFault, VirtualMachineNotFound
 from vismock.mockserver.cache import BoundedCache
 from vismock.mockserver.faces.common import (
     FaceRequest,
@@ -74,16 +74,38 @@ class BadRequest(Exception):
 
 
 class StateVCenter:
-    """The mock's state as the vCenter an operation runs against; notes how long its reads hold."""
+    """The mock's state as the vCenter an operation runs against, for *user*; notes how long its
+    reads hold, and which VM and task a request acted on (for the journal)."""
 
-    def __init__(self, backend: Backend, observation: Observation) -> None:
+    def __init__(self, backend: Backend, observation: Observation, user: str | None = None) -> None:
         self._backend = backend
         self._observation = observation
+        self._user = user
 
     def task_info(self, task_id: str) -> dict[str, Any]:
         read = self._backend.tasks.read(task_id, poll=True)
         self._observation.holds_until(read.until_us)
         return read.info
+
+    def virtual_machine(self, name: str) -> VirtualMachine:
+        found = self._backend.inventory.named(name, "VirtualMachine")
+        if not found:
+            raise VirtualMachineNotFound(name)
+        if len(found) > 1:
+            ids = ", ".join(vm.id for vm in found)
+            raise InvalidArgument(
+                f"{len(found)} virtual machines are named {name!r} ({ids})", "virtual-machine"
+            )
+        vm = found[0]
+        self._observation.entity = vm.id
+        now = self._backend.power.of(vm.id)
+        self._observation.holds_until(now.until_us)
+        return VirtualMachine(vm.id, vm.name, now.state, bool(vm.props.get("template")), now.running)
+
+    def start_power_task(self, vm: VirtualMachine, method: str) -> str:
+        started = self._backend.power.start(vm.id, method, user=self._user, refuse=True)
+        self._observation.task_ids = (*self._observation.task_ids, started.task_id)
+        return started.task_id
 
 
 class AdapterFace:
@@ -133,7 +155,9 @@ class AdapterFace:
         if user is not None and not backend.sessions.check_login(user, str(data.get("password") or "")):
             fault = InvalidLogin()
             return error_response(fault.message, fault.fault_type)
-        return operations.respond(data, StateVCenter(backend, observation))
+        return operations.respond(
+            data, StateVCenter(backend, observation, user or backend.sessions.default_user())
+        )
 
     def decoded(self, body: bytes) -> dict[str, Any]:
         """The decoded request in *body*, or BadRequest listing every problem."""

@@ -34,6 +34,7 @@ from vismock.mockserver.faces.soap import (  # noqa: F401  (each module register
     task,
     task_manager,
     view_manager,
+    virtual_machine,
     wire,
 )
 from vismock.mockserver.faces.soap.objects import Answer, Call, Method, callable_without_session, method_of
@@ -72,6 +73,8 @@ class SoapFace:
             return self.fault(fault)
         observation.operation = soap.method
         observation.task_ids = tuple(requested_task_ids(soap))
+        if soap.this is not None and soap.this.type in wire.MANAGED_ENTITY_TYPES:
+            observation.entity = soap.this.value  # the journal says which entity a call acted on
         try:
             return self._dispatch(request, soap, observation, services)
         except VimFault as fault:

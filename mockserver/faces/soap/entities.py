@@ -9,8 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from lxml import etree
-
 from vismock.faults import ManagedObjectNotFound
 from vismock.mockserver.faces.soap import wire
 from vismock.mockserver.faces.soap.objects import Call, ManagedType, is_a, managed_type
@@ -115,7 +113,7 @@ for _prop in ("vmFolder", "hostFolder", "datastoreFolder", "networkFolder"):
     _folder_reader(_prop)
 
 
-# -- compute resources and virtual machines
+# -- compute resources (virtual machines: virtual_machine.py)
 
 
 @ENTITY_TYPES["ComputeResource"].property("host")
@@ -127,27 +125,6 @@ def hosts(call: Call, ref: MoRef, entity: Entity) -> Value:
 def resource_pool(call: Call, ref: MoRef, entity: Entity) -> Value | None:
     pool = entity.props.get("resourcePool")
     return None if pool is None else wire.moref_value(MoRef("ResourcePool", str(pool)))
-
-
-@ENTITY_TYPES["VirtualMachine"].property("runtime", default=True)
-def runtime(call: Call, ref: MoRef, entity: Entity) -> Value:
-    power = str(entity.props.get("powerState", "poweredOn"))
-    host = entity.props.get("host")
-
-    def fill(element: etree._Element) -> None:
-        if host is not None:
-            wire.sub_moref(element, "host", MoRef("HostSystem", str(host)))
-        wire.sub(element, "connectionState", "connected")
-        wire.sub(element, "powerState", power)
-        wire.sub(element, "toolsInstallerMounted", "false")
-        wire.sub(element, "numMksConnections", "0")
-
-    return Value("VirtualMachineRuntimeInfo", fill)
-
-
-@ENTITY_TYPES["VirtualMachine"].property("runtime.powerState")
-def power_state(call: Call, ref: MoRef, entity: Entity) -> Value:
-    return wire.text_value("VirtualMachinePowerState", str(entity.props.get("powerState", "poweredOn")))
 
 
 @ENTITY_TYPES["VirtualMachine"].property("parentVApp")
@@ -228,9 +205,3 @@ def guest(call: Call, ref: MoRef, entity: Entity) -> Value:
             ("guestState", "notRunning"),
         ],
     )
-
-
-@ENTITY_TYPES["VirtualMachine"].property("config.template")
-def is_template(call: Call, ref: MoRef, entity: Entity) -> Value:
-    """Whether the VM is a template: the one field of ``config`` the inventory knows."""
-    return wire.text_value("xsd:boolean", wire.bool_text(bool(entity.props.get("template", False))))

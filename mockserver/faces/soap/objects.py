@@ -46,6 +46,9 @@ class Call:
     session: str | None  # the session cookie, when it names a live session
     user: str | None
     headers: list[tuple[str, str]] = field(default_factory=list)  # extra reply headers (Set-Cookie)
+    # Objects this call loaded, and whether as a client's poll: one read of each per call (a
+    # RetrieveProperties checks then reads its starting objects). A wait clears it per look.
+    loaded: dict[MoRef, tuple[Any, bool]] = field(default_factory=dict)
 
     @property
     def backend(self) -> Backend:
@@ -241,7 +244,13 @@ def load(call: Call, ref: MoRef, *, poll: bool) -> Any:
     )
     if loader is None:
         raise ManagedObjectNotFound(ref.type, ref.value)
-    return loader(call, ref, poll)
+    # A call reads an object once: again only when a peek is followed by a poll, which counts.
+    found = call.loaded.get(ref)
+    if found is not None and (found[1] or not poll):
+        return found[0]
+    value = loader(call, ref, poll)
+    call.loaded[ref] = (value, poll)
+    return value
 
 
 def read_properties(

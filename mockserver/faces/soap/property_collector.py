@@ -96,7 +96,7 @@ def targets_of(call: Call, specs: Sequence[FilterSpec]) -> list[Target]:
     """Every object *specs* reach that a PropertySpec applies to, with what to read of it (a
     starting object that does not exist is ManagedObjectNotFound, a bad path InvalidProperty)."""
     for spec in specs:
-        spec.check(call)
+        spec.check(call, reading=True)
     return [(spec, ref, paths) for spec in specs for ref, paths in targets(call, spec)]
 
 
@@ -384,6 +384,9 @@ class _pending_wait:
 def look(
     call: Call, session: str, collector: str, seen: Snapshot, *, poll: bool
 ) -> tuple[Snapshot, list[tuple[str, list[ObjectChange]]]]:
+    # Each look is a fresh read: a wait looks again and again within one call, and what the
+    # call loaded on an earlier look is exactly what the wait is waiting to see change.
+    call.loaded.clear()
     snapshot: Snapshot = {}
     changed: list[tuple[str, list[ObjectChange]]] = []
     for stored in call.backend.sessions.objects(session, FILTER, collector):

@@ -1,4 +1,5 @@
-"""TaskManager: ``recentTask``, every task the mock holds."""
+"""TaskManager: ``recentTask``: the tasks of the task file and the admin API, and the newest tasks
+operations created (vCenter keeps "the last 200 completed")."""
 
 from __future__ import annotations
 
@@ -12,4 +13,4 @@ task_manager = managed_type("TaskManager", singleton=TASK_MANAGER.value)
 
 @task_manager.property("recentTask", default=True)
 def recent_task(call: Call, ref: MoRef, loaded: object) -> Value:
-    return wire.moref_array([MoRef("Task", spec.id) for spec in call.backend.tasks.specs()])
+    return wire.moref_array([MoRef("Task", task_id) for task_id in call.backend.power.recent_task_ids()])

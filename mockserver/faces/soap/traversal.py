@@ -98,11 +98,14 @@ class FilterSpec:
                 paths.extend(default_paths(ref) if spec.all else spec.paths)
         return None if paths is None else tuple(dict.fromkeys(paths))
 
-    def check(self, call: Call) -> None:
+    def check(self, call: Call, *, reading: bool = False) -> None:
         """Faults now rather than on every read: every starting object exists, every path (to read
-        or to follow) is one of its type, every SelectionSpec names a TraversalSpec."""
+        or to follow) is one of its type, every SelectionSpec names a TraversalSpec.
+
+        *reading*: the call reads the objects next (RetrieveProperties), so a starting object it
+        reads is loaded as that read (a poll), once, rather than peeked at first."""
         for spec in self.objects:
-            load(call, spec.obj, poll=False)
+            load(call, spec.obj, poll=reading and bool(self.paths_for(spec.obj)))
             named = spec.traversals()
             for selection in _selections(spec.select):
                 if selection.type is None and selection.name not in named:

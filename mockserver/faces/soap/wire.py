@@ -33,6 +33,7 @@ from vismock.faults import (
     VimFault,
 )
 from vismock.schemas import entity_types, fault_types, schema_directory
+from vismock.schemas import fault_fields as fault_field_types
 
 VIM25 = "urn:vim25"
 SOAPENV = "http://schemas.xmlsoap.org/soap/envelope/"
@@ -278,24 +279,36 @@ def reason_types() -> tuple[str, ...]:
     return task_info_model().slot(REASON_GROUP).elements
 
 
-def task_info_value(info: Mapping[str, Any]) -> Value:
-    """vim25 TaskInfo from the codec's TaskInfo dict (the one model both faces render)."""
+FaultFields = tuple[tuple[str, str], ...]
+"""A fault's own vim25 fields, in schema order (``(("existingState", "poweredOff"),)``)."""
+
+
+def task_info_value(info: Mapping[str, Any], fault_fields: FaultFields = ()) -> Value:
+    """vim25 TaskInfo from the codec's TaskInfo dict (the one model both faces render), and the
+    fields of its error's fault (which the adapter's TaskInfo does not carry)."""
 
     def fill(element: etree._Element) -> None:
-        fill_task_info(element, info)
+        fill_task_info(element, info, fault_fields)
 
     return Value("TaskInfo", fill)
 
 
-def fill_task_info(element: etree._Element, info: Mapping[str, Any]) -> None:
+def fill_task_info(element: etree._Element, info: Mapping[str, Any], fault_fields: FaultFields = ()) -> None:
     """TaskInfo's fields in schema order (vismock.codec.taskinfo), each in vim25's shape."""
     for slot in task_info_model().slots:
         found = slot.value_in(info)
         if found is not None:
-            fill_slot(element, slot, found[0], found[1], info)
+            fill_slot(element, slot, found[0], found[1], info, fault_fields)
 
 
-def fill_slot(parent: etree._Element, slot: Slot, name: str, value: Any, info: Mapping[str, Any]) -> None:
+def fill_slot(
+    parent: etree._Element,
+    slot: Slot,
+    name: str,
+    value: Any,
+    info: Mapping[str, Any],
+    fault_fields: FaultFields = (),
+) -> None:
     """One TaskInfo field as vim25 writes it, by what the adapter schema says it is: a managed
     object reference, a data object of one of a few known types, or plain text."""
     if slot.is_reference:
@@ -309,14 +322,14 @@ def fill_slot(parent: etree._Element, slot: Slot, name: str, value: Any, info: M
         if slot.vim25_any:
             element.set(XSI_TYPE, xsi_type_of(slot))
     else:
-        data_object = _data_object(slot, name, value, info)
+        data_object = _data_object(slot, name, value, info, fault_fields)
         element = sub(parent, slot.vim25_name)
         if slot.name == REASON_GROUP:
             element.set(XSI_TYPE, data_object.xsi_type)
         data_object.fill(element)
 
 
-def task_info_field(info: Mapping[str, Any], vim25_name: str) -> Value | None:
+def task_info_field(info: Mapping[str, Any], vim25_name: str, fault_fields: FaultFields = ()) -> Value | None:
     """The value of property ``info.<vim25_name>`` of a task (None when unset)."""
     slot = task_info_model().by_vim25_name(vim25_name)
     found = slot.value_in(info)
@@ -329,10 +342,12 @@ def task_info_field(info: Mapping[str, Any], vim25_name: str) -> Value | None:
         return moref_array([MoRef(mo_type, str(mo_id)) for item in value for mo_type, mo_id in item.items()])
     if slot.is_simple:
         return text_value(xsi_type_of(slot), plain_text(value))
-    return _data_object(slot, name, value, info)
+    return _data_object(slot, name, value, info, fault_fields)
 
 
-def _data_object(slot: Slot, name: str, value: Any, info: Mapping[str, Any]) -> Value:
+def _data_object(
+    slot: Slot, name: str, value: Any, info: Mapping[str, Any], fault_fields: FaultFields = ()
+) -> Value:
     """A data object field of TaskInfo: the reason (its type is the element chosen), a
     LocalizableMessage or a LocalizedMethodFault."""
     if slot.name == REASON_GROUP:
@@ -342,7 +357,10 @@ def _data_object(slot: Slot, name: str, value: Any, info: Mapping[str, Any]) -> 
     if slot.type_name == "LocalizedMethodFault":
         context = task_entity(info)
         return Value(
-            slot.type_name, lambda element: fill_localized_fault(element, value, context=context, info=info)
+            slot.type_name,
+            lambda element: fill_localized_fault(
+                element, value, context=context, info=info, fields=fault_fields
+            ),
         )
     raise TypeError(f"TaskInfo field {name!r} of type {slot.type_name!r} has no vim25 rendering")
 
@@ -419,8 +437,12 @@ def fill_fault_fields(
     context: MoRef | None = None,
     info: Mapping[str, Any] | None = None,
     fault: VimFault | None = None,
+    fields: FaultFields = (),
 ) -> None:
-    """The fields vim25 requires of *fault_type*, from what is known about the failure."""
+    """The fields vim25 requires of *fault_type*: those the fault carries (a task's error step,
+    a raised fault's own), else what is known about the failure."""
+    if _fill_given_fields(element, fault_type, fields or (fault.fields() if fault is not None else ())):
+        return
     context = context or MoRef("ServiceInstance", "ServiceInstance")
     if fault_type == "ManagedObjectNotFound":
         ref = MoRef(fault.mo_type, fault.mo_id) if isinstance(fault, ManagedObjectNotFound) else context
@@ -462,12 +484,39 @@ def fill_missing_property(element: etree._Element, path: str, fault: VimFault, c
     sub(localized, "localizedMessage", fault.message)
 
 
+# The managed object type of reference fields a fault may carry (others: by their id's prefix).
+_REFERENCE_FIELD_TYPES = {"task": "Task"}
+
+
+def _fill_given_fields(element: etree._Element, fault_type: str, fields: FaultFields) -> bool:
+    """Write *fields* when they give every field *fault_type* requires; False when they do not
+    (nothing written: then the fields are made up from what is known)."""
+    declared = {declared.name: declared for declared in fault_field_types(fault_type)}
+    given = dict(fields)
+    if not fields or any(one.required and name not in given for name, one in declared.items()):
+        return False
+    for name, one in declared.items():
+        if name not in given:
+            continue
+        if one.is_reference:
+            sub(
+                element,
+                name,
+                given[name],
+                type=_REFERENCE_FIELD_TYPES.get(name) or entity_type_of(given[name]),
+            )
+        else:
+            sub(element, name, given[name])
+    return True
+
+
 def fill_localized_fault(
     element: etree._Element,
     error: Mapping[str, Any],
     *,
     context: MoRef | None = None,
     info: Mapping[str, Any] | None = None,
+    fields: FaultFields = (),
 ) -> None:
     """vim25 LocalizedMethodFault from the codec's ``{"fault", "localizedMessage"}``."""
     message = str(error.get("localizedMessage") or "")
@@ -477,7 +526,7 @@ def fill_localized_fault(
         message = f"{wanted}: {message}" if message else wanted
     fault = sub(element, "fault")
     fault.set(XSI_TYPE, fault_type)
-    fill_fault_fields(fault, fault_type, message, context=context, info=info)
+    fill_fault_fields(fault, fault_type, message, context=context, info=info, fields=fields)
     if error.get("localizedMessage") is not None or fault_type != wanted:
         sub(element, "localizedMessage", message)
 

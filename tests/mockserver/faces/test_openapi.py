@@ -33,6 +33,7 @@ from vismock.schemas import entity_types
 DOC_URI = "urn:vismock:admin-openapi"
 METHODS = ("get", "put", "post", "delete", "patch")
 SEED_REQUEST = (ROOT / "tests" / "data" / "seed" / "request.xml").read_bytes()
+POWER_OFF_REQUEST = (ROOT / "tests" / "data" / "basic-vm" / "power-off-request.xml").read_bytes()
 # Routes that are not part of the JSON API: the dashboard (an HTML page and its files), which the
 # ui blueprint adds under /_vismock/ui.
 NOT_IN_THE_API = ("ui.",)
@@ -181,9 +182,11 @@ def test_path_parameters_are_the_routes(app: Flask) -> None:
 
 
 def _adapter_request(client: FlaskClient) -> None:
-    """One adapter-face request for task-525, so the journal has something to show."""
-    answer = client.post("/adapter", data=SEED_REQUEST, headers={"Content-Type": "text/xml"})
-    assert answer.status_code == 200
+    """A read of task-525, then Power_Off_VM on win1 (task-3001, the journal examples' entry):
+    the filters must pick the second out."""
+    for request in (SEED_REQUEST, POWER_OFF_REQUEST):
+        answer = client.post("/adapter", data=request, headers={"Content-Type": "text/xml"})
+        assert answer.status_code == 200
 
 
 def _add_documented_rule(client: FlaskClient) -> None:
@@ -191,12 +194,25 @@ def _add_documented_rule(client: FlaskClient) -> None:
     assert client.post("/_vismock/faults", json=body["example"]).status_code == 201
 
 
-# What each example needs to exist before it is sent (a fresh app has the built-in tasks only).
+def _add_documented_override(client: FlaskClient) -> None:
+    body = DOCUMENT["paths"]["/_vismock/overrides"]["post"]["requestBody"]["content"]["application/json"]
+    assert client.post("/_vismock/overrides", json=body["example"]).status_code == 201
+
+
+def _set_documented_operations(client: FlaskClient) -> None:
+    body = DOCUMENT["paths"]["/_vismock/operations"]["put"]["requestBody"]["content"]["application/json"]
+    assert client.put("/_vismock/operations", json=body["example"]).status_code == 200
+
+
+# What each example needs to exist before it is sent (a fresh app has the built-in scenario only).
 SETUP: dict[str, Callable[[FlaskClient], None]] = {
     "getJournal": _adapter_request,
     "countRequests": _adapter_request,
     "listFaults": _add_documented_rule,
     "deleteFault": _add_documented_rule,
+    "listOperations": _set_documented_operations,
+    "listOverrides": _add_documented_override,
+    "deleteOverride": _add_documented_override,
 }
 # Examples whose documented answer is exactly what the server answers (no times, pids or counters
 # that change from run to run).
@@ -214,6 +230,15 @@ EXACT = {
     "deleteFault",
     "getInventoryEntity",
     "reload",
+    "replaceInventory",
+    "setPowerState",
+    "listOperations",
+    "setOperations",
+    "setOperation",
+    "listOverrides",
+    "addOverrides",
+    "clearOverrides",
+    "deleteOverride",
 }
 
 
@@ -281,6 +306,8 @@ def test_the_document_is_guarded_like_the_rest_of_the_admin_api(tmp_path: Path) 
     assert remote.status_code == 401
 
 
+SUCCESS = {"state": "success"}
+
 ERROR_CASES = [
     ("getTask", "GET", "/_vismock/tasks/task-404", {}, 404),
     ("deleteTask", "DELETE", "/_vismock/tasks/task-404", {}, 404),
@@ -303,6 +330,14 @@ ERROR_CASES = [
     ("getInventoryEntity", "GET", "/_vismock/inventory/vm-404", {}, 404),
     ("freezeClock", "POST", "/_vismock/clock/freeze", {"json": {"at": "yesterday"}}, 400),
     ("advanceClock", "POST", "/_vismock/clock/advance", {"json": {"seconds": -1}}, 400),
+    ("replaceInventory", "PUT", "/_vismock/inventory", {"json": {"datacentres": []}}, 400),
+    ("setPowerState", "PATCH", "/_vismock/inventory/vm-900", {"json": {"powerState": "poweredOn"}}, 400),
+    ("setPowerState", "PATCH", "/_vismock/inventory/vm-404", {"json": {"powerState": "poweredOn"}}, 404),
+    ("setOperations", "PUT", "/_vismock/operations", {"json": {"Power_Off": {"timeline": []}}}, 400),
+    # An operation the catalog does not have (Power_Off_VM is one), with a good timeline.
+    ("setOperation", "PUT", "/_vismock/operations/Power_Off", {"json": {"timeline": [SUCCESS]}}, 400),
+    ("addOverrides", "POST", "/_vismock/overrides", {"json": {"vm": "win1"}}, 400),
+    ("deleteOverride", "DELETE", "/_vismock/overrides/99", {}, 404),
     (
         "putTasks",
         "POST",

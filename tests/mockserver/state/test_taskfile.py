@@ -219,3 +219,17 @@ def test_the_examples_in_docs_tasks_md_load() -> None:
     for reason, kind in reasons:
         task = f"tasks: [{{id: t, name: PowerOnVM_Task, reason: {reason}}}]"
         assert parse_yaml_tasks(task, "docs/tasks.md")[0].reason.kind == kind
+
+
+@pytest.mark.parametrize("path", [*GOOD_FILES, DATA / "soap" / "tasks.yaml"], ids=lambda path: path.name)
+def test_a_stored_spec_reads_back_equal_without_checks(path: Path) -> None:
+    from vismock.mockserver.state.taskfile import spec_from_stored
+
+    specs = load_task_file(path) + load_builtin_tasks()
+    failing = Step(
+        state="error", fault="InvalidPowerState", message="m", fault_fields=(("existingState", "on"),)
+    )
+    specs.append(TaskSpec(id="task-f", name="PowerOnVM_Task", description_id="x", timeline=(failing,)))
+    for spec in specs:
+        stored = json.loads(json.dumps(spec_to_dict(spec)))
+        assert spec_from_stored(stored) == spec_from_dict(stored) == spec

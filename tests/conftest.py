@@ -15,6 +15,7 @@ from hypothesis import settings
 
 from tests.support import DATA
 from tests.support.hostile import load_documents
+from tests.support.soap import PASSWORD, T0, USER, LiveServer, live_server, make_app
 from tests.support.tools import Govc, Target, govc_binary, mock_target, sim_target
 from vismock.mockserver.app import create_app
 from vismock.mockserver.services import services_of
@@ -120,3 +121,31 @@ def target(request: pytest.FixtureRequest) -> Target:
 def govc(target: Target, tmp_path: Path) -> Govc:
     """govc pointed at *target*, with a session cache of its own."""
     return target.govc(tmp_path / "govmomi")
+
+
+# -- a live mock (a real HTTP server in a thread) for pyVmomi, one per module ------------------------
+
+
+@pytest.fixture(scope="module")
+def live_mock() -> Iterator[LiveServer]:
+    with live_server(make_app()) as running:
+        yield running
+
+
+@pytest.fixture
+def live(live_mock: LiveServer) -> LiveServer:
+    """The module's live mock, reset, its clock frozen at T0."""
+    live_mock.backend.reset()
+    live_mock.backend.clock.freeze(T0)
+    return live_mock
+
+
+@pytest.fixture
+def si(live: LiveServer) -> Iterator[Any]:
+    """A pyVmomi ServiceInstance logged in to *live*."""
+    from pyVim.connect import Disconnect, SmartConnect
+
+    service_instance = SmartConnect(protocol="http", host=live.host, port=live.port, user=USER, pwd=PASSWORD)
+    yield service_instance
+    Disconnect(service_instance)
+    service_instance._stub.DropConnections()  # no keep-alive socket left for the closing server

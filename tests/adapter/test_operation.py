@@ -43,21 +43,6 @@ OPENSSL_SELF_SIGNED = (
 STABLE_TASKS = ["task-ok", "task-fail", "task-queued", "task-running", "task-done", "task-error", "task-long"]
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[LiveServer]:
-    with live_server(make_app()) as running:
-        yield running
-
-
-@pytest.fixture
-def live(server: LiveServer) -> LiveServer:
-    from tests.support.soap import T0
-
-    server.backend.reset()
-    server.backend.clock.freeze(T0)
-    return server
-
-
 def request_for(
     task_ids: list[str], *, soap_url: str = "", user: str = USER, password: str = PASSWORD
 ) -> bytes:
@@ -196,7 +181,7 @@ def test_a_host_that_does_not_answer_is_a_timeout(silent_server: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def tls_server(server: LiveServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def tls_server(live_mock: LiveServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The same mock over https with a self-signed certificate."""
     if shutil.which("openssl") is None:
         pytest.skip("openssl is not installed")
@@ -207,7 +192,7 @@ def tls_server(server: LiveServer, tmp_path_factory: pytest.TempPathFactory) -> 
         check=True,
         capture_output=True,
     )
-    https = make_server("127.0.0.1", 0, server.app, threaded=True, ssl_context=(str(cert), str(key)))
+    https = make_server("127.0.0.1", 0, live_mock.app, threaded=True, ssl_context=(str(cert), str(key)))
     thread = threading.Thread(target=https.serve_forever, daemon=True)
     thread.start()
     yield f"https://127.0.0.1:{https.server_port}/sdk"

@@ -3,37 +3,16 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from pyVim.connect import Disconnect, SmartConnect
+from pyVim.connect import SmartConnect
 from pyVim.task import WaitForTask, WaitForTasks
 from pyVmomi import SoapStubAdapter, vim, vmodl
 
-from tests.support.soap import PASSWORD, T0, USER, LiveServer, live_server, make_app
+from tests.support.soap import T0, USER, LiveServer
 
 PropertyCollector = vmodl.query.PropertyCollector
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[LiveServer]:
-    with live_server(make_app()) as running:
-        yield running
-
-
-@pytest.fixture
-def live(server: LiveServer) -> LiveServer:
-    server.backend.reset()
-    server.backend.clock.freeze(T0)
-    return server
-
-
-@pytest.fixture
-def si(live: LiveServer) -> Iterator[Any]:
-    service_instance = SmartConnect(protocol="http", host=live.host, port=live.port, user=USER, pwd=PASSWORD)
-    yield service_instance
-    Disconnect(service_instance)
 
 
 def task(si: Any, task_id: str) -> Any:

@@ -4,19 +4,16 @@ CancelTask on a created task; every response valid against the vim25 schema."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from lxml import etree
-from pyVim.connect import Disconnect, SmartConnect
 from pyVim.task import WaitForTask
 from pyVmomi import vim, vmodl
 
 from tests.support.soap import (
-    PASSWORD,
     T0,
     USER,
     LiveServer,
@@ -24,7 +21,6 @@ from tests.support.soap import (
     backend_of,
     call_xml,
     clock_moves_later,
-    live_server,
     logged_in,
     make_app,
     post,
@@ -35,27 +31,6 @@ from vismock.mockserver.state import Behaviour, Override, Step
 PropertyCollector = vmodl.query.PropertyCollector
 WIN1, TEMPLATE, FILES = "vm-601", "vm-900", "vm-1005"  # poweredOn, a template, poweredOff
 NS = {"v": "urn:vim25"}
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[LiveServer]:
-    with live_server(make_app()) as running:
-        yield running
-
-
-@pytest.fixture
-def live(server: LiveServer) -> LiveServer:
-    server.backend.reset()
-    server.backend.clock.freeze(T0)
-    return server
-
-
-@pytest.fixture
-def si(live: LiveServer) -> Iterator[Any]:
-    service_instance = SmartConnect(protocol="http", host=live.host, port=live.port, user=USER, pwd=PASSWORD)
-    yield service_instance
-    Disconnect(service_instance)
-    service_instance._stub.DropConnections()  # no keep-alive socket left for the closing server
 
 
 def vm(si: Any, vm_id: str = WIN1) -> Any:

@@ -295,7 +295,9 @@ def _worker_environment(args: argparse.Namespace) -> dict[str, str]:
         environment["VISMOCK_ACCOUNTS"] = json.dumps(parse_accounts(args.account))
     if args.admin_token:
         environment["VISMOCK_ADMIN_TOKEN"] = args.admin_token
-    if not args.journal_sync:
+    if args.journal_sync:  # the flag wins over a VISMOCK_JOURNAL_FLUSH_SECONDS already set
+        environment["VISMOCK_JOURNAL_FLUSH_SECONDS"] = ""  # empty: unset, each entry committed first
+    elif not os.environ.get("VISMOCK_JOURNAL_FLUSH_SECONDS"):
         environment["VISMOCK_JOURNAL_FLUSH_SECONDS"] = str(JOURNAL_FLUSH_SECONDS)
     if args.journal_cap is not None:
         environment["VISMOCK_JOURNAL_CAP"] = str(args.journal_cap)

@@ -9,6 +9,7 @@ A bad value is a :class:`~vismock.errors.VismockError` naming the key.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import Any
@@ -76,29 +77,26 @@ def config_from_env(environ: Mapping[str, str]) -> dict[str, Any]:
 
 
 _TYPES = {field.name: str(field.type) for field in fields(Settings)}
+_TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
+# Counts are at least 1; seconds at least 0 (no wait, no batching), but a session must live.
+_POSITIVE_SECONDS = {"session_lifetime"}
 
 
 def _parsed(key: str, name: str, text: str) -> Any:
+    """An environment variable's text as the setting's type (the checks follow in _checked)."""
     kind = _TYPES[name]
     if "Mapping" in kind:
         try:
             return json.loads(text)
         except json.JSONDecodeError:
             raise VismockError(f'{key}: expected a JSON object such as {{"user": "password"}}') from None
-    if kind.startswith("bool"):
-        return text.strip().lower() in ("1", "true", "yes", "on")
     if kind.startswith(("int", "float")):
         try:
             return (int if kind.startswith("int") else float)(text)
         except ValueError:
             expected = "an integer" if kind.startswith("int") else "a number"
             raise VismockError(f"{key}: expected {expected}, not {text!r}") from None
-    if "float" in kind:
-        try:
-            return float(text)
-        except ValueError:
-            raise VismockError(f"{key}: expected a number, not {text!r}") from None
-    return text
+    return text  # booleans too: _checked reads their words, from the environment or a config alike
 
 
 def _checked(key: str, name: str, value: Any) -> Any:
@@ -110,11 +108,32 @@ def _checked(key: str, name: str, value: Any) -> Any:
             raise VismockError(f"{key}: expected a JSON object of user name -> password strings")
         return dict(value)
     if kind.startswith("bool"):
-        return bool(value)
-    if kind.startswith("int") or kind.startswith("float") or "float" in kind:
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise VismockError(f"{key}: expected a number, not {value!r}")
-        if kind.startswith("int") and value < 1:
-            raise VismockError(f"{key}: must be at least 1, not {value!r}")
-        return value
+        return _boolean(key, value)
+    if kind.startswith(("int", "float")):
+        return _number(key, name, value, integer=kind.startswith("int"))
     return str(value)
+
+
+def _boolean(key: str, value: Any) -> bool:
+    # A typo ("ture", "maybe") must not quietly mean False: only these words count.
+    if isinstance(value, bool):
+        return value
+    word = str(value).strip().lower()
+    if word in _TRUE or word in _FALSE:
+        return word in _TRUE
+    raise VismockError(f"{key}: expected one of {', '.join(_TRUE + _FALSE)}, not {value!r}")
+
+
+def _number(key: str, name: str, value: Any, *, integer: bool) -> int | float:
+    wrong_type = isinstance(value, bool) or not isinstance(value, int | float)
+    if wrong_type or (integer and isinstance(value, float)):
+        raise VismockError(f"{key}: expected {'an integer' if integer else 'a number'}, not {value!r}")
+    if not math.isfinite(value):
+        raise VismockError(f"{key}: expected a finite number, not {value!r}")
+    if integer and value < 1:
+        raise VismockError(f"{key}: must be at least 1, not {value!r}")
+    if name in _POSITIVE_SECONDS and value <= 0:
+        raise VismockError(f"{key}: must be more than 0 seconds, not {value!r}")
+    if value < 0:
+        raise VismockError(f"{key}: must be at least 0 seconds, not {value!r}")
+    return value

@@ -113,6 +113,9 @@ def _http_error(error: HTTPException) -> Response:
 
 def http_error_json(error: HTTPException) -> Response:
     """An HTTP error (also 404/405 from routing, before the blueprint is reached) as JSON."""
+    if error.code == 413:  # say the limit, as the other faces do
+        limit = services_of(current_app).settings.max_content_length
+        return _error(f"request body is larger than the limit of {limit} bytes", 413)
     return _error(error.description or error.name, error.code or 400)
 
 

@@ -55,7 +55,7 @@ class Reloaded:
         }
 
     def describe(self) -> str:
-        what = "tasks and inventory replaced" if self.changed else "unchanged: the running state is kept"
+        what = "scenario replaced" if self.changed else "unchanged: the running state is kept"
         return f"reloaded {self.source}: {self.tasks} task(s), {self.entities} inventory entities ({what})"
 
 
@@ -67,10 +67,7 @@ def reload_scenario(services: Services, *, specs_given: bool = False) -> Reloade
     path = services.settings.tasks
     scenario = load_scenario(path)  # everything is read and checked before anything is changed
     inventory = scenario.inventory if scenario.inventory is not None else load_scenario(None).inventory
-    backend = services.backend
-    backend.tasks.load(scenario.tasks)
-    backend.inventory.load(inventory or ())
-    changed = backend.tasks.load_notice is not None or backend.inventory.replaced
+    changed = services.backend.load(scenario.tasks, inventory or (), scenario.operations, scenario.overrides)
     return Reloaded(
         source=str(path) if path is not None else BUILTIN,
         tasks=len(scenario.tasks),

@@ -46,16 +46,17 @@ def build_backend(settings: Settings, specs: Sequence[TaskSpec] | None = None) -
     """The state *settings* describe: the scenario file's tasks (*specs* instead, when given) and
     inventory, the built-in ones for what the file does not declare; with ``settings.attach``,
     the state file as it stands (its loader read the file)."""
+    # One list of the settings every Backend takes, attached or loading: none can be forgotten.
+    limits: dict[str, Any] = {
+        "accounts": settings.accounts,
+        "journal_cap": settings.journal_cap,
+        "session_cap": settings.session_cap,
+        "session_lifetime": settings.session_lifetime,
+        "dynamic": settings.dynamic,
+        "task_cap": settings.task_cap,
+    }
     if settings.attach:
-        return Backend(
-            settings.db,
-            attach=True,
-            accounts=settings.accounts,
-            journal_cap=settings.journal_cap,
-            session_cap=settings.session_cap,
-            session_lifetime=settings.session_lifetime,
-            dynamic=settings.dynamic,
-        )
+        return Backend(settings.db, attach=True, **limits)
     scenario = load_scenario(settings.tasks)
     inventory = scenario.inventory if scenario.inventory is not None else load_scenario(None).inventory
     return Backend(
@@ -64,12 +65,7 @@ def build_backend(settings: Settings, specs: Sequence[TaskSpec] | None = None) -
         inventory=inventory or (),
         operations=scenario.operations,
         overrides=scenario.overrides,
-        accounts=settings.accounts,
-        journal_cap=settings.journal_cap,
-        session_cap=settings.session_cap,
-        session_lifetime=settings.session_lifetime,
-        dynamic=settings.dynamic,
-        task_cap=settings.task_cap,
+        **limits,
     )
 
 

@@ -206,7 +206,7 @@ class Session:
         return found, str(root._moId), templates is not None
 
     def _templates(self, vms: Sequence[Found]) -> dict[str, bool] | None:
-        """Each VM's ``config.template``; None when the server does not serve that property (vismock)."""
+        """Each VM's ``config.template``; None when the server does not serve that property."""
         _vim, _vmodl_ns, support = _vmodl()
         if not vms:
             return {}

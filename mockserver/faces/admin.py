@@ -128,7 +128,7 @@ def _unexpected(error: Exception) -> Response:
 def _error(message: str, status: int, **extra: Any) -> Response:
     observation: Observation | None = g.get("observation")
     if observation is not None:
-        observation.outcome = "invalid" if status < 500 else "server-error"
+        observation.outcome = "invalid" if status < 500 else "SystemError"  # as the faces journal a 5xx
     response = jsonify({"error": message, **extra})
     response.status_code = status
     return response

@@ -97,12 +97,25 @@ class Backend:
             self.clock, self.tasks, self.inventory, self.power, self.sessions, self.journal, self.faults
         )  # fmt: skip
         if not attach:
-            self.tasks.load(tasks)
-            self.inventory.load(inventory)
-            if self.inventory.replaced:
-                with self.database.write() as tx:
-                    self.power.forget(tx)
-            self.power.load(operations or {}, overrides)
+            self.load(tasks, inventory, operations or {}, overrides)
+
+    def load(
+        self,
+        tasks: Sequence[TaskSpec],
+        inventory: Sequence[Entity],
+        operations: Mapping[str, Behaviour],
+        overrides: Sequence[Override],
+    ) -> bool:
+        """Make a scenario's parts the loaded ones (at start-up, and again on a reload): each part
+        kept when the state file holds the same (a restart), replaced otherwise. True: something
+        was replaced."""
+        self.tasks.load(tasks)
+        self.inventory.load(inventory)
+        if self.inventory.replaced:  # the new inventory's power states are the truth
+            with self.database.write() as tx:
+                self.power.forget(tx)
+        power_replaced = self.power.load(operations, overrides)
+        return self.tasks.load_notice is not None or self.inventory.replaced or power_replaced
 
     @property
     def load_notice(self) -> str | None:

@@ -120,9 +120,10 @@ class Power:
 
     # -- what is loaded, and reset ---------------------------------------------------------------------
 
-    def load(self, behaviours: Mapping[str, Behaviour], overrides: Sequence[Override]) -> None:
+    def load(self, behaviours: Mapping[str, Behaviour], overrides: Sequence[Override]) -> bool:
         """Make these the loaded behaviours and overrides; a database loaded with others (or none
-        yet) starts them, one loaded with the same keeps its live ones (a restart)."""
+        yet) starts them, one loaded with the same keeps its live ones (a restart). True: they
+        differed from what the database held, and replaced it."""
         behaviour_rows = sorted((key, _dump(behaviour_to_json(b))) for key, b in behaviours.items())
         override_rows = [(seq, _dump(override_to_json(o)), o.times) for seq, o in enumerate(overrides, 1)]
         with self._db.write() as tx:
@@ -140,7 +141,8 @@ class Power:
                     )
                 ],
             )
-            if fresh or loaded != (behaviour_rows, override_rows):
+            replaced = fresh or loaded != (behaviour_rows, override_rows)
+            if replaced:
                 tx.execute("DELETE FROM loaded_power_behaviours")
                 tx.executemany(
                     "INSERT INTO loaded_power_behaviours (key, behaviour) VALUES (?, ?)", behaviour_rows
@@ -153,6 +155,7 @@ class Power:
                 self._restore_loaded(tx)
             if fresh:
                 tx.execute("INSERT INTO meta (key, value) VALUES ('power_loaded', '1')")
+        return replaced
 
     def reset(self, tx: sqlite3.Connection) -> None:
         """VMs back to the inventory's power states, created tasks forgotten (the tasks part has

@@ -141,6 +141,41 @@ def test_the_inventory_is_reloaded_too(app: Flask, tasks_file: Path) -> None:
     assert (vm["name"], vm["powerState"]) == ("reloaded-vm", "poweredOff")
 
 
+WITH_BEHAVIOURS = (
+    ONE_TASK
+    + """\
+operations:
+  Power_Off_VM: {timeline: [{state: success, at: 0}]}
+overrides:
+  - {operation: Power_On_VM, vm: win1, fault: InvalidState, after: 0}
+"""
+)
+
+
+def test_operations_and_overrides_are_reloaded_too(app: Flask, tasks_file: Path) -> None:
+    client = app.test_client()
+    assert "PowerOffVM_Task" not in client.get("/_vismock/operations").get_json()["operations"]
+    tasks_file.write_text(WITH_BEHAVIOURS)
+    status, answer = _reload(app)
+    assert (status, answer["changed"]) == (200, True)
+    timeline = client.get("/_vismock/operations").get_json()["operations"]["PowerOffVM_Task"]["timeline"]
+    assert timeline == [{"state": "success", "at": 0}]
+    (override,) = client.get("/_vismock/overrides").get_json()["overrides"]
+    assert (override["operation"], override["vm"], override["times"]) == ("PowerOnVM_Task", "win1", 1)
+    assert _reload(app) == (200, {**answer, "changed": False})  # the same file again: nothing replaced
+
+
+def test_a_reloaded_inventory_forgets_the_old_power_states(app: Flask, tasks_file: Path) -> None:
+    client = app.test_client()
+    tasks_file.write_text(WITH_INVENTORY)  # vm-77 poweredOff
+    assert _reload(app)[0] == 200
+    assert client.patch("/_vismock/inventory/vm-77", json={"powerState": "poweredOn"}).status_code == 200
+    tasks_file.write_text(WITH_INVENTORY.replace("reloaded-vm", "renamed-vm"))  # still poweredOff
+    assert _reload(app)[1]["changed"] is True
+    vm = client.get("/_vismock/inventory/vm-77").get_json()
+    assert (vm["name"], vm["powerState"]) == ("renamed-vm", "poweredOff")  # the file's, as at start-up
+
+
 def test_tasks_given_in_code_have_no_file_to_reload(tmp_path: Path) -> None:
     app = create_app({"VISMOCK_DB": str(tmp_path / "s.sqlite3"), "VISMOCK_TASK_SPECS": load_builtin_tasks()})
     status, answer = _reload(app)
@@ -189,7 +224,7 @@ def test_sighup_reloads_once_in_the_main_process_and_a_broken_file_keeps_the_sta
         (line,) = _wait_for_log(mock, "vismock.reload")
         assert line.endswith(
             f"INFO vismock.reload: reloaded {tasks_file}: 2 task(s), 24 inventory entities"
-            " (tasks and inventory replaced)"
+            " (scenario replaced)"
         )
         seen = _ids_from_every_worker(mock)
         assert list(seen.values()) == [["task-1", "task-2"]] * 2, seen

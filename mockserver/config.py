@@ -124,10 +124,11 @@ def _boolean(key: str, value: Any) -> bool:
     raise VismockError(f"{key}: expected one of {', '.join(_TRUE + _FALSE)}, not {value!r}")
 
 
-def _number(key: str, name: str, value: Any, *, integer: bool) -> int | float:
-    wrong_type = isinstance(value, bool) or not isinstance(value, int | float)
-    if wrong_type or (integer and isinstance(value, float)):
-        raise VismockError(f"{key}: expected {'an integer' if integer else 'a number'}, not {value!r}")
+def _number(key: str, name: str, given: Any, *, integer: bool) -> int | float:
+    wrong_type = isinstance(given, bool) or not isinstance(given, int | float)
+    if wrong_type or (integer and isinstance(given, float)):
+        raise VismockError(f"{key}: expected {'an integer' if integer else 'a number'}, not {given!r}")
+    value: int | float = given
     if not math.isfinite(value):
         raise VismockError(f"{key}: expected a finite number, not {value!r}")
     if integer and value < 1:

@@ -55,6 +55,7 @@ def build_backend(settings: Settings, specs: Sequence[TaskSpec] | None = None) -
             session_cap=settings.session_cap,
             session_lifetime=settings.session_lifetime,
             dynamic=settings.dynamic,
+            task_cap=settings.task_cap,  # each worker prunes created tasks: all by the same cap
         )
     scenario = load_scenario(settings.tasks)
     inventory = scenario.inventory if scenario.inventory is not None else load_scenario(None).inventory

@@ -44,11 +44,12 @@ class Clock:
 
     def now_us(self, conn: sqlite3.Connection | None = None) -> int:
         """Microseconds since the epoch on the mock's clock. With *conn*, read inside that
-        transaction; without, from the row as of the current revision (no query between changes)."""
+        transaction; without, from the row as of the current settings revision (no query between
+        changes; a power operation's start leaves the clock row alone)."""
         if conn is not None:
             frozen_us, offset_us = conn.execute("SELECT frozen_us, offset_us FROM clock").fetchone()
             return db.clock_now_us(frozen_us, offset_us)
-        revision = self._db.revision.value()  # before reading: a later change moves it again
+        revision = self._db.revision.settings()  # before reading: a later change moves it again
         cached_revision, frozen_us, offset_us = self._cached
         if cached_revision != revision:
             frozen_us, offset_us = (

@@ -66,9 +66,11 @@ def real_time_us() -> int:
 
 
 class Revision:
-    """Two counters shared by every process using one database file: the *revision*, raised after
+    """Three counters shared by every process using one database file: the *revision*, raised after
     each committed change of the mock's state (journal appends excepted: nothing caches the
-    journal), and the *generation*, raised by each reset.
+    journal); the *generation*, raised by each reset; and the *settings* revision, raised with the
+    revision except by a power operation's start (it writes tasks and power tables only), so what
+    is cached of the rest (the clock row, fault rules, sessions, the inventory) outlives it.
 
     Caches of stored state (fault rules, sessions) read the revision first and stay valid while it
     is unchanged: one memory read instead of an SQLite query per request. A request notes the
@@ -78,7 +80,7 @@ class Revision:
     caller's lock) and processes (a file lock), so they only ever grow.
     """
 
-    _FORMAT = struct.Struct("<QQ")
+    _FORMAT = struct.Struct("<QQQ")  # revision, generation, settings (a 16-byte file grows)
 
     def __init__(self, path: Path) -> None:
         self.path = Path(f"{path}-rev")
@@ -99,13 +101,22 @@ class Revision:
         value: int = self._FORMAT.unpack_from(self._map)[1]
         return value
 
-    def bump(self, *, generation: bool = False) -> None:
-        """Raise the revision (and the generation too, for a reset)."""
+    def settings(self) -> int:
+        value: int = self._FORMAT.unpack_from(self._map)[2]
+        return value
+
+    def bump(self, *, generation: bool = False, settings: bool = True) -> None:
+        """Raise the revision (and the generation too, for a reset; the settings revision unless
+        told the change was a power operation's start)."""
         lock = self._lock_file()
         fcntl.lockf(lock, fcntl.LOCK_EX)
         try:
-            revision, current = self._FORMAT.unpack_from(self._map)
-            self._FORMAT.pack_into(self._map, 0, (revision + 1) % 2**64, current + generation)
+            revision, current, settings_revision = self._FORMAT.unpack_from(self._map)
+            if settings:
+                settings_revision = (settings_revision + 1) % 2**64
+            self._FORMAT.pack_into(
+                self._map, 0, (revision + 1) % 2**64, current + generation, settings_revision
+            )
         finally:
             fcntl.lockf(lock, fcntl.LOCK_UN)
 
@@ -243,10 +254,12 @@ class Database:
                 tx.execute(statement)
 
     @contextmanager
-    def write(self, *, changes_state: bool = True) -> Iterator[sqlite3.Connection]:
+    def write(self, *, changes_state: bool = True, settings: bool = True) -> Iterator[sqlite3.Connection]:
         """A write transaction taken up front (BEGIN IMMEDIATE), so read-modify-write is atomic.
 
         *changes_state* False (journal appends): the shared :class:`Revision` is left alone.
+        *settings* False (a power operation's start, which writes tasks and power tables only):
+        the revision is raised, the settings revision is not.
         """
         conn = self.connection()
         with self._write_lock, self.writers.held():
@@ -259,7 +272,7 @@ class Database:
             conn.execute("COMMIT")
             if changes_state:
                 # After the commit: whoever sees the new value also sees the change.
-                self.revision.bump()
+                self.revision.bump(settings=settings)
 
     def close(self) -> None:
         with self._lock:

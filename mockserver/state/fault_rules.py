@@ -71,8 +71,9 @@ class FaultRules:
         return [rule for rule in rules if _matches(rule, face, operation, task_ids)]
 
     def any_stored(self) -> bool:
-        """Whether any rule is stored: asked of SQLite once per revision (every request asks)."""
-        revision = self._db.revision.value()  # before reading: a later change moves it again
+        """Whether any rule is stored: asked of SQLite once per settings revision (every request
+        asks; a power operation's start leaves the rules alone)."""
+        revision = self._db.revision.settings()  # before reading: a later change moves it again
         if self._stored[0] != revision:
             found = self._db.connection().execute("SELECT 1 FROM faults LIMIT 1").fetchone() is not None
             self._stored = (revision, found)

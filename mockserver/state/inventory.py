@@ -91,8 +91,9 @@ class Inventory:
     # -- reading (from a snapshot of the whole inventory, read again only when the state changed)
 
     def all(self) -> dict[str, Entity]:
-        """Every entity by id, in the order they were declared."""
-        revision = self._db.revision.value()  # before reading: a later change moves it again
+        """Every entity by id, in the order they were declared (read again after a change of the
+        settings revision: a power operation's start leaves the inventory alone)."""
+        revision = self._db.revision.settings()  # before reading: a later change moves it again
         cached_revision, cached_stamp, entities = self._snapshot
         if cached_revision != revision:
             conn = self._db.connection()

@@ -191,7 +191,8 @@ class Power:
         with *refuse*, that fault raised and no task (the adapter's operations check first).
         """
         name = power.method(method).name
-        with self._db.write() as tx:
+        # Tasks and power tables only: what is cached by the settings revision stays valid.
+        with self._db.write(settings=False) as tx:
             vm = self._vm(vm_id)
             if vm.props.get("template"):
                 raise NotSupported(power.TEMPLATE_MESSAGE)

@@ -39,6 +39,7 @@ SCHEMA = (
 _CLIENT_COLUMNS = {"ip": "TEXT NOT NULL DEFAULT ''", "agent": "TEXT NOT NULL DEFAULT ''"}
 _SELECT_SESSION = "SELECT user, created_us, rowid FROM sessions WHERE key = ?"
 _SESSION_COLUMNS = "key, user, created_us, rowid, ip, agent"
+SessionRow = tuple[str, int, int]  # user, created_us, rowid (its activity slot)
 SLOTS_CACHE = 4096
 OBJECTS_PER_SESSION = 10_000
 
@@ -92,6 +93,10 @@ class Sessions:
         self._activity = ActivityCounters(database.path, cap)
         # Each live session's activity slot and tag, by key (what every call needs to count it).
         self._slots: BoundedCache[str, tuple[int, int]] = BoundedCache(SLOTS_CACHE)
+        # Each key's stored row (user, created_us, rowid; None: no such session) as of a settings
+        # revision: every SOAP call checks its session, and a power operation's start (the only
+        # write most calls see) leaves sessions alone.
+        self._rows: BoundedCache[str, tuple[int, SessionRow | None]] = BoundedCache(SLOTS_CACHE)
 
     def _add_client_columns(self) -> None:
         with self._db.write(changes_state=False) as tx:
@@ -149,7 +154,7 @@ class Sessions:
 
     def user(self, key: str) -> str | None:
         """The user of a live session, or None for unknown / ended / expired keys."""
-        row = self._db.connection().execute(_SELECT_SESSION, (key,)).fetchone()
+        row = self._row(key)
         if row is None:
             return None
         user, created_us, slot = row
@@ -157,6 +162,17 @@ class Sessions:
             return None
         self._slot(key, slot)
         return str(user)
+
+    def _row(self, key: str) -> SessionRow | None:
+        """Session *key*'s stored row, read from SQLite once per settings revision."""
+        revision = self._db.revision.settings()  # before reading: a later change moves it again
+        found = self._rows.get(key)
+        if found is not None and found[0] == revision:
+            return found[1]
+        row = self._db.connection().execute(_SELECT_SESSION, (key,)).fetchone()
+        stored: SessionRow | None = None if row is None else (str(row[0]), int(row[1]), int(row[2]))
+        self._rows.put(key, (revision, stored))
+        return stored
 
     def touch(self, key: str) -> None:
         """One call more of live session *key*, active now (no database write)."""

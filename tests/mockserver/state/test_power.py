@@ -5,13 +5,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from vismock import power
 from vismock.faults import InvalidState, ManagedObjectNotFound, NotSupported, TaskInProgress
-from vismock.mockserver.state import Backend, Step, taskfile
+from vismock.mockserver.state import Backend, FaultRule, Step, taskfile
 from vismock.mockserver.state.behaviour import INSTANT, Behaviour, Override
 from vismock.mockserver.state.db import to_us
 from vismock.mockserver.state.tasks import FOREVER
@@ -344,3 +345,31 @@ def test_the_oldest_created_tasks_are_dropped_beyond_the_cap() -> None:
             backend.tasks.info(made[1])
     finally:
         backend.close()
+
+
+# -- what other workers cache across power starts ---------------------------------------------------
+
+
+def test_a_power_start_keeps_other_caches_yet_each_worker_sees_every_other_change(tmp_path: Path) -> None:
+    """A start leaves the settings revision alone (sessions, clock, fault rules stay cached), while
+    a change of any of those in one worker reaches another worker's next read."""
+    path = tmp_path / "state.sqlite3"
+    one = Backend(path, tasks=BUILTIN.tasks, inventory=BUILTIN.inventory or ())
+    two = Backend(path, attach=True)
+    key = one.sessions.create("bob")
+    assert two.sessions.user(key) == "bob" and not two.faults.any_stored()
+    settings = one.database.revision.settings()
+    revision = one.database.revision.value()
+    one.power.start(WIN1, "PowerOffVM_Task", user="bob")
+    assert one.database.revision.value() != revision  # task state changed: answers recomputed
+    assert one.database.revision.settings() == settings  # the rest did not
+    one.sessions.end(key)
+    assert two.sessions.user(key) is None
+    one.clock.freeze(T0)
+    two.power.start(FILES, "PowerOnVM_Task", user="bob")
+    assert two.clock.now() == T0
+    one.faults.add(FaultRule(action="status", http_status=503, operation="PowerOnVM_Task"))
+    two.power.start(WIN1, "PowerOnVM_Task", user="bob")
+    assert two.faults.any_stored()
+    one.close()
+    two.close()

@@ -124,9 +124,11 @@ def _options(args: argparse.Namespace) -> Options:
 class _StopSignals:
     """SIGTERM (a CI job's timeout, ``kill``) stops a recording as Ctrl-C does: it is still written.
 
-    Both raise KeyboardInterrupt, and are remembered: a KeyboardInterrupt raised while Python runs
-    a finalizer (a socket's ``__del__`` during garbage collection) is printed and dropped, so the
-    follow loop asks ``raise_if_stopped()`` after every wait rather than trusting the raise alone.
+    The first signal is only remembered; the recording stops at its next safe point
+    (``raise_if_stopped()``: after every wait of a follow, at most a second apart, and between
+    its steps). Raised at any instant, the KeyboardInterrupt could leave pyVmomi's connection-pool
+    lock held, and the logout that follows would wait on it forever (seen in CI: the recorder
+    never exited). A second signal raises at once, for whoever will not wait.
     """
 
     def __init__(self) -> None:
@@ -142,8 +144,9 @@ class _StopSignals:
         return self
 
     def _interrupt(self, signum: int, frame: FrameType | None) -> None:
+        if self.requested:
+            raise KeyboardInterrupt
         self.requested = True
-        raise KeyboardInterrupt
 
     def raise_if_stopped(self) -> None:
         if self.requested:
@@ -196,14 +199,17 @@ class Recorder:
 
     def _record(self, session: Session) -> None:
         self.session = session
+        self.stop.raise_if_stopped()
         task_ids = list(self.options.task_ids) or session.recent_task_ids()
         infos, self.unknown = session.read_tasks(task_ids)
         seen_at = session.now()
         for task_id in task_ids:
             if task_id in infos:
                 self.sightings[task_id] = [Sighting(seen_at, infos[task_id])]
+        self.stop.raise_if_stopped()
         if self.options.inventory:
             self._record_inventory(session)
+            self.stop.raise_if_stopped()
         if self.options.follow:
             self._follow(session)
 

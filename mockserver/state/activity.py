@@ -18,6 +18,7 @@ import mmap
 import os
 import struct
 import threading
+import weakref
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -77,6 +78,11 @@ def _free_lane(fd: int) -> int:
     return SHARED_LANE
 
 
+def _release_in(lanes_path: Path, claim: _Claim) -> None:
+    if claim.pid == current_pid():
+        _release(lanes_path, claim)
+
+
 def _release(lanes_path: Path, claim: _Claim) -> None:
     with _claims_lock:
         claim.users -= 1
@@ -101,6 +107,8 @@ class ActivityCounters:
         finally:
             os.close(fd)
         self._claim: _Claim | None = None
+        # Releases the claim when these counters are collected unclosed.
+        self._releaser: weakref.finalize[[Path, _Claim], ActivityCounters] | None = None
 
     def start(self, slot: int, tag: int, now_us: int) -> None:
         """Give *slot* to a new session (*tag*: its :func:`session_tag`): one call (its Login), active now."""
@@ -137,8 +145,8 @@ class ActivityCounters:
         return Activity(sum(calls for calls, _ in lanes), max(active for _, active in lanes))
 
     def close(self) -> None:
-        if self._claim is not None and self._claim.pid == current_pid():
-            _release(self._lanes_path, self._claim)
+        if self._releaser is not None:
+            self._releaser()
         self._claim = None
         self._map.close()
 
@@ -146,6 +154,9 @@ class ActivityCounters:
         claim = self._claim
         if claim is None or claim.pid != current_pid():
             claim = self._claim = _claim(self._lanes_path)
+            # Released with these counters even when nobody closes them (a forked child's
+            # claim is its own: the parent's finalizer does nothing there).
+            self._releaser = weakref.finalize(self, _release_in, self._lanes_path, claim)
         return claim
 
     def _add(self, at: int, now_us: int) -> None:

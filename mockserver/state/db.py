@@ -17,8 +17,9 @@ import sqlite3
 import struct
 import threading
 import time
+import weakref
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -61,6 +62,36 @@ def current_pid() -> int:
     return _ProcessId.value
 
 
+class ProcessFile:
+    """A descriptor of one file for this process (fcntl record locks belong to a process: a forked
+    child opens its own), closed by ``close()`` or, failing that, when its owner is collected: the
+    test suite makes thousands of states and never closes most of them."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._fd, self._pid = -1, 0
+        self._closer: weakref.finalize[[int, int], ProcessFile] | None = None
+
+    def descriptor(self) -> int:
+        pid = current_pid()
+        if self._pid != pid:
+            self._fd, self._pid = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600), pid
+            self._closer = weakref.finalize(self, _close_in, self._fd, pid)
+        return self._fd
+
+    def close(self) -> None:
+        if self._closer is not None:
+            self._closer()
+        self._pid = 0
+
+
+def _close_in(fd: int, pid: int) -> None:
+    """Close *fd* if this is the process that opened it (a forked child's copy is its parent's)."""
+    if current_pid() == pid:
+        with suppress(OSError):  # closed already (a test closing a state twice)
+            os.close(fd)
+
+
 def real_time_us() -> int:
     return time.time_ns() // 1_000
 
@@ -91,7 +122,7 @@ class Revision:
             self._map = mmap.mmap(fd, self._FORMAT.size)
         finally:
             os.close(fd)
-        self._lock_fd, self._lock_pid = -1, 0
+        self._lock = ProcessFile(self.path)
 
     def value(self) -> int:
         value: int = self._FORMAT.unpack_from(self._map)[0]
@@ -108,7 +139,7 @@ class Revision:
     def bump(self, *, generation: bool = False, settings: bool = True) -> None:
         """Raise the revision (and the generation too, for a reset; the settings revision unless
         told the change was a power operation's start)."""
-        lock = self._lock_file()
+        lock = self._lock.descriptor()  # opened once per process: opening cost as much as the write
         fcntl.lockf(lock, fcntl.LOCK_EX)
         try:
             revision, current, settings_revision = self._FORMAT.unpack_from(self._map)
@@ -120,19 +151,9 @@ class Revision:
         finally:
             fcntl.lockf(lock, fcntl.LOCK_UN)
 
-    def _lock_file(self) -> int:
-        """This process's descriptor of the counter file, for its lock (opened once per process:
-        a write raises the revision, and opening a file each time cost as much as the write)."""
-        pid = current_pid()
-        if self._lock_pid != pid:
-            self._lock_fd, self._lock_pid = os.open(self.path, os.O_RDWR), pid
-        return self._lock_fd
-
     def close(self) -> None:
         self._map.close()
-        if self._lock_pid == current_pid():
-            os.close(self._lock_fd)
-            self._lock_pid = 0
+        self._lock.close()
 
 
 class WriterLock:
@@ -145,27 +166,19 @@ class WriterLock:
 
     def __init__(self, path: Path) -> None:
         self.path = Path(f"{path}-lock")
-        self._fd, self._pid = -1, 0
+        self._file = ProcessFile(self.path)
 
     @contextmanager
     def held(self) -> Iterator[None]:
-        fd = self._descriptor()
+        fd = self._file.descriptor()
         fcntl.lockf(fd, fcntl.LOCK_EX)
         try:
             yield
         finally:
             fcntl.lockf(fd, fcntl.LOCK_UN)
 
-    def _descriptor(self) -> int:
-        pid = current_pid()
-        if self._pid != pid:  # a forked child opens its own (record locks belong to a process)
-            self._fd, self._pid = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600), pid
-        return self._fd
-
     def close(self) -> None:
-        if self._pid == current_pid():
-            os.close(self._fd)
-            self._pid = 0
+        self._file.close()
 
 
 class Database:

@@ -84,7 +84,8 @@ def test_a_worker_killed_under_load_is_replaced_and_nothing_acknowledged_is_lost
 ) -> None:
     database = tmp_path / "state.sqlite3"
     extra = [journal] if journal.startswith("--") else []
-    with served("--workers", "2", "--db", str(database), *extra) as mock:
+    # The journal keeps every entry of the run (the default cap, 10,000, can drop the first ones).
+    with served("--workers", "2", "--db", str(database), "--journal-cap", "1000000", *extra) as mock:
         _wait_for(lambda: len(_workers(mock)) == 2, "two workers")
         victim = _workers(mock)[1]
         clients = [Client(number, mock.port) for number in range(CLIENTS)]

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,7 +15,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from hypothesis import settings
 
-from tests.support import DATA
+from tests.support import DATA, ROOT
 from tests.support.hostile import load_documents
 from tests.support.soap import PASSWORD, T0, USER, LiveServer, live_server, make_app
 from tests.support.tools import Govc, Target, govc_binary, mock_target, sim_target
@@ -149,3 +151,22 @@ def si(live: LiveServer) -> Iterator[Any]:
     yield service_instance
     Disconnect(service_instance)
     service_instance._stub.DropConnections()  # no keep-alive socket left for the closing server
+
+
+# -- the package as a wheel ---------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def built_wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The project built as a wheel, once per session (every test that inspects it shares it)."""
+    wheel_dir = tmp_path_factory.mktemp("wheel")
+    pip_wheel = [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q"]
+    build = subprocess.run(
+        [*pip_wheel, "-w", str(wheel_dir), str(ROOT)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert build.returncode == 0, build.stderr
+    (wheel,) = wheel_dir.glob("vismock-*.whl")
+    return wheel

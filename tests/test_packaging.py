@@ -28,27 +28,8 @@ print(vismock.codec.decode(sys.stdin.buffer.read())["metadata"]["status"])
 """
 
 
-def test_wheel_contains_namespaced_packages_and_schemas(tmp_path: Path) -> None:
-    wheel_dir = tmp_path / "wheel"
-    build = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "wheel",
-            "--no-deps",
-            "--no-build-isolation",
-            "-q",
-            "-w",
-            str(wheel_dir),
-            str(ROOT),
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert build.returncode == 0, build.stderr
-    (wheel,) = wheel_dir.glob("vismock-*.whl")
+def test_wheel_contains_namespaced_packages_and_schemas(tmp_path: Path, built_wheel: Path) -> None:
+    wheel = built_wheel
     names = zipfile.ZipFile(wheel).namelist()
     assert "vismock/schemas/retrieve-task-status.xsd" in names
     assert "vismock/codec/core.py" in names

@@ -90,13 +90,13 @@ class AccessRecord:
     @classmethod
     def from_row(cls, row: tuple[Any, ...], remote_addr: str | None = None) -> AccessRecord:
         """The access-log view of a journal row as :func:`vismock.mockserver.state.journal.row_of`
-        makes it (time_us, face, operation, task ids as JSON, user, outcome, http_status, entity,
+        makes it (time_us, face, operation, task ids, user, outcome, http_status, entity,
         latency_ms): what a remembered answer journals."""
         _time_us, face, operation, task_ids, user, outcome, http_status, entity, latency_ms = row
         return cls(
             face=face,
             operation=operation,
-            task_ids=_task_ids(task_ids),
+            task_ids=task_ids,
             user=user,
             http_status=http_status,
             outcome=outcome,
@@ -104,12 +104,6 @@ class AccessRecord:
             remote_addr=remote_addr,
             entity=entity,
         )
-
-
-@memoize(1024)
-def _task_ids(stored: str) -> tuple[str, ...]:
-    """The task ids of a journal row (a poller's rows repeat the same few)."""
-    return tuple(json.loads(stored))
 
 
 def record_fields(record: AccessRecord) -> dict[str, Any]:

@@ -1,10 +1,13 @@
 """``vismock serve``: run the mock vCenter on a production WSGI server.
 
-Server: granian by default (measured fastest here, see docs/mock.md), with
-``--workers`` processes sharing state through one SQLite file; ``--server
-waitress`` runs one process with threads, ``--server gunicorn`` sync workers.
-Worker processes are configured through ``VISMOCK_*`` environment variables and
-build the app with :func:`vismock.mockserver.app.create_app_from_env`.
+One process owns the mock's state, in memory (written through to ``--db`` when
+given): granian by default (measured fastest here, see docs/mock.md) runs it in one
+worker process with threads (``--threads``), supervised by its main process, which
+replaces it if it dies; ``--server waitress`` and ``--server gunicorn`` run it with
+threads too. The worker is configured through ``VISMOCK_*`` environment variables
+and builds the app with :func:`vismock.mockserver.app.create_app_from_env`; the
+main process checks everything first (a bad option, task file or state file is one
+line and exit 2) and forwards SIGHUP to it as a reload.
 """
 
 from __future__ import annotations
@@ -47,8 +50,6 @@ SERVERS = tuple(SERVER_PACKAGES)
 DEFAULT_PORT = 8080
 DEFAULT_GRANIAN_THREADS = 64
 WORKERS_KILL_SECONDS = 10
-# The journal's SQLite write leaves the request path (measured: it halves throughput otherwise).
-JOURNAL_FLUSH_SECONDS = 0.005
 
 
 def register(subparsers: Any) -> None:
@@ -61,8 +62,15 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=DEFAULT_PORT, help="port; 0 picks a free one")
     parser.add_argument("--tasks", metavar="FILE", help="task file (YAML or TOML); default: built-in tasks")
-    parser.add_argument("--workers", type=int, default=1, metavar="N", help="worker processes (default 1)")
-    parser.add_argument("--db", metavar="PATH", help="SQLite state file (kept); default: a temporary one")
+    parser.add_argument(
+        "--workers", type=int, default=1, metavar="N", help="1: one process owns the state (more is refused)"
+    )
+    parser.add_argument(
+        "--db",
+        metavar="PATH",
+        help="SQLite file every change is written to before it is acknowledged, read back at start"
+        " (default: the state lives in memory only)",
+    )
     parser.add_argument(
         "--account",
         action="append",
@@ -73,11 +81,6 @@ def register(subparsers: Any) -> None:
         "--admin-token",
         default=os.environ.get("VISMOCK_ADMIN_TOKEN"),
         help="require this bearer token on /_vismock/ (default: admin API answers loopback clients only)",
-    )
-    parser.add_argument(
-        "--journal-sync",
-        action="store_true",
-        help="commit each journal entry before answering (default: written behind within 5 ms)",
     )
     parser.add_argument("--journal-cap", type=int, default=None, metavar="N", help="journal entries kept")
     parser.add_argument(
@@ -140,26 +143,23 @@ def serve(args: argparse.Namespace) -> int:
     except (StartupError, VismockError, OSError, ValueError) as error:
         print(f"vismock serve: {error}", file=sys.stderr)
         return 2
-    with _state_file(args.db) as db, _certificates(args) as certificates:
-        plan.environment["VISMOCK_DB"] = str(db)
+    with _certificates(args) as certificates:
         os.environ.update(plan.environment)
         accesslog.configure_logging_from_env()
         try:
-            main = _initialise_store()
+            notice = _check_state()
             files = certificates()
         except (VismockError, OSError, sqlite3.Error) as error:
             print(f"vismock serve: {_store_problem(args.db, error)}", file=sys.stderr)
             return 2
-        if main.backend.load_notice:
-            print(f"vismock serve: {main.backend.load_notice}", flush=True)
-        # Workers serve the state as loaded here; only this process reads the task file again (reload).
-        os.environ["VISMOCK_ATTACH"] = "1"
+        if notice:
+            print(f"vismock serve: {notice}", flush=True)
         print(_startup_line(args, plan.port, files), flush=True)
         print(
             "  adapter face: POST /adapter   SOAP: /sdk   admin API: /_vismock/   dashboard: /_vismock/ui/",
             flush=True,
         )
-        plan.run(args, plan.port, files, main)
+        plan.run(args, plan.port, files)
     return 0
 
 
@@ -168,15 +168,14 @@ def _startup_line(args: argparse.Namespace, port: int, files: TLSFiles | None) -
     scheme = "http" if files is None else "https"
     url = f"{scheme}://{_url_host(args.host)}:{port}/"
     if files is None:
-        return f"vismock serving on {url} ({args.server}, {args.workers} worker(s))"
+        return f"vismock serving on {url} ({args.server})"
     from vismock.mockserver import tls
 
-    return tls.startup_line(url, files, server=args.server, workers=args.workers)
+    return tls.startup_line(url, files, server=args.server)
 
 
-# A server: run with the options, the port, the TLS files (None: HTTP) and the main process's
-# services (SIGHUP reloads the task file through them).
-Runner = Callable[[argparse.Namespace, int, "TLSFiles | None", "Services"], None]
+# A server: run with the options, the port and the TLS files (None: HTTP).
+Runner = Callable[[argparse.Namespace, int, "TLSFiles | None"], None]
 
 
 @dataclass(slots=True)
@@ -190,13 +189,18 @@ class StartupPlan:
 
 def _startup_plan(args: argparse.Namespace) -> StartupPlan:
     """Every check that can fail before the server starts, each failure one clear line."""
-    if args.workers < 1:
-        raise StartupError("--workers must be at least 1")
+    if args.workers != 1:
+        raise StartupError(
+            f"--workers {args.workers}: vismock serves from one process, which owns the state in memory;"
+            " use --threads for more concurrent requests"
+        )
     run = _server_runner(args.server)
     _check_tls_options(args)
     if args.db:
         _check_db_path(Path(args.db))
     environment = _worker_environment(args)
+    if args.db:
+        environment["VISMOCK_DB"] = str(Path(args.db).resolve())
     return StartupPlan(environment, _listening_port(args.host, args.port), run)
 
 
@@ -295,10 +299,6 @@ def _worker_environment(args: argparse.Namespace) -> dict[str, str]:
         environment["VISMOCK_ACCOUNTS"] = json.dumps(parse_accounts(args.account))
     if args.admin_token:
         environment["VISMOCK_ADMIN_TOKEN"] = args.admin_token
-    if args.journal_sync:  # the flag wins over a VISMOCK_JOURNAL_FLUSH_SECONDS already set
-        environment["VISMOCK_JOURNAL_FLUSH_SECONDS"] = ""  # empty: unset, each entry committed first
-    elif not os.environ.get("VISMOCK_JOURNAL_FLUSH_SECONDS"):
-        environment["VISMOCK_JOURNAL_FLUSH_SECONDS"] = str(JOURNAL_FLUSH_SECONDS)
     if args.journal_cap is not None:
         environment["VISMOCK_JOURNAL_CAP"] = str(args.journal_cap)
     if args.dynamic:
@@ -307,23 +307,17 @@ def _worker_environment(args: argparse.Namespace) -> dict[str, str]:
     return environment
 
 
-@contextlib.contextmanager
-def _state_file(path: str | None) -> Iterator[Path]:
-    if path:
-        yield Path(path).resolve()
-        return
-    with tempfile.TemporaryDirectory(prefix="vismock-") as folder:
-        yield Path(folder) / "state.sqlite3"
+def _check_state() -> str | None:
+    """Build the state once, as the server process will (the scenario loaded, ``--db`` opened and
+    written), so that a bad state file is a start-up error here; what it replaced, if anything."""
+    from vismock.mockserver.config import Settings, config_from_env
+    from vismock.mockserver.services import build_backend
 
-
-def _initialise_store() -> Services:
-    """Create (or open) the store once before workers start, so they never race to create it, and
-    load the task file into it (``backend.load_notice`` says when it replaced another task set).
-    The services stay with this process: SIGHUP reloads the task file through them."""
-    from vismock.mockserver.app import create_app_from_env
-    from vismock.mockserver.services import services_of
-
-    return services_of(create_app_from_env())
+    backend = build_backend(Settings.from_config(config_from_env(os.environ)))
+    try:
+        return backend.load_notice
+    finally:
+        backend.close()
 
 
 def _url_host(host: str) -> str:
@@ -333,7 +327,7 @@ def _url_host(host: str) -> str:
 # -- servers
 
 
-def _run_granian(args: argparse.Namespace, port: int, files: TLSFiles | None, main: Services) -> None:
+def _run_granian(args: argparse.Namespace, port: int, files: TLSFiles | None) -> None:
     from granian.constants import Interfaces, SSLProtocols
     from granian.server import Server
 
@@ -344,7 +338,7 @@ def _run_granian(args: argparse.Namespace, port: int, files: TLSFiles | None, ma
         address=args.host,
         port=port,
         interface=Interfaces.WSGI,
-        workers=args.workers,
+        workers=1,  # one process owns the state
         factory=True,
         websockets=False,
         log_access=False,  # vismock writes its own access lines (vismock.accesslog)
@@ -353,9 +347,9 @@ def _run_granian(args: argparse.Namespace, port: int, files: TLSFiles | None, ma
         blocking_threads=threads,
         backpressure=threads,
         workers_kill_timeout=WORKERS_KILL_SECONDS,  # a worker that ignores the stop request is killed
-        # A worker that dies (killed, out of memory) is replaced and the others keep serving: a mock
-        # shared by a test run outlives it. granian gives up (and stops) if the same worker dies
-        # again within 5.5 s of being replaced, rather than respawning in a loop.
+        # A worker that dies (killed, out of memory) is replaced: a mock shared by a test run outlives
+        # it (with --db, with every acknowledged change). granian gives up (and stops) if the worker
+        # dies again within 5.5 s of being replaced, rather than respawning in a loop.
         respawn_failed_workers=True,
         ssl_cert=files.cert_file if files else None,
         ssl_key=files.key_file if files else None,
@@ -364,9 +358,9 @@ def _run_granian(args: argparse.Namespace, port: int, files: TLSFiles | None, ma
     )
     from vismock.mockserver import reload
 
-    # granian's own SIGHUP respawns its workers; vismock's reloads the task file instead (installed
-    # once granian has set its signal handlers, before the workers start).
-    server.on_startup(lambda: reload.on_sighup(main))
+    # granian's own SIGHUP respawns its workers; vismock's asks the worker to reload the task file
+    # instead (installed once granian has set its signal handlers, before the worker starts).
+    server.on_startup(lambda: reload.forward_sighup(_own_url(args, port, files), args.admin_token))
     server.serve()  # handles SIGINT/SIGTERM: stops workers, then returns
 
 
@@ -379,7 +373,7 @@ def _granian_log_level(args: argparse.Namespace) -> Any:
     return LogLevels(logging.getLevelName(numeric).lower())
 
 
-def _run_waitress(args: argparse.Namespace, port: int, files: TLSFiles | None, main: Services) -> None:
+def _run_waitress(args: argparse.Namespace, port: int, files: TLSFiles | None) -> None:
     import waitress  # type: ignore[import-untyped]
 
     module_name, _, factory_name = args.app_factory.partition(":")
@@ -388,7 +382,7 @@ def _run_waitress(args: argparse.Namespace, port: int, files: TLSFiles | None, m
         app,
         host=args.host,
         port=port,
-        threads=args.threads or 32 * args.workers,
+        threads=args.threads or 32,
         # waitress refuses a body of this size or more; the app's cap admits the cap itself.
         max_request_body_size=(app.config.get("MAX_CONTENT_LENGTH") or 1024 * 1024 * 1024) + 1,
     )
@@ -402,7 +396,7 @@ def _run_waitress(args: argparse.Namespace, port: int, files: TLSFiles | None, m
     signal.signal(signal.SIGINT, request_stop)
     from vismock.mockserver import reload
 
-    reload.on_sighup(main)
+    reload.on_sighup(services_of(app))
     run_waitress_until(server, stop)
 
 
@@ -465,23 +459,35 @@ def run_waitress_until(server: Any, stop: threading.Event, poll_seconds: float =
         server.task_dispatcher.shutdown()
 
 
-def _run_gunicorn(args: argparse.Namespace, port: int, files: TLSFiles | None, main: Services) -> None:
+def _run_gunicorn(args: argparse.Namespace, port: int, files: TLSFiles | None) -> None:
     from gunicorn.app.wsgiapp import WSGIApplication  # type: ignore[import-untyped]
+    from gunicorn.arbiter import Arbiter  # type: ignore[import-untyped]
 
     from vismock.mockserver import reload
 
+    url = _own_url(args, port, files)
+
+    class ReloadingArbiter(Arbiter):  # type: ignore[misc]
+        """gunicorn's SIGHUP restarts its workers, which would lose the state in memory; here it
+        asks the worker to read the task file again instead."""
+
+        def handle_hup(self) -> None:
+            reload.request_reload(url, args.admin_token)
+
     class Gunicorn(WSGIApplication):  # type: ignore[misc]
-        """gunicorn's SIGHUP restarts its workers (they attach to the state); the task file is
-        read again first, in the arbiter, through gunicorn's on_reload hook."""
+        def run(self) -> None:
+            ReloadingArbiter(self).run()
 
-        def load_config(self) -> None:
-            super().load_config()
-            self.cfg.set("on_reload", lambda _arbiter: reload.reload_and_log(main))
-
-    argv = ["gunicorn", "--bind", f"{args.host}:{port}", "--workers", str(args.workers)]
+    # One sync worker with threads (gthread): the one process that owns the state.
+    argv = ["gunicorn", "--bind", f"{args.host}:{port}", "--workers", "1"]
+    argv += ["--worker-class", "gthread", "--threads", str(args.threads or 32)]
     if files is not None:
         argv += ["--certfile", str(files.cert_file), "--keyfile", str(files.key_file)]
-    if args.threads:
-        argv += ["--threads", str(args.threads)]
     sys.argv = [*argv, f"{args.app_factory}()"]
     Gunicorn("%(prog)s [OPTIONS] [APP_MODULE]").run()
+
+
+def _own_url(args: argparse.Namespace, port: int, files: TLSFiles | None) -> str:
+    """Where this server answers itself (the main process asks its worker to reload there)."""
+    host = "127.0.0.1" if args.host in ("0.0.0.0", "") else "::1" if args.host == "::" else args.host
+    return f"{'https' if files else 'http'}://{_url_host(host)}:{port}"

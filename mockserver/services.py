@@ -1,7 +1,7 @@
 """What the faces and the admin API work with, made once per app by ``create_app``.
 
 One object under ``app.extensions["vismock"]``: the settings, the state (Backend), the codec,
-the journal writer and the remembered answers. Flask-free code (the faces, the fast path) is
+the journal and the remembered answers. Flask-free code (the faces, the fast path) is
 handed this object; Flask views get it with :func:`services_of`.
 """
 
@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from vismock.codec import Codec
 from vismock.mockserver.config import Settings
 from vismock.mockserver.state import Backend, TaskSpec
-from vismock.mockserver.state.journal import JournalWriter
+from vismock.mockserver.state.journal import Journal
 from vismock.mockserver.state.taskfile import Scenario
 
 if TYPE_CHECKING:
@@ -31,22 +31,20 @@ class Services:
     settings: Settings
     backend: Backend
     codec: Codec
-    journal: JournalWriter = field(init=False)
+    journal: Journal = field(init=False)
     answers: RememberedAnswers = field(init=False)
     faces: dict[str, Face] = field(default_factory=dict)  # by path: "/adapter", "/sdk", "/sdk/vim"
 
     def __post_init__(self) -> None:
         from vismock.mockserver.faces.common import RememberedAnswers
 
-        self.journal = JournalWriter(self.backend.journal, self.settings.journal_flush_seconds)
+        self.journal = self.backend.journal
         self.answers = RememberedAnswers(self, self.settings.remembered_answers)
 
 
 def build_backend(settings: Settings, specs: Sequence[TaskSpec] | None = None) -> Backend:
     """The state *settings* describe: the scenario file's tasks (*specs* instead, when given) and
-    inventory, the built-in ones for what the file does not declare; with ``settings.attach``,
-    the state file as it stands (its loader read the file)."""
-    # One list of the settings every Backend takes, attached or loading: none can be forgotten.
+    inventory, the built-in ones for what the file does not declare."""
     limits: dict[str, Any] = {
         "accounts": settings.accounts,
         "journal_cap": settings.journal_cap,
@@ -55,8 +53,6 @@ def build_backend(settings: Settings, specs: Sequence[TaskSpec] | None = None) -
         "dynamic": settings.dynamic,
         "task_cap": settings.task_cap,
     }
-    if settings.attach:
-        return Backend(settings.db, attach=True, **limits)
     scenario = load_scenario(settings.tasks)
     inventory = scenario.inventory if scenario.inventory is not None else load_scenario(None).inventory
     return Backend(

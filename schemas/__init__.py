@@ -170,3 +170,30 @@ def fault_fields(fault_type: str) -> tuple[FaultField, ...]:
         base = element.xpath("string(xs:complexContent/xs:extension/@base)", namespaces=XS)
         name = str(base).rpartition(":")[2] or None
     return tuple(field for own in reversed(chain) for field in own)
+
+
+@cache
+def task_operations() -> dict[str, str]:
+    """The VIS operations of the catalog that start a vim25 task method: ``{"Power_Off_VM":
+    "PowerOffVM_Task", ...}`` (each operation's response element names its method)."""
+    methods = task_methods()
+    found = {}
+    for operation in load_catalog(schema_directory()):
+        name = operation.response.removesuffix("Response")
+        if name in methods:
+            found[operation.name] = name
+    return found
+
+
+def task_method(name: str) -> str:
+    """The vim25 task method *name* names (a method's wire name, or the VIS operation that
+    starts it); KeyError saying what would do."""
+    if name in task_methods():
+        return name
+    found = task_operations().get(name)
+    if found is None:
+        raise KeyError(
+            f"{name!r} is neither a vim25 task method (PowerOffVM_Task...) nor a VIS operation that"
+            f" starts one ({', '.join(sorted(task_operations()))})"
+        )
+    return found

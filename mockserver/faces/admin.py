@@ -36,7 +36,7 @@ log = logging.getLogger("vismock.mockserver")
 admin_blueprint = Blueprint("admin", __name__)
 
 FACES = frozenset(get_args(Face))
-MAX_COUNT = 2**31 - 1  # counts and limits SQLite stores (and no one needs more)
+MAX_COUNT = 2**31 - 1  # counts and limits: an xs:int (and no one needs more)
 JOURNAL_FILTERS = ("task", "outcome", "face", "operation", "entity")
 UNJOURNALED = frozenset({"admin.reset", "admin.clear_journal"})  # they start a fresh journal
 
@@ -233,7 +233,6 @@ def restart_task(task_id: str) -> Response:
 
 @admin_blueprint.post("/reset")
 def reset() -> Response:
-    _services().journal.settle()  # entries still queued must not land after the reset
     _backend().reset()
     return _json({"reset": True}, 200)
 
@@ -273,12 +272,11 @@ def entity_json(entity: Entity) -> dict[str, Any]:
     running on it) and its recent tasks."""
     shown = inventory_json(entity)
     if entity.type == "VirtualMachine":
-        backend = _backend()
-        now = backend.power.of(entity.id)
+        now = _backend().inventory.power(entity.id)
         shown["powerState"] = now.state
         shown["bootTime"] = _plain(now.boot_time)
         shown["runningTask"] = now.running
-        shown["recentTask"] = backend.power.recent(entity.id)
+        shown["recentTask"] = list(now.recent)
     return shown
 
 
@@ -305,14 +303,14 @@ def set_power_state(entity_id: str) -> Response:
     if state is None:
         raise AdminError("field 'powerState': required (poweredOn, poweredOff or suspended)")
     _observed_entity(entity_id)
-    _backend().power.set_state(entity_id, state)
+    _backend().inventory.set_power_state(entity_id, state)
     return _json(entity_json(_backend().inventory.get(entity_id)), 200)
 
 
 @admin_blueprint.get("/operations")
 def operations() -> Response:
     """How the tasks of each power operation behave (``default``: those without their own)."""
-    behaviours = _backend().power.behaviours()
+    behaviours = _backend().operations.behaviours()
     return jsonify({"operations": {key: taskfile.behaviour_to_dict(b) for key, b in behaviours.items()}})
 
 
@@ -320,7 +318,7 @@ def operations() -> Response:
 def set_operations() -> Response:
     """Replace them all: the scenario file's ``operations:`` as JSON (``{}``: vismock's default)."""
     behaviours = taskfile.behaviours_from_dict(_json_body(), source="admin API")
-    _backend().power.set_behaviours(behaviours, replace_all=True)
+    _set_behaviours(behaviours, replace_all=True)
     return operations()
 
 
@@ -328,32 +326,45 @@ def set_operations() -> Response:
 def set_operation(operation: str) -> Response:
     """One operation's behaviour (``default``, a power method or its VIS operation)."""
     behaviours = taskfile.behaviours_from_dict({operation: _json_body()}, source="admin API")
-    _backend().power.set_behaviours(behaviours)
+    _set_behaviours(behaviours)
     return operations()
+
+
+def _set_behaviours(behaviours: Mapping[str, Any], *, replace_all: bool = False) -> None:
+    backend = _backend()
+    with backend.registry.transaction():
+        backend.operations.set_behaviours(behaviours, replace_all=replace_all)
 
 
 @admin_blueprint.get("/overrides")
 def list_overrides() -> Response:
-    return jsonify({"overrides": [taskfile.override_to_dict(o) for o in _backend().power.overrides()]})
+    return jsonify({"overrides": [taskfile.override_to_dict(o) for o in _backend().operations.overrides()]})
 
 
 @admin_blueprint.post("/overrides")
 def add_overrides() -> Response:
     """One override (the scenario file's ``overrides:`` item, as JSON) or a list of them."""
     overrides = taskfile.overrides_from_dicts(_json_body(), source="admin API")
-    stored = [_backend().power.add_override(override) for override in overrides]
+    backend = _backend()
+    with backend.registry.transaction():
+        stored = [backend.operations.add_override(override) for override in overrides]
     return _json({"overrides": [taskfile.override_to_dict(o) for o in stored]}, 201)
 
 
 @admin_blueprint.delete("/overrides")
 def clear_overrides() -> Response:
-    _backend().power.clear_overrides()
+    backend = _backend()
+    with backend.registry.transaction():
+        backend.operations.clear_overrides()
     return _json({"cleared": True}, 200)
 
 
 @admin_blueprint.delete("/overrides/<int:override_id>")
 def delete_override(override_id: int) -> Response:
-    if not _backend().power.delete_override(override_id):
+    backend = _backend()
+    with backend.registry.transaction():
+        deleted = backend.operations.delete_override(override_id)
+    if not deleted:
         raise AdminError(f"no override with id {override_id}", 404)
     return _json({"deleted": override_id}, 200)
 
@@ -364,7 +375,6 @@ def delete_override(override_id: int) -> Response:
 @admin_blueprint.get("/journal")
 def journal() -> Response:
     limit = request.args.get("limit")
-    _services().journal.settle()
     entries = _backend().journal.entries(
         **_journal_filters(), limit=_positive_int("limit", limit) if limit else None
     )
@@ -373,7 +383,6 @@ def journal() -> Response:
 
 @admin_blueprint.delete("/journal")
 def clear_journal() -> Response:
-    _services().journal.settle()
     _backend().journal.clear()
     return _json({"cleared": True}, 200)
 
@@ -381,7 +390,6 @@ def clear_journal() -> Response:
 @admin_blueprint.get("/journal/count")
 def count() -> Response:
     filters = _journal_filters()
-    _services().journal.settle()
     return jsonify({"count": _backend().journal.count(**filters)})
 
 
@@ -443,7 +451,7 @@ def clock() -> Response:
 def freeze() -> Response:
     body = _json_body(default={})
     at = _field(body, "at", str, None)
-    _backend().clock.freeze(_parse_time(at) if at else None)
+    _backend().freeze(_parse_time(at) if at else None)
     return _clock_json()
 
 
@@ -453,19 +461,19 @@ def advance() -> Response:
     seconds = _field(body, "seconds", float, None)
     if seconds is None or seconds < 0:
         raise AdminError("field 'seconds': required, a number of seconds >= 0 (the clock only moves forward)")
-    _backend().clock.advance(seconds)
+    _backend().advance(seconds)
     return _clock_json()
 
 
 @admin_blueprint.post("/clock/resume")
 def resume() -> Response:
-    _backend().clock.resume()
+    _backend().resume()
     return _clock_json()
 
 
 def _clock_json() -> Response:
     """``{"now": ISO time, "frozen": bool, "offset_seconds": float}``."""
-    return jsonify(_plain(_backend().clock.state()))
+    return jsonify(_plain(_backend().clock.describe()))
 
 
 def _parse_time(text: str) -> datetime:

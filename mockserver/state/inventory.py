@@ -1,9 +1,10 @@
-"""The inventory: datacenters, folders, clusters, hosts, resource pools, datastores, networks and
-virtual machines, as vCenter arranges them under its root folder.
+"""The scenario's inventory: datacenters, folders, clusters, hosts, resource pools, datastores,
+networks and virtual machines, as vCenter arranges them under its root folder.
 
 Declared in the scenario file under ``inventory:`` (see :func:`entities_from_document` and
-docs/tasks.md), like the tasks; reset returns to what was loaded. Entities are stored flat (id,
-type, name, parent, JSON properties); the tree is their parent links.
+docs/tasks.md), like the tasks; reset returns to what was loaded. An entity here is flat (id,
+type, name, parent, a few properties); the state serves each as a managed object
+(:mod:`vismock.mockserver.objects.scenario`).
 
 The shapes follow vCenter's: the root folder ``group-d1`` ("Datacenters") holds datacenters;
 each datacenter has its ``vm``, ``host``, ``datastore`` and ``network`` folders; a standalone
@@ -14,15 +15,10 @@ on a host.
 
 from __future__ import annotations
 
-import json
-import secrets
-import sqlite3
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from vismock.faults import ManagedObjectNotFound
-from vismock.mockserver.state import db
 from vismock.mockserver.state.models import Entity
 
 ROOT_FOLDER_ID = "group-d1"
@@ -35,136 +31,6 @@ FOLDER_KINDS = {
     "datastore": ("datastoreFolder", "group-s", ("Folder", "Datastore", "StoragePod")),
     "network": ("networkFolder", "group-n", ("Folder", "Network", "DistributedVirtualSwitch")),
 }
-
-SCHEMA = (
-    """CREATE TABLE IF NOT EXISTS inventory (
-        id TEXT PRIMARY KEY, seq INTEGER NOT NULL, type TEXT NOT NULL, name TEXT NOT NULL, parent TEXT,
-        props TEXT NOT NULL)""",
-    "CREATE INDEX IF NOT EXISTS inventory_parent ON inventory (parent)",
-    # The loaded inventory (the scenario file's, or the built-in one), which reset returns to.
-    """CREATE TABLE IF NOT EXISTS loaded_inventory (
-        id TEXT PRIMARY KEY, seq INTEGER NOT NULL, type TEXT NOT NULL, name TEXT NOT NULL, parent TEXT,
-        props TEXT NOT NULL)""",
-)
-_COLUMNS = "id, seq, type, name, parent, props"
-
-
-class EntityNotFound(ManagedObjectNotFound):
-    def __init__(self, entity_id: str, mo_type: str = "ManagedEntity") -> None:
-        super().__init__(mo_type, entity_id)
-
-
-class Inventory:
-    def __init__(self, database: db.Database) -> None:
-        self._db = database
-        database.create_tables(SCHEMA)
-        # (revision, stamp, entities by id): the revision moves with every change of the state, the
-        # stamp only with the inventory's, so a task or a journal write costs one small read here.
-        self._snapshot: tuple[int, str | None, dict[str, Entity]] = (-1, None, {})
-        self.replaced = False
-
-    # -- the loaded inventory
-
-    def load(self, entities: Sequence[Entity]) -> None:
-        """Make *entities* the loaded inventory; a database loaded with another keeps its live
-        inventory only if it was the same (a restart), and otherwise starts the new one."""
-        rows = [_row(seq, entity) for seq, entity in enumerate(entities, 1)]
-        self.replaced = False
-        with self._db.write() as tx:
-            fresh = tx.execute("SELECT 1 FROM meta WHERE key = 'inventory_loaded'").fetchone() is None
-            loaded = [
-                tuple(row) for row in tx.execute(f"SELECT {_COLUMNS} FROM loaded_inventory ORDER BY seq")
-            ]
-            self.replaced = not fresh and loaded != rows
-            if fresh or self.replaced:
-                tx.execute("DELETE FROM loaded_inventory")
-                tx.executemany(f"INSERT INTO loaded_inventory ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)", rows)
-                self.reset(tx)
-            if fresh:
-                tx.execute("INSERT INTO meta (key, value) VALUES ('inventory_loaded', '1')")
-
-    def reset(self, tx: sqlite3.Connection) -> None:
-        tx.execute("DELETE FROM inventory")
-        tx.execute(f"INSERT INTO inventory ({_COLUMNS}) SELECT {_COLUMNS} FROM loaded_inventory")
-        _stamp(tx)
-
-    # -- reading (from a snapshot of the whole inventory, read again only when the state changed)
-
-    def all(self) -> dict[str, Entity]:
-        """Every entity by id, in the order they were declared (read again after a change of the
-        settings revision: a power operation's start leaves the inventory alone)."""
-        revision = self._db.revision.settings()  # before reading: a later change moves it again
-        cached_revision, cached_stamp, entities = self._snapshot
-        if cached_revision != revision:
-            conn = self._db.connection()
-            row = conn.execute("SELECT value FROM meta WHERE key = 'inventory_stamp'").fetchone()
-            stamp = None if row is None else str(row[0])
-            if stamp is None or stamp != cached_stamp:
-                rows = conn.execute(f"SELECT {_COLUMNS} FROM inventory ORDER BY seq").fetchall()
-                entities = {row[0]: _entity(row) for row in rows}
-            self._snapshot = (revision, stamp, entities)
-        return entities
-
-    def get(self, entity_id: str, mo_type: str = "ManagedEntity") -> Entity:
-        """EntityNotFound (ManagedObjectNotFound) unless there is such an entity."""
-        entity = self.all().get(entity_id)
-        if entity is None:
-            raise EntityNotFound(entity_id, mo_type)
-        return entity
-
-    def find(self, entity_id: str) -> Entity | None:
-        return self.all().get(entity_id)
-
-    def of_type(self, *types: str) -> list[Entity]:
-        return [entity for entity in self.all().values() if entity.type in types]
-
-    def children(self, entity_id: str) -> list[Entity]:
-        return [entity for entity in self.all().values() if entity.parent == entity_id]
-
-    def named(self, name: str, *types: str) -> list[Entity]:
-        """Entities named *name* (of one of *types*, when given)."""
-        return [e for e in self.all().values() if e.name == name and (not types or e.type in types)]
-
-    def path_of(self, entity_id: str) -> str:
-        """The inventory path: ``/Datacenter/vm/win1`` (the root folder is ``/``)."""
-        names: list[str] = []
-        current = self.find(entity_id)
-        while current is not None and current.parent is not None:
-            names.append(current.name)
-            current = self.find(current.parent)
-        return "/" + "/".join(reversed(names))
-
-    def by_path(self, path: str) -> Entity | None:
-        """The entity at inventory path *path* (``/Datacenter/vm/win1``), or None."""
-        current = self.find(ROOT_FOLDER_ID)
-        for name in (part for part in path.strip("/").split("/") if part):
-            if current is None:
-                return None
-            current = next((child for child in self.children(current.id) if child.name == name), None)
-        return current
-
-    # -- changing it
-
-    def replace_in(self, tx: sqlite3.Connection, entities: Sequence[Entity]) -> None:
-        """Serve *entities* from now on (the loaded inventory, which reset returns to, stays)."""
-        tx.execute("DELETE FROM inventory")
-        tx.executemany(
-            f"INSERT INTO inventory ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)",
-            [_row(seq, entity) for seq, entity in enumerate(entities, 1)],
-        )
-        _stamp(tx)
-
-    def update(self, entity_id: str, **changes: Any) -> Entity:
-        """Set properties of one entity (its power state, say); returns it changed."""
-        with self._db.write() as tx:
-            row = tx.execute(f"SELECT {_COLUMNS} FROM inventory WHERE id = ?", (entity_id,)).fetchone()
-            if row is None:
-                raise EntityNotFound(entity_id)
-            changed = _entity(row).with_properties(**changes)
-            tx.execute("UPDATE inventory SET props = ? WHERE id = ?", (_props_json(changed), entity_id))
-            _stamp(tx)
-        return changed
-
 
 # -- the scenario file's ``inventory:`` section -----------------------------------------------------
 
@@ -432,34 +298,6 @@ def _name(item: Mapping[str, Any], path: tuple[str | int, ...]) -> str:
     if "/" in name:
         raise InventoryError((*path, "name"), f"{name!r}: an inventory name cannot hold '/'")
     return name
-
-
-# -- storage ----------------------------------------------------------------------------------------
-
-
-def _stamp(tx: sqlite3.Connection) -> None:
-    """Mark a change of the inventory (a new random stamp: every process's snapshot is stale)."""
-    tx.execute(
-        "INSERT INTO meta (key, value) VALUES ('inventory_stamp', ?1)"
-        " ON CONFLICT (key) DO UPDATE SET value = ?1",
-        (secrets.token_hex(8),),
-    )
-
-
-def _props_json(entity: Entity) -> str:
-    return json.dumps(dict(entity.properties), separators=(",", ":"), sort_keys=True)
-
-
-def _row(seq: int, entity: Entity) -> tuple[Any, ...]:
-    return (entity.id, seq, entity.type, entity.name, entity.parent, _props_json(entity))
-
-
-def _entity(row: Iterable[Any]) -> Entity:
-    entity_id, _seq, mo_type, name, parent, props = row
-    properties = {
-        key: tuple(value) if isinstance(value, list) else value for key, value in json.loads(props).items()
-    }
-    return Entity(entity_id, mo_type, name, parent, tuple(sorted(properties.items())))
 
 
 def to_json(entity: Entity) -> dict[str, Any]:

@@ -33,7 +33,7 @@ from vismock.errors import VismockError
 from vismock.mockserver.state.behaviour import DEFAULT_KEY, Behaviour, Override
 from vismock.mockserver.state.inventory import InventoryError, entities_from_document
 from vismock.mockserver.state.models import Entity, Reason, Step, TaskSpec
-from vismock.schemas import entity_types, fault_fields, fault_types, task_methods
+from vismock.schemas import entity_types, fault_fields, fault_types, task_method, task_methods
 
 Path_ = tuple[str | int, ...]
 
@@ -667,7 +667,7 @@ def _operations(value: Any, path: Path_) -> dict[str, Behaviour]:
     found: dict[str, Behaviour] = {}
     for key, item in data.items():
         where = (*path, key)
-        name = DEFAULT_KEY if key == DEFAULT_KEY else _power_method(key, where)
+        name = DEFAULT_KEY if key == DEFAULT_KEY else _task_method(key, where)
         if name in found:
             raise _Invalid(where, f"{key!r} names {name}, given already")
         behaviour_data = _mapping(item, where)
@@ -703,7 +703,7 @@ def _override(value: Any, path: Path_) -> Override:
         raise _Invalid(path, "needs a timeline, or a fault (the task then fails with it, after 'after')")
     return Override(
         behaviour=behaviour,
-        operation=None if operation is None else _power_method(operation, (*path, "operation")),
+        operation=None if operation is None else _task_method(operation, (*path, "operation")),
         vm=_text(data, "vm", path),
         times=None
         if "times" in data and data["times"] is None
@@ -733,7 +733,7 @@ def _behaviour(data: Mapping[str, Any], path: Path_) -> Behaviour:
     timeline = _timeline(data.get("timeline"), (*path, "timeline"), progression)
     for index, step in enumerate(timeline):
         if step.result is not None:
-            reason = "power operations return nothing (vim25: void), so their tasks have no result"
+            reason = "a created task's result is what its method made (a snapshot, a clone): not scripted"
             raise _Invalid((*path, "timeline", index, "result"), reason)
     if timeline[-1].state not in TERMINAL:
         reason = f"the last step is {timeline[-1].state!r}; it must be success or error (the task ends)"
@@ -741,11 +741,13 @@ def _behaviour(data: Mapping[str, Any], path: Path_) -> Behaviour:
     return Behaviour(progression, timeline, _flag(data, "cancelable", path))  # type: ignore[arg-type]
 
 
-def _power_method(name: Any, path: Path_) -> str:
+def _task_method(name: Any, path: Path_) -> str:
+    """A vim25 task method (PowerOffVM_Task, CreateSnapshot_Task...) or the VIS operation that
+    starts one (Power_Off_VM): every task method's tasks can be scripted."""
     if not isinstance(name, str):
         raise _Invalid(path, f"expected an operation name, got {_kind(name)}")
     try:
-        return power.method(name).name
+        return task_method(name)
     except KeyError as error:
         raise _Invalid(path, str(error.args[0])) from None
 

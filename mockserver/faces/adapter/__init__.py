@@ -34,8 +34,11 @@ from vismock.mockserver.faces.common import (
     injected_fault,
     xml_media_type,
 )
+from vismock.mockserver.objects.base import Context
+from vismock.mockserver.objects.virtual_machine import VirtualMachine as VmObject
 from vismock.mockserver.state import Backend
 from vismock.mockserver.state.models import Face as FaceName
+from vismock.mockserver.vim25.values import MoRef
 from vismock.schemas import REQUEST_ROOT
 
 if TYPE_CHECKING:
@@ -74,8 +77,9 @@ class BadRequest(Exception):
 
 
 class StateVCenter:
-    """The mock's state as the vCenter an operation runs against, for *user*; notes how long its
-    reads hold, and which VM and task a request acted on (for the journal)."""
+    """The mock's state as the vCenter an operation runs against, for *user*: the same vim25
+    methods the SOAP face calls, with refusals raised (the adapter checks before it calls); notes
+    which VM and task a request acted on (for the journal)."""
 
     def __init__(self, backend: Backend, observation: Observation, user: str | None = None) -> None:
         self._backend = backend
@@ -83,12 +87,10 @@ class StateVCenter:
         self._user = user
 
     def task_info(self, task_id: str) -> dict[str, Any]:
-        read = self._backend.tasks.read(task_id, poll=True)
-        self._observation.holds_until(read.until_us)
-        return read.info
+        return self._backend.tasks.info(task_id, poll=True)
 
     def virtual_machine(self, name: str) -> VirtualMachine:
-        found = self._backend.inventory.named(name, "VirtualMachine")
+        found = [vm for vm in self._backend.registry.all(VmObject) if vm.name == name]
         if not found:
             raise VirtualMachineNotFound(name)
         if len(found) > 1:
@@ -98,14 +100,15 @@ class StateVCenter:
             )
         vm = found[0]
         self._observation.entity = vm.id
-        now = self._backend.power.of(vm.id)
-        self._observation.holds_until(now.until_us)
-        return VirtualMachine(vm.id, vm.name, now.state, bool(vm.props.get("template")), now.running)
+        running = vm.running_task()
+        return VirtualMachine(vm.id, vm.name, vm.power_state, vm.template, running.id if running else None)
 
     def start_power_task(self, vm: VirtualMachine, method: str) -> str:
-        started = self._backend.power.start(vm.id, method, user=self._user, refuse=True)
-        self._observation.task_ids = (*self._observation.task_ids, started.task_id)
-        return started.task_id
+        ctx = Context(self._backend, user=self._user, observation=self._observation, refuse=True)
+        with self._backend.registry.transaction():
+            target = self._backend.inventory.vm(vm.id)
+            ref: MoRef = target.methods[method].function(target, ctx)
+        return ref.value
 
 
 class AdapterFace:
@@ -127,7 +130,7 @@ class AdapterFace:
             return self.envelope(_invalid_response(bad), bad.status)
         except VimFault as fault:  # raised around the operation (a delay ended by a reset)
             observation.outcome = fault.fault_type
-            observation.not_remembered()
+            services.backend.registry.note_volatile()
             return self.envelope(error_response(fault.message, fault.fault_type), 200)
 
     def _answer(self, request: FaceRequest, observation: Observation, services: Services) -> Reply:

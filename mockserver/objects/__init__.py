@@ -1,0 +1,26 @@
+"""The vim25 managed objects the mock serves, one module per type (as govmomi's simulator has
+them): each defines its class, its properties (stored, or derived from others) and its methods.
+
+Importing this package registers every type (:data:`vismock.mockserver.state.registry.KINDS`).
+"""
+
+from __future__ import annotations
+
+from vismock.mockserver.objects import (  # noqa: F401  (each module registers its type)
+    compute_resource,
+    datacenter,
+    datastore,
+    folder,
+    host_system,
+    managed_entity,
+    network,
+    resource_pool,
+    task,
+    virtual_machine,
+)
+from vismock.mockserver.state.registry import ManagedObject
+
+
+def service_objects() -> list[ManagedObject]:
+    """The service's singletons (ServiceInstance, its managers), as a new state holds them."""
+    return []

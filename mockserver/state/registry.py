@@ -1,0 +1,461 @@
+"""The mock's state: one registry of managed objects, changed in one place.
+
+Modelled on govmomi's simulator (its ``Map``): every object the mock serves (folders, datacenters,
+hosts, virtual machines, tasks, snapshots, the collectors and views a session made) and the mock's
+own settings (its clock, fault rules, task behaviours) is a :class:`ManagedObject` here, holding
+its properties as immutable values. A change happens only inside :meth:`Registry.transaction`
+(which holds the one lock) through :meth:`Registry.update`, :meth:`Registry.add` or
+:meth:`Registry.remove`, so three things hold by construction:
+
+1. every change raises the one :attr:`Registry.revision` (what a remembered answer is checked
+   against) and wakes whoever waits for changes (WaitForUpdates);
+2. a transaction that raises is undone: nothing half-changed is ever seen or stored;
+3. with a store (``--db``) every change is written before the transaction ends, so before the
+   answer that acknowledges it is sent.
+
+A managed object refuses plain attribute assignment, and :meth:`Registry.update` refuses to run
+outside a transaction: the rules cannot be forgotten, only broken on purpose (the tests try).
+
+The mock's clock brings changes too: a task's next step, a session's expiry. Those are events on
+one schedule (:meth:`Registry.schedule`), fired in due order by :meth:`Registry.settle`, which
+every request calls before it reads anything. So between two revisions nothing the mock answers
+changes, except what :meth:`Registry.note_volatile` marks (the current time, a session's call count).
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import threading
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
+
+from vismock.faults import ManagedObjectNotFound
+from vismock.mockserver.vim25.values import Data, MoRef
+
+if TYPE_CHECKING:
+    from vismock.mockserver.state.store import Store
+
+T = TypeVar("T", bound="ManagedObject")
+Event = Callable[[int], None]
+"""An event on the schedule: called inside a transaction with the instant (mock-clock µs) it was due."""
+NEVER = 2**62
+KINDS: dict[str, type[ManagedObject]] = {}
+"""Every class of object by its vim_type (how a store's rows are read back)."""
+
+
+class NotInTransaction(RuntimeError):
+    """A change of the state outside :meth:`Registry.transaction` (a programming error)."""
+
+
+class ManagedObject:
+    """An object of the registry: its id, and its properties as immutable values by name.
+
+    Subclasses (one module per vim25 type, see ``vismock.mockserver.objects``) name their vim25 type
+    in :attr:`vim_type`, read stored properties with :meth:`get` and declare the properties derived
+    from others with :func:`derived`. Properties whose name starts with ``_`` are the mock's own
+    (a task's timeline, a session's key): kept and stored like the others, never served.
+    """
+
+    vim_type: ClassVar[str] = "ManagedObject"
+    served: ClassVar[bool] = True  # False: the mock's own (its clock, rules...), never found by a reference
+    permanent: ClassVar[bool] = False  # True: the service's own (its managers, settings): a reset keeps it
+    public_properties: ClassVar[frozenset[str]] = frozenset()  # readable without a session
+    derived_properties: ClassVar[dict[str, DerivedProperty]] = {}
+    # vim25 methods and task effects by wire name, collected from what the class body marks
+    # (vismock.mockserver.objects.base: vim_method, task_effect), inherited.
+    methods: ClassVar[dict[str, Any]] = {}
+    effects: ClassVar[dict[str, Any]] = {}
+
+    def __init__(self, object_id: str, props: Mapping[str, Any] | None = None) -> None:
+        object.__setattr__(self, "id", object_id)
+        object.__setattr__(self, "_props", {k: v for k, v in (props or {}).items() if v is not None})
+        object.__setattr__(self, "registry", None)
+
+    id: str
+    _props: dict[str, Any]
+    registry: Registry | None
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        body = vars(cls)
+        found = {name: value for name, value in body.items() if isinstance(value, DerivedProperty)}
+        cls.derived_properties = {**cls.derived_properties, **found}
+        methods = {v.__vim_method__.name: v.__vim_method__ for v in body.values() if hasattr(v, "__vim_method__")}
+        cls.methods = {**cls.methods, **methods}
+        effects = {name: v for v in body.values() for name in getattr(v, "__vim_effect__", ())}
+        cls.effects = {**cls.effects, **effects}
+        if "vim_type" in body:  # the class of its type (a subclass for a special case is not)
+            KINDS[cls.vim_type] = cls
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError(
+            f"{self.vim_type} {self.id}: set {name!r} through Registry.update inside a transaction"
+        )
+
+    def __repr__(self) -> str:
+        return f"<{self.vim_type} {self.id}>"
+
+    @property
+    def ref(self) -> MoRef:
+        return MoRef(self.vim_type, self.id)
+
+    @property
+    def props(self) -> Mapping[str, Any]:
+        """The stored properties (read-only)."""
+        return MappingProxyType(self._props)
+
+    def get(self, name: str, default: Any = None) -> Any:
+        """A stored property (``default`` when unset)."""
+        return self._props.get(name, default)
+
+    def read(self, path: str) -> Any:
+        """The value at property path *path* (``runtime.powerState``): stored or derived, then the
+        data objects below it; None when unset anywhere on the way."""
+        top, _, rest = path.partition(".")
+        getter = self.derived_properties.get(top)
+        if getter is not None:
+            value = getter.read(self)
+        else:
+            value = self._props.get(top)
+        if rest and value is not None:
+            return value.at(rest) if isinstance(value, Data) else None
+        return value
+
+    @property
+    def state(self) -> Registry:
+        """The registry this object belongs to (it must have been added to one)."""
+        if self.registry is None:
+            raise RuntimeError(f"{self!r} is not in a registry")
+        return self.registry
+
+    def update(self, changes: Mapping[str, Any] | None = None, **named: Any) -> None:
+        """Change properties (paths allowed: ``{"runtime.powerState": "poweredOff"}``)."""
+        self.state.update(self, {**(changes or {}), **named})
+
+    def client_read(self, *, poll: bool, session: Any = None) -> Mapping[str, Any]:
+        """Properties whose value a client's read sees otherwise than they are stored: a task
+        progressing by polls shows the step its reads have reached (*poll* counts the read);
+        ``currentSession`` is the reader's *session*."""
+        return {}
+
+    # -- hooks for subclasses
+
+    def added(self) -> None:
+        """Called inside the transaction that added this object (schedule its events here)."""
+
+    def restored(self) -> None:
+        """Called when the object is loaded from a store: schedule its events again."""
+
+    def removed(self) -> None:
+        """Called inside the transaction that removes this object, before it goes."""
+
+
+class DerivedProperty:
+    """A vim25 property computed from the state when read (``summary`` from ``runtime`` and
+    ``config``; a folder's ``childEntity`` from its children's ``parent``): where its value comes
+    from is named once, and it is never out of step with its sources. *volatile*: it changes without
+    a state change (the current time, a session's call count), so an answer reading it is never
+    remembered."""
+
+    def __init__(self, getter: Callable[[Any], Any], volatile: bool = False) -> None:
+        self.getter = getter
+        self.volatile = volatile
+        self.name = getter.__name__
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    def read(self, obj: ManagedObject) -> Any:
+        if self.volatile and obj.registry is not None:
+            obj.registry.note_volatile()
+        return self.getter(obj)
+
+    def __get__(self, obj: ManagedObject | None, owner: type | None = None) -> Any:
+        return self if obj is None else self.read(obj)
+
+
+def derived(getter: Callable[[Any], Any] | None = None, *, volatile: bool = False) -> Any:
+    """Declare a derived property: ``@derived def summary(self) -> Data: ...`` on a type's class."""
+    if getter is None:
+        return lambda function: DerivedProperty(function, volatile)
+    return DerivedProperty(getter, volatile)
+
+
+@dataclass(slots=True)
+class _Transaction:
+    """What the open transaction changed: how to undo it, and what to store."""
+
+    undo: list[Callable[[], None]] = field(default_factory=list)
+    dirty: dict[str, ManagedObject | None] = field(default_factory=dict)  # id -> object (None: removed)
+    changed: bool = False
+
+
+@dataclass(order=True, slots=True)
+class _Scheduled:
+    due_us: int
+    seq: int
+    event: Event = field(compare=False)
+    cancelled: bool = field(default=False, compare=False)
+
+
+class Scheduled:
+    """A handle on a scheduled event: :meth:`cancel` it (a task cancelled before its next step)."""
+
+    __slots__ = ("_entry",)
+
+    def __init__(self, entry: _Scheduled) -> None:
+        self._entry = entry
+
+    @property
+    def due_us(self) -> int:
+        return self._entry.due_us
+
+    def cancel(self) -> None:
+        self._entry.cancelled = True
+
+
+class Registry:
+    """Every managed object by id, the one lock, the one revision and the one schedule.
+
+    *now_us* is the mock's clock (microseconds since the epoch): events fall due by it.
+    """
+
+    def __init__(self, now_us: Callable[[], int], store: Store | None = None) -> None:
+        self._now_us = now_us
+        self.store = store
+        self._objects: dict[str, ManagedObject] = {}
+        self._lock = threading.RLock()
+        self._changed = threading.Condition(self._lock)
+        self._tx: _Transaction | None = None
+        self._owner: int | None = None  # the thread whose transaction is open
+        self._depth = 0
+        self._schedule: list[_Scheduled] = []
+        self._seq = itertools.count()
+        self.revision = 0
+        self.volatile_reads = 0
+        self.backend: Any = None  # what owns this state (vismock.mockserver.state.Backend), for objects
+        self.loading = False  # objects restored from a store: nothing is written back
+
+    # -- reading (callers hold the lock through a transaction, or read immutable values)
+
+    def __contains__(self, object_id: str) -> bool:
+        return object_id in self._objects
+
+    def __len__(self) -> int:
+        return len(self._objects)
+
+    def find(self, object_id: str) -> ManagedObject | None:
+        return self._objects.get(object_id)
+
+    def get(self, ref: MoRef, cls: type[T] = ManagedObject) -> T:  # type: ignore[assignment]
+        """The object *ref* names, when it is of its type (a subtype will do) and of *cls*;
+        ManagedObjectNotFound otherwise, as vCenter answers."""
+        found = self._objects.get(ref.value)
+        if found is None or not found.served or not isinstance(found, cls) or not is_a(found.vim_type, ref.type):
+            raise ManagedObjectNotFound(ref.type, ref.value)
+        return found
+
+    def all(self, cls: type[T] = ManagedObject) -> list[T]:  # type: ignore[assignment]
+        """Every object of class *cls*, in the order they were added."""
+        return [obj for obj in self._objects.values() if isinstance(obj, cls)]
+
+    def of_type(self, vim_type: str) -> list[ManagedObject]:
+        """Every object whose vim25 type is *vim_type* or a subtype of it."""
+        return [obj for obj in self._objects.values() if is_a(obj.vim_type, vim_type)]
+
+    def now_us(self) -> int:
+        """The mock's clock, in microseconds since the epoch."""
+        return self._now_us()
+
+    def note_volatile(self) -> None:
+        """Something read changes without a state change: the answer must not be remembered."""
+        self.volatile_reads += 1
+
+    # -- the one place of change
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """Hold the lock; changes inside are undone if this raises, else stored and announced."""
+        with self._lock:
+            outermost = self._depth == 0
+            if outermost and self._next_due() <= self._now_us():
+                # The events due first, in a transaction of their own: a fault the caller's work
+                # raises must not undo them.
+                with self._opened():
+                    self._fire_due()
+            if not outermost:
+                yield
+                return
+            with self._opened():
+                yield
+
+    @contextmanager
+    def _opened(self) -> Iterator[None]:
+        tx = self._tx = _Transaction()
+        self._owner, self._depth = threading.get_ident(), 1
+        try:
+            yield
+            if tx.dirty and self.store is not None and not self.loading:
+                self.store.write(tx.dirty)  # before the answer that acknowledges it
+        except BaseException:
+            self._rollback(tx)
+            raise
+        finally:
+            self._tx, self._owner, self._depth = None, None, 0
+            if tx.changed:
+                self._changed.notify_all()
+
+    def _transaction(self) -> _Transaction:
+        tx = self._tx
+        if tx is None or self._owner != threading.get_ident():
+            raise NotInTransaction("the state changes only inside Registry.transaction()")
+        return tx
+
+    def add(self, obj: ManagedObject) -> ManagedObject:
+        """Add *obj* (its id must be new)."""
+        tx = self._transaction()
+        if obj.id in self._objects:
+            raise ValueError(f"{obj!r}: the id {obj.id!r} is taken")
+        object.__setattr__(obj, "registry", self)
+        self._objects[obj.id] = obj
+        tx.undo.append(lambda: self._objects.pop(obj.id, None))
+        self._changed_object(tx, obj)
+        obj.added()
+        return obj
+
+    def remove(self, obj: ManagedObject) -> None:
+        tx = self._transaction()
+        if self._objects.get(obj.id) is not obj:
+            return
+        obj.removed()
+        position = list(self._objects).index(obj.id)
+        del self._objects[obj.id]
+        tx.undo.append(lambda: self._reinsert(obj, position))
+        tx.dirty[obj.id] = None
+        self._raise(tx)
+
+    def update(self, obj: ManagedObject, changes: Mapping[str, Any]) -> None:
+        """Set properties of *obj*: ``{"name": ..., "runtime.powerState": ..., "_runtime": ...}``
+        (None unsets). Paths below a property set a field of its data object (made when unset)."""
+        tx = self._transaction()
+        before = dict(obj._props)
+        props = obj._props
+        for path, value in changes.items():
+            top, _, rest = path.partition(".")
+            if rest:
+                current = props.get(top)
+                if not isinstance(current, Data):
+                    raise TypeError(f"{obj!r}: {top!r} holds no data object to set {rest!r} in")
+                value = current.with_path(rest, value)
+            if value is None:
+                props.pop(top, None)
+            else:
+                props[top] = value
+        if props == before:
+            return  # nothing changed: no new revision, nothing to store
+        tx.undo.append(lambda: _restore(obj, before))
+        self._changed_object(tx, obj)
+
+    @contextmanager
+    def savepoint(self) -> Iterator[None]:
+        """Inside a transaction: if the block raises, undo what it changed (and only that)."""
+        tx = self._transaction()
+        mark = len(tx.undo)
+        try:
+            yield
+        except BaseException:
+            while len(tx.undo) > mark:
+                tx.undo.pop()()
+            raise
+
+    def schedule(self, due_us: int, event: Event) -> Scheduled:
+        """Fire *event* when the mock's clock reaches *due_us* (at the next :meth:`settle`)."""
+        self._transaction()
+        entry = _Scheduled(due_us, next(self._seq), event)
+        heapq.heappush(self._schedule, entry)
+        return Scheduled(entry)
+
+    def settle(self) -> None:
+        """Fire every event whose time has come (a cheap check when none has)."""
+        if self._next_due() <= self._now_us():
+            with self.transaction():
+                pass  # the transaction fires them
+
+    def next_due_us(self) -> int:
+        return self._next_due()
+
+    def touch(self) -> None:
+        """Raise the revision without changing an object: something outside the objects that
+        answers depend on changed (the accounts, the dynamic mode)."""
+        self._raise(self._transaction())
+
+    # -- waiting for changes
+
+    def wait(self, revision: int, timeout: float) -> int:
+        """Block (releasing the lock) until the revision moves past *revision*, the next event
+        falls due, or *timeout* seconds pass; the revision then (events fired)."""
+        with self._lock:
+            if self.revision == revision:
+                until_event = (self._next_due() - self._now_us()) / 1e6
+                self._changed.wait(max(0.0, min(timeout, until_event)))
+        self.settle()
+        return self.revision
+
+    def notify(self) -> None:
+        """Wake every waiter (a reset, a cancelled wait) so it looks again."""
+        with self._lock:
+            self._changed.notify_all()
+
+    # -- internals
+
+    def _next_due(self) -> int:
+        schedule = self._schedule
+        while schedule and schedule[0].cancelled:
+            heapq.heappop(schedule)
+        return schedule[0].due_us if schedule else NEVER
+
+    def _fire_due(self) -> None:
+        now = self._now_us()
+        while self._next_due() <= now:
+            entry = heapq.heappop(self._schedule)
+            entry.event(entry.due_us)
+
+    def _changed_object(self, tx: _Transaction, obj: ManagedObject) -> None:
+        if obj.id in self._objects:
+            tx.dirty[obj.id] = obj
+        self._raise(tx)
+
+    def _raise(self, tx: _Transaction) -> None:
+        self.revision += 1
+        tx.changed = True
+
+    def _reinsert(self, obj: ManagedObject, position: int) -> None:
+        items = list(self._objects.items())
+        items.insert(position, (obj.id, obj))
+        self._objects = dict(items)
+
+    @staticmethod
+    def _rollback(tx: _Transaction) -> None:
+        for undo in reversed(tx.undo):
+            undo()
+        tx.dirty.clear()
+        # The revision stays raised: an answer computed meanwhile must not be remembered.
+
+
+def _restore(obj: ManagedObject, props: dict[str, Any]) -> None:
+    obj._props.clear()
+    obj._props.update(props)
+
+
+def is_a(vim_type: str, ancestor: str) -> bool:
+    """Whether vim25 type *vim_type* is *ancestor* or a subtype of it (by the vim25 model; the
+    mock's own object types are of no vim25 type but their own)."""
+    if vim_type == ancestor or ancestor == "ManagedObject":
+        return True
+    from vismock.schemas import managed_lineage
+
+    return ancestor in managed_lineage(vim_type)

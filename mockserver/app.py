@@ -89,7 +89,7 @@ def to_response(reply: Reply) -> Response:
 
 
 def _service_versions() -> Response:
-    return Response(soap.wire.service_versions_document(), status=200, content_type=soap.CONTENT_TYPE)
+    return Response(soap.service_versions_document(), status=200, content_type=soap.CONTENT_TYPE)
 
 
 def _routing_error(error: HTTPException) -> Response | HTTPException:

@@ -52,6 +52,7 @@ def build_backend(settings: Settings, specs: Sequence[TaskSpec] | None = None) -
         "session_lifetime": settings.session_lifetime,
         "dynamic": settings.dynamic,
         "task_cap": settings.task_cap,
+        "soap_max_wait": settings.soap_max_wait,
     }
     scenario = load_scenario(settings.tasks)
     inventory = scenario.inventory if scenario.inventory is not None else load_scenario(None).inventory

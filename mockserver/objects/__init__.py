@@ -18,9 +18,23 @@ from vismock.mockserver.objects import (  # noqa: F401  (each module registers i
     task,
     virtual_machine,
 )
+from vismock.mockserver.objects.event_manager import EventManager
+from vismock.mockserver.objects.property_collector import PropertyCollector
+from vismock.mockserver.objects.search_index import SearchIndex
+from vismock.mockserver.objects.service_instance import ServiceInstance
+from vismock.mockserver.objects.session_manager import SessionManager
+from vismock.mockserver.objects.view_manager import ViewManager
 from vismock.mockserver.state.registry import ManagedObject
 
 
 def service_objects() -> list[ManagedObject]:
-    """The service's singletons (ServiceInstance, its managers), as a new state holds them."""
-    return []
+    """The service's singletons (ServiceInstance and the managers it lists), as a new state holds
+    them (the TaskManager is the state's own: it numbers the tasks)."""
+    return [
+        ServiceInstance("ServiceInstance"),
+        SessionManager(),
+        PropertyCollector.service(),
+        ViewManager(),
+        EventManager(),
+        SearchIndex(),
+    ]

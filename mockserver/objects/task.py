@@ -148,7 +148,17 @@ class Task(ManagedObject):
 
     # -- moving it on (inside a transaction)
 
+    @property
+    def seq(self) -> int:
+        """Its place in the order tasks were added (a replaced task keeps its place): what vCenter's
+        events about tasks are keyed by."""
+        return int(self._props.get("_seq", 0))
+
     def added(self) -> None:
+        if self._props.get("_seq") is None:
+            manager = self.state.find(TASK_MANAGER_ID)
+            if isinstance(manager, TaskManager):
+                self.update(_seq=manager.next_seq())
         self._schedule_next()
 
     def restored(self) -> None:
@@ -322,6 +332,11 @@ class TaskManager(ManagedObject):
             else:
                 self.state.remove(task)
         order[:0] = kept
+
+    def next_seq(self) -> int:
+        number = int(self._props.get("_seq", 1))
+        self.update(_seq=number + 1)
+        return number
 
     def next_task_id(self) -> tuple[str, int]:
         """The next task number whose id no task holds (the task file's or the admin API's)."""

@@ -95,6 +95,7 @@ class Backend:
         session_lifetime: float | None = None,
         dynamic: bool = False,
         task_cap: int = 10_000,
+        soap_max_wait: float = 300.0,
     ) -> None:
         """A state file at *path* that holds a state is served as it stands where the scenario's
         sections are the ones it was loaded with (a restart), each other section replaced
@@ -105,6 +106,7 @@ class Backend:
         self.store = None if path is None else Store(path)
         self.task_cap = task_cap
         self.dynamic = dynamic
+        self.settings_max_wait = soap_max_wait  # seconds a WaitForUpdates without maxWaitSeconds holds
         self._generation = 0
         self.clock = Clock()
         self.registry = Registry(self.clock.now_us, self.store)
@@ -258,7 +260,7 @@ class Backend:
             self._generation += 1
             self.clock.reset()
             for obj in registry.all():
-                if not obj.permanent:
+                if not obj.survives_reset():
                     registry.remove(obj)
             for obj in objects_of(self.scenario.inventory):
                 registry.add(obj)
@@ -401,9 +403,11 @@ class Tasks:
                 existing = self._registry.find(spec.id)
                 if existing is not None and not isinstance(existing, Task):
                     raise VismockError(f"task {spec.id!r}: the id names a {existing.vim_type}")
+                task = Task.of(spec, now)
                 if existing is not None:
                     self._registry.remove(existing)
-                self._registry.add(Task.of(spec, now))
+                    task = Task(task.id, {**task.props, "_seq": existing.get("_seq")})  # keeps its place
+                self._registry.add(task)
 
     def delete(self, task_id: str) -> None:
         with self._registry.transaction():

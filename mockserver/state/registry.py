@@ -99,6 +99,10 @@ class ManagedObject:
     def __repr__(self) -> str:
         return f"<{self.vim_type} {self.id}>"
 
+    def survives_reset(self) -> bool:
+        """Whether a reset keeps this object (the service's own: its managers, the mock's settings)."""
+        return self.permanent
+
     @property
     def ref(self) -> MoRef:
         return MoRef(self.vim_type, self.id)

@@ -152,6 +152,19 @@ class SoapFace:
         return self.fault(fault_named("SystemError", INTERNAL_ERROR))
 
 
+API_VERSION = "8.0.3.0"
+PRIOR_API_VERSIONS = ("8.0.2.0", "8.0.1.0", "8.0.0.0", "7.0.3.0", "7.0.2.0", "7.0.1.0", "7.0", "6.7", "6.5")
+
+
+def service_versions_document() -> bytes:
+    """``/sdk/vimServiceVersions.xml``: which vim25 versions the face speaks."""
+    prior = "".join(f"<version>{version}</version>" for version in PRIOR_API_VERSIONS)
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?>\n<namespaces version="1.0"><namespace><name>urn:vim25</name>'
+        f"<version>{API_VERSION}</version><priorVersions>{prior}</priorVersions></namespace></namespaces>\n"
+    ).encode()
+
+
 def fault_envelope(fault: VimFault, context: MoRef | None = None) -> bytes:
     """The SOAP fault of *fault* (a type vim25 does not know goes as SystemError naming it)."""
     fault_type = fault.fault_type if fault.fault_type in model().fault_types() else "SystemError"

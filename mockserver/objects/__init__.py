@@ -17,6 +17,7 @@ from vismock.mockserver.objects import (  # noqa: F401  (each module registers i
     resource_pool,
     task,
     virtual_machine,
+    virtual_machine_snapshot,
 )
 from vismock.mockserver.objects.event_manager import EventManager
 from vismock.mockserver.objects.property_collector import PropertyCollector

@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from vismock.mockserver.objects.managed_entity import ManagedEntity
+from vismock.mockserver.objects.virtual_machine import identity_of
 from vismock.mockserver.state.models import Entity
 from vismock.mockserver.state.registry import KINDS
 from vismock.mockserver.vim25.values import Data, MoRef
@@ -79,7 +80,9 @@ def _vm_props(entity: Entity, types: Mapping[str, str]) -> dict[str, Any]:
             toolsInstallerMounted=False,
             numMksConnections=0,
         ),
-        "config": Data("VirtualMachineConfigInfo", name=entity.name, template=bool(props.get("template"))),
+        "config": Data(
+            "VirtualMachineConfigInfo", name=entity.name, template=bool(props.get("template")), **identity_of(entity.id)
+        ),
         "guest": Data(
             "GuestInfo",
             toolsStatus="toolsNotInstalled",

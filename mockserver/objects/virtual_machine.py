@@ -1,8 +1,11 @@
 """VirtualMachine: its state as vim25 shapes it, and its methods.
 
-Power (PowerOnVM_Task, PowerOffVM_Task, ResetVM_Task, SuspendVM_Task): each starts a task
-(:func:`~vismock.mockserver.objects.task.start_task`) and answers its reference, as vCenter does;
-the work happens when the task succeeds (its effect). Where each vim25 error goes (docs/power.md):
+Power (PowerOnVM_Task, PowerOffVM_Task, ResetVM_Task, SuspendVM_Task), snapshots
+(CreateSnapshot_Task, CreateSnapshotEx_Task, RevertToCurrentSnapshot_Task, RemoveAllSnapshots_Task;
+a snapshot's own methods are :mod:`.virtual_machine_snapshot`'s), CloneVM_Task and Destroy_Task:
+each starts a task (:func:`~vismock.mockserver.objects.task.start_task`) and answers its reference,
+as vCenter does; the work happens when the task succeeds (its effect), and a task that makes
+something (a snapshot, a clone) has it as its result. Where each vim25 error goes (docs/power.md):
 
 * raised by the method (a SOAP fault, no task): ManagedObjectNotFound (no such VM), NotSupported
   (a template);
@@ -15,17 +18,25 @@ The rules themselves (which state allows which method, what it leaves, bootTime)
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Mapping
 from typing import Any
 
 from vismock import power
-from vismock.faults import NotSupported, VimFault
+from vismock.faults import InvalidPowerState, ManagedObjectNotFound, NotSupported, VimFault, fault_named
 from vismock.mockserver.objects.base import Context, task_effect, vim_method
 from vismock.mockserver.objects.managed_entity import ManagedEntity
 from vismock.mockserver.objects.task import Task, start_task
+from vismock.mockserver.objects.virtual_machine_snapshot import (
+    VirtualMachineSnapshot,
+    invalid_name,
+    snapshot_state,
+)
 from vismock.mockserver.state.clock import from_us
 from vismock.mockserver.state.registry import derived
 from vismock.mockserver.vim25.values import Data, MoRef
+
+UUID_NAMESPACE = uuid.UUID("7669736d-6f63-6b00-0000-000000000000")  # "vismock": ids derived from it
 
 
 class VirtualMachine(ManagedEntity):
@@ -127,3 +138,174 @@ class VirtualMachine(ManagedEntity):
         elif state == power.POWERED_ON and current == power.POWERED_OFF:
             boot = finished
         self.update({"runtime.powerState": state, "runtime.bootTime": boot})
+
+    # -- snapshots
+
+    def snapshots(self) -> list[VirtualMachineSnapshot]:
+        return [s for s in self.state.all(VirtualMachineSnapshot) if s.get("vm") == self.ref]
+
+    def root_snapshots(self) -> list[VirtualMachineSnapshot]:
+        return [s for s in self.snapshots() if s.parent_id is None]
+
+    @derived
+    def snapshot(self) -> Data | None:
+        """The snapshot tree (VirtualMachineSnapshotInfo); unset while the VM has none."""
+        roots = self.root_snapshots()
+        if not roots:
+            return None
+        current = self.get("_currentSnapshot")
+        return Data(
+            "VirtualMachineSnapshotInfo",
+            currentSnapshot=MoRef("VirtualMachineSnapshot", current) if current else None,
+            rootSnapshotList=tuple(root.tree() for root in roots),
+        )
+
+    @derived
+    def rootSnapshot(self) -> tuple[MoRef, ...]:  # noqa: N802 (vim25's name)
+        return tuple(root.ref for root in self.root_snapshots())
+
+    def _snapshot_refusal(self, name: str) -> VimFault | None:
+        if self.template:
+            raise NotSupported("Snapshots are not supported on a template.")
+        return invalid_name(name)
+
+    @vim_method("CreateSnapshot_Task")
+    def create_snapshot(
+        self, ctx: Context, name: str, memory: bool, quiesce: bool, description: str | None = None
+    ) -> MoRef:
+        args = {"name": name, "description": description, "memory": memory, "quiesced": quiesce}
+        return start_task(ctx, self, "CreateSnapshot_Task", args=args, refusal=self._snapshot_refusal(name)).ref
+
+    @vim_method("CreateSnapshotEx_Task")
+    def create_snapshot_ex(
+        self, ctx: Context, name: str, memory: bool, description: str | None = None, quiesceSpec: Data | None = None  # noqa: N803
+    ) -> MoRef:
+        args = {"name": name, "description": description, "memory": memory, "quiesced": quiesceSpec is not None}
+        refusal = self._snapshot_refusal(name)
+        return start_task(ctx, self, "CreateSnapshotEx_Task", args=args, refusal=refusal).ref
+
+    @task_effect("CreateSnapshot_Task")
+    @task_effect("CreateSnapshotEx_Task")
+    def snapshot_taken(self, task: Task, args: Mapping[str, Any], at_us: int) -> MoRef:
+        registry = self.state
+        number = int(self.get("_nextSnapshotNumber", 1))
+        snapshot = VirtualMachineSnapshot(
+            registry.backend.ids.new("snapshot-"),
+            {
+                "vm": self.ref,
+                "config": self.get("config"),
+                "name": args["name"],
+                "description": args.get("description") or "",
+                "id": number,
+                "createTime": from_us(at_us),
+                "state": snapshot_state(self.power_state, bool(args.get("memory"))),
+                "quiesced": bool(args.get("quiesced")) and self.power_state == power.POWERED_ON,
+                "_parent": self.get("_currentSnapshot"),
+            },
+        )
+        registry.add(snapshot)
+        self.update(_currentSnapshot=snapshot.id, _nextSnapshotNumber=number + 1)
+        return snapshot.ref
+
+    def revert_to(self, snapshot: VirtualMachineSnapshot, *, suppress_power_on: bool, at_us: int) -> None:
+        """The VM as *snapshot* recorded it: its configuration (the VM keeps its name) and power
+        state (powered off unless the snapshot holds its memory, or with *suppress_power_on*)."""
+        recorded = snapshot.get("config")
+        if recorded is not None:
+            self.update(config=recorded.replace(name=self.name))
+        state = str(snapshot.get("state") or power.POWERED_OFF)
+        if suppress_power_on and state == power.POWERED_ON:
+            state = power.POWERED_OFF
+        self.set_power_state(state, at_us=at_us)
+        self.update(_currentSnapshot=snapshot.id)
+
+    @vim_method("RevertToCurrentSnapshot_Task")
+    def revert_to_current(self, ctx: Context, host: MoRef | None = None, suppressPowerOn: bool | None = None) -> MoRef:  # noqa: N803
+        current = self.state.find(str(self.get("_currentSnapshot", "")))
+        if not isinstance(current, VirtualMachineSnapshot):
+            raise fault_named("NotFound", f"{self.name} has no current snapshot to revert to")
+        args = {"suppressPowerOn": bool(suppressPowerOn)}
+        return start_task(ctx, self, "RevertToCurrentSnapshot_Task", target=current, args=args).ref
+
+    @vim_method("RemoveAllSnapshots_Task")
+    def remove_all_snapshots(self, ctx: Context, consolidate: bool | None = None, spec: Data | None = None) -> MoRef:
+        return start_task(ctx, self, "RemoveAllSnapshots_Task").ref
+
+    @task_effect("RemoveAllSnapshots_Task")
+    def snapshots_removed(self, task: Task, args: Mapping[str, Any], at_us: int) -> None:
+        for snapshot in self.snapshots():
+            self.state.remove(snapshot)
+        self.update(_currentSnapshot=None)
+
+    # -- clone and destroy
+
+    @vim_method("CloneVM_Task")
+    def clone(self, ctx: Context, folder: MoRef, name: str, spec: Data) -> MoRef:
+        ctx.registry.get(folder, ManagedEntity)  # ManagedObjectNotFound for an unknown folder
+        location = spec.location
+        for ref in (location.datastore, location.pool, location.host, location.folder, spec.snapshot):
+            if ref is not None:
+                ctx.registry.get(ref)
+        taken = [vm for vm in ctx.registry.all(VirtualMachine) if vm.name == name and vm.get("parent") == folder]
+        refusal = None
+        if taken:
+            refusal = fault_named(
+                "DuplicateName", f"The name '{name}' already exists.", (("name", name), ("object", taken[0].id))
+            )
+        args = {"folder": location.folder or folder, "name": name, "spec": spec}
+        return start_task(ctx, self, "CloneVM_Task", args=args, refusal=refusal).ref
+
+    @task_effect("CloneVM_Task")
+    def cloned(self, task: Task, args: Mapping[str, Any], at_us: int) -> MoRef:
+        registry = self.state
+        spec: Data = args["spec"]
+        location: Data = spec.location
+        source = self.get("config")
+        if spec.snapshot is not None:
+            source = registry.get(spec.snapshot, VirtualMachineSnapshot).get("config") or source
+        new_id = registry.backend.ids.new("vm-")
+        template = bool(spec.template)
+        config = (source or Data("VirtualMachineConfigInfo")).replace(
+            name=args["name"], template=template, **identity_of(new_id)
+        )
+        on = bool(spec.powerOn) and not template
+        runtime = self.get("runtime").replace(
+            host=location.host or self.read("runtime.host"),
+            powerState=power.POWERED_ON if on else power.POWERED_OFF,
+            bootTime=from_us(at_us) if on else None,
+        )
+        props = {
+            "name": args["name"],
+            "parent": args["folder"],
+            "runtime": runtime,
+            "config": config,
+            "guest": self.get("guest"),
+            "resourcePool": location.pool or self.get("resourcePool"),
+            "datastore": (location.datastore,) if location.datastore else self.get("datastore"),
+            "network": self.get("network"),
+        }
+        clone = VirtualMachine(new_id, props)
+        registry.add(clone)
+        return clone.ref
+
+    @vim_method("Destroy_Task")
+    def destroy(self, ctx: Context) -> MoRef:
+        refusal = None
+        if self.power_state == power.POWERED_ON:
+            refusal = InvalidPowerState(power.POWERED_OFF, self.power_state)
+        return start_task(ctx, self, "Destroy_Task", refusal=refusal).ref
+
+    @task_effect("Destroy_Task")
+    def destroyed(self, task: Task, args: Mapping[str, Any], at_us: int) -> None:
+        """The VM and its snapshots are gone (from views, folders, searches); its tasks still read."""
+        for snapshot in self.snapshots():
+            self.state.remove(snapshot)
+        self.state.remove(self)
+
+
+def identity_of(vm_id: str) -> dict[str, str]:
+    """A VM's uuids, stable across restarts: derived from its id."""
+    return {
+        "uuid": str(uuid.uuid5(UUID_NAMESPACE, f"{vm_id}/bios")),
+        "instanceUuid": str(uuid.uuid5(UUID_NAMESPACE, f"{vm_id}/instance")),
+    }

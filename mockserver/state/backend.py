@@ -36,6 +36,7 @@ from vismock.mockserver.state import taskfile
 from vismock.mockserver.state.behaviour import Behaviour, Override
 from vismock.mockserver.state.clock import Clock, from_us
 from vismock.mockserver.state.fault_rules import FaultRules
+from vismock.mockserver.state.ids import IDS_ID, Ids
 from vismock.mockserver.state.journal import Journal
 from vismock.mockserver.state.models import Entity, TaskSpec
 from vismock.mockserver.state.operations import Operations
@@ -137,6 +138,10 @@ class Backend:
         return self._own("vismock:faults", FaultRules)
 
     @property
+    def ids(self) -> Ids:
+        return self._own(IDS_ID, Ids)
+
+    @property
     def task_manager(self) -> TaskManager:
         return self._own("TaskManager", TaskManager)
 
@@ -147,7 +152,7 @@ class Backend:
     def _start(self) -> None:
         """An empty state: the mock's own objects and the service's singletons."""
         with self.registry.transaction():
-            for obj in (self.clock, Operations(), FaultRules(), TaskManager(), LoadedScenario(SCENARIO_ID)):
+            for obj in (self.clock, Operations(), FaultRules(), Ids(), TaskManager(), LoadedScenario(SCENARIO_ID)):
                 self.registry.add(obj)
             for obj in objects.service_objects():
                 self.registry.add(obj)

@@ -24,7 +24,7 @@ from vismock.adapter import operations
 from vismock.adapter.operations import VirtualMachine, error_response
 from vismock.codec import Codec, CodecError, ValidationIssue
 from vismock.codec.parsing import ParseFailure
-from vismock.faults import InvalidArgument, InvalidLogin, VimFault, VirtualMachineNotFound
+from vismock.faults import InvalidLogin, MethodNotFound, VimFault
 from vismock.mockserver.cache import BoundedCache
 from vismock.mockserver.faces.common import (
     FaceRequest,
@@ -34,7 +34,8 @@ from vismock.mockserver.faces.common import (
     injected_fault,
     xml_media_type,
 )
-from vismock.mockserver.objects.base import Context
+from vismock.mockserver.objects.base import Context, property_type
+from vismock.mockserver.objects.search_index import SearchIndex
 from vismock.mockserver.objects.virtual_machine import VirtualMachine as VmObject
 from vismock.mockserver.state import Backend
 from vismock.mockserver.state.models import Face as FaceName
@@ -78,8 +79,9 @@ class BadRequest(Exception):
 
 class StateVCenter:
     """The mock's state as the vCenter an operation runs against, for *user*: the same vim25
-    methods the SOAP face calls, with refusals raised (the adapter checks before it calls); notes
-    which VM and task a request acted on (for the journal)."""
+    methods and properties the SOAP face serves, with a method's refusals raised (the adapter
+    checks before it calls, so each is its own error envelope); notes which VM and task a request
+    acted on (for the journal)."""
 
     def __init__(self, backend: Backend, observation: Observation, user: str | None = None) -> None:
         self._backend = backend
@@ -89,26 +91,39 @@ class StateVCenter:
     def task_info(self, task_id: str) -> dict[str, Any]:
         return self._backend.tasks.info(task_id, poll=True)
 
-    def virtual_machine(self, name: str) -> VirtualMachine:
-        found = [vm for vm in self._backend.registry.all(VmObject) if vm.name == name]
-        if not found:
-            raise VirtualMachineNotFound(name)
-        if len(found) > 1:
-            ids = ", ".join(vm.id for vm in found)
-            raise InvalidArgument(
-                f"{len(found)} virtual machines are named {name!r} ({ids})", "virtual-machine"
-            )
-        vm = found[0]
-        self._observation.entity = vm.id
+    def virtual_machines(self, name: str) -> list[VirtualMachine]:
+        found = [self._seen(vm) for vm in self._backend.registry.all(VmObject) if vm.name == name]
+        if len(found) == 1:
+            self._observation.entity = found[0].id
+        return found
+
+    @staticmethod
+    def _seen(vm: VmObject) -> VirtualMachine:
         running = vm.running_task()
         return VirtualMachine(vm.id, vm.name, vm.power_state, vm.template, running.id if running else None)
 
-    def start_power_task(self, vm: VirtualMachine, method: str) -> str:
-        ctx = Context(self._backend, user=self._user, observation=self._observation, refuse=True)
+    def read(self, ref: MoRef, path: str) -> Any:
+        property_type(ref.type, path)  # InvalidProperty, as vCenter answers
         with self._backend.registry.transaction():
-            target = self._backend.inventory.vm(vm.id)
-            ref: MoRef = target.methods[method].function(target, ctx)
-        return ref.value
+            return self._backend.lookup(ref).read(path)
+
+    def find(self, inventory_path: str) -> MoRef | None:
+        index = self._backend.registry.find("SearchIndex")
+        assert isinstance(index, SearchIndex)
+        with self._backend.registry.transaction():
+            return index.find_by_inventory_path(self._context(), inventoryPath=inventory_path)
+
+    def call(self, ref: MoRef, method: str, **args: Any) -> Any:
+        with self._backend.registry.transaction():
+            target = self._backend.lookup(ref)
+            found = type(target).methods.get(method)
+            if found is None:
+                raise MethodNotFound(method)
+            result = found.function(target, self._context(), **args)
+        return result.value if isinstance(result, MoRef) and result.type == "Task" else result
+
+    def _context(self) -> Context:
+        return Context(self._backend, user=self._user, observation=self._observation, refuse=True)
 
 
 class AdapterFace:

@@ -76,11 +76,16 @@ def _fill_runtime(vm: Entity) -> wire.Fill:
             wire.sub_moref(element, "host", MoRef("HostSystem", str(host)))
         wire.sub(element, "connectionState", "connected")
         wire.sub(element, "powerState", _power_state(vm))
+        # vim25 requires these four (the model says so; a strict client reads them): a plain VM's.
+        wire.sub(element, "faultToleranceState", "notConfigured")
         wire.sub(element, "toolsInstallerMounted", "false")
         boot = vm.props.get("bootTime")
         if boot is not None:
             wire.sub(element, "bootTime", str(boot))
         wire.sub(element, "numMksConnections", "0")
+        wire.sub(element, "recordReplayState", "inactive")
+        wire.sub(element, "onlineStandby", "false")
+        wire.sub(element, "consolidationNeeded", "false")
 
     return fill
 

@@ -13,11 +13,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from vismock.codec import XsDateTime
+from vismock.mockserver.faces.soap import wire
 from vismock.mockserver.vim25.values import (
     Data,
     MoRef,
     Typed,
     canonical_any,
+    entity_type_of,
     from_json,
     to_json,
     wire_type_of,
@@ -178,6 +180,11 @@ def test_immutable_equal_and_hashable() -> None:
     assert {info: 1}[task_info()] == 1
     assert pickle.loads(pickle.dumps(info)) == info and copy.deepcopy(info) == info
     assert repr(Data("TaskReasonUser", userName="root")) == "Data('TaskReasonUser', userName='root')"
+
+
+def test_the_moref_is_the_one_wire_re_exports() -> None:
+    assert wire.MoRef is MoRef and wire.entity_type_of is entity_type_of
+    assert entity_type_of("vm-12") == "VirtualMachine" and entity_type_of("x") == "ManagedEntity"
 
 
 def test_json_form_of_special_values() -> None:

@@ -1,5 +1,5 @@
 """The SOAP face on the wire (Flask test client): every method, session and fault, every response
-validated against the trimmed vim25 XSD."""
+checked against the vim25 model."""
 
 from __future__ import annotations
 

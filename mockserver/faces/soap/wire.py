@@ -440,8 +440,17 @@ def fill_fault_fields(
         sub(element, "name", message)
         sub_moref(element, "object", context)
     else:
-        # Any other vim25 fault: its required fields as the model fills them (vim25.xml.fault_data).
-        _append_fields(element, vim25_xml.fault_data(fault_type, {}, message, context=context))
+        # Any other vim25 fault: what was given of its fields, the rest it requires as the model
+        # fills them (vim25.xml.fault_data).
+        given = fields or (fault.fields() if fault is not None else ())
+        _append_fields(element, _model_fault(fault_type, given, message, context))
+
+
+def _model_fault(fault_type: str, given: FaultFields, message: str, context: MoRef) -> Data:
+    try:
+        return vim25_xml.fault_data(fault_type, dict(given), message, context=context)
+    except (TypeError, ValueError):  # a given text that is not a value of its field's type
+        return vim25_xml.fault_data(fault_type, {}, message, context=context)
 
 
 def _append_fields(element: etree._Element, data: Data) -> None:
@@ -460,29 +469,19 @@ def fill_missing_property(element: etree._Element, path: str, fault: VimFault, c
     sub(localized, "localizedMessage", fault.message)
 
 
-# The managed object type of reference fields a fault may carry (others: by their id's prefix).
-_REFERENCE_FIELD_TYPES = {"task": "Task"}
-
-
 def _fill_given_fields(element: etree._Element, fault_type: str, fields: FaultFields) -> bool:
-    """Write *fields* when they give every field *fault_type* requires; False when they do not
-    (nothing written: then the fields are made up from what is known)."""
+    """Write *fields* when they give every field *fault_type* requires, each as the vim25 model
+    types it; False when they do not, or one is no value of its field (nothing written: then the
+    fields are made up from what is known)."""
     declared = {declared.name: declared for declared in fault_field_types(fault_type)}
     given = dict(fields)
     if not fields or any(one.required and name not in given for name, one in declared.items()):
         return False
-    for name, one in declared.items():
-        if name not in given:
-            continue
-        if one.is_reference:
-            sub(
-                element,
-                name,
-                given[name],
-                type=_REFERENCE_FIELD_TYPES.get(name) or entity_type_of(given[name]),
-            )
-        else:
-            sub(element, name, given[name])
+    try:
+        found = vim25_xml.fault_data(fault_type, given, "")
+    except (TypeError, ValueError):
+        return False
+    _append_fields(element, found)
     return True
 
 

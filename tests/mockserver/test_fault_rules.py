@@ -21,6 +21,7 @@ from tests.support.hostile import load_documents
 from tests.support.served import Served
 from vismock.mockserver.app import create_app
 from vismock.mockserver.faces.soap import wire as vim25
+from vismock.mockserver.vim25.check import envelope_errors
 
 documents = load_documents()
 XML = "text/xml; charset=utf-8"
@@ -97,7 +98,7 @@ def adapter_call(task_id: str) -> Callable[[Client], bytes]:
 def soap_call(task_id: str) -> Callable[[Client], bytes]:
     def call(client: Client) -> bytes:
         status, data = client.post("/sdk", documents.soap_retrieve_task_info(task_id))
-        assert vim25.payload_errors(data) == [], data[:300]
+        assert envelope_errors(data) == [], data[:300]
         assert status == (500 if vim25.fault_type_of(data) else 200)
         return data
 
@@ -191,7 +192,7 @@ def test_status_and_malformed_rules_answer_as_documented(server: Any, face: str)
     server.fail_next("status", task="task-fault-a", face=face, http_status=503)
     status, data = client.post(path, body)
     assert status == 503 and INJECTED in data
-    assert codec.is_valid(data) if face == "adapter" else vim25.payload_errors(data) == []
+    assert codec.is_valid(data) if face == "adapter" else envelope_errors(data) == []
     server.fail_next("malformed", task="task-fault-a", face=face)
     status, data = client.post(path, body)
     assert data and not data.rstrip().endswith(b">")  # cut in half

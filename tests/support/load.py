@@ -24,7 +24,7 @@ from typing import Any
 from lxml import etree
 
 import vismock.codec as codec
-from vismock.mockserver.faces.soap import wire as vim25
+from vismock.mockserver.vim25.check import envelope_errors
 
 XML = "text/xml; charset=utf-8"
 JSON = "application/json"
@@ -230,7 +230,7 @@ class Client:
         for number in range(TASKS_PER_CLIENT):
             self.put_task(number)
         status, data = self.call("soap_login", "POST", "/sdk", soap_login(), XML)
-        _expect(status == 200 and not vim25.payload_errors(data), "soap login", status, data)
+        _expect(status == 200 and not envelope_errors(data), "soap login", status, data)
 
     def step(self) -> None:
         names = [name for name, _ in MIX]
@@ -270,7 +270,7 @@ class Client:
         self.check_task_info(status, data, [number], "RetrievePropertiesEx")
 
     def check_task_info(self, status: int, data: bytes, numbers: list[int], method: str) -> None:
-        _expect(status == 200 and vim25.payload_errors(data) == [], f"{method}: invalid answer", status, data)
+        _expect(status == 200 and envelope_errors(data) == [], f"{method}: invalid answer", status, data)
         root = etree.fromstring(data)
         seen = [
             (info.findtext(f"{VIM25}key"), info.findtext(f"{VIM25}entityName"))

@@ -6,13 +6,12 @@ references, ``xsi:type`` on polymorphic values, TaskInfo in vim25's shape (from
 the same codec dict the adapter face renders) and SOAP faults whose
 ``<{Type}Fault>`` detail pyVmomi and govmomi turn into typed exceptions.
 
-Every body element written here validates against ``schemas/vim25/vim25.xsd``
-(:func:`payload_errors` checks a whole response; the tests run it on each one).
+Every response written here is checked against the vim25 model
+(:func:`vismock.mockserver.vim25.check.envelope_errors`; the tests run it on each one).
 """
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -32,6 +31,10 @@ from vismock.faults import (
     MethodNotFound,
     VimFault,
 )
+from vismock.mockserver.vim25 import xml as vim25_xml
+from vismock.mockserver.vim25.values import Data
+from vismock.mockserver.vim25.values import MoRef as MoRef  # moved there; importable here too
+from vismock.mockserver.vim25.values import entity_type_of as entity_type_of
 from vismock.schemas import entity_types, fault_types, schema_directory
 from vismock.schemas import fault_fields as fault_field_types
 
@@ -47,41 +50,6 @@ PRIOR_API_VERSIONS = ("8.0.2.0", "8.0.1.0", "8.0.0.0", "7.0.3.0", "7.0.2.0", "7.
 # The elements of the adapter schema's ManagedEntity group: in the codec's
 # TaskInfo dict the entity is an element named after its managed object type.
 MANAGED_ENTITY_TYPES = entity_types()
-
-# Managed object id prefixes vCenter uses, for references the codec dict keeps
-# as a bare id (TaskReasonAlarm's entity).
-_ID_PREFIX_TYPES = (
-    ("vm-", "VirtualMachine"),
-    ("host-", "HostSystem"),
-    ("domain-c", "ClusterComputeResource"),
-    ("domain-s", "ComputeResource"),
-    ("datacenter-", "Datacenter"),
-    ("datastore-", "Datastore"),
-    ("group-p", "StoragePod"),
-    ("group-", "Folder"),
-    ("resgroup-v", "VirtualApp"),
-    ("resgroup-", "ResourcePool"),
-    ("network-", "Network"),
-    ("dvportgroup-", "DistributedVirtualPortgroup"),
-    ("dvs-", "VmwareDistributedVirtualSwitch"),
-)
-
-
-def entity_type_of(mo_id: str) -> str:
-    """The managed entity type vCenter's id *mo_id* belongs to (``ManagedEntity`` if unknown)."""
-    for prefix, mo_type in _ID_PREFIX_TYPES:
-        if mo_id.startswith(prefix):
-            return mo_type
-    return "ManagedEntity"
-
-
-@dataclass(frozen=True, slots=True)
-class MoRef:
-    """A vim25 ManagedObjectReference."""
-
-    type: str
-    value: str
-
 
 # -- reading requests ----------------------------------------------------------------------------------------
 
@@ -420,12 +388,12 @@ def _optional_text(element: etree._Element, name: str, value: Any) -> None:
 
 
 def served_fault_types() -> frozenset[str]:
-    """The fault types the trimmed vim25 schema defines a ``<{Type}Fault>`` detail element for."""
+    """Every vim25 fault type (the vim25 model's): each has a ``<{Type}Fault>`` detail element."""
     return fault_types()
 
 
 def served_fault_type(fault_type: str) -> str:
-    """*fault_type* if the schema (and so every client) knows it; else SystemError."""
+    """*fault_type* if vim25 (and so every client) knows it; else SystemError."""
     return fault_type if fault_type in served_fault_types() else "SystemError"
 
 
@@ -471,6 +439,23 @@ def fill_fault_fields(
     elif fault_type == "DuplicateName":
         sub(element, "name", message)
         sub_moref(element, "object", context)
+    else:
+        # Any other vim25 fault: what was given of its fields, the rest it requires as the model
+        # fills them (vim25.xml.fault_data).
+        given = fields or (fault.fields() if fault is not None else ())
+        _append_fields(element, _model_fault(fault_type, given, message, context))
+
+
+def _model_fault(fault_type: str, given: FaultFields, message: str, context: MoRef) -> Data:
+    try:
+        return vim25_xml.fault_data(fault_type, dict(given), message, context=context)
+    except (TypeError, ValueError):  # a given text that is not a value of its field's type
+        return vim25_xml.fault_data(fault_type, {}, message, context=context)
+
+
+def _append_fields(element: etree._Element, data: Data) -> None:
+    fragment = f'<f xmlns="{VIM25}" xmlns:xsi="{XSI}" xmlns:xsd="{XSD}">{vim25_xml.render_fields(data)}</f>'
+    element.extend(list(etree.fromstring(fragment)))
 
 
 def fill_missing_property(element: etree._Element, path: str, fault: VimFault, context: MoRef) -> None:
@@ -484,29 +469,19 @@ def fill_missing_property(element: etree._Element, path: str, fault: VimFault, c
     sub(localized, "localizedMessage", fault.message)
 
 
-# The managed object type of reference fields a fault may carry (others: by their id's prefix).
-_REFERENCE_FIELD_TYPES = {"task": "Task"}
-
-
 def _fill_given_fields(element: etree._Element, fault_type: str, fields: FaultFields) -> bool:
-    """Write *fields* when they give every field *fault_type* requires; False when they do not
-    (nothing written: then the fields are made up from what is known)."""
+    """Write *fields* when they give every field *fault_type* requires, each as the vim25 model
+    types it; False when they do not, or one is no value of its field (nothing written: then the
+    fields are made up from what is known)."""
     declared = {declared.name: declared for declared in fault_field_types(fault_type)}
     given = dict(fields)
     if not fields or any(one.required and name not in given for name, one in declared.items()):
         return False
-    for name, one in declared.items():
-        if name not in given:
-            continue
-        if one.is_reference:
-            sub(
-                element,
-                name,
-                given[name],
-                type=_REFERENCE_FIELD_TYPES.get(name) or entity_type_of(given[name]),
-            )
-        else:
-            sub(element, name, given[name])
+    try:
+        found = vim25_xml.fault_data(fault_type, given, "")
+    except (TypeError, ValueError):
+        return False
+    _append_fields(element, found)
     return True
 
 
@@ -597,55 +572,10 @@ def service_versions_document() -> bytes:
 
 # -- the schema ----------------------------------------------------------------------------------------------
 
-_local = threading.local()
-
 
 def schema_path() -> Path:
+    """The trimmed vim25 schema, which :mod:`.paths` still reads nested property paths' types from."""
     return schema_directory() / "vim25" / "vim25.xsd"
-
-
-def schema() -> etree.XMLSchema:
-    """The trimmed vim25 schema (one compiled copy per thread: lxml keeps an error log per object)."""
-    found: etree.XMLSchema | None = getattr(_local, "schema", None)
-    if found is None:
-        found = etree.XMLSchema(etree.parse(str(schema_path())))
-        _local.schema = found
-    return found
-
-
-def payload_errors(response: bytes) -> list[str]:
-    """What is wrong with a SOAP response of the face: its envelope shape, then its payload
-    (the method response element, or a fault's detail) against the trimmed vim25 schema."""
-    root = etree.fromstring(response)
-    if root.tag != f"{{{SOAPENV}}}Envelope":
-        return [f"root is {_name(root.tag)!r}, not soapenv:Envelope"]
-    body = root.find(f"{{{SOAPENV}}}Body")
-    payloads = [] if body is None else list(body)
-    if len(payloads) != 1:
-        return ["soapenv:Body must hold exactly one element"]
-    payload = payloads[0]
-    if payload.tag == f"{{{SOAPENV}}}Fault":
-        return _fault_errors(payload)
-    return _schema_errors(payload)
-
-
-def _fault_errors(fault: etree._Element) -> list[str]:
-    problems = [
-        f"soapenv:Fault lacks <{name}>" for name in ("faultcode", "faultstring") if fault.find(name) is None
-    ]
-    detail = fault.find("detail")
-    details = [] if detail is None else list(detail)
-    if len(details) != 1:
-        return [*problems, "soapenv:Fault/detail must hold exactly one element"]
-    return problems + _schema_errors(details[0])
-
-
-def _schema_errors(element: etree._Element) -> list[str]:
-    checker = schema()
-    # Validate a copy as its own document: the envelope is not part of vim25.
-    if checker.validate(etree.fromstring(etree.tostring(element))):
-        return []
-    return [f"line {error.line}: {error.message}" for error in checker.error_log]
 
 
 def fault_type_of(response: bytes) -> str | None:

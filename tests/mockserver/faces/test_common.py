@@ -16,6 +16,7 @@ from tests.support.soap import call_xml, logged_in, post
 from vismock.mockserver.app import create_app
 from vismock.mockserver.faces.soap import wire
 from vismock.mockserver.services import services_of
+from vismock.mockserver.vim25.check import envelope_errors
 
 SEED_REQUEST = (DATA / "seed" / "request.xml").read_bytes()
 FETCH = call_xml("Fetch", "Task", "task-2675", "<prop>info</prop>")
@@ -61,6 +62,6 @@ def test_a_store_failure_on_the_soap_face_is_a_system_error_fault_and_journaled(
     broken_store(app, monkeypatch)
     response = post(client, FETCH)
     assert response.status_code == 500 and wire.fault_type_of(response.data) == "SystemError"
-    assert wire.payload_errors(response.data) == []
+    assert envelope_errors(response.data) == []
     entries = services_of(app).backend.journal.entries(face="soap")
     assert (entries[-1].operation, entries[-1].outcome) == ("Fetch", "SystemError")

@@ -1,5 +1,5 @@
 """EventManager and EventHistoryCollector: one TaskEvent per task, filtered, paged newest first,
-scrolled. Every answer is validated against the trimmed vim25 XSD."""
+scrolled. Every answer is checked against the vim25 model."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """The PropertyCollector as govmomi uses it: TraversalSpecs through the inventory (the six shapes
 of govc's ls, find and vm lookups), subtype matching, nested paths, missingSet, collectors of a
-session's own and their waits. Every answer is validated against the trimmed vim25 XSD."""
+session's own and their waits. Every answer is checked against the vim25 model."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Sessions as vCenter shows them: ``currentSession`` readable without a session (unset then),
 ``sessionList``, a stable ``loginTime``, ``lastActiveTime`` and a ``callCount`` that counts every
-call (answers from memory too), ``CurrentTime``. Every answer is validated against the XSD."""
+call (answers from memory too), ``CurrentTime``. Every answer is checked against the vim25 model."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """The SOAP face on the wire (Flask test client): every method, session and fault, every response
-validated against the trimmed vim25 XSD."""
+checked against the vim25 model."""
 
 from __future__ import annotations
 
@@ -25,6 +25,7 @@ from tests.support.soap import (
     make_app,
     post,
 )
+from vismock.faults import fault_named
 from vismock.mockserver.faces.soap import wire as vim25
 from vismock.mockserver.state import FaultRule
 
@@ -172,6 +173,29 @@ def test_fetched_task_info_is_the_backend_task_info(app: Flask, client: FlaskCli
         assert (
             fields["error"].findtext("v:localizedMessage", namespaces=NS) == info["error"]["localizedMessage"]
         )
+
+
+@pytest.mark.parametrize(
+    ("fields", "detail"),
+    [
+        # nothing given: the required path filled with the message (the datastore is optional)
+        (
+            (),
+            '"InvalidDatastorePath"><datastorePath>bad path</datastorePath></InvalidDatastorePathFault>',
+        ),
+        (
+            (("datastore", "datastore-1"),),
+            '<datastore type="Datastore">datastore-1</datastore><datastorePath>bad path</datastorePath>',
+        ),
+        ((("datastore", "datastore-1"), ("datastorePath", "[ds] a.vmx")), "<datastorePath>[ds] a.vmx</"),
+    ],
+)
+def test_any_vim25_fault_is_sent_whole_whatever_fields_it_is_given(
+    fields: tuple[tuple[str, str], ...], detail: str
+) -> None:
+    body = vim25.fault_envelope(fault_named("InvalidDatastorePath", "bad path", fields))
+    assert_valid(body)
+    assert vim25.fault_type_of(body) == "InvalidDatastorePath" and detail in body.decode()
 
 
 def test_unknown_fault_types_are_sent_as_system_error(app: Flask) -> None:

@@ -1,5 +1,5 @@
 """ViewManager's container and list views, and the SearchIndex, over the built-in inventory. Every
-answer is validated against the trimmed vim25 XSD."""
+answer is checked against the vim25 model."""
 
 from __future__ import annotations
 

@@ -170,3 +170,16 @@ def default_paths(vim_type: str) -> list[str]:
     from vismock.mockserver.vim25.typemodel import model
 
     return [prop.name for prop in model().properties(vim_type)] if vim_type in model() else []
+
+
+# -- what every managed object answers
+
+
+def fetch(obj: Any, ctx: Context, prop: str) -> Any:
+    """vim25 Fetch: one property path of any object (a client's read: a polls task counts it)."""
+    ((_path, value),) = read_properties(obj, [prop], ctx.session, poll=True)
+    return value
+
+
+EVERY_OBJECT: dict[str, Method] = {"Fetch": Method("Fetch", fetch)}
+"""Methods of vim25's ManagedObject, which every object answers whatever its type."""

@@ -667,7 +667,7 @@ def _operations(value: Any, path: Path_) -> dict[str, Behaviour]:
     found: dict[str, Behaviour] = {}
     for key, item in data.items():
         where = (*path, key)
-        name = DEFAULT_KEY if key == DEFAULT_KEY else _task_method(key, where)
+        name = DEFAULT_KEY if key == DEFAULT_KEY else _scripted_method(key, where)
         if name in found:
             raise _Invalid(where, f"{key!r} names {name}, given already")
         behaviour_data = _mapping(item, where)
@@ -703,7 +703,7 @@ def _override(value: Any, path: Path_) -> Override:
         raise _Invalid(path, "needs a timeline, or a fault (the task then fails with it, after 'after')")
     return Override(
         behaviour=behaviour,
-        operation=None if operation is None else _task_method(operation, (*path, "operation")),
+        operation=None if operation is None else _scripted_method(operation, (*path, "operation")),
         vm=_text(data, "vm", path),
         times=None
         if "times" in data and data["times"] is None
@@ -741,7 +741,7 @@ def _behaviour(data: Mapping[str, Any], path: Path_) -> Behaviour:
     return Behaviour(progression, timeline, _flag(data, "cancelable", path))  # type: ignore[arg-type]
 
 
-def _task_method(name: Any, path: Path_) -> str:
+def _scripted_method(name: Any, path: Path_) -> str:
     """A vim25 task method (PowerOffVM_Task, CreateSnapshot_Task...) or the VIS operation that
     starts one (Power_Off_VM): every task method's tasks can be scripted."""
     if not isinstance(name, str):

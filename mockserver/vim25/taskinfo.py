@@ -16,8 +16,9 @@ from typing import Any
 
 from vismock.codec import XsDateTime
 from vismock.codec.taskinfo import ENTITY_GROUP, REASON_GROUP, Slot, task_info_model
-from vismock.mockserver.vim25.faults import entity_type_of, localized_fault
-from vismock.mockserver.vim25.values import Data, MoRef
+from vismock.mockserver.vim25.typemodel import model
+from vismock.mockserver.vim25.values import Data, MoRef, entity_type_of
+from vismock.mockserver.vim25.xml import localized_fault
 from vismock.schemas import task_methods
 
 FaultFields = Sequence[tuple[str, str]]
@@ -83,15 +84,18 @@ def _error(error: Mapping[str, Any], info: Mapping[str, Any], fault_fields: Faul
     if fault_type == "InvalidPowerState" and not any(name == "existingState" for name, _ in fields):
         # A scripted InvalidPowerState without its fields: the state the method found, by its name.
         fields.append(("existingState", "poweredOff" if "PowerOff" in str(info.get("name")) else "poweredOn"))
-    context = task_entity(info)
-    return localized_fault(fault_type, error.get("localizedMessage"), fields, context)
+    if fault_type not in model().fault_types():  # a type no client knows: SystemError naming it
+        message = f"{fault_type}: {error.get('localizedMessage') or ''}".rstrip(": ")
+        return localized_fault("SystemError", {"reason": message}, message, context=task_entity(info))
+    return localized_fault(fault_type, dict(fields), error.get("localizedMessage"), context=task_entity(info))
 
 
 @cache
 def result_type(method: str) -> str | None:
     """The managed type a task of *method* returns (CloneVM_Task: VirtualMachine), or None."""
     found = task_methods().get(method)
-    return getattr(found, "result", None) if found is not None else None
+    result = found.result if found is not None else None
+    return result if result is not None and model().kind(result) == "managed" else None
 
 
 def _result(method: str, value: Any) -> Any:

@@ -34,7 +34,7 @@ from vismock.mockserver.faces.common import (
     injected_fault,
     xml_media_type,
 )
-from vismock.mockserver.objects.base import Context, property_type
+from vismock.mockserver.objects.base import EVERY_OBJECT, Context, property_type
 from vismock.mockserver.objects.search_index import SearchIndex
 from vismock.mockserver.objects.virtual_machine import VirtualMachine as VmObject
 from vismock.mockserver.state import Backend
@@ -116,7 +116,7 @@ class StateVCenter:
     def call(self, ref: MoRef, method: str, **args: Any) -> Any:
         with self._backend.registry.transaction():
             target = self._backend.lookup(ref)
-            found = type(target).methods.get(method)
+            found = type(target).methods.get(method) or EVERY_OBJECT.get(method)
             if found is None:
                 raise MethodNotFound(method)
             result = found.function(target, self._context(), **args)

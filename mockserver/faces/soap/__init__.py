@@ -27,7 +27,7 @@ from vismock.mockserver.faces.common import (
     fault_reply,
     injected_fault,
 )
-from vismock.mockserver.objects.base import Context, Method
+from vismock.mockserver.objects.base import EVERY_OBJECT, Context, Method
 from vismock.mockserver.state.models import Face as FaceName
 from vismock.mockserver.state.registry import KINDS, ManagedObject
 from vismock.mockserver.vim25 import xml
@@ -199,7 +199,7 @@ def class_of(vim_type: str) -> type[ManagedObject]:
 def method_of(this: MoRef | None, name: str) -> Method | None:
     """The method *name* of *this*'s type (or a supertype's), None when it has none."""
     found: Method | None = class_of(this.type if this is not None else "ManagedObject").methods.get(name)
-    return found
+    return found or EVERY_OBJECT.get(name)
 
 
 @cache

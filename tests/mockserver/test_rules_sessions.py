@@ -41,7 +41,7 @@ def test_login_sets_an_http_only_cookie_and_answers_a_user_session(vcenter: Vcen
         "<userName>vismock</userName><password>vismock</password>",
     )
     assert reply.status == 200
-    cookie = reply.headers["Set-Cookie"]
+    cookie = reply.headers["set-cookie"]
     assert cookie.startswith("vmware_soap_session=") and "HttpOnly" in cookie and "Path=/" in cookie
     returned = etree.fromstring(reply.body).find(".//v:returnval", NS)
     assert returned is not None

@@ -323,7 +323,10 @@ def test_a_connection_lost_while_following_still_writes_a_valid_file(
 
         thread = threading.Thread(target=recorder)
         thread.start()
-        time.sleep(1.5)  # following: the task is queued for a minute
+        deadline = time.monotonic() + 30
+        while not server.backend.journal.count(operation="CreateFilter"):  # following: queued for a minute
+            assert time.monotonic() < deadline and thread.is_alive(), "the recorder never started following"
+            time.sleep(0.02)
     thread.join(timeout=30)  # the server is gone
     assert not thread.is_alive()
     assert result["status"] == 1

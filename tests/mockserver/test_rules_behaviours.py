@@ -14,16 +14,6 @@ INSTANT = {"timeline": [{"state": "success"}]}
 NOT_ALLOWED = "The operation is not allowed in the current state."
 
 
-def override(vcenter: Vcenter, **fields: Any) -> dict[str, Any]:
-    (added,) = vcenter.ok("POST", "overrides", fields)["overrides"]
-    return dict(added)
-
-
-def overrides(vcenter: Vcenter) -> list[dict[str, Any]]:
-    found: list[dict[str, Any]] = vcenter.ok("GET", "overrides")["overrides"]
-    return found
-
-
 # -- operations: how an operation's tasks behave ----------------------------------------------------------
 
 
@@ -118,7 +108,9 @@ def test_a_cancelled_power_task_keeps_its_progress_and_leaves_the_power_state(vc
 
 
 def test_the_next_power_off_on_win1_fails_with_invalid_state_after_two_polls(vcenter: Vcenter) -> None:
-    override(vcenter, operation="Power_Off_VM", vm="win1", fault="InvalidState", after=2, progression="polls")
+    vcenter.add(
+        "overrides", operation="Power_Off_VM", vm="win1", fault="InvalidState", after=2, progression="polls"
+    )
     soap = vcenter.soap()
     other = soap.power(TESTDEV, "PowerOffVM_Task")  # another VM: not scripted
     task = soap.power(WIN1, "PowerOffVM_Task")
@@ -126,15 +118,15 @@ def test_the_next_power_off_on_win1_fails_with_invalid_state_after_two_polls(vce
     assert [view.state for view in views] == ["running", "running", "error"]
     assert (views[-1].fault, views[-1].message) == ("InvalidState", NOT_ALLOWED)
     assert soap.power_state(WIN1) == "poweredOn"  # a failed task changes nothing
-    assert overrides(vcenter) == []  # used up
+    assert vcenter.listed("overrides") == []  # used up
     vcenter.advance(2)
     assert soap.task(other).state == "success"
     assert soap.task(soap.power(WIN1, "PowerOffVM_Task")).fault is None  # the next one runs as usual
 
 
 def test_an_override_fails_after_seconds_or_advances_with_its_progression(vcenter: Vcenter) -> None:
-    override(vcenter, vm=WIN1, fault="InvalidState", after=5)  # by id; time by default
-    override(vcenter, vm="files-01", fault="InvalidState", after=1, progression="manual")
+    vcenter.add("overrides", vm=WIN1, fault="InvalidState", after=5)  # by id; time by default
+    vcenter.add("overrides", vm="files-01", fault="InvalidState", after=1, progression="manual")
     timed = vcenter.power("Power_Off_VM", "win1").task_id or ""
     manual = vcenter.power("Power_On_VM", "files-01").task_id or ""
     vcenter.advance(4.9)
@@ -147,25 +139,25 @@ def test_an_override_fails_after_seconds_or_advances_with_its_progression(vcente
 
 def test_an_override_counts_down_its_times_and_null_is_every_time(vcenter: Vcenter) -> None:
     vcenter.ok("PUT", "operations/default", INSTANT)
-    counted = override(vcenter, operation="ResetVM_Task", fault="InvalidState", times=2)
+    counted = vcenter.add("overrides", operation="ResetVM_Task", fault="InvalidState", times=2)
     soap = vcenter.soap()
     first = soap.task(soap.power(WIN1, "ResetVM_Task"))
-    assert (first.fault, overrides(vcenter)[0]["times"]) == ("InvalidState", 1)
+    assert (first.fault, vcenter.listed("overrides")[0]["times"]) == ("InvalidState", 1)
     assert soap.task(soap.power(WIN1, "ResetVM_Task")).fault == "InvalidState"
     assert soap.task(soap.power(WIN1, "ResetVM_Task")).fault is None
-    assert overrides(vcenter) == []
+    assert vcenter.listed("overrides") == []
     assert counted["times"] == 2
-    override(vcenter, operation="ResetVM_Task", fault="InvalidState", times=None)
+    vcenter.add("overrides", operation="ResetVM_Task", fault="InvalidState", times=None)
     for _ in range(4):
         assert soap.task(soap.power(WIN1, "ResetVM_Task")).fault == "InvalidState"
-    assert overrides(vcenter)[0]["times"] is None
+    assert vcenter.listed("overrides")[0]["times"] is None
 
 
 def test_overrides_match_by_operation_and_vm_and_the_first_match_wins(vcenter: Vcenter) -> None:
     vcenter.ok("PUT", "operations/default", INSTANT)
-    override(vcenter, operation="PowerOffVM_Task", vm="TestDev", fault="InvalidState")
-    override(vcenter, vm="win1", fault="FileFault", message="first for win1")
-    override(vcenter, vm="win1", fault="NoDiskSpace")
+    vcenter.add("overrides", operation="PowerOffVM_Task", vm="TestDev", fault="InvalidState")
+    vcenter.add("overrides", vm="win1", fault="FileFault", message="first for win1")
+    vcenter.add("overrides", vm="win1", fault="NoDiskSpace")
     soap = vcenter.soap()
     reset_win1 = soap.task(soap.power(WIN1, "ResetVM_Task"))
     assert (reset_win1.fault, reset_win1.message) == ("FileFault", "first for win1")
@@ -173,29 +165,29 @@ def test_overrides_match_by_operation_and_vm_and_the_first_match_wins(vcenter: V
     assert reset_testdev.fault is None
     assert soap.task(soap.power(TESTDEV, "PowerOffVM_Task")).fault == "InvalidState"
     assert soap.task(soap.power(WIN1, "ResetVM_Task")).fault == "NoDiskSpace"
-    assert overrides(vcenter) == []
+    assert vcenter.listed("overrides") == []
 
 
 def test_an_override_is_used_only_by_a_task_that_can_run(vcenter: Vcenter) -> None:
-    override(vcenter, operation="PowerOnVM_Task", vm="win1", fault="InvalidState")
+    vcenter.add("overrides", operation="PowerOnVM_Task", vm="win1", fault="InvalidState")
     soap = vcenter.soap()
     refused = soap.task(soap.power(WIN1, "PowerOnVM_Task"))  # already on: InvalidPowerState
     assert refused.fault == "InvalidPowerState"
     running = soap.power(WIN1, "PowerOffVM_Task")
     assert soap.task(soap.power(WIN1, "PowerOnVM_Task")).fault == "TaskInProgress"
     assert vcenter.power("Power_On_VM", "win1").fault == "TaskInProgress"
-    assert overrides(vcenter)[0]["times"] == 1  # none of them consumed it
+    assert vcenter.listed("overrides")[0]["times"] == 1  # none of them consumed it
     vcenter.advance(2)
     assert soap.task(running).state == "success"
     scripted = soap.power(WIN1, "PowerOnVM_Task")
     vcenter.advance(2)
     assert soap.task(scripted).fault == "InvalidState"
-    assert overrides(vcenter) == []
+    assert vcenter.listed("overrides") == []
 
 
 def test_fault_fields_reach_the_soap_face_and_a_message_replaces_vcenter_s(vcenter: Vcenter) -> None:
-    override(
-        vcenter,
+    vcenter.add(
+        "overrides",
         vm="win1",
         fault="InvalidPowerState",
         message="scripted",
@@ -210,8 +202,8 @@ def test_fault_fields_reach_the_soap_face_and_a_message_replaces_vcenter_s(vcent
 
 
 def test_an_override_with_a_timeline_replaces_the_behaviour(vcenter: Vcenter) -> None:
-    override(
-        vcenter,
+    vcenter.add(
+        "overrides",
         vm="win1",
         times=None,
         timeline=[{"state": "running", "progress": 3}, {"state": "success", "at": 30}],
@@ -225,13 +217,13 @@ def test_an_override_with_a_timeline_replaces_the_behaviour(vcenter: Vcenter) ->
 
 
 def test_overrides_are_removed_one_by_one_or_all(vcenter: Vcenter) -> None:
-    first = override(vcenter, vm="win1", fault="InvalidState")
-    override(vcenter, vm="TestDev", fault="InvalidState")
+    first = vcenter.add("overrides", vm="win1", fault="InvalidState")
+    vcenter.add("overrides", vm="TestDev", fault="InvalidState")
     assert vcenter.ok("DELETE", f"overrides/{first['id']}") == {"deleted": first["id"]}
-    assert [item["vm"] for item in overrides(vcenter)] == ["TestDev"]
+    assert [item["vm"] for item in vcenter.listed("overrides")] == ["TestDev"]
     assert vcenter.refused("DELETE", f"overrides/{first['id']}")[0] == 404
     vcenter.ok("DELETE", "overrides")
-    assert overrides(vcenter) == []
+    assert vcenter.listed("overrides") == []
     soap = vcenter.soap()
     vcenter.advance(1)
     task = soap.power(TESTDEV, "PowerOffVM_Task")
@@ -256,15 +248,15 @@ def test_a_bad_override_is_refused_naming_the_field(
 ) -> None:
     status, message = vcenter.refused("POST", "overrides", body)
     assert status == 400 and words in message
-    assert overrides(vcenter) == []
+    assert vcenter.listed("overrides") == []
 
 
 def test_reset_returns_to_the_loaded_operations_and_overrides(vcenter: Vcenter) -> None:
     vcenter.ok("PUT", "operations/default", INSTANT)
-    override(vcenter, vm="win1", fault="InvalidState", times=None)
+    vcenter.add("overrides", vm="win1", fault="InvalidState", times=None)
     vcenter.reset()
     assert vcenter.ok("GET", "operations") == {"operations": {}}
-    assert overrides(vcenter) == []
+    assert vcenter.listed("overrides") == []
     vcenter.freeze()
     soap = vcenter.soap()
     task = soap.power(WIN1, "PowerOffVM_Task")

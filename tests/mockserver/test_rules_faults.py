@@ -23,24 +23,14 @@ def served(vismock_server: VismockServer) -> Vcenter:
     return Vcenter(http_transport(vismock_server.url))
 
 
-def add_rule(vcenter: Vcenter, **rule: Any) -> dict[str, Any]:
-    (added,) = vcenter.ok("POST", "faults", rule)["faults"]
-    return dict(added)
-
-
-def rules(vcenter: Vcenter) -> list[dict[str, Any]]:
-    found: list[dict[str, Any]] = vcenter.ok("GET", "faults")["faults"]
-    return found
-
-
 def raw_status(vcenter: Vcenter, task: str) -> tuple[int, bytes]:
     reply = vcenter.send("POST", "/adapter", status_request(task), {"Content-Type": "text/xml"})
     return reply.status, reply.body
 
 
 def test_an_error_rule_fires_exactly_times_then_is_gone(served: Vcenter) -> None:
-    add_rule(
-        served,
+    served.add(
+        "faults",
         action="error",
         task="task-525",
         fault="HostCommunication",
@@ -54,9 +44,9 @@ def test_an_error_rule_fires_exactly_times_then_is_gone(served: Vcenter) -> None
         "HostCommunication",
         "vCenter unreachable",
     )
-    assert rules(served)[0]["times"] == 1
+    assert served.listed("faults")[0]["times"] == 1
     assert served.status("task-525").fault == "HostCommunication"
-    assert rules(served) == []
+    assert served.listed("faults") == []
     assert served.status("task-525").status == "success"
     outcomes = [e["outcome"] for e in served.journal(task="task-525")]
     assert outcomes == ["fault-injected", "fault-injected", "ok"]
@@ -64,7 +54,7 @@ def test_an_error_rule_fires_exactly_times_then_is_gone(served: Vcenter) -> None
 
 def test_an_error_rule_on_the_soap_face_is_a_typed_soap_fault(served: Vcenter) -> None:
     soap = served.soap()
-    add_rule(served, action="error", face="soap", operation="Fetch", fault="InvalidState", times=None)
+    served.add("faults", action="error", face="soap", operation="Fetch", fault="InvalidState", times=None)
     fault = soap.fault("Fetch", "Task", "task-525", "<prop>info</prop>")
     assert (fault.type, fault.message, fault.http_status) == ("InvalidState", INJECTED, 500)
     assert served.status("task-525").status == "success"  # the adapter face is left alone
@@ -72,13 +62,13 @@ def test_an_error_rule_on_the_soap_face_is_a_typed_soap_fault(served: Vcenter) -
 
 
 def test_a_status_rule_answers_that_http_status_with_an_error_envelope(served: Vcenter) -> None:
-    add_rule(served, action="status", http_status=503, task="task-525")
+    served.add("faults", action="status", http_status=503, task="task-525")
     answer = served.status("task-525")
     assert (answer.http_status, answer.status, answer.fault) == (503, "error", "SystemError")
 
 
 def test_a_malformed_rule_cuts_the_answer(served: Vcenter) -> None:
-    add_rule(served, action="malformed", task="task-525")
+    served.add("faults", action="malformed", task="task-525")
     status, body = raw_status(served, "task-525")
     assert status == 200 and body.startswith(b"<?xml")
     with pytest.raises(etree.XMLSyntaxError):
@@ -86,7 +76,7 @@ def test_a_malformed_rule_cuts_the_answer(served: Vcenter) -> None:
 
 
 def test_a_delay_rule_answers_normally_after_its_delay(served: Vcenter) -> None:
-    add_rule(served, action="delay", delay_seconds=0.3, task="task-525")
+    served.add("faults", action="delay", delay_seconds=0.3, task="task-525")
     started = time.monotonic()
     answer = served.status("task-525")
     assert time.monotonic() - started >= 0.3
@@ -99,7 +89,7 @@ def test_a_delay_rule_answers_normally_after_its_delay(served: Vcenter) -> None:
 def test_a_drop_rule_closes_the_connection_without_an_answer(
     served: Vcenter, vismock_server: VismockServer
 ) -> None:
-    add_rule(served, action="drop", task="task-525")
+    served.add("faults", action="drop", task="task-525")
     host, port = vismock_server.url.removeprefix("http://").split(":")
     connection = http.client.HTTPConnection(host, int(port), timeout=10)
     try:
@@ -116,8 +106,8 @@ def test_a_drop_rule_closes_the_connection_without_an_answer(
 
 
 def test_selectors_must_all_match_and_rules_never_touch_the_admin_api(served: Vcenter) -> None:
-    add_rule(
-        served,
+    served.add(
+        "faults",
         action="status",
         http_status=503,
         task="task-525",
@@ -128,35 +118,35 @@ def test_selectors_must_all_match_and_rules_never_touch_the_admin_api(served: Vc
     assert served.status("task-2675").status == "success"  # another task
     assert served.soap().task("task-525").state == "success"  # another face
     assert served.status("task-525").http_status == 503
-    add_rule(served, action="status", http_status=503, times=None)  # anything
+    served.add("faults", action="status", http_status=503, times=None)  # anything
     assert served.ok("GET", "tasks")["tasks"]
     assert served.now()
-    assert len(rules(served)) == 2
+    assert len(served.listed("faults")) == 2
 
 
 def test_the_first_rule_that_matches_fires(served: Vcenter) -> None:
-    add_rule(served, action="error", fault="InvalidState", task="task-525")
-    add_rule(served, action="error", fault="HostCommunication")
+    served.add("faults", action="error", fault="InvalidState", task="task-525")
+    served.add("faults", action="error", fault="HostCommunication")
     assert served.status("task-525").fault == "InvalidState"
     assert served.status("task-525").fault == "HostCommunication"
-    assert rules(served) == []
+    assert served.listed("faults") == []
 
 
 def test_probability_zero_never_fires_and_one_always_does(served: Vcenter) -> None:
-    add_rule(served, action="error", task="task-525", probability=0.0, times=None)
-    add_rule(served, action="error", task="task-2675", probability=1.0, times=None)
+    served.add("faults", action="error", task="task-525", probability=0.0, times=None)
+    served.add("faults", action="error", task="task-2675", probability=1.0, times=None)
     assert {served.status("task-525").status for _ in range(30)} == {"success"}
     assert {served.status("task-2675").status for _ in range(30)} == {"error"}
 
 
 def test_probability_and_times_together_fire_exactly_times(served: Vcenter) -> None:
-    add_rule(served, action="error", task="task-525", probability=0.5, times=5)
+    served.add("faults", action="error", task="task-525", probability=0.5, times=5)
     fired = sum(served.status("task-525").status == "error" for _ in range(120))
     assert fired == 5  # fewer than 5 in 120 draws at 0.5: about 1e-27
 
 
 def test_probability_fires_about_that_often(served: Vcenter) -> None:
-    add_rule(served, action="error", task="task-525", probability=0.3, times=None)
+    served.add("faults", action="error", task="task-525", probability=0.3, times=None)
     tries = 400
     fired = sum(served.status("task-525").status == "error" for _ in range(tries))
     assert abs(fired - 0.3 * tries) < 6 * (tries * 0.3 * 0.7) ** 0.5  # six standard deviations
@@ -175,17 +165,17 @@ def test_probability_fires_about_that_often(served: Vcenter) -> None:
 )
 def test_an_invalid_rule_is_refused(served: Vcenter, rule: dict[str, Any]) -> None:
     assert served.refused("POST", "faults", rule)[0] == 400
-    assert rules(served) == []
+    assert served.listed("faults") == []
 
 
 def test_rules_are_removed_one_by_one_cleared_and_reset(served: Vcenter) -> None:
-    first = add_rule(served, action="error", task="task-525", times=None)
-    add_rule(served, action="error", task="task-2675", times=None)
+    first = served.add("faults", action="error", task="task-525", times=None)
+    served.add("faults", action="error", task="task-2675", times=None)
     assert served.ok("DELETE", f"faults/{first['id']}") == {"deleted": first["id"]}
     assert served.refused("DELETE", f"faults/{first['id']}")[0] == 404
     assert served.status("task-525").status == "success"
     assert served.ok("DELETE", "faults") == {"cleared": True}
     assert served.status("task-2675").status == "success"
-    add_rule(served, action="error", times=None)
+    served.add("faults", action="error", times=None)
     served.reset()
-    assert rules(served) == [] and served.status("task-525").status == "success"
+    assert served.listed("faults") == [] and served.status("task-525").status == "success"

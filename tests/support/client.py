@@ -467,6 +467,16 @@ class Vcenter:
             raise AdminError(method, path, status, answer)
         return answer
 
+    def add(self, collection: str, **item: Any) -> dict[str, Any]:
+        """POST one item to ``faults`` or ``overrides``: the item as stored (its id, its times)."""
+        (added,) = self.ok("POST", collection, item)[collection]
+        return dict(added)
+
+    def listed(self, collection: str) -> list[dict[str, Any]]:
+        """``GET faults`` or ``GET overrides``: the items, ``times`` being what remains."""
+        found: list[dict[str, Any]] = self.ok("GET", collection)[collection]
+        return found
+
     def refused(self, method: str, path: str, body: Any = None) -> tuple[int, str]:
         """``(status, error message)`` of a 4xx answer."""
         status, answer = self.admin(method, path, body)

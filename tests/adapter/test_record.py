@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import pty
-import shutil
 import signal
 import subprocess
 import sys
@@ -23,6 +22,7 @@ import yaml
 from werkzeug.serving import make_server
 
 from tests.support import DATA
+from tests.support.components import self_signed_certificate
 from tests.support.recording import PASSWORD, PASSWORD_ENV, USER, adapter_infos, loaded, record, soap_infos
 from tests.support.soap import LiveServer, live_server
 from vismock.adapter import vcenter
@@ -323,7 +323,10 @@ def test_a_connection_lost_while_following_still_writes_a_valid_file(
 
         thread = threading.Thread(target=recorder)
         thread.start()
-        time.sleep(1.5)  # following: the task is queued for a minute
+        deadline = time.monotonic() + 30
+        while not server.backend.journal.count(operation="CreateFilter"):  # following: queued for a minute
+            assert time.monotonic() < deadline and thread.is_alive(), "the recorder never started following"
+            time.sleep(0.02)
     thread.join(timeout=30)  # the server is gone
     assert not thread.is_alive()
     assert result["status"] == 1
@@ -397,15 +400,7 @@ def _read_until(master: int, marker: str | None, deadline_seconds: float) -> str
 @pytest.fixture
 def tls_url(mock: LiveServer, tmp_path: Path) -> Iterator[str]:
     """The same mock over https with a self-signed certificate."""
-    if shutil.which("openssl") is None:
-        pytest.skip("openssl is not installed")
-    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
-    self_signed = ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=x"]
-    subprocess.run(
-        [*self_signed, "-keyout", str(key), "-out", str(cert)],
-        check=True,
-        capture_output=True,
-    )
+    cert, key = self_signed_certificate(tmp_path, name="x")
     https = make_server("127.0.0.1", 0, mock.app, threaded=True, ssl_context=(str(cert), str(key)))
     thread = threading.Thread(target=https.serve_forever, daemon=True)
     thread.start()

@@ -86,7 +86,10 @@ def test_a_request_in_flight_during_a_reset_never_reaches_the_next_test(
     answers: list[tuple[int, bytes]] = []
     late = threading.Thread(target=lambda: answers.append(post(vismock_server, task_request("task-p"))))
     late.start()
-    time.sleep(0.3)  # the request is in its delay
+    deadline = time.monotonic() + 10
+    while vismock_server.backend.faults.rules():  # the rule is used up once the request is in its delay
+        assert time.monotonic() < deadline and late.is_alive(), "the request never reached its delay"
+        time.sleep(0.01)
     started = time.monotonic()
     vismock_server.reset()
     late.join(timeout=5)

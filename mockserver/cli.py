@@ -48,6 +48,7 @@ SERVER_PACKAGES: dict[str, tuple[str, str | None]] = {
 }
 SERVERS = tuple(SERVER_PACKAGES)
 DEFAULT_PORT = 8080
+MAX_PORT = 65535
 DEFAULT_GRANIAN_THREADS = 64
 WORKERS_KILL_SECONDS = 10
 # The journal's SQLite write leaves the request path (measured: it halves throughput otherwise).
@@ -62,7 +63,7 @@ def register(subparsers: Any) -> None:
         f"http://127.0.0.1:{DEFAULT_PORT}/ (adapter face POST /adapter, SOAP /sdk, admin /_vismock/).",
     )
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
-    parser.add_argument("--port", type=int, default=DEFAULT_PORT, help="port; 0 picks a free one")
+    parser.add_argument("--port", type=port_number, default=DEFAULT_PORT, help="port; 0 picks a free one")
     parser.add_argument("--tasks", metavar="FILE", help="task file (YAML or TOML); default: built-in tasks")
     parser.add_argument("--workers", type=int, default=1, metavar="N", help="worker processes (default 1)")
     parser.add_argument("--db", metavar="PATH", help="SQLite state file (kept); default: a temporary one")
@@ -131,6 +132,17 @@ def register(subparsers: Any) -> None:
     # For bench/server.py: serve another app factory on exactly the same server setup.
     parser.add_argument("--app-factory", default=APP_FACTORY, help=argparse.SUPPRESS)
     parser.set_defaults(handler=serve)
+
+
+def port_number(text: str) -> int:
+    """``--port``: a TCP port, 0 to 65535 (argparse reports anything else as a usage error)."""
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a port number, not {text!r}") from None
+    if not 0 <= port <= MAX_PORT:
+        raise argparse.ArgumentTypeError(f"a port is 0 to {MAX_PORT} (0 picks a free one), not {port}")
+    return port
 
 
 class StartupError(VismockError):

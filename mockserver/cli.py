@@ -399,10 +399,11 @@ def granian_server_class() -> Any:
     if Server is not MPServer:  # a free-threaded Python: workers are threads, no process to reap
         return Server
 
-    class ReapAwareServer(MPServer):  # type: ignore[misc]
-        def _spawn_worker(self, idx: int, target: Any, callback_loader: Any) -> Any:
-            worker = super()._spawn_worker(idx, target, callback_loader)
-            worker.is_alive = functools.partial(worker_process_alive, worker.inner)
+    class ReapAwareServer(MPServer):
+        def _spawn_worker(self, *args: Any, **kwargs: Any) -> Any:
+            worker = super()._spawn_worker(*args, **kwargs)
+            # This worker only: granian's class and its other users are left as they are.
+            worker.is_alive = functools.partial(worker_process_alive, worker.inner)  # type: ignore[method-assign]
             return worker
 
     return ReapAwareServer

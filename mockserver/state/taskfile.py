@@ -777,6 +777,15 @@ def overrides_from_dicts(value: Any, source: str = "request") -> list[Override]:
         raise _file_error(source, invalid, _no_lines) from None
 
 
+def override_from_dict(value: Any, source: str = "request") -> Override:
+    """One Override from one override object; errors name the field path (``fault``), not its
+    place in a list."""
+    try:
+        return _override(value, ())
+    except _Invalid as invalid:
+        raise _file_error(source, invalid, _no_lines) from None
+
+
 def behaviour_to_dict(behaviour: Behaviour) -> dict[str, Any]:
     """The file form of *behaviour* (``behaviours_from_dict`` reads it back)."""
     return {

@@ -1,5 +1,5 @@
-"""docs/clients.md holds only what runs: each block marked ``<!-- run -->`` runs, in order, against
-a real ``vismock serve`` and shows what its ``# =>`` comments say; each excerpt is in its file."""
+"""docs/clients.md holds only what runs: each block marked ``<!-- run -->`` runs against a real
+``vismock serve``, reset first, and shows what its ``# =>`` comments say; each excerpt is in its file."""
 
 from __future__ import annotations
 
@@ -56,6 +56,7 @@ def tools_folder(folder: Path, code: str) -> Path:
 @pytest.mark.slow  # a real `vismock serve`, and real clients
 @pytest.mark.parametrize("block", RUN, ids=lambda block: f"line-{block.line}-{block.language}")
 def test_a_run_block_runs_against_vismock_serve(block: Block, mock: Served, tmp_path: Path) -> None:
+    mock.call("POST", "/_vismock/reset", b"", "application/json")  # each block starts from the loaded state
     code = block.code.replace("127.0.0.1:8080", f"127.0.0.1:{mock.port}").replace(
         "port=8080", f"port={mock.port}"
     )

@@ -118,6 +118,14 @@ def test_no_credentials_at_all_is_an_invalid_login(live: LiveServer) -> None:
     assert answer["metadata"]["fault"] == "InvalidLogin"
 
 
+def test_a_configured_user_without_a_password_says_no_password_was_given(live: LiveServer) -> None:
+    answer = decode(over_soap(live, request_for(["task-done"], user="", password=""), user=USER))
+    assert answer["metadata"]["fault"] == "InvalidLogin"
+    assert answer["metadata"]["error"] == (
+        f"No password for {USER!r}: the request has none and no default is configured"
+    )
+
+
 # -- unreachable, timeout, certificates -----------------------------------------------------------------
 
 

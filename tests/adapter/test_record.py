@@ -24,6 +24,7 @@ from werkzeug.serving import make_server
 from tests.support import DATA
 from tests.support.components import self_signed_certificate
 from tests.support.recording import PASSWORD, PASSWORD_ENV, USER, adapter_infos, loaded, record, soap_infos
+from tests.support.served import served
 from tests.support.soap import LiveServer, live_server
 from vismock.adapter import vcenter
 from vismock.mockserver.app import create_app
@@ -239,7 +240,8 @@ def test_bad_options_are_one_line_and_exit_2(
 ) -> None:
     from vismock.cli import main
 
-    base = ["record", "--soap-url", "http://127.0.0.1:9/sdk", "--user", USER, "-o", str(tmp_path / "r.yaml")]
+    base = ["record", "--soap-url", "http://127.0.0.1:9/sdk", "--user", USER, "--password-env", PASSWORD_ENV]
+    base += ["-o", str(tmp_path / "r.yaml")]
     status = main(base + [argument.format(tmp=tmp_path) for argument in arguments])
     err = capsys.readouterr().err
     assert status == 2
@@ -253,6 +255,39 @@ def test_soap_url_and_user_are_required(tmp_path: Path, capsys: pytest.CaptureFi
     assert "--soap-url is required" in capsys.readouterr().err
     assert main(["record", "-o", str(tmp_path / "r.yaml"), "--soap-url", "http://h/sdk"]) == 2
     assert "--user is required" in capsys.readouterr().err
+
+
+def test_no_password_given_says_so_before_connecting(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without a password (the default variable unset, no option), it used to log in with an empty
+    one and report an incorrect user name or password."""
+    from vismock.cli import main
+
+    monkeypatch.delenv("VISMOCK_VCENTER_PASSWORD", raising=False)
+    output = tmp_path / "r.yaml"
+    assert main(["record", "--soap-url", "http://127.0.0.1:9/sdk", "--user", USER, "-o", str(output)]) == 2
+    assert capsys.readouterr().err == (
+        f"vismock record: no password given for {USER!r}: set VISMOCK_VCENTER_PASSWORD, or name another "
+        "variable with --password-env NAME, or a file with --password-file FILE\n"
+    )
+    assert not output.exists()
+
+
+@pytest.mark.slow  # a real `vismock serve`: what its server answers a TLS handshake is the point
+def test_a_soap_url_without_a_scheme_on_a_plain_http_server_hints_at_http(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], password: str
+) -> None:
+    # No scheme means https (as the adapter's soap-url); `vismock serve` without --tls speaks HTTP.
+    with served() as mock:
+        bare = f"127.0.0.1:{mock.port}"
+        status, err = record(capsys, bare, tmp_path / "r.yaml", "--timeout", "10")
+    assert status == 1
+    assert err.startswith(
+        f"vismock record: Cannot reach vCenter at https://{bare}/sdk: it does not answer over TLS"
+    )
+    assert "give an http:// soap-url or --transport http-rpc" in err
+    assert err.count("\n") == 1
 
 
 # -- following

@@ -357,7 +357,7 @@ def test_a_bad_task_file_is_one_error_naming_file_and_lines_once(pytester: pytes
         )
     )
     pytester.makepyfile("\n".join(f"def test_{n}(vismock_server):\n    pass\n" for n in range(3)))
-    result = pytester.runpytest("-p", "no:cacheprovider")
+    result = pytester.runpytest("-p", "no:cacheprovider", "-rN")  # no summary: CI shows it untruncated
     result.assert_outcomes(errors=3)
     output = result.stdout.str()
     tasks = pytester.path / "tasks.yaml"

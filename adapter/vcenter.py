@@ -263,6 +263,10 @@ def connect(settings: Settings) -> Iterator[PyVmomiVCenter]:
     endpoint = endpoint_of(settings)
     if not settings.user:
         raise InvalidLogin("No user-name: the request has none and no default is configured")
+    if settings.password is None:  # an empty password given on purpose is still tried
+        raise InvalidLogin(
+            f"No password for {settings.user!r}: the request has none and no default is configured"
+        )
     context = _ssl_context(settings) if endpoint.scheme == "https" else None
     with _translated_errors(endpoint, settings.timeout):
         version = negotiate_version(endpoint, context, settings.timeout)
@@ -358,6 +362,15 @@ def _translated_errors(endpoint: Endpoint, timeout: float) -> Iterator[None]:
         raise HostUnreachable(
             f"Cannot verify the certificate of {where} ({error.verify_message}); "
             "trust its CA with --ca-file, or accept a self-signed certificate with --insecure"
+        ) from None
+    except ssl.SSLError as error:
+        if error.reason != "WRONG_VERSION_NUMBER":
+            raise HostUnreachable(f"Cannot reach {where}: {_reason(error)}") from None
+        # What a plain-HTTP server (vismock serve without --tls) answers a TLS handshake with.
+        raise HostUnreachable(
+            f"Cannot reach {where}: it does not answer over TLS ([SSL: WRONG_VERSION_NUMBER]); for a "
+            "plain-HTTP server, give an http:// soap-url or --transport http-rpc (a soap-url without "
+            "a scheme means https)"
         ) from None
     except (OSError, http.client.HTTPException) as error:
         raise HostUnreachable(f"Cannot reach {where}: {_reason(error)}") from None

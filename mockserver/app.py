@@ -36,7 +36,7 @@ from vismock.mockserver.faces.admin import admin_blueprint, http_error_json
 from vismock.mockserver.faces.common import Face, Reply, serve
 from vismock.mockserver.services import EXTENSION, Services, build_backend, services_of
 from vismock.mockserver.state import Backend, JournalEntry
-from vismock.mockserver.ui import ui_blueprint
+from vismock.mockserver.ui import landing_blueprint, ui_blueprint
 
 __all__ = ["create_app", "create_app_from_env", "parse_accounts", "services_of"]
 
@@ -58,6 +58,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     _route_faces(app, services)
     app.register_blueprint(admin_blueprint, url_prefix="/_vismock")
     app.register_blueprint(ui_blueprint, url_prefix="/_vismock")  # the dashboard, under the admin guard
+    app.register_blueprint(landing_blueprint)  # GET /: links to all of the above
     app.register_error_handler(HTTPException, _routing_error)
     app.before_request(_note_start)
     app.after_request(_log_access)

@@ -5,6 +5,8 @@ Fixtures:
 ``vismock_server``      function scope: the running server, state reset before the test
                         (tasks back to the loaded file, journal, fault rules, sessions cleared,
                         clock real); a :class:`VismockServer` with helpers.
+``vismock_si``          function scope: a pyVmomi ``ServiceInstance`` logged in to that server
+                        (the first of ``vismock_accounts``, else vismock / vismock), logged out after.
 ``vismock_tasks_file``  override to serve your task file (default None: the built-in tasks).
 ``vismock_accounts``    override to configure accounts (default None: ``vismock`` / ``vismock``).
 ``vismock_dynamic``     override to return True: unknown task ids read as generated, schema-valid
@@ -16,7 +18,9 @@ per distinct tasks-file/accounts configuration and lives for the whole session;
 CA whose certificate is ``vismock_server.ca_file``);
 under pytest-xdist every worker has its own servers and temporary databases.
 Exceptions logged by the server during a test fail that test at teardown, like
-pytest-httpserver.
+pytest-httpserver. A server that cannot start (a bad ``vismock_tasks_file``, say) is one error
+naming the file, line and field of every problem, without a traceback: in full for the first test
+that asks for it, in one line for the others.
 
 This module is imported by every pytest run once vismock is installed, so it
 imports Flask, werkzeug and vismock's server lazily.
@@ -25,6 +29,7 @@ imports Flask, werkzeug and vismock's server lazily.
 from __future__ import annotations
 
 import logging
+import os
 import tempfile
 import threading
 from collections.abc import Iterator, Mapping
@@ -42,6 +47,7 @@ if TYPE_CHECKING:
     from vismock.mockserver.state.models import Face
 
 SERVER_LOGGER = "vismock"
+DEFAULT_ACCOUNT = {"vismock": "vismock"}
 RESET_DRAIN_SECONDS = 10.0
 DEFAULT_TASK_FIELDS = {"name": "PowerOnVM_Task", "descriptionId": "VirtualMachine.powerOn"}
 # The requests that read a task: what "task-N was polled 3 times" counts.
@@ -74,6 +80,16 @@ class VismockServer:
     _https: _HttpsListener | None = field(repr=False, default=None)
 
     # -- where ----------------------------------------------------------------------------------
+    @property
+    def host(self) -> str:
+        """The address it listens on (``127.0.0.1``): ``SmartConnect(host=..., port=...)``."""
+        return self.url.split("://", 1)[1].rsplit(":", 1)[0]
+
+    @property
+    def port(self) -> int:
+        """The port it listens on (a free one, chosen at start)."""
+        return int(self.url.rsplit(":", 1)[1])
+
     @property
     def adapter_url(self) -> str:
         return f"{self.url}/adapter"
@@ -110,7 +126,7 @@ class VismockServer:
     def _tls(self) -> _HttpsListener:
         if self._https is None:
             folder = self._tls_folder or Path(tempfile.mkdtemp(prefix="vismock-tls-"))
-            self._https = _HttpsListener.start(self.app, folder, self.url.split("://")[1].rsplit(":", 1)[0])
+            self._https = _HttpsListener.start(self.app, folder, self.host)
         return self._https
 
     @property
@@ -156,7 +172,23 @@ class VismockServer:
         self.backend.tasks.delete(task_id)
 
     def task_info(self, task_id: str) -> dict[str, Any]:
-        """The task's TaskInfo now, without counting as a poll."""
+        """The task's TaskInfo now, without counting as a poll: the dict the adapter face encodes
+        (``vismock.codec``'s form), keyed by TaskInfo's element names, only those that have a value:
+
+        ``key``, ``Task`` (the task's id), ``name`` (the vim25 method), ``descriptionId``,
+        ``entityName``, ``changeTag``, ``parentTaskKey``, ``rootTaskKey``, ``activationId``,
+        ``result``: str; ``state``: str, one of queued, running, success, error;
+        ``cancelled``, ``cancelable``: bool; ``progress`` (0-100, while running) and
+        ``eventChainId``: int; ``queueTime``, ``startTime``, ``completeTime``:
+        :class:`~vismock.codec.XsDateTime` (a str keeping the exact text; ``.datetime`` is aware);
+        the entity under its type's name (``VirtualMachine``: ``"vm-42"``; also ``HostSystem``,
+        ``Datastore``...): str; ``error``: ``{"fault": "InvalidState", "localizedMessage": "..."}``;
+        ``description``: ``{"key": str, "message": str}``; ``locked``: a list of
+        ``{"VirtualMachine": "vm-42"}``-like dicts; the reason, one of ``TaskReasonUser``
+        (``{"userName": str}``), ``TaskReasonAlarm`` (``{"alarm", "alarmName", "entity",
+        "entityName"}``: str each), ``TaskReasonSchedule`` (``{"name", "scheduledTask"}``) or
+        ``TaskReasonSystem`` (None). docs/mock.md has the table.
+        """
         return self.backend.tasks.info(task_id, poll=False)
 
     def advance_task(self, task_id: str, steps: int = 1) -> dict[str, Any]:
@@ -184,8 +216,23 @@ class VismockServer:
             return found.id
         named = inventory.named(vm, "VirtualMachine")
         if len(named) != 1:
-            raise LookupError(f"{len(named) or 'no'} virtual machine(s) named {vm!r}")
+            there = f"; {self._vms_there_are()}" if not named else ""
+            raise LookupError(f"{len(named) or 'no'} virtual machine(s) named {vm!r}{there}")
         return named[0].id
+
+    def _has_vm(self, vm: str) -> bool:
+        found = self.backend.inventory.find(vm)
+        return (found is not None and found.type == "VirtualMachine") or bool(
+            self.backend.inventory.named(vm, "VirtualMachine")
+        )
+
+    def _vms_there_are(self) -> str:
+        """``its VMs: win1 (vm-601), ...``, as the admin API lists the inventory."""
+        entities = self.app.test_client().get("/_vismock/inventory").get_json()["entities"]
+        vms = [
+            f"{entity['name']} ({entity['id']})" for entity in entities if entity["type"] == "VirtualMachine"
+        ]
+        return f"its VMs: {', '.join(vms)}" if vms else "it has no VM"
 
     def power_state(self, vm: str) -> str:
         """VM *vm*'s power state now (poweredOn, poweredOff, suspended), as clients read it."""
@@ -201,7 +248,8 @@ class VismockServer:
         ``set_operation(timeline=[{"state": "success", "at": 0}])`` to make every one instant."""
         from vismock.mockserver.state.taskfile import behaviours_from_dict
 
-        behaviours = behaviours_from_dict({operation: behaviour}, source="set_operation")
+        call = _call("set_operation", {"operation": operation, **behaviour})
+        behaviours = behaviours_from_dict({operation: behaviour}, source=call)
         with self.backend.registry.transaction():
             self.backend.operations.set_behaviours(behaviours)
 
@@ -210,11 +258,18 @@ class VismockServer:
     ) -> Override:
         """The next *times* tasks of *operation* on *vm* behave otherwise: ``script("Power_Off_VM",
         vm="win1", fault="InvalidState", after=2, progression="polls")`` (the next one fails after
-        2 polls), or with a ``timeline``. *times* None: every time."""
-        from vismock.mockserver.state.taskfile import overrides_from_dicts
+        2 polls), or with a ``timeline``. *times* None: every time. A *vm* the inventory does not
+        have (by name or id) is refused, naming the VMs it has; a bad outcome names this call."""
+        from vismock.mockserver.state.taskfile import override_from_dict
 
         given = {"operation": operation, "vm": vm, "times": times, **outcome}
-        (override,) = overrides_from_dicts({k: v for k, v in given.items() if v is not None or k == "times"})
+        given = {key: value for key, value in given.items() if value is not None or key == "times"}
+        call = _call("script", {key: value for key, value in given.items() if key != "times" or value != 1})
+        if vm is not None and not self._has_vm(vm):
+            raise LookupError(
+                f"{call}: no VM {vm!r} in the inventory (by name or id); {self._vms_there_are()}"
+            )
+        override = override_from_dict(given, source=call)
         with self.backend.registry.transaction():
             return self.backend.operations.add_override(override)
 
@@ -370,6 +425,12 @@ class _HttpsListener:
         self._thread.join(timeout=5)
 
 
+def _call(name: str, arguments: Mapping[str, Any]) -> str:
+    """How the user called *name*: ``script(operation='Power_Off_VM', fault='InvalidStat')``."""
+    shown = ", ".join(f"{key}={value!r}" for key, value in arguments.items())
+    return f"{name}({shown})"
+
+
 def _describe(entry: JournalEntry) -> str:
     tasks = ",".join(entry.task_ids) or "-"
     on = f" on={entry.entity}" if entry.entity else ""
@@ -465,25 +526,46 @@ class _InFlight:
             return self._idle.wait_for(lambda: self._count == 0, timeout)
 
 
+class ServerNotStarted(Exception):
+    """The server of a configuration could not start; the message says why (file, line, field)."""
+
+
 class _ServerPool:
-    """One server per (tasks file, accounts, dynamic) configuration, for the whole session."""
+    """One server per (tasks file, accounts, dynamic) configuration, for the whole session. A
+    configuration whose server cannot start is tried once: the tests after the first that asked
+    for it are told so in one line."""
 
     def __init__(self, folder_factory: pytest.TempPathFactory) -> None:
         self._folders = folder_factory
         self._servers: dict[tuple[str | None, tuple[tuple[str, str], ...] | None, bool], VismockServer] = {}
+        self._failed: dict[tuple[str | None, tuple[tuple[str, str], ...] | None, bool], tuple[str, str]] = {}
 
     def get(
-        self, tasks_file: str | Path | None, accounts: Mapping[str, str] | None, dynamic: bool = False
+        self,
+        tasks_file: str | Path | None,
+        accounts: Mapping[str, str] | None,
+        dynamic: bool = False,
+        *,
+        asked_by: str = "",
     ) -> VismockServer:
+        """The server of this configuration; ServerNotStarted when it cannot start (*asked_by*:
+        the test asking, named to the later ones)."""
         key = (
             str(Path(tasks_file).resolve()) if tasks_file is not None else None,
             tuple(sorted(accounts.items())) if accounts is not None else None,
             dynamic,
         )
+        if key in self._failed:
+            first_test, reason = self._failed[key]
+            raise ServerNotStarted(f"vismock: the server did not start ({reason}); in full at {first_test}")
         server = self._servers.get(key)
         if server is None:
             folder = self._folders.mktemp("vismock")
-            server = start_server(folder, tasks_file=tasks_file, accounts=accounts, dynamic=dynamic)
+            try:
+                server = start_server(folder, tasks_file=tasks_file, accounts=accounts, dynamic=dynamic)
+            except (ValueError, OSError) as error:  # VismockError (TaskFileError...) is a ValueError
+                self._failed[key] = (asked_by, str(error).splitlines()[0])
+                raise ServerNotStarted(f"vismock: the server did not start:\n{error}") from None
             self._servers[key] = server
         return server
 
@@ -518,17 +600,63 @@ def vismock_dynamic() -> bool:
     return False
 
 
+def _check_configuration(tasks_file: Any, accounts: Any, dynamic: Any) -> None:
+    """What the fixtures returned is what the server takes (ServerNotStarted says which is not)."""
+    if tasks_file is not None and not isinstance(tasks_file, str | os.PathLike):
+        raise ServerNotStarted(
+            f"vismock_tasks_file must return a path (str or Path) or None, not {tasks_file!r}"
+        )
+    plain = isinstance(accounts, Mapping) and all(
+        isinstance(user, str) and user and isinstance(password, str) for user, password in accounts.items()
+    )
+    if accounts is not None and not plain:
+        raise ServerNotStarted(
+            "vismock_accounts must return a mapping of user name to password (str each) or None,"
+            f" not {accounts!r}"
+        )
+    if not isinstance(dynamic, bool):
+        raise ServerNotStarted(f"vismock_dynamic must return True or False, not {dynamic!r}")
+
+
 @pytest.fixture
 def vismock_server(
+    request: pytest.FixtureRequest,
     vismock_server_pool: _ServerPool,
     vismock_tasks_file: str | Path | None,
     vismock_accounts: Mapping[str, str] | None,
     vismock_dynamic: bool,
 ) -> Iterator[VismockServer]:
     """The mock vCenter, reset for this test: ``vismock_server.url``, ``add_task``, ``assert_requested``..."""
-    server = vismock_server_pool.get(vismock_tasks_file, vismock_accounts, vismock_dynamic)
+    try:
+        _check_configuration(vismock_tasks_file, vismock_accounts, vismock_dynamic)
+        server = vismock_server_pool.get(
+            vismock_tasks_file, vismock_accounts, vismock_dynamic, asked_by=request.node.nodeid
+        )
+    except ServerNotStarted as error:
+        not_started = str(error)
+    else:
+        not_started = ""
+    if not_started:  # failed outside the except block: no exception chain in the report
+        pytest.fail(not_started, pytrace=False)
     server.reset()
     yield server
     errors = server.server_errors
     if errors and server.raise_server_errors:
         pytest.fail("the vismock server raised during this test:\n" + "\n\n".join(errors), pytrace=False)
+
+
+@pytest.fixture
+def vismock_si(vismock_server: VismockServer, vismock_accounts: Mapping[str, str] | None) -> Iterator[Any]:
+    """A pyVmomi ``ServiceInstance`` logged in to ``vismock_server`` (over HTTP) as the first of
+    ``vismock_accounts`` (vismock / vismock by default); logged out after the test. Its login is
+    in the journal, as any client's."""
+    from pyVim import connect
+
+    pyvim: Any = connect  # pyVim is untyped
+    user, password = next(iter((vismock_accounts or DEFAULT_ACCOUNT).items()))
+    service_instance = pyvim.SmartConnect(
+        protocol="http", host=vismock_server.host, port=vismock_server.port, user=user, pwd=password
+    )
+    yield service_instance
+    pyvim.Disconnect(service_instance)
+    service_instance._stub.DropConnections()  # no keep-alive socket left to the shared server

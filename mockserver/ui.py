@@ -4,6 +4,8 @@ Register it with the admin API's prefix::
 
     app.register_blueprint(ui_blueprint, url_prefix="/_vismock")
 
+``landing_blueprint`` (no prefix) answers ``GET /`` with a page of links (``mockserver/ui/landing.html``).
+
 ``/_vismock/ui`` redirects to ``/_vismock/ui/``, the page (``mockserver/ui/index.html``); its
 script and style sheet are ``/_vismock/ui/app.js`` and ``/_vismock/ui/style.css``, package data
 read once per process. Nothing is fetched from anywhere else: a Content-Security-Policy header
@@ -29,12 +31,19 @@ from werkzeug.wrappers import Response as BaseResponse
 from vismock.mockserver.faces.admin import _guard as admin_guard
 
 ui_blueprint = Blueprint("ui", __name__)
+# ``GET /``: the URL ``vismock serve`` prints, a page of links to what the server serves.
+landing_blueprint = Blueprint("landing", __name__)
+LANDING = "landing.html"
 
 ASSETS = {
     "index.html": "text/html; charset=utf-8",
     "app.js": "text/javascript; charset=utf-8",
     "style.css": "text/css; charset=utf-8",
 }
+# The landing page loads nothing at all.
+LANDING_CONTENT_SECURITY_POLICY = (
+    "default-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+)
 # Only the page's own files and its own server: no CDN, no fonts, no images from elsewhere.
 CONTENT_SECURITY_POLICY = (
     "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data:; "
@@ -68,6 +77,15 @@ def asset(name: str) -> Response:
     return _asset_response(name)
 
 
+@landing_blueprint.get("/")
+def landing() -> Response:
+    """Links to the dashboard, the faces, the admin API's OpenAPI document and the docs. Served to
+    any client, like ``/_vismock/health``: it holds nothing of the mock's state."""
+    response = _file_response(LANDING, ASSETS["index.html"])
+    response.headers["Content-Security-Policy"] = LANDING_CONTENT_SECURITY_POLICY
+    return response
+
+
 @functools.cache
 def asset_bytes(name: str) -> bytes:
     """One of the dashboard's files (package data ``mockserver/ui/NAME``)."""
@@ -75,10 +93,15 @@ def asset_bytes(name: str) -> bytes:
 
 
 def _asset_response(name: str) -> Response:
-    response = Response(asset_bytes(name), status=200, content_type=ASSETS[name])
+    response = _file_response(name, ASSETS[name])
+    if name == "index.html":
+        response.headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
+    return response
+
+
+def _file_response(name: str, content_type: str) -> Response:
+    response = Response(asset_bytes(name), status=200, content_type=content_type)
     response.headers["Cache-Control"] = "no-cache"
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Referrer-Policy"] = "no-referrer"
-    if name == "index.html":
-        response.headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
     return response

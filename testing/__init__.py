@@ -1,6 +1,6 @@
 """Contract-testing helpers: Hypothesis strategies derived from the XSDs.
 
-Needs Hypothesis (``pip install vismock[testing]``); nothing else in vismock imports it.
+Needs Hypothesis (``pip install 'vismock[testing]'``); nothing else in vismock imports it.
 """
 
 from __future__ import annotations

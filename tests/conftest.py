@@ -6,7 +6,7 @@ import os
 import subprocess
 import sys
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +16,7 @@ from flask.testing import FlaskClient
 from hypothesis import settings
 
 from tests.support import DATA, ROOT
+from tests.support.client import Vcenter, flask_transport
 from tests.support.hostile import load_documents
 from tests.support.soap import PASSWORD, T0, USER, LiveServer, live_server, make_app
 from tests.support.tools import Govc, Target, govc_binary, mock_target, sim_target
@@ -70,6 +71,34 @@ def client(app: Flask) -> FlaskClient:
 @pytest.fixture
 def backend(app: Flask) -> Backend:
     return services_of(app).backend
+
+
+# -- the mock as its clients see it (tests/support/client.py: the rule tests) ----------------------
+
+
+@pytest.fixture
+def vcenter(app: Flask) -> Vcenter:
+    """``app`` (configured by ``mock_config``) through HTTP only, its clock frozen at 2030-01-01."""
+    mock = Vcenter(flask_transport(app))
+    mock.freeze()
+    return mock
+
+
+@pytest.fixture
+def make_vcenter(tmp_path: Path) -> Callable[..., Vcenter]:
+    """Another mock, ``create_app(config)`` over a state file of its own, through HTTP only, its
+    clock frozen at 2030-01-01: ``make_vcenter(VISMOCK_SESSION_LIFETIME=60)``."""
+    made = 0
+
+    def make(**config: Any) -> Vcenter:
+        nonlocal made
+        made += 1
+        app = create_app({"VISMOCK_DB": str(tmp_path / f"vcenter-{made}.sqlite3"), **config})
+        mock = Vcenter(flask_transport(app))
+        mock.freeze()
+        return mock
+
+    return make
 
 
 # -- hostile input ---------------------------------------------------------------------------

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import shlex
 import socket
 import subprocess
 import sys
@@ -101,6 +102,35 @@ def test_a_new_venv_with_only_the_core_install_serves_and_runs_the_operation(tmp
     finally:
         server.terminate()
         server.wait(timeout=20)
+    _hints_work_on_a_checkout_install(python)
+
+
+def _hints_work_on_a_checkout_install(python: Path) -> None:
+    """vismock here came from a checkout, not a package index: the install hints vismock prints
+    still work (pip adds what the installed vismock lacks, without looking for vismock itself)."""
+    message = subprocess.run([str(python), "-c", "import vismock.testing"], capture_output=True, text=True)
+    assert message.returncode == 1 and "pip install 'vismock[testing]'" in message.stderr, message.stderr
+    _follow(python, "pip install 'vismock[testing]'")
+    imported = subprocess.run([str(python), "-c", "import vismock.testing"], capture_output=True, text=True)
+    assert imported.returncode == 0, imported.stderr
+    # A core dependency missing (an install with --no-deps, or one removed by hand):
+    subprocess.run([str(python), "-m", "pip", "uninstall", "-q", "-y", "waitress"], check=True)
+    refused = subprocess.run(
+        [str(python), "-m", "vismock", "serve", "--server", "waitress"], capture_output=True, text=True
+    )
+    assert refused.stderr == (
+        "vismock serve: --server waitress needs waitress, which is not installed: pip install vismock\n"
+    )
+    _follow(python, "pip install vismock")
+    subprocess.run([str(python), "-c", "import waitress"], check=True)
+
+
+def _follow(python: Path, hint: str) -> None:
+    """Run *hint* (``pip install ...``) with the venv's own pip."""
+    arguments = shlex.split(hint)
+    assert arguments[:2] == ["pip", "install"], hint
+    done = subprocess.run([str(python), "-m", *arguments, "-q"], capture_output=True, text=True)
+    assert done.returncode == 0, f"{hint}: {done.stderr}"
 
 
 def _served_port(server: subprocess.Popen[str]) -> int:

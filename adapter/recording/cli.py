@@ -23,7 +23,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any, TextIO
 
-from vismock.adapter.cli import add_connection_options, connection_settings
+from vismock.adapter.cli import PASSWORD_ENV, add_connection_options, connection_settings
 from vismock.adapter.recording.document import (
     Recording,
     check,
@@ -107,6 +107,11 @@ def _options(args: argparse.Namespace) -> Options:
         raise ValueError("--by-polls needs --follow (it says how followed changes are replayed)")
     output = Path(args.output)
     check_writable(output)
+    if settings.password is None:
+        raise ValueError(
+            f"no password given for {settings.user!r}: set {PASSWORD_ENV}, or name another variable with "
+            "--password-env NAME, or a file with --password-file FILE"
+        )
     return Options(
         settings=settings,
         output=output,

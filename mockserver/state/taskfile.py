@@ -13,6 +13,7 @@ The format is documented in ``docs/tasks.md``.
 from __future__ import annotations
 
 import difflib
+import functools
 import itertools
 import re
 import tomllib
@@ -22,7 +23,7 @@ from datetime import datetime
 from functools import cache
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
 
@@ -36,6 +37,7 @@ from vismock.mockserver.state.models import Entity, Reason, Step, TaskSpec
 from vismock.schemas import entity_types, fault_fields, fault_types, task_method, task_methods
 
 Path_ = tuple[str | int, ...]
+T = TypeVar("T")
 
 STATES = ("queued", "running", "success", "error")
 PROGRESSIONS = ("time", "polls", "manual")
@@ -43,6 +45,7 @@ TERMINAL = ("success", "error")
 XS_INT_MIN, XS_INT_MAX = -(2**31), 2**31 - 1
 MAX_AT = 1e9  # seconds (~31 years) or polls: keeps queueTime + at within datetime's range
 BUILTIN_TASKS = "canned-tasks.yaml"
+MAX_REPORTED = 20  # problems listed in one error; a count says how many more there are
 
 # Keys of a task object besides the TaskInfo elements it carries as they are (plain_keys()).
 OWN_KEYS = frozenset(
@@ -60,27 +63,86 @@ REASON_KEYS = {
     "system": frozenset({"system"}),
 }
 DEFAULT_REASON = Reason(kind="user", user_name="vismock")
+NO_ENTITY: tuple[str | None, str | None, str | None] = (None, None, None)
 
 
 class TaskFileError(VismockError):
-    """A task file or task object is invalid: *source*, *line* (or None), *field* path, *reason*."""
+    """A task file or task object is invalid: *source*, *line* (or None), *field* path, *reason* of
+    its first problem (by line); ``problems`` holds every problem found, this one first, each a
+    TaskFileError of its own. The message is one line per problem (MAX_REPORTED at most, then how
+    many more there are)."""
 
-    def __init__(self, source: str, line: int | None, field: str, reason: str) -> None:
+    def __init__(
+        self, source: str, line: int | None, field: str, reason: str, others: Sequence[TaskFileError] = ()
+    ) -> None:
         where = f"{source}:{line}" if line is not None else source
-        super().__init__(f"{where}: {field}: {reason}" if field else f"{where}: {reason}")
+        first = f"{where}: {field}: {reason}" if field else f"{where}: {reason}"
+        shown = [first, *(str(other) for other in others[: MAX_REPORTED - 1])]
+        if len(others) >= MAX_REPORTED:
+            shown.append(f"... and {len(others) - MAX_REPORTED + 1} more problem(s)")
+        super().__init__("\n".join(shown))
         self.source = source
         self.line = line
         self.field = field
         self.reason = reason
+        alone = TaskFileError(source, line, field, reason) if others else self
+        self.problems: tuple[TaskFileError, ...] = (alone, *others)  # each with a one-line message
 
 
 class _Invalid(Exception):
-    """Raised inside validation with the offending path; turned into TaskFileError with a line."""
+    """Raised inside validation with the offending path (and any *more* problems found with it);
+    turned into a TaskFileError with lines by :func:`_file_error`."""
 
-    def __init__(self, path: Path_, reason: str) -> None:
+    def __init__(self, path: Path_, reason: str, more: Sequence[_Invalid] = ()) -> None:
         super().__init__(reason)
         self.path = path
         self.reason = reason
+        self.more = tuple(more)
+
+    @classmethod
+    def of(cls, problems: Sequence[_Invalid]) -> _Invalid:
+        first, *more = problems
+        return cls(first.path, first.reason, more)
+
+    def all(self) -> list[_Invalid]:
+        """Every problem, each alone."""
+        return [_Invalid(self.path, self.reason), *(single for more in self.more for single in more.all())]
+
+
+class _Checks:
+    """Runs checks that do not depend on each other and keeps every problem they find, so that a
+    file with several mistakes gets them all in one report rather than one per attempt."""
+
+    def __init__(self) -> None:
+        self.problems: list[_Invalid] = []
+
+    def run(self, check: Callable[[], T], fallback: T) -> T:
+        """What *check* returns; *fallback* when it finds a problem (kept for :meth:`done`)."""
+        try:
+            return check()
+        except _Invalid as invalid:
+            self.problems.extend(invalid.all())
+            return fallback
+
+    def done(self) -> None:
+        """Raise every problem found so far, if any."""
+        if self.problems:
+            raise _Invalid.of(self.problems)
+
+
+def _file_error(source: str, invalid: _Invalid, line_of: Callable[[Path_], int | None]) -> TaskFileError:
+    """One TaskFileError for every problem *invalid* holds, in the order of their lines."""
+    located = [(line_of(problem.path), problem) for problem in invalid.all()]
+    located.sort(key=lambda pair: (pair[0] is None, pair[0] or 0))
+    first, *others = [
+        TaskFileError(source, line, format_path(problem.path), problem.reason) for line, problem in located
+    ]
+    return TaskFileError(first.source, first.line, first.field, first.reason, others)
+
+
+def _no_lines(_path: Path_) -> None:
+    """Task objects given in code or as JSON have no lines."""
+    return None
 
 
 def format_path(path: Path_) -> str:
@@ -177,16 +239,16 @@ def specs_from_dicts(tasks: Any, source: str = "request") -> list[TaskSpec]:
     """TaskSpecs from plain task objects (a list, one object, or ``{"tasks": [...]}``), e.g. JSON."""
     if isinstance(tasks, Mapping) and "tasks" in tasks:
         _no_unknown_or_fail(tasks, source)
-        return _specs_from_document(tasks["tasks"], source, lambda path: None)
+        return _specs_from_document(tasks["tasks"], source, _no_lines)
     items = tasks if isinstance(tasks, list) else [tasks]
-    return _specs_from_document(items, source, lambda path: None, prefix=())
+    return _specs_from_document(items, source, _no_lines, prefix=())
 
 
 def _no_unknown_or_fail(document: Mapping[str, Any], source: str) -> None:
     try:
         _no_unknown(document, frozenset({"tasks"}), ())
     except _Invalid as invalid:
-        raise TaskFileError(source, None, format_path(invalid.path), invalid.reason) from None
+        raise _file_error(source, invalid, _no_lines) from None
 
 
 def spec_from_dict(task: Any, source: str = "request") -> TaskSpec:
@@ -194,7 +256,7 @@ def spec_from_dict(task: Any, source: str = "request") -> TaskSpec:
     try:
         return _task(task, ())
     except _Invalid as invalid:
-        raise TaskFileError(source, None, format_path(invalid.path), invalid.reason) from None
+        raise _file_error(source, invalid, _no_lines) from None
 
 
 def spec_from_stored(task: Mapping[str, Any]) -> TaskSpec:
@@ -404,18 +466,29 @@ def _scenario(document: Any, source: str, line_of: Callable[[Path_], int | None]
     try:
         if not isinstance(document, Mapping):
             raise _Invalid((), "expected a mapping with a 'tasks' list (and an 'inventory')")
-        _no_unknown(document, SCENARIO_KEYS, ())
-        tasks = _validated_specs(document.get("tasks", []), ("tasks",))
-        try:
-            inventory = entities_from_document(document["inventory"]) if "inventory" in document else None
-        except InventoryError as error:
-            raise _Invalid(error.path, error.reason) from None
-        operations = _operations(document.get("operations"), ("operations",))
-        overrides = _overrides(document.get("overrides"), ("overrides",))
+        checks = _Checks()
+        checks.run(lambda: _no_unknown(document, SCENARIO_KEYS, ()), None)
+        tasks = checks.run(lambda: _validated_specs(document.get("tasks", []), ("tasks",)), list[TaskSpec]())
+        inventory = checks.run(lambda: _inventory(document), None)
+        operations = checks.run(
+            lambda: _operations(document.get("operations"), ("operations",)), dict[str, Behaviour]()
+        )
+        overrides = checks.run(
+            lambda: _overrides(document.get("overrides"), ("overrides",)), list[Override]()
+        )
+        checks.done()
         return Scenario(tasks, inventory, operations, overrides)
     except _Invalid as invalid:
-        line = line_of(invalid.path)
-        raise TaskFileError(source, line, format_path(invalid.path), invalid.reason) from None
+        raise _file_error(source, invalid, line_of) from None
+
+
+def _inventory(document: Mapping[str, Any]) -> list[Entity] | None:
+    if "inventory" not in document:
+        return None
+    try:
+        return entities_from_document(document["inventory"])
+    except InventoryError as error:
+        raise _Invalid(error.path, error.reason) from None
 
 
 def _specs_from_document(
@@ -424,50 +497,77 @@ def _specs_from_document(
     try:
         return _validated_specs(tasks, prefix)
     except _Invalid as invalid:
-        line = line_of(invalid.path)
-        raise TaskFileError(source, line, format_path(invalid.path), invalid.reason) from None
+        raise _file_error(source, invalid, line_of) from None
 
 
 def _validated_specs(tasks: Any, prefix: Path_) -> list[TaskSpec]:
     if not isinstance(tasks, list):
         raise _Invalid(prefix, f"expected a list of tasks, got {_kind(tasks)}")
+    checks = _Checks()
     specs: list[TaskSpec] = []
     seen: set[str] = set()
     for index, task in enumerate(tasks):
         path = (*prefix, index)
-        spec = _task(task, path)
+        spec = checks.run(functools.partial(_task, task, path), None)
+        if spec is None:
+            continue
         if spec.id in seen:
-            raise _Invalid((*path, "id"), f"duplicate task id {spec.id!r}")
+            checks.problems.append(_Invalid((*path, "id"), f"duplicate task id {spec.id!r}"))
         seen.add(spec.id)
         specs.append(spec)
+    checks.done()
     return specs
 
 
 def _task(task: Any, path: Path_) -> TaskSpec:
     data = _mapping(task, path)
-    _no_unknown(data, OWN_KEYS | plain_keys().keys(), path)
-    progression = _choice(data, "progression", PROGRESSIONS, path, default="time")
-    entity_type, entity_id, entity_name = _entity(data.get("entity"), (*path, "entity"))
-    name = _task_method(data, path)
+    checks = _Checks()
+    checks.run(lambda: _no_unknown(data, OWN_KEYS | plain_keys().keys(), path), None)
+    progression = checks.run(lambda: _choice(data, "progression", PROGRESSIONS, path, default="time"), "")
+    entity_type, entity_id, entity_name = checks.run(
+        lambda: _entity(data.get("entity"), (*path, "entity")), NO_ENTITY
+    )
+    name = checks.run(lambda: _task_method(data, path), "")
+    task_id = checks.run(lambda: _text(data, "id", path, required=True) or "", "")
+    description_id = checks.run(lambda: _text(data, "descriptionId", path), None)
+    description = checks.run(lambda: _text(data, "description", path), None)
+    reason = checks.run(lambda: _reason(data.get("reason"), (*path, "reason")), DEFAULT_REASON)
+    cancelable = checks.run(lambda: _flag(data, "cancelable", path), False)
+    event_chain_id = checks.run(lambda: _int(data, "eventChainId", path, XS_INT_MIN, XS_INT_MAX) or 0, 0)
+    # A bad progression is reported once: its steps are then checked without their timing.
+    timeline_progression = progression or "manual"
+    timeline = checks.run(
+        lambda: _timeline(data.get("timeline"), (*path, "timeline"), timeline_progression), tuple[Step, ...]()
+    )
+    queued_at = checks.run(lambda: _datetime(data, "queueTime", path), None)
+    fields = _plain_fields(data, path, checks)
+    checks.done()
     return TaskSpec(
-        id=_text(data, "id", path, required=True) or "",
+        id=task_id,
         name=name,
         # vCenter's own descriptionId for the method unless the file says otherwise.
-        description_id=_text(data, "descriptionId", path) or task_methods()[name].description_id,
-        description=_text(data, "description", path),
+        description_id=description_id or task_methods()[name].description_id,
+        description=description,
         entity_type=entity_type,
         entity_id=entity_id,
         entity_name=entity_name,
-        reason=_reason(data.get("reason"), (*path, "reason")),
-        cancelable=_flag(data, "cancelable", path),
-        event_chain_id=_int(data, "eventChainId", path, XS_INT_MIN, XS_INT_MAX) or 0,
+        reason=reason,
+        cancelable=cancelable,
+        event_chain_id=event_chain_id,
         progression=progression,  # type: ignore[arg-type]
-        timeline=_timeline(data.get("timeline"), (*path, "timeline"), progression),
-        queued_at=_datetime(data, "queueTime", path),
-        fields=tuple(
-            (key, value) for key, read in plain_keys().items() if (value := read(data, key, path)) is not None
-        ),
+        timeline=timeline,
+        queued_at=queued_at,
+        fields=fields,
     )
+
+
+def _plain_fields(data: Mapping[str, Any], path: Path_, checks: _Checks) -> tuple[tuple[str, Any], ...]:
+    """The TaskInfo elements *data* gives as they are, each checked by the reader of its type."""
+    found = (
+        (key, checks.run(functools.partial(read, data, key, path), None))
+        for key, read in plain_keys().items()
+    )
+    return tuple((key, value) for key, value in found if value is not None)
 
 
 @cache
@@ -565,9 +665,15 @@ def _timeline(value: Any, path: Path_, progression: str) -> tuple[Step, ...]:
         return (Step(state="success"),)
     if not isinstance(value, list) or not value:
         raise _Invalid(path, f"expected a non-empty list of steps, got {_kind(value)}")
-    steps = tuple(_step(item, (*path, index)) for index, item in enumerate(value))
-    for index, (before, after) in enumerate(itertools.pairwise(steps), 1):
-        _check_order(before, after, (*path, index), progression)
+    checks = _Checks()
+    read = [
+        checks.run(functools.partial(_step, item, (*path, index)), None) for index, item in enumerate(value)
+    ]
+    steps = tuple(step for step in read if step is not None)
+    if len(steps) == len(read):  # the order of steps is checked once each step is sound
+        for index, (before, after) in enumerate(itertools.pairwise(steps), 1):
+            checks.run(functools.partial(_check_order, before, after, (*path, index), progression), None)
+    checks.done()
     return steps
 
 
@@ -586,27 +692,53 @@ def _check_order(before: Step, after: Step, path: Path_, progression: str) -> No
 
 def _step(value: Any, path: Path_) -> Step:
     data = _mapping(value, path)
-    _no_unknown(data, STEP_KEYS, path)
-    state = _choice(data, "state", STATES, path, required=True)
-    at = _number(data, "at", path)
-    progress = _int(data, "progress", path, 0, 100)
-    for key, allowed_state in (("result", "success"), ("fault", "error"), ("message", "error")):
-        if key in data and state != allowed_state:
-            raise _Invalid((*path, key), f"only a step in state {allowed_state} has a {key}")
-    if "faultFields" in data and state != "error":
-        raise _Invalid((*path, "faultFields"), "only a step in state error has faultFields")
-    fault = _text(data, "fault", path)
-    if fault is not None and fault not in fault_types():
-        raise _Invalid((*path, "fault"), unknown_fault(fault))
+    checks = _Checks()
+    checks.run(lambda: _no_unknown(data, STEP_KEYS, path), None)
+    state = checks.run(lambda: _choice(data, "state", STATES, path, required=True), "")
+    at = checks.run(lambda: _number(data, "at", path), 0.0)
+    progress = checks.run(lambda: _int(data, "progress", path, 0, 100), None)
+    if state:
+        checks.run(lambda: _on_their_state(data, state, path), None)
+    fault = checks.run(lambda: _fault(data, path), None)
+    result = checks.run(lambda: _text(data, "result", path), None)
+    message = checks.run(lambda: _text(data, "message", path), None)
+    fault_fields: tuple[tuple[str, str], ...] = ()
+    if not any(
+        problem.path == (*path, "fault") for problem in checks.problems
+    ):  # else its fields are unknown
+        fault_fields = checks.run(
+            lambda: _fault_fields(data.get("faultFields"), fault or "SystemError", (*path, "faultFields")), ()
+        )
+    checks.done()
     return Step(
         state=state,  # type: ignore[arg-type]
         at=at,
         progress=progress,
-        result=_text(data, "result", path),
+        result=result,
         fault=fault,
-        message=_text(data, "message", path),
-        fault_fields=_fault_fields(data.get("faultFields"), fault or "SystemError", (*path, "faultFields")),
+        message=message,
+        fault_fields=fault_fields,
     )
+
+
+def _on_their_state(data: Mapping[str, Any], state: str, path: Path_) -> None:
+    """result only on a success step; fault, message and faultFields only on an error step."""
+    checks = _Checks()
+    for key, allowed_state in (("result", "success"), ("fault", "error"), ("message", "error")):
+        if key in data and state != allowed_state:
+            checks.problems.append(
+                _Invalid((*path, key), f"only a step in state {allowed_state} has a {key}")
+            )
+    if "faultFields" in data and state != "error":
+        checks.problems.append(_Invalid((*path, "faultFields"), "only a step in state error has faultFields"))
+    checks.done()
+
+
+def _fault(data: Mapping[str, Any], path: Path_) -> str | None:
+    fault = _text(data, "fault", path)
+    if fault is not None and fault not in fault_types():
+        raise _Invalid((*path, "fault"), unknown_fault(fault))
+    return fault
 
 
 def _fault_fields(value: Any, fault: str, path: Path_) -> tuple[tuple[str, str], ...]:
@@ -633,7 +765,7 @@ def behaviours_from_dict(value: Any, source: str = "request") -> dict[str, Behav
     try:
         return _operations(value, ())
     except _Invalid as invalid:
-        raise TaskFileError(source, None, format_path(invalid.path), invalid.reason) from None
+        raise _file_error(source, invalid, _no_lines) from None
 
 
 def overrides_from_dicts(value: Any, source: str = "request") -> list[Override]:
@@ -642,7 +774,16 @@ def overrides_from_dicts(value: Any, source: str = "request") -> list[Override]:
     try:
         return _overrides(items, ())
     except _Invalid as invalid:
-        raise TaskFileError(source, None, format_path(invalid.path), invalid.reason) from None
+        raise _file_error(source, invalid, _no_lines) from None
+
+
+def override_from_dict(value: Any, source: str = "request") -> Override:
+    """One Override from one override object; errors name the field path (``fault``), not its
+    place in a list."""
+    try:
+        return _override(value, ())
+    except _Invalid as invalid:
+        raise _file_error(source, invalid, _no_lines) from None
 
 
 def behaviour_to_dict(behaviour: Behaviour) -> dict[str, Any]:
@@ -664,18 +805,28 @@ def _operations(value: Any, path: Path_) -> dict[str, Behaviour]:
     if value is None:
         return {}
     data = _mapping(value, path, what="a mapping of operation (or 'default') to its behaviour")
+    checks = _Checks()
     found: dict[str, Behaviour] = {}
     for key, item in data.items():
-        where = (*path, key)
-        name = DEFAULT_KEY if key == DEFAULT_KEY else _scripted_method(key, where)
+        named = checks.run(functools.partial(_operation, key, item, (*path, key)), None)
+        if named is None:
+            continue
+        name, behaviour = named
         if name in found:
-            raise _Invalid(where, f"{key!r} names {name}, given already")
-        behaviour_data = _mapping(item, where)
-        _no_unknown(behaviour_data, BEHAVIOUR_KEYS, where)
-        if behaviour_data.get("timeline") is None:
-            raise _Invalid((*where, "timeline"), "is required (the steps of the operation's tasks)")
-        found[name] = _behaviour(behaviour_data, where)
+            checks.problems.append(_Invalid((*path, key), f"{key!r} names {name}, given already"))
+        found[name] = behaviour
+    checks.done()
     return found
+
+
+def _operation(key: str, item: Any, where: Path_) -> tuple[str, Behaviour]:
+    """One entry of ``operations``: the power method it names (or ``default``) and its behaviour."""
+    name = DEFAULT_KEY if key == DEFAULT_KEY else _scripted_method(key, where)
+    behaviour_data = _mapping(item, where)
+    _no_unknown(behaviour_data, BEHAVIOUR_KEYS, where)
+    if behaviour_data.get("timeline") is None:
+        raise _Invalid((*where, "timeline"), "is required (the steps of the operation's tasks)")
+    return name, _behaviour(behaviour_data, where)
 
 
 def _overrides(value: Any, path: Path_) -> list[Override]:
@@ -683,7 +834,13 @@ def _overrides(value: Any, path: Path_) -> list[Override]:
         return []
     if not isinstance(value, list):
         raise _Invalid(path, f"expected a list of overrides, got {_kind(value)}")
-    return [_override(item, (*path, index)) for index, item in enumerate(value)]
+    checks = _Checks()
+    found = [
+        checks.run(functools.partial(_override, item, (*path, index)), None)
+        for index, item in enumerate(value)
+    ]
+    checks.done()
+    return [override for override in found if override is not None]
 
 
 def _override(value: Any, path: Path_) -> Override:
@@ -772,9 +929,16 @@ def _mapping(value: Any, path: Path_, what: str = "a mapping") -> Mapping[str, A
 
 
 def _no_unknown(data: Mapping[str, Any], allowed: frozenset[str], path: Path_) -> None:
-    for key in data:
-        if key not in allowed:
-            raise _Invalid((*path, key), f"unknown field {key!r} (allowed: {', '.join(sorted(allowed))})")
+    """Every key of *data* that is not *allowed*, each a problem: with the allowed key it most
+    resembles when one does, else with the list of allowed keys."""
+    unknown = [key for key in data if key not in allowed]
+    if unknown:
+        raise _Invalid.of([_Invalid((*path, key), _unknown_field(key, allowed)) for key in unknown])
+
+
+def _unknown_field(key: str, allowed: frozenset[str]) -> str:
+    hint = _close_match(key, allowed) or f" (allowed: {', '.join(sorted(allowed))})"
+    return f"unknown field {key!r}{hint}"
 
 
 _NOT_XML_CHAR = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")

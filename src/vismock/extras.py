@@ -23,5 +23,7 @@ def require(module: str, *, extra: str | None, feature: str) -> ModuleType:
         return importlib.import_module(module)
     except ImportError:
         package = module.split(".")[0]
-        how = f"pip install 'vismock[{extra}]'" if extra else "pip install --force-reinstall vismock"
+        # Both work where vismock is installed from a checkout too: pip takes the installed vismock
+        # and adds what it lacks (--force-reinstall would look for vismock on a package index).
+        how = f"pip install 'vismock[{extra}]'" if extra else "pip install vismock"
         raise MissingDependency(f"{feature} needs {package}, which is not installed: {how}") from None

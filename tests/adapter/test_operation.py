@@ -7,9 +7,7 @@ face (POST /adapter) answers for the same request and the same task.
 from __future__ import annotations
 
 import argparse
-import shutil
 import socket
-import subprocess
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,6 +18,7 @@ import yaml
 from werkzeug.serving import make_server
 
 from tests.support import DATA
+from tests.support.components import self_signed_certificate
 from tests.support.soap import PASSWORD, SOAP_DATA, USER, LiveServer, live_server, make_app
 from vismock.adapter import cli as adapter_cli
 from vismock.adapter.vcenter import Settings, endpoint_of, run_over_soap, settings_for
@@ -28,18 +27,6 @@ from vismock.faults import VimFault
 
 SEED_REQUEST = DATA / "seed" / "request.xml"
 ENDPOINTS = yaml.safe_load((SOAP_DATA / "endpoints.yaml").read_text())["endpoints"]
-OPENSSL_SELF_SIGNED = (
-    "openssl",
-    "req",
-    "-x509",
-    "-newkey",
-    "rsa:2048",
-    "-nodes",
-    "-days",
-    "1",
-    "-subj",
-    "/CN=localhost",
-)
 STABLE_TASKS = ["task-ok", "task-fail", "task-queued", "task-running", "task-done", "task-error", "task-long"]
 
 
@@ -131,6 +118,14 @@ def test_no_credentials_at_all_is_an_invalid_login(live: LiveServer) -> None:
     assert answer["metadata"]["fault"] == "InvalidLogin"
 
 
+def test_a_configured_user_without_a_password_says_no_password_was_given(live: LiveServer) -> None:
+    answer = decode(over_soap(live, request_for(["task-done"], user="", password=""), user=USER))
+    assert answer["metadata"]["fault"] == "InvalidLogin"
+    assert answer["metadata"]["error"] == (
+        f"No password for {USER!r}: the request has none and no default is configured"
+    )
+
+
 # -- unreachable, timeout, certificates -----------------------------------------------------------------
 
 
@@ -183,15 +178,7 @@ def test_a_host_that_does_not_answer_is_a_timeout(silent_server: str) -> None:
 @pytest.fixture(scope="module")
 def tls_server(live_mock: LiveServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The same mock over https with a self-signed certificate."""
-    if shutil.which("openssl") is None:
-        pytest.skip("openssl is not installed")
-    folder = tmp_path_factory.mktemp("tls")
-    cert, key = folder / "cert.pem", folder / "key.pem"
-    subprocess.run(
-        [*OPENSSL_SELF_SIGNED, "-keyout", str(key), "-out", str(cert)],
-        check=True,
-        capture_output=True,
-    )
+    cert, key = self_signed_certificate(tmp_path_factory.mktemp("tls"))
     https = make_server("127.0.0.1", 0, live_mock.app, threaded=True, ssl_context=(str(cert), str(key)))
     thread = threading.Thread(target=https.serve_forever, daemon=True)
     thread.start()

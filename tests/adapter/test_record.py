@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import pty
-import shutil
 import signal
 import subprocess
 import sys
@@ -23,7 +22,9 @@ import yaml
 from werkzeug.serving import make_server
 
 from tests.support import DATA
+from tests.support.components import self_signed_certificate
 from tests.support.recording import PASSWORD, PASSWORD_ENV, USER, adapter_infos, loaded, record, soap_infos
+from tests.support.served import served
 from tests.support.soap import LiveServer, live_server
 from vismock.adapter import vcenter
 from vismock.mockserver.app import create_app
@@ -239,7 +240,8 @@ def test_bad_options_are_one_line_and_exit_2(
 ) -> None:
     from vismock.cli import main
 
-    base = ["record", "--soap-url", "http://127.0.0.1:9/sdk", "--user", USER, "-o", str(tmp_path / "r.yaml")]
+    base = ["record", "--soap-url", "http://127.0.0.1:9/sdk", "--user", USER, "--password-env", PASSWORD_ENV]
+    base += ["-o", str(tmp_path / "r.yaml")]
     status = main(base + [argument.format(tmp=tmp_path) for argument in arguments])
     err = capsys.readouterr().err
     assert status == 2
@@ -253,6 +255,39 @@ def test_soap_url_and_user_are_required(tmp_path: Path, capsys: pytest.CaptureFi
     assert "--soap-url is required" in capsys.readouterr().err
     assert main(["record", "-o", str(tmp_path / "r.yaml"), "--soap-url", "http://h/sdk"]) == 2
     assert "--user is required" in capsys.readouterr().err
+
+
+def test_no_password_given_says_so_before_connecting(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without a password (the default variable unset, no option), it used to log in with an empty
+    one and report an incorrect user name or password."""
+    from vismock.cli import main
+
+    monkeypatch.delenv("VISMOCK_VCENTER_PASSWORD", raising=False)
+    output = tmp_path / "r.yaml"
+    assert main(["record", "--soap-url", "http://127.0.0.1:9/sdk", "--user", USER, "-o", str(output)]) == 2
+    assert capsys.readouterr().err == (
+        f"vismock record: no password given for {USER!r}: set VISMOCK_VCENTER_PASSWORD, or name another "
+        "variable with --password-env NAME, or a file with --password-file FILE\n"
+    )
+    assert not output.exists()
+
+
+@pytest.mark.slow  # a real `vismock serve`: what its server answers a TLS handshake is the point
+def test_a_soap_url_without_a_scheme_on_a_plain_http_server_hints_at_http(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], password: str
+) -> None:
+    # No scheme means https (as the adapter's soap-url); `vismock serve` without --tls speaks HTTP.
+    with served() as mock:
+        bare = f"127.0.0.1:{mock.port}"
+        status, err = record(capsys, bare, tmp_path / "r.yaml", "--timeout", "10")
+    assert status == 1
+    assert err.startswith(
+        f"vismock record: Cannot reach vCenter at https://{bare}/sdk: it does not answer over TLS"
+    )
+    assert "give an http:// soap-url or --transport http-rpc" in err
+    assert err.count("\n") == 1
 
 
 # -- following
@@ -323,7 +358,10 @@ def test_a_connection_lost_while_following_still_writes_a_valid_file(
 
         thread = threading.Thread(target=recorder)
         thread.start()
-        time.sleep(1.5)  # following: the task is queued for a minute
+        deadline = time.monotonic() + 30
+        while not server.backend.journal.count(operation="CreateFilter"):  # following: queued for a minute
+            assert time.monotonic() < deadline and thread.is_alive(), "the recorder never started following"
+            time.sleep(0.02)
     thread.join(timeout=30)  # the server is gone
     assert not thread.is_alive()
     assert result["status"] == 1
@@ -397,15 +435,7 @@ def _read_until(master: int, marker: str | None, deadline_seconds: float) -> str
 @pytest.fixture
 def tls_url(mock: LiveServer, tmp_path: Path) -> Iterator[str]:
     """The same mock over https with a self-signed certificate."""
-    if shutil.which("openssl") is None:
-        pytest.skip("openssl is not installed")
-    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
-    self_signed = ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=x"]
-    subprocess.run(
-        [*self_signed, "-keyout", str(key), "-out", str(cert)],
-        check=True,
-        capture_output=True,
-    )
+    cert, key = self_signed_certificate(tmp_path, name="x")
     https = make_server("127.0.0.1", 0, mock.app, threaded=True, ssl_context=(str(cert), str(key)))
     thread = threading.Thread(target=https.serve_forever, daemon=True)
     thread.start()

@@ -322,6 +322,27 @@ def test_a_password_with_its_user_name_is_valid(seed_request: bytes) -> None:
     assert codec.decode(xml)["password"] == SECRET
 
 
+@pytest.mark.parametrize("user", ["", " ", "   ", "\t", "\n  \t\n"])
+@pytest.mark.parametrize("password", [b"<password></password>", b""])
+def test_a_blank_user_name_needs_no_password(seed_request: bytes, user: str, password: bytes) -> None:
+    xml = seed_request.replace(b"<user-name></user-name>", f"<user-name>{user}</user-name>".encode())
+    assert list(codec.iter_errors(xml.replace(b"<password></password>", password))) == []
+
+
+@pytest.mark.parametrize("user", ["bmc", " bmc ", "\tbmc"])
+@pytest.mark.parametrize("password", [b"<password></password>", b""])
+def test_a_user_name_that_is_not_blank_needs_a_password(
+    seed_request: bytes, user: str, password: bytes
+) -> None:
+    xml = seed_request.replace(b"<user-name></user-name>", f"<user-name>{user}</user-name>".encode())
+    (issue,) = codec.iter_errors(xml.replace(b"<password></password>", password))
+    assert (issue.path, issue.reason, issue.kind) == (
+        "/vmware-infrastructure-request/password",
+        "password is required when user-name is not empty",
+        "rule",
+    )
+
+
 # -- encoding ---------------------------------------------------------------------------------
 
 

@@ -11,6 +11,13 @@ from hypothesis import strategies as st
 from lxml import etree
 
 import vismock.codec as codec
+from tests.support.codec_examples import (
+    DATETIME_EXAMPLES,
+    LEXICAL_EXAMPLES,
+    REQUEST_EXAMPLES,
+    RESPONSE_EXAMPLES,
+    with_examples,
+)
 from vismock.codec import XsDateTime
 from vismock.codec.model import ElementSpec, build_spec
 from vismock.testing import requests, responses
@@ -64,18 +71,21 @@ def _vary(draw: st.DrawFn, element: etree._Element, spec: ElementSpec) -> None:
 
 @SETTINGS
 @given(ENVELOPES)
+@with_examples(REQUEST_EXAMPLES + RESPONSE_EXAMPLES)
 def test_decode_of_encode_is_the_identity(data: dict[str, Any]) -> None:
     assert codec.decode(codec.encode(data)) == data
 
 
 @SETTINGS
 @given(lexical_variants())
+@with_examples(LEXICAL_EXAMPLES)
 def test_fast_decode_equals_the_xmlschema_oracle(xml: bytes) -> None:
     assert codec.decode(xml) == oracle(xml)
 
 
 @SETTINGS
 @given(lexical_variants())
+@with_examples(LEXICAL_EXAMPLES)
 def test_encode_of_decode_is_the_document_up_to_canonical_forms(xml: bytes) -> None:
     again = codec.encode(codec.decode(xml))
     assert codec.decode(again) == codec.decode(xml)
@@ -86,6 +96,7 @@ def test_encode_of_decode_is_the_document_up_to_canonical_forms(xml: bytes) -> N
 
 @settings(max_examples=300, deadline=None)
 @given(st.datetimes(timezones=st.timezones() | st.just(UTC)))
+@with_examples(DATETIME_EXAMPLES)
 def test_an_aware_datetime_survives_xs_datetime(moment: datetime) -> None:
     offset = moment.utcoffset()
     assume(offset is not None and offset.total_seconds() % 60 == 0 and abs(offset) <= timedelta(hours=14))

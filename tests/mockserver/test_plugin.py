@@ -8,14 +8,17 @@ import re
 import textwrap
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 import vismock.codec as codec
-from tests.support import DATA
+from tests.support import DATA, ROOT
+from vismock.codec import XsDateTime
+from vismock.codec.taskinfo import task_info_model
 from vismock.faults import VimFault
-from vismock.mockserver.pytest_plugin import VismockServer
+from vismock.mockserver.pytest_plugin import VismockServer, start_server
 
 pytest_plugins = ["pytester"]
 
@@ -86,7 +89,10 @@ def test_a_request_in_flight_during_a_reset_never_reaches_the_next_test(
     answers: list[tuple[int, bytes]] = []
     late = threading.Thread(target=lambda: answers.append(post(vismock_server, task_request("task-p"))))
     late.start()
-    time.sleep(0.3)  # the request is in its delay
+    deadline = time.monotonic() + 10
+    while vismock_server.backend.faults.rules():  # the rule is used up once the request is in its delay
+        assert time.monotonic() < deadline and late.is_alive(), "the request never reached its delay"
+        time.sleep(0.01)
     started = time.monotonic()
     vismock_server.reset()
     late.join(timeout=5)
@@ -234,6 +240,168 @@ def test_server_side_exception_fails_the_test(pytester: pytest.Pytester) -> None
     result = pytester.runpytest("-p", "no:cacheprovider")
     result.assert_outcomes(passed=1, errors=1)
     result.stdout.fnmatch_lines(["*the vismock server raised during this test*", "*store exploded*"])
+
+
+# -- where it is, and a logged-in pyVmomi client
+
+
+def test_host_and_port_are_what_smartconnect_takes(vismock_server: VismockServer) -> None:
+    from pyVim.connect import Disconnect, SmartConnect
+
+    assert (vismock_server.host, vismock_server.port) == (
+        "127.0.0.1",
+        int(vismock_server.url.rsplit(":", 1)[1]),
+    )
+    si = SmartConnect(
+        protocol="http", host=vismock_server.host, port=vismock_server.port, user="vismock", pwd="vismock"
+    )
+    try:
+        assert si.content.about.apiType == "VirtualCenter"
+    finally:
+        Disconnect(si)
+        si._stub.DropConnections()
+
+
+def test_vismock_si_is_logged_in_to_the_same_mock(vismock_si: Any, vismock_server: VismockServer) -> None:
+    from pyVmomi import vim
+
+    assert vim.Task("task-525", vismock_si._stub).info.state == "success"
+    vismock_server.assert_requested(operation="Login", times=1)
+    vismock_server.assert_polled("task-525", times=1)
+
+
+def test_vismock_si_logs_in_with_the_first_configured_account(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        textwrap.dedent(
+            """
+            import pytest
+
+            @pytest.fixture
+            def vismock_accounts():
+                return {"bmc": "hunter2"}
+
+            def test_logged_in(vismock_si, vismock_server):
+                assert vismock_si.content.sessionManager.currentSession.userName == "bmc"
+            """
+        )
+    )
+    pytester.runpytest("-p", "no:cacheprovider").assert_outcomes(passed=1)
+
+
+# -- what task_info() returns, as docs/mock.md says
+
+TYPES = {
+    "str": str,
+    "bool": bool,
+    "int": int,
+    "dict": dict,
+    "list": list,
+    "None": type(None),
+    "XsDateTime": XsDateTime,
+}
+
+
+def documented_task_info() -> dict[str, type]:
+    """Key -> type, from the table between the task-info markers of docs/mock.md."""
+    text = (ROOT / "docs" / "mock.md").read_text(encoding="utf-8")
+    table = re.search(r"<!-- task-info:start -->\n(.*?)<!-- task-info:end -->", text, re.S)
+    assert table is not None, "docs/mock.md lost its task-info markers"
+    documented: dict[str, type] = {}
+    for row in table.group(1).splitlines()[2:]:
+        keys, kind = row.split(" | ")[:2]
+        for key in re.findall(r"`(\w+)`", keys):
+            documented[key] = TYPES[kind.strip("` ")]
+    return documented
+
+
+def test_the_task_info_table_has_every_element_of_the_schema() -> None:
+    elements = {element for slot in task_info_model().slots for element in slot.elements}
+    assert set(documented_task_info()) == elements
+
+
+def test_task_info_has_the_documented_types(vismock_server: VismockServer, tmp_path: Path) -> None:
+    documented = documented_task_info()
+    vismock_server.freeze()
+    infos = [vismock_server.task_info(spec.id) for spec in vismock_server.backend.tasks.specs()]
+    vismock_server.advance(7200)  # every built-in task in its later states
+    infos += [vismock_server.task_info(spec.id) for spec in vismock_server.backend.tasks.specs()]
+    generated = start_server(tmp_path / "dynamic.sqlite3", dynamic=True)
+    try:
+        infos += [generated.task_info(f"task-{70000 + n}") for n in range(200)]
+    finally:
+        generated.stop()
+    seen: set[str] = set()
+    for info in infos:
+        for key, value in info.items():
+            assert type(value) is documented[key], (key, value)
+            seen.add(key)
+    assert len(seen) >= 30, sorted(set(documented) - seen)  # the answers did cover the table
+
+
+# -- a server that cannot start: one clear error
+
+
+def test_a_bad_task_file_is_one_error_naming_file_and_lines_once(pytester: pytest.Pytester) -> None:
+    """It was a ~60-line traceback through the plugin for every test, the useful line last."""
+    bad = "tasks:\n- {id: task-1, name: PowerOnVM_Task, colour: red}\n- {id: task-2, name: PowerOfVM_Task}\n"
+    pytester.makefile(".yaml", tasks=bad)
+    pytester.makeconftest(
+        textwrap.dedent(
+            """
+            import pytest
+
+            @pytest.fixture
+            def vismock_tasks_file(pytestconfig):
+                return pytestconfig.rootpath / "tasks.yaml"
+            """
+        )
+    )
+    pytester.makepyfile("\n".join(f"def test_{n}(vismock_server):\n    pass\n" for n in range(3)))
+    result = pytester.runpytest("-p", "no:cacheprovider", "-rN")  # no summary: CI shows it untruncated
+    result.assert_outcomes(errors=3)
+    output = result.stdout.str()
+    tasks = pytester.path / "tasks.yaml"
+    colour = f"{tasks}:2: tasks[0].colour: unknown field 'colour'"
+    method = f"{tasks}:3: tasks[1].name: 'PowerOfVM_Task' is not a vim25 task method"
+    assert output.count(colour) == 3  # every problem at the first test, the first one at the others
+    assert output.count(method) == 1
+    first_test = "test_a_bad_task_file_is_one_error_naming_file_and_lines_once.py::test_0"
+    assert output.count(f"in full at {first_test}") == 2
+    assert "Traceback" not in output and "pytest_plugin.py" not in output, output
+    assert len(output.splitlines()) < 40, output
+
+
+@pytest.mark.parametrize(
+    ("fixture", "value", "message"),
+    [
+        ("vismock_accounts", '["bmc"]', "vismock_accounts must return a mapping of user name to password"),
+        ("vismock_accounts", '{"bmc": 7}', "vismock_accounts must return a mapping of user name to password"),
+        ("vismock_tasks_file", "42", "vismock_tasks_file must return a path (str or Path) or None, not 42"),
+        ("vismock_dynamic", '"yes"', "vismock_dynamic must return True or False, not 'yes'"),
+        ("vismock_tasks_file", '"no-such.yaml"', "no-such.yaml: cannot read the task file"),
+    ],
+)
+def test_a_fixture_returning_what_the_server_cannot_take_is_named(
+    pytester: pytest.Pytester, fixture: str, value: str, message: str
+) -> None:
+    pytester.makepyfile(
+        textwrap.dedent(
+            f"""
+            import pytest
+
+            @pytest.fixture
+            def {fixture}():
+                return {value}
+
+            def test_served(vismock_server):
+                pass
+            """
+        )
+    )
+    result = pytester.runpytest("-p", "no:cacheprovider")
+    result.assert_outcomes(errors=1)
+    assert message in result.stdout.str()
+    assert "Traceback" not in result.stdout.str()
 
 
 @pytest.mark.slow

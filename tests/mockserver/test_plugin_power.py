@@ -13,6 +13,7 @@ from pyVmomi import vim
 
 import vismock.codec as codec
 from vismock.mockserver.pytest_plugin import VismockServer
+from vismock.mockserver.state.taskfile import TaskFileError
 
 
 def adapter(server: VismockServer, operation: str, **parameters: Any) -> dict[str, Any]:
@@ -104,3 +105,25 @@ def test_the_next_test_starts_from_the_loaded_state(vismock_server: VismockServe
     assert vismock_server.power_state("win1") == "poweredOn"
     assert vismock_server.backend.power.behaviours() == {}
     assert vismock_server.backend.power.overrides() == []
+
+
+def test_script_refuses_a_vm_the_inventory_does_not_have(vismock_server: VismockServer) -> None:
+    """It was accepted and never matched."""
+    with pytest.raises(LookupError) as refused:
+        vismock_server.script("Power_Off_VM", vm="win9", fault="InvalidState")
+    message = str(refused.value)
+    assert message.startswith(
+        "script(operation='Power_Off_VM', vm='win9', fault='InvalidState'): no VM 'win9' in the inventory"
+    )
+    assert "; its VMs: TestDev (vm-525), win1 (vm-601), web-01 (vm-1001)," in message
+    vismock_server.script("Power_Off_VM", vm="vm-601", fault="InvalidState")  # by id: accepted
+
+
+def test_a_bad_outcome_names_the_call_made(vismock_server: VismockServer) -> None:
+    with pytest.raises(TaskFileError) as refused:
+        vismock_server.script("Power_Off_VM", vm="win1", fault="InvalidStat")
+    assert str(refused.value) == (
+        "script(operation='Power_Off_VM', vm='win1', fault='InvalidStat'): fault: 'InvalidStat' is not a"
+        " vim25 fault type vismock serves (did you mean InvalidState?) (schemas/vim25/vim25.xsd defines them;"
+        " e.g. InvalidState, NoDiskSpace, InvalidPowerState)"
+    )

@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import shutil
 import signal
 import socket
 import ssl
@@ -157,6 +158,35 @@ def test_pyvmomi_smartconnect_with_the_ca(mock: Served) -> None:
             pwd="vismock",
             sslContext=ssl.create_default_context(),
         )
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "localhost"])
+def test_pyvmomi_without_an_ssl_context_connects_to_loopback_unverified(mock: Served, host: str) -> None:
+    """What docs/operations.md warns about: pyVmomi turns verification off for loopback host names
+    when no sslContext is given, so this connects although nothing here trusts the CA."""
+    from pyVim.connect import Disconnect, SmartConnect
+
+    si = SmartConnect(host=host, port=mock.port, user="vismock", pwd="vismock")
+    try:
+        assert si.content.about.apiType == "VirtualCenter"
+    finally:
+        Disconnect(si)
+
+
+def _curl(port: int, *options: str) -> subprocess.CompletedProcess[str]:
+    binary = required(Path(shutil.which("curl") or "/usr/bin/curl"), "curl", "apt-get install curl")
+    command = [str(binary), "-sS", *options, f"https://127.0.0.1:{port}/_vismock/health"]
+    return subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
+
+
+def test_curl_trusts_the_ca_with_cacert_and_refuses_without(mock: Served) -> None:
+    _, ca_file, _ = _startup(mock)
+    trusted = _curl(mock.port, "--cacert", str(ca_file))
+    assert trusted.returncode == 0, trusted.stderr
+    assert '"status":"ok"' in trusted.stdout.replace(" ", "")
+    refused = _curl(mock.port)
+    assert refused.returncode == 60
+    assert "SSL certificate problem: unable to get local issuer certificate" in refused.stderr
 
 
 def _retrieve(port: int, *options: str) -> subprocess.CompletedProcess[str]:

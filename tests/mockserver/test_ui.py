@@ -94,6 +94,8 @@ def test_the_files_reference_nothing_outside_the_server() -> None:
     page = (ASSET_FOLDER / "index.html").read_text(encoding="utf-8")
     references = re.findall(r'(?:src|href)="([^"]*)"', page)
     assert sorted(references) == ["app.js", "data:,", "style.css"]
+    landing = (ASSET_FOLDER / "landing.html").read_text(encoding="utf-8")
+    assert all(link.startswith(("/", "data:")) for link in re.findall(r'(?:src|href)="([^"]*)"', landing))
 
 
 def test_every_admin_call_of_the_page_is_a_documented_operation() -> None:
@@ -114,9 +116,44 @@ def test_every_admin_call_of_the_page_is_a_documented_operation() -> None:
         assert any(m == method and p.startswith(prefix) for m, p in operations), (method, path)
 
 
+def test_the_root_is_a_page_of_links_that_all_answer(tmp_path: Path) -> None:
+    """``GET /``, the URL the start-up line prints: every link on it answers (a loopback client)."""
+    client = _app(tmp_path).test_client()
+    answer = client.get("/")
+    assert answer.status_code == 200
+    assert answer.headers["Content-Type"] == "text/html; charset=utf-8"
+    assert answer.headers["Content-Security-Policy"].startswith("default-src 'none';")
+    page = answer.get_data(as_text=True)
+    links = re.findall(r'href="(/[^"]*)"', page)
+    assert sorted(links) == [
+        "/_vismock/health",
+        "/_vismock/openapi.json",
+        "/_vismock/ui/",
+        "/sdk/vimServiceVersions.xml",
+    ]
+    for link in links:
+        assert client.get(link).status_code == 200, link
+    for face in ("POST /adapter", "/sdk", "/_vismock/"):
+        assert f"<code>{face}</code>" in page, face
+
+
+def test_the_root_page_names_documents_that_exist() -> None:
+    page = (ASSET_FOLDER / "landing.html").read_text(encoding="utf-8")
+    named = re.findall(r"<code>((?:docs/)?[\w-]+\.md)</code>", page)
+    assert len(named) >= 3, named
+    for document_name in named:
+        assert (ROOT / document_name).is_file(), document_name
+
+
+def test_the_root_page_answers_any_client(tmp_path: Path) -> None:
+    # It holds nothing of the mock's state, like /_vismock/health.
+    assert _app(tmp_path).test_client().get("/", environ_base=REMOTE).status_code == 200
+
+
 @pytest.mark.slow
 def test_the_wheel_carries_the_dashboard_and_the_api_document(built_wheel: Path) -> None:
     wheel = built_wheel
     names = set(zipfile.ZipFile(wheel).namelist())
-    for name in ("ui/index.html", "ui/app.js", "ui/style.css", "ui.py", "data/openapi.yaml", "openapi.py"):
+    files = ("ui/index.html", "ui/app.js", "ui/style.css", "ui/landing.html", "ui.py", "data/openapi.yaml")
+    for name in (*files, "openapi.py"):
         assert f"vismock/mockserver/{name}" in names, name

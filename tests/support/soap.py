@@ -4,6 +4,7 @@ with the clock frozen at T0, a live server on a real socket, and SOAP envelopes.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ from tests.support import DATA
 from vismock.mockserver.app import create_app
 from vismock.mockserver.cli import run_waitress_until
 from vismock.mockserver.faces.soap import wire as vim25
+from vismock.mockserver.faces.soap.property_collector import WAIT
 from vismock.mockserver.services import services_of
 from vismock.mockserver.state import Backend
 from vismock.mockserver.vim25.check import envelope_errors
@@ -193,13 +195,28 @@ def contents(body: bytes) -> dict[str, dict[str, Any]]:
     return found
 
 
-def clock_moves_later(backend: Backend, *seconds: float, pause: float = 0.15) -> threading.Thread:
-    """Advance *backend*'s (frozen) clock by each of *seconds* in turn from another thread, while
-    the caller blocks on a waiter (pyVim's WaitForTask)."""
+def pending_waits(backend: Backend) -> set[str]:
+    """The WaitForUpdates(Ex) calls blocked waiting for a change now, in any session (their ids)."""
+    return {
+        pending.id
+        for session in backend.sessions.live()
+        for pending in backend.sessions.objects(session.key, WAIT)
+    }
+
+
+def clock_moves_later(backend: Backend, *seconds: float, timeout: float = 10.0) -> threading.Thread:
+    """Advance *backend*'s (frozen) clock by each of *seconds* in turn, from another thread, each
+    once a waiter (pyVim's WaitForTask, a WaitForUpdatesEx) has blocked again: so the waiter sees
+    every step. A waiter that never blocks (it saw the change at its first look) gets the step after
+    *timeout* seconds anyway."""
 
     def run() -> None:
+        seen: set[str] = set()
         for step in seconds:
-            threading.Event().wait(pause)
+            deadline = time.monotonic() + timeout
+            while not pending_waits(backend) - seen and time.monotonic() < deadline:
+                time.sleep(0.01)
+            seen |= pending_waits(backend)
             backend.clock.advance(step)
 
     thread = threading.Thread(target=run, daemon=True)

@@ -4,7 +4,7 @@
 strategies generate documents from the shipped XSDs, so your code meets every shape the
 contract allows (optional elements left out, repeated elements, every reason and entity
 type, odd but valid texts and time zones), not just the few you thought of. Needs
-``pip install vismock[testing]`` (Hypothesis); docs/contract-testing.md explains more.
+``pip install 'vismock[testing]'`` (Hypothesis); docs/contract-testing.md explains more.
 """
 
 from __future__ import annotations

@@ -13,6 +13,14 @@ from hypothesis import strategies as st
 from lxml import etree
 
 import vismock.codec as codec
+from tests.support.codec_examples import (
+    INVALID_REQUEST_EXAMPLES,
+    INVALID_RESPONSE_EXAMPLES,
+    LEXICAL_REQUESTS,
+    LEXICAL_RESPONSES,
+    REQUESTS_OF_THE_PASSWORD_RULE,
+    with_examples,
+)
 from vismock.codec import Codec, XsDateTime
 from vismock.schemas import schema_directory
 from vismock.testing import (
@@ -45,12 +53,14 @@ def the_info(response: dict[str, Any], index: int = 0) -> dict[str, Any]:
 
 @MANY_REQUESTS
 @given(request_documents())
+@with_examples(LEXICAL_REQUESTS)
 def test_every_generated_request_document_is_valid(xml: bytes) -> None:
     assert list(codec.iter_errors(xml)) == []
 
 
 @MANY_RESPONSES
 @given(response_documents())
+@with_examples(LEXICAL_RESPONSES)
 def test_every_generated_response_document_is_valid(xml: bytes) -> None:
     assert list(codec.iter_errors(xml)) == []
 
@@ -93,9 +103,11 @@ def test_requests_pin_tasks_and_keep_the_password_rule(request: dict[str, Any]) 
 
 @FAST
 @given(requests())
+@with_examples(REQUESTS_OF_THE_PASSWORD_RULE)
 def test_generated_requests_obey_the_password_rule(request: dict[str, Any]) -> None:
     if str(request.get("user-name") or "").strip():
         assert request.get("password")
+    assert list(codec.iter_errors(codec.encode(request))) == []
 
 
 @FAST
@@ -124,6 +136,7 @@ def test_an_unknown_pin_is_refused() -> None:
 
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.one_of(invalid_requests(), invalid_responses()))
+@with_examples(INVALID_REQUEST_EXAMPLES + INVALID_RESPONSE_EXAMPLES)
 def test_the_codec_reports_exactly_the_mutated_path(invalid: InvalidDocument) -> None:
     xml, path, reason = invalid
     issues = list(codec.iter_errors(xml))

@@ -25,6 +25,12 @@ from hypothesis import strategies as st
 from lxml import etree
 
 import vismock.codec as codec
+from tests.support.codec_examples import (
+    INVALID_REQUEST_EXAMPLES,
+    REQUESTS_OF_THE_PASSWORD_RULE,
+    SEED_REQUEST,
+    with_examples,
+)
 from tests.support.soap import T0, assert_valid, call_xml, envelope, logged_in, make_app, post
 from vismock.codec import XsDateTime
 from vismock.mockserver.faces.soap import task as soap_task
@@ -98,6 +104,7 @@ def no_exceptions(logged: _Exceptions) -> None:
 
 @SETTINGS
 @given(request=requests(), dynamic=st.booleans())
+@with_examples([*REQUESTS_OF_THE_PASSWORD_RULE, SEED_REQUEST], "request", dynamic=False)
 def test_adapter_face_answers_valid_requests_with_valid_200_envelopes(
     clients: dict[tuple[str, bool], FlaskClient],
     logged_exceptions: _Exceptions,
@@ -123,6 +130,7 @@ def test_adapter_face_answers_valid_requests_with_valid_200_envelopes(
 
 @SETTINGS
 @given(invalid=invalid_requests())
+@with_examples(INVALID_REQUEST_EXAMPLES, "invalid")
 def test_adapter_face_answers_invalid_requests_with_400_naming_the_path(
     clients: dict[tuple[str, bool], FlaskClient], logged_exceptions: _Exceptions, invalid: InvalidDocument
 ) -> None:

@@ -14,11 +14,14 @@ from tests.support import DATA, ROOT
 from vismock.errors import VismockError
 from vismock.mockserver.state import Reason, Step, TaskSpec
 from vismock.mockserver.state.taskfile import (
+    MAX_REPORTED,
+    OWN_KEYS,
     TaskFileError,
     load_builtin_tasks,
     load_task_file,
     parse_toml_tasks,
     parse_yaml_tasks,
+    plain_keys,
     spec_from_dict,
     spec_to_dict,
     specs_from_dicts,
@@ -27,6 +30,7 @@ from vismock.schemas import entity_types
 
 TASKS = DATA / "tasks"
 BAD_FILES = sorted((TASKS / "bad").iterdir())
+ALLOWED_TASK_KEYS = OWN_KEYS | plain_keys().keys()
 GOOD_FILES = sorted((TASKS / "good").iterdir())
 
 
@@ -233,3 +237,50 @@ def test_a_stored_spec_reads_back_equal_without_checks(path: Path) -> None:
     for spec in specs:
         stored = json.loads(json.dumps(spec_to_dict(spec)))
         assert spec_from_stored(stored) == spec_from_dict(stored) == spec
+
+
+# -- every mistake at once
+
+
+SEVERAL = sorted((TASKS / "several").glob("*.y*ml")) + sorted((TASKS / "several").glob("*.toml"))
+
+
+@pytest.mark.parametrize("path", SEVERAL, ids=[path.name for path in SEVERAL])
+def test_a_file_with_several_mistakes_reports_each_with_its_line(path: Path) -> None:
+    """Each ``LINE: FIELD: REASON`` line of the ``.expected`` file beside it, in that order."""
+    expected = [f"{path}:{line}" for line in path.with_suffix(".expected").read_text().splitlines()]
+    with pytest.raises(TaskFileError) as raised:
+        load_task_file(path)
+    assert str(raised.value).splitlines() == expected
+    assert [str(problem) for problem in raised.value.problems] == expected
+    first = raised.value  # the first problem is the error's own source, line, field and reason
+    assert f"{first.source}:{first.line}: {first.field}: {first.reason}" == expected[0]
+
+
+def test_every_unknown_field_of_a_task_object_is_reported() -> None:
+    with pytest.raises(TaskFileError) as raised:
+        spec_from_dict(
+            {"id": "t", "name": "PowerOnVM_Task", "colour": "red", "entitty": {}}, source="add_task"
+        )
+    assert str(raised.value).splitlines() == [
+        "add_task: colour: unknown field 'colour' (allowed: " + ", ".join(sorted(ALLOWED_TASK_KEYS)) + ")",
+        "add_task: entitty: unknown field 'entitty' (did you mean entity?)",
+    ]
+
+
+def test_steps_are_put_in_order_only_once_each_is_sound() -> None:
+    """A bad step is reported once, not again as out of order with its neighbours."""
+    timeline = [{"state": "running", "at": 5}, {"state": "sucess", "at": 1}]
+    with pytest.raises(TaskFileError) as raised:
+        spec_from_dict({"id": "t", "name": "PowerOnVM_Task", "timeline": timeline})
+    assert [problem.field for problem in raised.value.problems] == ["timeline[1].state"]
+
+
+def test_a_long_list_of_problems_is_cut_with_a_count() -> None:
+    tasks = [{"id": f"task-{n}", "name": "PowerOnVM_Task", "cancelable": "no"} for n in range(30)]
+    with pytest.raises(TaskFileError) as raised:
+        specs_from_dicts(tasks)
+    lines = str(raised.value).splitlines()
+    assert len(raised.value.problems) == 30
+    assert len(lines) == MAX_REPORTED + 1
+    assert lines[-1] == f"... and {30 - MAX_REPORTED} more problem(s)"

@@ -30,11 +30,18 @@ from tests.support.soap import (
     xpath,
 )
 from vismock.mockserver.faces.soap import wire as vim25
+from vismock.mockserver.faces.soap.property_collector import WAIT
 
 
 @pytest.fixture
-def app() -> Flask:
-    return make_app()
+def app_config() -> dict[str, object]:
+    """create_app keys for ``app`` (a test parametrizes it to change them)."""
+    return {}
+
+
+@pytest.fixture
+def app(app_config: dict[str, object]) -> Flask:
+    return make_app(**app_config)
 
 
 @pytest.fixture
@@ -266,37 +273,74 @@ def test_the_service_collector_cannot_be_destroyed(client: FlaskClient) -> None:
     )
 
 
+# A wait without maxWaitSeconds that nothing ends holds its worker this long (the app's default is 300 s):
+# a test whose cancel went astray fails at its deadline instead of holding a thread for five minutes.
+SHORT_MAX_WAIT = 20.0
+
+
+def _wait_in_another_thread(
+    app: Flask, cookie: str, collector: str, version: str
+) -> tuple[threading.Thread, list[bytes]]:
+    """WaitForUpdatesEx without maxWaitSeconds on *collector*, from another client of the same session;
+    the answer lands in the list."""
+    answers: list[bytes] = []
+
+    def run() -> None:
+        with app.test_client() as same_session:
+            same_session.set_cookie("vmware_soap_session", cookie)
+            answers.append(
+                post(
+                    same_session, vim25_call("WaitForUpdatesEx", collector, f"<version>{version}</version>")
+                ).data
+            )
+
+    waiter = threading.Thread(target=run, daemon=True)
+    waiter.start()
+    return waiter, answers
+
+
+def _until_the_wait_is_pending(app: Flask, cookie: str, collector: str, waiter: threading.Thread) -> None:
+    """Until the waiter's WaitForUpdatesEx is pending on *collector* (what Cancel and Logout end)."""
+    deadline = time.monotonic() + 10
+    while not backend_of(app).sessions.objects(cookie, WAIT, collector):
+        assert waiter.is_alive(), "the wait ended before it was pending"
+        assert time.monotonic() < deadline, "the wait never became pending"
+        time.sleep(0.01)
+
+
+def _session_cookie(client: FlaskClient) -> str:
+    cookie = client.get_cookie("vmware_soap_session")
+    assert cookie is not None
+    return cookie.value
+
+
+@pytest.mark.parametrize("app_config", [{"VISMOCK_SOAP_MAX_WAIT": SHORT_MAX_WAIT}])
 def test_wait_without_options_blocks_until_the_task_changes(app: Flask, client: FlaskClient) -> None:
     collector = _create_collector(client)
     _filter(client, collector, "task-ok")
     version = str(xpath(_wait(client, collector), "//v:version/text()")[0])
-    timer = threading.Timer(0.3, lambda: backend_of(app).clock.advance(5))
-    timer.start()
-    started = time.monotonic()
-    update = _wait(client, collector, version, max_wait=None)  # no maxWaitSeconds: wait for a change
-    timer.join()
-    assert time.monotonic() - started >= 0.25
-    assert xpath(update, "//v:objectSet/v:kind/text()") == ["modify"]
-    assert xpath(update, "//v:changeSet/v:val/v:state/text()") == ["running"]
+    cookie = _session_cookie(client)
+    waiter, answers = _wait_in_another_thread(app, cookie, collector, version)  # no maxWaitSeconds
+    _until_the_wait_is_pending(app, cookie, collector, waiter)
+    assert answers == []  # pending: nothing changed yet
+    backend_of(app).clock.advance(5)
+    waiter.join(timeout=10)
+    assert not waiter.is_alive()
+    assert_valid(answers[0])
+    assert xpath(answers[0], "//v:objectSet/v:kind/text()") == ["modify"]
+    assert xpath(answers[0], "//v:changeSet/v:val/v:state/text()") == ["running"]
 
 
+@pytest.mark.parametrize("app_config", [{"VISMOCK_SOAP_MAX_WAIT": SHORT_MAX_WAIT}])
 def test_cancel_wait_for_updates_ends_the_pending_wait(app: Flask, client: FlaskClient) -> None:
     collector = _create_collector(client)
     _filter(client, collector, "task-queued")
     version = str(xpath(_wait(client, collector), "//v:version/text()")[0])
-    canceled: list[bytes] = []
-
-    def wait_in_another_thread() -> None:
-        with app.test_client() as same_session:
-            same_session.set_cookie("vmware_soap_session", client.get_cookie("vmware_soap_session").value)  # type: ignore[union-attr]
-            body = f"<version>{version}</version>"
-            canceled.append(post(same_session, vim25_call("WaitForUpdatesEx", collector, body)).data)
-
-    waiter = threading.Thread(target=wait_in_another_thread)
-    waiter.start()
-    time.sleep(0.3)
+    cookie = _session_cookie(client)
+    waiter, canceled = _wait_in_another_thread(app, cookie, collector, version)
+    _until_the_wait_is_pending(app, cookie, collector, waiter)
     call_ok(client, "CancelWaitForUpdates", "PropertyCollector", collector)
-    waiter.join(timeout=5)
+    waiter.join(timeout=10)
     assert not waiter.is_alive()
     assert vim25.fault_type_of(canceled[0]) == "RequestCanceled"
     # Nothing pending: canceling does nothing, and the next wait is not canceled.
@@ -414,25 +458,16 @@ def test_a_property_not_served_is_in_the_update_s_missing_set(client: FlaskClien
     assert xpath(update, "//v:objectSet/v:missingSet/v:fault/v:fault/@xsi:type") == ["NotImplemented"]
 
 
+@pytest.mark.parametrize("app_config", [{"VISMOCK_SOAP_MAX_WAIT": SHORT_MAX_WAIT}])
 def test_logging_out_ends_a_pending_wait(app: Flask, client: FlaskClient) -> None:
     collector = _create_collector(client)
     _filter(client, collector, "task-queued")
     version = str(xpath(_wait(client, collector), "//v:version/text()")[0])
-    cookie = client.get_cookie("vmware_soap_session")
-    assert cookie is not None
-    answers: list[bytes] = []
-
-    def wait_in_another_thread() -> None:
-        with app.test_client() as same_session:
-            same_session.set_cookie("vmware_soap_session", cookie.value)
-            body = f"<version>{version}</version>"
-            answers.append(post(same_session, vim25_call("WaitForUpdatesEx", collector, body)).data)
-
-    waiter = threading.Thread(target=wait_in_another_thread)
-    waiter.start()
-    time.sleep(0.3)
+    cookie = _session_cookie(client)
+    waiter, answers = _wait_in_another_thread(app, cookie, collector, version)
+    _until_the_wait_is_pending(app, cookie, collector, waiter)
     call_ok(client, "Logout", "SessionManager", "SessionManager")
-    waiter.join(timeout=5)
+    waiter.join(timeout=10)
     assert not waiter.is_alive()
     assert vim25.fault_type_of(answers[0]) == "RequestCanceled"
 

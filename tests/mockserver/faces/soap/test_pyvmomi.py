@@ -10,7 +10,7 @@ from pyVim.connect import SmartConnect
 from pyVim.task import WaitForTask, WaitForTasks
 from pyVmomi import SoapStubAdapter, vim, vmodl
 
-from tests.support.soap import T0, USER, LiveServer
+from tests.support.soap import T0, USER, LiveServer, clock_moves_later
 
 PropertyCollector = vmodl.query.PropertyCollector
 
@@ -20,16 +20,8 @@ def task(si: Any, task_id: str) -> Any:
 
 
 def advance_later(live: LiveServer, *seconds: float) -> threading.Thread:
-    """Advance the mock's clock by each of *seconds* in turn, from another thread, while a waiter blocks."""
-
-    def run() -> None:
-        for step in seconds:
-            threading.Event().wait(0.15)
-            live.backend.clock.advance(step)
-
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-    return thread
+    """Advance the mock's clock by each of *seconds* in turn, each once the waiter blocks again."""
+    return clock_moves_later(live.backend, *seconds)
 
 
 def test_smart_connect_reads_the_service_content(si: Any) -> None:

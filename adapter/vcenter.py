@@ -28,20 +28,18 @@ from urllib.parse import urlsplit
 from xml.parsers.expat import ExpatError
 
 from vismock.adapter.operations import VirtualMachine, error_response, respond
-from vismock.mockserver.vim25.values import MoRef
 from vismock.codec import XsDateTime
 from vismock.codec.parsing import ParseFailure, parse
 from vismock.codec.taskinfo import ENTITY_GROUP, REASON_GROUP, Slot, task_info_model
 from vismock.faults import (
     HostUnreachable,
-    InvalidArgument,
     InvalidLogin,
     NotAuthenticated,
     RequestTimedOut,
     TaskNotFound,
     VimFault,
-    VirtualMachineNotFound,
 )
+from vismock.mockserver.vim25.values import MoRef
 
 DEFAULT_TIMEOUT_SECONDS = 30.0
 DEFAULT_PATH = "/sdk"

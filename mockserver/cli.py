@@ -39,7 +39,6 @@ from vismock.mockserver import accesslog
 if TYPE_CHECKING:
     from multiprocessing.process import BaseProcess
 
-    from vismock.mockserver.services import Services
     from vismock.mockserver.tls import TLSFiles
 
 APP_FACTORY = "vismock.mockserver.app:create_app_from_env"
@@ -447,6 +446,7 @@ def _run_waitress(args: argparse.Namespace, port: int, files: TLSFiles | None) -
     signal.signal(signal.SIGTERM, request_stop)
     signal.signal(signal.SIGINT, request_stop)
     from vismock.mockserver import reload
+    from vismock.mockserver.services import services_of
 
     reload.on_sighup(services_of(app))
     run_waitress_until(server, stop)

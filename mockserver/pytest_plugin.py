@@ -249,9 +249,7 @@ class VismockServer:
         from vismock.mockserver.state.taskfile import behaviours_from_dict
 
         call = _call("set_operation", {"operation": operation, **behaviour})
-        behaviours = behaviours_from_dict({operation: behaviour}, source=call)
-        with self.backend.registry.transaction():
-            self.backend.operations.set_behaviours(behaviours)
+        self.backend.operations.set_behaviours(behaviours_from_dict({operation: behaviour}, source=call))
 
     def script(
         self, operation: str | None = None, vm: str | None = None, times: int | None = 1, **outcome: Any
@@ -269,9 +267,7 @@ class VismockServer:
             raise LookupError(
                 f"{call}: no VM {vm!r} in the inventory (by name or id); {self._vms_there_are()}"
             )
-        override = override_from_dict(given, source=call)
-        with self.backend.registry.transaction():
-            return self.backend.operations.add_override(override)
+        return self.backend.operations.add_override(override_from_dict(given, source=call))
 
     def assert_called(
         self, operation: str, vm: str | None = None, times: int | None = None, *, face: Face | None = None

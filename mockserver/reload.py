@@ -101,7 +101,10 @@ def request_reload(url: str, admin_token: str | None = None) -> None:
     try:
         with urllib.request.urlopen(request, timeout=30, context=context) as response:
             answer = json.loads(response.read())
-        log.info("%s", Reloaded(answer["source"], answer["tasks"], answer["entities"], answer["changed"]).describe())
+        log.info(
+            "%s",
+            Reloaded(answer["source"], answer["tasks"], answer["entities"], answer["changed"]).describe(),
+        )
     except urllib.error.HTTPError as error:
         detail = json.loads(error.read() or b"{}").get("error", error.reason)
         log.error("reload refused, still serving what was loaded before: %s", detail)
@@ -113,7 +116,9 @@ def forward_sighup(url: str, admin_token: str | None = None) -> None:
     """SIGHUP to this (supervising) process: ask the process that owns the state to reload."""
 
     def handler(_signum: int, _frame: object) -> None:
-        threading.Thread(target=request_reload, args=(url, admin_token), name="vismock-reload", daemon=True).start()
+        threading.Thread(
+            target=request_reload, args=(url, admin_token), name="vismock-reload", daemon=True
+        ).start()
 
     signal.signal(signal.SIGHUP, handler)
 

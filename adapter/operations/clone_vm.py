@@ -27,8 +27,12 @@ def run(request: Mapping[str, Any], vcenter: VCenter) -> dict[str, Any]:
     name = str(given["name"])
     for vm in vcenter.virtual_machines(name):
         if vcenter.read(vm.ref, "parent") == folder:
-            raise fault_named("DuplicateName", f"The name '{name}' already exists.", (("name", name), ("object", vm.id)))
-    location = Data("VirtualMachineRelocateSpec", datastore=_datastore(vcenter, datacenter, given.get("datastore")))
+            raise fault_named(
+                "DuplicateName", f"The name '{name}' already exists.", (("name", name), ("object", vm.id))
+            )
+    location = Data(
+        "VirtualMachineRelocateSpec", datastore=_datastore(vcenter, datacenter, given.get("datastore"))
+    )
     spec = Data(
         "VirtualMachineCloneSpec",
         location=location,

@@ -318,7 +318,7 @@ def operations() -> Response:
 def set_operations() -> Response:
     """Replace them all: the scenario file's ``operations:`` as JSON (``{}``: vismock's default)."""
     behaviours = taskfile.behaviours_from_dict(_json_body(), source="admin API")
-    _set_behaviours(behaviours, replace_all=True)
+    _backend().operations.set_behaviours(behaviours, replace_all=True)
     return operations()
 
 
@@ -326,14 +326,8 @@ def set_operations() -> Response:
 def set_operation(operation: str) -> Response:
     """One operation's behaviour (``default``, a power method or its VIS operation)."""
     behaviours = taskfile.behaviours_from_dict({operation: _json_body()}, source="admin API")
-    _set_behaviours(behaviours)
+    _backend().operations.set_behaviours(behaviours)
     return operations()
-
-
-def _set_behaviours(behaviours: Mapping[str, Any], *, replace_all: bool = False) -> None:
-    backend = _backend()
-    with backend.registry.transaction():
-        backend.operations.set_behaviours(behaviours, replace_all=replace_all)
 
 
 @admin_blueprint.get("/overrides")
@@ -345,26 +339,19 @@ def list_overrides() -> Response:
 def add_overrides() -> Response:
     """One override (the scenario file's ``overrides:`` item, as JSON) or a list of them."""
     overrides = taskfile.overrides_from_dicts(_json_body(), source="admin API")
-    backend = _backend()
-    with backend.registry.transaction():
-        stored = [backend.operations.add_override(override) for override in overrides]
+    stored = [_backend().operations.add_override(override) for override in overrides]
     return _json({"overrides": [taskfile.override_to_dict(o) for o in stored]}, 201)
 
 
 @admin_blueprint.delete("/overrides")
 def clear_overrides() -> Response:
-    backend = _backend()
-    with backend.registry.transaction():
-        backend.operations.clear_overrides()
+    _backend().operations.clear_overrides()
     return _json({"cleared": True}, 200)
 
 
 @admin_blueprint.delete("/overrides/<int:override_id>")
 def delete_override(override_id: int) -> Response:
-    backend = _backend()
-    with backend.registry.transaction():
-        deleted = backend.operations.delete_override(override_id)
-    if not deleted:
+    if not _backend().operations.delete_override(override_id):
         raise AdminError(f"no override with id {override_id}", 404)
     return _json({"deleted": override_id}, 200)
 

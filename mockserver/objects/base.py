@@ -127,7 +127,9 @@ def property_type(vim_type: str, path: str) -> Any:
     return found
 
 
-def read_properties(obj: Any, paths: Sequence[str], session: Session | None, *, poll: bool) -> list[tuple[str, Any]]:
+def read_properties(
+    obj: Any, paths: Sequence[str], session: Session | None, *, poll: bool
+) -> list[tuple[str, Any]]:
     """The values of *paths* of *obj* now, typed for the wire (``propSet/val`` carries its
     xsi:type; None: unset). Without a session only what vCenter shows anyone can be read. *poll*:
     the read is a client's (a task progressing by polls counts it); False for a re-check."""

@@ -101,7 +101,14 @@ def _events(registry: Registry) -> list[Event]:
             info=info,
             **_arguments(registry, target, str(info.entityName or "")),
         )
-        found.append(Event(task.seq, to_us(info.queueTime.datetime if hasattr(info.queueTime, "datetime") else info.queueTime), target, data))
+        found.append(
+            Event(
+                task.seq,
+                to_us(info.queueTime.datetime if hasattr(info.queueTime, "datetime") else info.queueTime),
+                target,
+                data,
+            )
+        )
     return found
 
 
@@ -246,19 +253,19 @@ class EventManager(ManagedObject):
         super().__init__(object_id, props or {"maxCollector": MAX_COLLECTORS, "description": description()})
 
     @derived
-    def latestEvent(self) -> Data | None:  # noqa: N802 (vim25's name)
+    def latestEvent(self) -> Data | None:
         found = events(self.state.backend)
         return found[-1].value() if found else None
 
     @vim_method("QueryEvents")
-    def query_events(self, ctx: Context, filter: Data) -> tuple[Data, ...]:  # noqa: A002
+    def query_events(self, ctx: Context, filter: Data) -> tuple[Data, ...]:
         """The newest matching events (at most ``maxCount``, else 1000), newest first."""
         event_filter = _checked_filter(ctx, filter)
         found = matching(ctx.backend, event_filter)[-_page_size(event_filter.max_count, MAX_PAGE_SIZE) :]
         return tuple(event.value(full_message=event_filter.full_message) for event in reversed(found))
 
     @vim_method("CreateCollectorForEvents")
-    def create_collector_for_events(self, ctx: Context, filter: Data) -> MoRef:  # noqa: A002
+    def create_collector_for_events(self, ctx: Context, filter: Data) -> MoRef:
         event_filter = _checked_filter(ctx, filter)
         page = _page_size(event_filter.max_count, DEFAULT_PAGE_SIZE)
         session = ctx.required_session()
@@ -277,7 +284,9 @@ def description() -> Data:
         ("formatOnDatacenter", "formatOnComputeResource", "formatOnHost", "formatOnVm", "fullFormat"),
         TASK_EVENT_FORMAT,
     )
-    detail = Data("EventDescriptionEventDetail", key="TaskEvent", description="Task event", category="info", **formats)
+    detail = Data(
+        "EventDescriptionEventDetail", key="TaskEvent", description="Task event", category="info", **formats
+    )
     return Data("EventDescription", category=categories, eventInfo=(detail,))
 
 
@@ -289,7 +298,7 @@ class HistoryCollector(ManagedObject):
             raise ManagedObjectNotFound(self.vim_type, self.id)
 
     @vim_method("SetCollectorPageSize")
-    def set_collector_page_size(self, ctx: Context, maxCount: int) -> None:  # noqa: N803
+    def set_collector_page_size(self, ctx: Context, maxCount: int) -> None:
         self._checked(ctx)
         self.update(_page=_page_size(maxCount, 0))
 
@@ -332,7 +341,7 @@ class EventHistoryCollector(HistoryCollector):
         return latest[0].key if latest else (every[-1].key + 1 if every else 0)
 
     @derived
-    def latestPage(self) -> tuple[Data, ...]:  # noqa: N802 (vim25's name)
+    def latestPage(self) -> tuple[Data, ...]:
         """Newest first (what govmomi's event tailer expects)."""
         full = self.event_filter.full_message
         return tuple(event.value(full_message=full) for event in reversed(self.latest()))
@@ -342,7 +351,7 @@ class EventHistoryCollector(HistoryCollector):
         return True
 
     @vim_method("ReadNextEvents")
-    def read_next_events(self, ctx: Context, maxCount: int) -> tuple[Data, ...]:  # noqa: N803
+    def read_next_events(self, ctx: Context, maxCount: int) -> tuple[Data, ...]:
         """Up to ``maxCount`` events from the position on, oldest first; the position moves past them."""
         self._checked(ctx)
         count = _page_size(maxCount, 0)
@@ -353,7 +362,7 @@ class EventHistoryCollector(HistoryCollector):
         return _values(found, self.event_filter)
 
     @vim_method("ReadPreviousEvents")
-    def read_previous_events(self, ctx: Context, maxCount: int) -> tuple[Data, ...]:  # noqa: N803
+    def read_previous_events(self, ctx: Context, maxCount: int) -> tuple[Data, ...]:
         """Up to ``maxCount`` events before the position, oldest first; the position moves back to them."""
         self._checked(ctx)
         count = _page_size(maxCount, 0)

@@ -16,5 +16,5 @@ class Folder(ManagedEntity):
     vim_type = "Folder"
 
     @derived
-    def childEntity(self) -> tuple[MoRef, ...]:  # noqa: N802 (vim25's name)
+    def childEntity(self) -> tuple[MoRef, ...]:
         return tuple(child.ref for child in self.children())

@@ -34,11 +34,11 @@ class ManagedEntity(ManagedObject):
         return None if parent is None else parent.value
 
     @derived
-    def overallStatus(self) -> str:  # noqa: N802 (vim25's name)
+    def overallStatus(self) -> str:
         return "green"
 
     @derived
-    def configStatus(self) -> str:  # noqa: N802
+    def configStatus(self) -> str:
         return "green"
 
     def children(self) -> list[ManagedEntity]:
@@ -77,7 +77,10 @@ class ManagedEntity(ManagedObject):
     def forget_task(self, task_id: str) -> None:
         """Task *task_id* is gone (deleted, pruned): no longer among recentTask."""
         recent = tuple(ref for ref in self._props.get("recentTask", ()) if ref.value != task_id)
-        self.update(recentTask=recent, _latest=None if self._props.get("_latest") == task_id else self._props.get("_latest"))
+        self.update(
+            recentTask=recent,
+            _latest=None if self._props.get("_latest") == task_id else self._props.get("_latest"),
+        )
 
 
 def ref_of(entity: ManagedObject | None, default_type: str = "ManagedEntity", object_id: str = "") -> MoRef:

@@ -80,7 +80,7 @@ class PropertyCollector(ManagedObject):
     # -- reading
 
     @vim_method("RetrieveProperties", authenticated=False)
-    def retrieve_properties(self, ctx: Context, specSet: tuple[Data, ...]) -> tuple[Data, ...]:  # noqa: N803
+    def retrieve_properties(self, ctx: Context, specSet: tuple[Data, ...]) -> tuple[Data, ...]:
         if ctx.session is not None:
             self._check_caller(ctx)
         found = targets_of(ctx.backend, [FilterSpec.of(spec) for spec in specSet])
@@ -88,7 +88,10 @@ class PropertyCollector(ManagedObject):
 
     @vim_method("RetrievePropertiesEx", authenticated=False)
     def retrieve_properties_ex(
-        self, ctx: Context, specSet: tuple[Data, ...], options: Data | None = None  # noqa: N803
+        self,
+        ctx: Context,
+        specSet: tuple[Data, ...],
+        options: Data | None = None,
     ) -> Data | None:
         if ctx.session is not None:
             self._check_caller(ctx)
@@ -129,12 +132,19 @@ class PropertyCollector(ManagedObject):
     # -- filters
 
     @vim_method("CreateFilter")
-    def create_filter(self, ctx: Context, spec: Data, partialUpdates: bool) -> MoRef:  # noqa: N803
+    def create_filter(self, ctx: Context, spec: Data, partialUpdates: bool) -> MoRef:
         self._check_caller(ctx)
         session = ctx.required_session()
-        FilterSpec.of(spec).check(ctx.backend)  # ManagedObjectNotFound, InvalidProperty now, not on every wait
+        FilterSpec.of(spec).check(
+            ctx.backend
+        )  # ManagedObjectNotFound, InvalidProperty now, not on every wait
         ctx.backend.sessions.check_room(session)
-        props = {"spec": spec, "partialUpdates": partialUpdates, "_collector": self.id, "_session": session.id}
+        props = {
+            "spec": spec,
+            "partialUpdates": partialUpdates,
+            "_collector": self.id,
+            "_session": session.id,
+        }
         made = PropertyFilter(session_ref(ctx, "PropertyFilter"), props)
         ctx.registry.add(made)
         return made.ref
@@ -147,7 +157,9 @@ class PropertyCollector(ManagedObject):
         return update or Data("UpdateSet", version=version or "")
 
     @vim_method("WaitForUpdatesEx", blocking=True)
-    def wait_for_updates_ex(self, ctx: Context, version: str | None = None, options: Data | None = None) -> Data | None:
+    def wait_for_updates_ex(
+        self, ctx: Context, version: str | None = None, options: Data | None = None
+    ) -> Data | None:
         cap = ctx.backend.settings_max_wait
         wanted = options.maxWaitSeconds if options is not None else None
         return self._wait(ctx, version, cap if wanted is None else min(float(wanted), cap))
@@ -203,7 +215,9 @@ class PropertyCollector(ManagedObject):
         if wait_id in _CANCELED or gone:
             raise RequestCanceled("The wait for updates was canceled.")
 
-    def _look(self, ctx: Context, seen: Snapshot, *, poll: bool) -> tuple[Snapshot, list[tuple[MoRef, list[Data]]]]:
+    def _look(
+        self, ctx: Context, seen: Snapshot, *, poll: bool
+    ) -> tuple[Snapshot, list[tuple[MoRef, list[Data]]]]:
         snapshot: Snapshot = {}
         changed: list[tuple[MoRef, list[Data]]] = []
         for property_filter in self.filters():
@@ -229,6 +243,10 @@ class PropertyCollector(ManagedObject):
 # bookkeeping (a wait is not state: it ends with the request that made it).
 _WAITS: dict[str, set[str]] = {}
 _CANCELED: set[str] = set()
+
+
+def pending_waits() -> set[str]:
+    return {wait_id for waits in _WAITS.values() for wait_id in waits}
 
 
 class PropertyFilter(ManagedObject):
@@ -267,7 +285,9 @@ def read_targets(ctx: Context, found: Sequence[Target]) -> list[Data]:
             if any(ref == start.obj for start in spec.objects):
                 raise
             continue
-        props = tuple(Data("DynamicProperty", name=path, val=value) for path, value in values if value is not None)
+        props = tuple(
+            Data("DynamicProperty", name=path, val=value) for path, value in values if value is not None
+        )
         read.append(Data("ObjectContent", obj=ref, propSet=props))
     return read
 
@@ -294,7 +314,9 @@ class RetrievePage:
         return Data("RetrieveResult", token=token, objects=tuple(page))
 
     def token(self, session: Session) -> str:
-        return _pack({"s": session.key_hash[:12], "o": self.offset, "n": self.size, "q": stored.encode(self.specs)})
+        return _pack(
+            {"s": session.key_hash[:12], "o": self.offset, "n": self.size, "q": stored.encode(self.specs)}
+        )
 
     @classmethod
     def from_token(cls, token: str, session: Session) -> RetrievePage:
@@ -314,7 +336,9 @@ Snapshot = dict[str, dict[str, dict[str, str]]]
 
 
 def update_set(version: str, changed: list[tuple[MoRef, list[Data]]]) -> Data:
-    filters = tuple(Data("PropertyFilterUpdate", filter=ref, objectSet=tuple(changes)) for ref, changes in changed)
+    filters = tuple(
+        Data("PropertyFilterUpdate", filter=ref, objectSet=tuple(changes)) for ref, changes in changed
+    )
     return Data("UpdateSet", version=version, filterSet=filters)
 
 

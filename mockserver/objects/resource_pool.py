@@ -11,7 +11,7 @@ class ResourcePool(ManagedEntity):
     vim_type = "ResourcePool"
 
     @derived
-    def resourcePool(self) -> tuple[MoRef, ...]:  # noqa: N802 (vim25's name)
+    def resourcePool(self) -> tuple[MoRef, ...]:
         return tuple(child.ref for child in self.children() if isinstance(child, ResourcePool))
 
     @derived

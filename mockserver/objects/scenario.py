@@ -81,7 +81,10 @@ def _vm_props(entity: Entity, types: Mapping[str, str]) -> dict[str, Any]:
             numMksConnections=0,
         ),
         "config": Data(
-            "VirtualMachineConfigInfo", name=entity.name, template=bool(props.get("template")), **identity_of(entity.id)
+            "VirtualMachineConfigInfo",
+            name=entity.name,
+            template=bool(props.get("template")),
+            **identity_of(entity.id),
         ),
         "guest": Data(
             "GuestInfo",
@@ -106,9 +109,15 @@ def entity_of(obj: ManagedEntity) -> Entity:
     elif obj.vim_type == "Datacenter":
         props = {key: ref.value for key, ref in obj.props.items() if key.endswith("Folder")}
     elif obj.vim_type in ("ComputeResource", "ClusterComputeResource"):
-        props = {"host": tuple(ref.value for ref in obj.get("host", ())), "resourcePool": _id(obj.get("resourcePool"))}
+        props = {
+            "host": tuple(ref.value for ref in obj.get("host", ())),
+            "resourcePool": _id(obj.get("resourcePool")),
+        }
     elif obj.vim_type == "HostSystem":
-        props = {"connectionState": obj.read("runtime.connectionState"), "powerState": obj.read("runtime.powerState")}
+        props = {
+            "connectionState": obj.read("runtime.connectionState"),
+            "powerState": obj.read("runtime.powerState"),
+        }
     elif obj.vim_type == "VirtualMachine":
         props = {
             "powerState": obj.read("runtime.powerState"),

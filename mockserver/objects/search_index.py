@@ -27,7 +27,7 @@ class SearchIndex(ManagedObject):
         super().__init__(object_id, props)
 
     @vim_method("FindByInventoryPath")
-    def find_by_inventory_path(self, ctx: Context, inventoryPath: str) -> MoRef | None:  # noqa: N803
+    def find_by_inventory_path(self, ctx: Context, inventoryPath: str) -> MoRef | None:
         names = [unquote(part) for part in inventoryPath.split("/") if part]
         root = self.state.find(ROOT_FOLDER_ID)
         current = root if names and isinstance(root, ManagedEntity) else None  # no path: nothing found

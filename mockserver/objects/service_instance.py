@@ -51,7 +51,7 @@ class ServiceInstance(ManagedObject):
         return Data("ServiceContent", rootFolder=ROOT_FOLDER, about=ABOUT, **MANAGERS)
 
     @derived(volatile=True)
-    def serverClock(self) -> datetime:  # noqa: N802 (vim25's name)
+    def serverClock(self) -> datetime:
         return datetime.fromtimestamp(self.state.now_us() / 1e6).astimezone()
 
     @vim_method("RetrieveServiceContent", authenticated=False)

@@ -38,11 +38,11 @@ class SessionManager(ManagedObject):
         return {"currentSession": None if session is None else user_session(self._sessions().info(session))}
 
     @derived
-    def sessionList(self) -> tuple[Data, ...]:  # noqa: N802 (vim25's name)
+    def sessionList(self) -> tuple[Data, ...]:
         return tuple(user_session(info) for info in self._sessions().live())
 
     @vim_method("Login", authenticated=False)
-    def login(self, ctx: Context, userName: str, password: str, locale: str | None = None) -> Data:  # noqa: N803
+    def login(self, ctx: Context, userName: str, password: str, locale: str | None = None) -> Data:
         sessions = ctx.backend.sessions
         if not userName or not sessions.check_login(userName, password):
             raise InvalidLogin()
@@ -58,7 +58,7 @@ class SessionManager(ManagedObject):
         ctx.backend.sessions.end(ctx.required_session())
 
     @vim_method("SessionIsActive")
-    def session_is_active(self, ctx: Context, sessionID: str, userName: str) -> bool:  # noqa: N803
+    def session_is_active(self, ctx: Context, sessionID: str, userName: str) -> bool:
         session = ctx.backend.sessions.session(sessionID) if sessionID else None
         return session is not None and session.user == userName
 

@@ -218,11 +218,15 @@ class Task(ManagedObject):
     def restart(self, moment: datetime | None = None) -> None:
         """Start the lifecycle over: queued now (or at its fixed queueTime), or at *moment*."""
         now = moment or self._now()
-        runtime = lifecycle.restarted_at(self.spec, now) if moment else lifecycle.initial_runtime(self.spec, now)
+        runtime = (
+            lifecycle.restarted_at(self.spec, now) if moment else lifecycle.initial_runtime(self.spec, now)
+        )
         self.update(_runtime=runtime, _outcome=None)
         self._moved(runtime, now)
 
-    def _moved(self, runtime: lifecycle.Runtime, now: datetime, *, shown: lifecycle.Runtime | None = None) -> None:
+    def _moved(
+        self, runtime: lifecycle.Runtime, now: datetime, *, shown: lifecycle.Runtime | None = None
+    ) -> None:
         """The lifecycle moved: apply the effect if the task is now seen to succeed, update
         ``info``, schedule the next step."""
         visible = shown or runtime
@@ -244,7 +248,9 @@ class Task(ManagedObject):
         function = type(target).effects.get(effect.method) if target is not None else None
         try:
             if target is None or function is None:
-                raise InvalidState(f"{effect.target.type} {effect.target.value} is gone: {effect.method} cannot finish")
+                raise InvalidState(
+                    f"{effect.target.type} {effect.target.value} is gone: {effect.method} cannot finish"
+                )
             with self.state.savepoint():
                 result = function(target, self, dict(effect.args), to_us(finished))
             outcome = Outcome(result=result)
@@ -293,7 +299,7 @@ class TaskManager(ManagedObject):
         super().__init__(object_id, props or {"_next": FIRST_TASK_NUMBER})
 
     @derived
-    def recentTask(self) -> tuple[MoRef, ...]:  # noqa: N802 (vim25's name)
+    def recentTask(self) -> tuple[MoRef, ...]:
         """Every task not created by a method (the task file's, the admin API's), then the newest
         :data:`RECENT_CREATED` created ones."""
         tasks = self.state.all(Task)
@@ -376,7 +382,9 @@ def start_task(
         if refusal is not None
         else backend.operations.behaviour_for(method, entity.id, entity.name)
     )
-    effect = None if refusal is not None else Effect((target or entity).ref, method, tuple((args or {}).items()))
+    effect = (
+        None if refusal is not None else Effect((target or entity).ref, method, tuple((args or {}).items()))
+    )
     spec = task_spec(task_id, number, method, entity, ctx.user, behaviour)
     task = Task.of(spec, backend.clock.now_us(), number=number, effect=effect)
     ctx.registry.add(task)
@@ -409,7 +417,9 @@ def task_spec(
 
 
 def failing_at_once(fault: VimFault) -> Behaviour:
-    step = Step(state="error", at=0, fault=fault.fault_type, message=fault.message, fault_fields=fault.fields())
+    step = Step(
+        state="error", at=0, fault=fault.fault_type, message=fault.message, fault_fields=fault.fields()
+    )
     return Behaviour(progression="time", timeline=(step,))
 
 

@@ -89,7 +89,8 @@ class FilterSpec:
             for item in data.objectSet or ()
         )
         props = tuple(
-            PropertySpec(item["type"], bool(item.all), tuple(item.pathSet or ())) for item in data.propSet or ()
+            PropertySpec(item["type"], bool(item.all), tuple(item.pathSet or ()))
+            for item in data.propSet or ()
         )
         return cls(objects, props)
 
@@ -149,7 +150,8 @@ def reached(backend: Backend, spec: ObjectSpec) -> list[MoRef]:
                 continue  # a cycle (or the same way twice): once is enough
             followed.add((ref, id(traversal)))
             children.extend(
-                (child, traversal.skip, traversal.select) for child in _follow(backend, ref, str(traversal.path))
+                (child, traversal.skip, traversal.select)
+                for child in _follow(backend, ref, str(traversal.path))
             )
         pending.extend(reversed(children))  # depth first, in the order the specs and values give
     return list(found)

@@ -34,7 +34,9 @@ class ViewManager(ManagedObject):
         return {"viewList": tuple(view.ref for view in self.state.all(View) if owned_by(view, session))}
 
     @vim_method("CreateContainerView")
-    def create_container_view(self, ctx: Context, container: MoRef, type: tuple[str, ...] | None = None, recursive: bool = False) -> MoRef:  # noqa: A002
+    def create_container_view(
+        self, ctx: Context, container: MoRef, type: tuple[str, ...] | None = None, recursive: bool = False
+    ) -> MoRef:
         ctx.backend.lookup(container)  # ManagedObjectNotFound for an unknown one
         if not any(is_a(container.type, kind) for kind in CONTAINERS):
             raise InvalidArgument(f"A {container.type} cannot be the container of a view", "container")
@@ -95,12 +97,18 @@ class ContainerView(ManagedObjectView):
     def view(self) -> tuple[MoRef, ...]:
         container: MoRef = self.get("container")
         types: tuple[str, ...] = self.get("type", ())
-        found = self._descendants(container.value) if self.get("recursive") else self._children(container.value)
+        found = (
+            self._descendants(container.value) if self.get("recursive") else self._children(container.value)
+        )
         return tuple(ref for ref in found if not types or any(is_a(ref.type, kind) for kind in types))
 
     def _children(self, entity_id: str) -> list[MoRef]:
         entity = self.state.find(entity_id)
-        return [] if not isinstance(entity, ManagedEntity) else [child.ref for child in members(entity, hosts_hold_vms=True)]
+        return (
+            []
+            if not isinstance(entity, ManagedEntity)
+            else [child.ref for child in members(entity, hosts_hold_vms=True)]
+        )
 
     def _descendants(self, entity_id: str) -> list[MoRef]:
         """Everything below the container, depth first, each once (a VM sits in a folder, in a
@@ -126,7 +134,9 @@ class ListView(ManagedObjectView):
         return tuple(ref for ref in self.get("_list", ()) if self.state.find(ref.value) is not None)
 
     @vim_method("ModifyListView")
-    def modify_list_view(self, ctx: Context, add: tuple[MoRef, ...] | None = None, remove: tuple[MoRef, ...] | None = None) -> tuple[MoRef, ...]:
+    def modify_list_view(
+        self, ctx: Context, add: tuple[MoRef, ...] | None = None, remove: tuple[MoRef, ...] | None = None
+    ) -> tuple[MoRef, ...]:
         """Adds and removes objects; answers the ones to add that do not exist (not added)."""
         _source(ctx, self.ref)
         additions = list(add or ())

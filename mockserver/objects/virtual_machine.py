@@ -23,7 +23,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from vismock import power
-from vismock.faults import InvalidPowerState, ManagedObjectNotFound, NotSupported, VimFault, fault_named
+from vismock.faults import InvalidPowerState, NotSupported, VimFault, fault_named
 from vismock.mockserver.objects.base import Context, task_effect, vim_method
 from vismock.mockserver.objects.managed_entity import ManagedEntity
 from vismock.mockserver.objects.task import Task, start_task
@@ -80,7 +80,7 @@ class VirtualMachine(ManagedEntity):
         )
 
     @derived
-    def parentVApp(self) -> MoRef | None:  # noqa: N802 (vim25's name)
+    def parentVApp(self) -> MoRef | None:
         return None  # the inventory's virtual machines sit in folders, never in a vApp
 
     def vm_path_name(self) -> str:
@@ -123,7 +123,9 @@ class VirtualMachine(ManagedEntity):
     @task_effect("ResetVM_Task")
     @task_effect("SuspendVM_Task")
     def powered(self, task: Task, args: Mapping[str, Any], at_us: int) -> None:
-        self.set_power_state(power.after(task.spec.name, self.power_state), method=task.spec.name, at_us=at_us)
+        self.set_power_state(
+            power.after(task.spec.name, self.power_state), method=task.spec.name, at_us=at_us
+        )
 
     def set_power_state(self, state: str, *, method: str | None = None, at_us: int) -> None:
         """The VM is now in power *state* (after *method*, or as the admin API sets it):
@@ -161,7 +163,7 @@ class VirtualMachine(ManagedEntity):
         )
 
     @derived
-    def rootSnapshot(self) -> tuple[MoRef, ...]:  # noqa: N802 (vim25's name)
+    def rootSnapshot(self) -> tuple[MoRef, ...]:
         return tuple(root.ref for root in self.root_snapshots())
 
     def _snapshot_refusal(self, name: str) -> VimFault | None:
@@ -174,13 +176,25 @@ class VirtualMachine(ManagedEntity):
         self, ctx: Context, name: str, memory: bool, quiesce: bool, description: str | None = None
     ) -> MoRef:
         args = {"name": name, "description": description, "memory": memory, "quiesced": quiesce}
-        return start_task(ctx, self, "CreateSnapshot_Task", args=args, refusal=self._snapshot_refusal(name)).ref
+        return start_task(
+            ctx, self, "CreateSnapshot_Task", args=args, refusal=self._snapshot_refusal(name)
+        ).ref
 
     @vim_method("CreateSnapshotEx_Task")
     def create_snapshot_ex(
-        self, ctx: Context, name: str, memory: bool, description: str | None = None, quiesceSpec: Data | None = None  # noqa: N803
+        self,
+        ctx: Context,
+        name: str,
+        memory: bool,
+        description: str | None = None,
+        quiesceSpec: Data | None = None,
     ) -> MoRef:
-        args = {"name": name, "description": description, "memory": memory, "quiesced": quiesceSpec is not None}
+        args = {
+            "name": name,
+            "description": description,
+            "memory": memory,
+            "quiesced": quiesceSpec is not None,
+        }
         refusal = self._snapshot_refusal(name)
         return start_task(ctx, self, "CreateSnapshotEx_Task", args=args, refusal=refusal).ref
 
@@ -220,7 +234,9 @@ class VirtualMachine(ManagedEntity):
         self.update(_currentSnapshot=snapshot.id)
 
     @vim_method("RevertToCurrentSnapshot_Task")
-    def revert_to_current(self, ctx: Context, host: MoRef | None = None, suppressPowerOn: bool | None = None) -> MoRef:  # noqa: N803
+    def revert_to_current(
+        self, ctx: Context, host: MoRef | None = None, suppressPowerOn: bool | None = None
+    ) -> MoRef:
         current = self.state.find(str(self.get("_currentSnapshot", "")))
         if not isinstance(current, VirtualMachineSnapshot):
             raise fault_named("NotFound", f"{self.name} has no current snapshot to revert to")
@@ -228,7 +244,9 @@ class VirtualMachine(ManagedEntity):
         return start_task(ctx, self, "RevertToCurrentSnapshot_Task", target=current, args=args).ref
 
     @vim_method("RemoveAllSnapshots_Task")
-    def remove_all_snapshots(self, ctx: Context, consolidate: bool | None = None, spec: Data | None = None) -> MoRef:
+    def remove_all_snapshots(
+        self, ctx: Context, consolidate: bool | None = None, spec: Data | None = None
+    ) -> MoRef:
         return start_task(ctx, self, "RemoveAllSnapshots_Task").ref
 
     @task_effect("RemoveAllSnapshots_Task")
@@ -246,11 +264,15 @@ class VirtualMachine(ManagedEntity):
         for ref in (location.datastore, location.pool, location.host, location.folder, spec.snapshot):
             if ref is not None:
                 ctx.registry.get(ref)
-        taken = [vm for vm in ctx.registry.all(VirtualMachine) if vm.name == name and vm.get("parent") == folder]
+        taken = [
+            vm for vm in ctx.registry.all(VirtualMachine) if vm.name == name and vm.get("parent") == folder
+        ]
         refusal = None
         if taken:
             refusal = fault_named(
-                "DuplicateName", f"The name '{name}' already exists.", (("name", name), ("object", taken[0].id))
+                "DuplicateName",
+                f"The name '{name}' already exists.",
+                (("name", name), ("object", taken[0].id)),
             )
         args = {"folder": location.folder or folder, "name": name, "spec": spec}
         return start_task(ctx, self, "CloneVM_Task", args=args, refusal=refusal).ref

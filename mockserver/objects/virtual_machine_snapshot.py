@@ -36,7 +36,9 @@ def invalid_name(name: str | None) -> Any:
     if name is None or not name.strip() or len(name) > MAX_NAME:
         shown = "" if name is None else name
         return fault_named(
-            "InvalidName", f"The snapshot name {shown!r} is not valid: 1 to {MAX_NAME} characters", (("name", shown),)
+            "InvalidName",
+            f"The snapshot name {shown!r} is not valid: 1 to {MAX_NAME} characters",
+            (("name", shown),),
         )
     return None
 
@@ -56,7 +58,11 @@ class VirtualMachineSnapshot(ManagedObject):
         return parent
 
     def children(self) -> list[VirtualMachineSnapshot]:
-        return [s for s in self.state.all(VirtualMachineSnapshot) if s.parent_id == self.id and s.get("vm") == self.get("vm")]
+        return [
+            s
+            for s in self.state.all(VirtualMachineSnapshot)
+            if s.parent_id == self.id and s.get("vm") == self.get("vm")
+        ]
 
     def subtree(self) -> list[VirtualMachineSnapshot]:
         """This snapshot and every snapshot below it."""
@@ -68,7 +74,7 @@ class VirtualMachineSnapshot(ManagedObject):
         return found
 
     @derived
-    def childSnapshot(self) -> tuple[MoRef, ...]:  # noqa: N802 (vim25's name)
+    def childSnapshot(self) -> tuple[MoRef, ...]:
         return tuple(child.ref for child in self.children())
 
     def tree(self) -> Data:
@@ -76,7 +82,11 @@ class VirtualMachineSnapshot(ManagedObject):
         node = {name: self.get(name) for name in NODE_FIELDS}
         children = tuple(child.tree() for child in self.children())
         return Data(
-            "VirtualMachineSnapshotTree", snapshot=self.ref, vm=self.get("vm"), childSnapshotList=children, **node
+            "VirtualMachineSnapshotTree",
+            snapshot=self.ref,
+            vm=self.get("vm"),
+            childSnapshotList=children,
+            **node,
         )
 
     def path(self) -> str:
@@ -92,7 +102,7 @@ class VirtualMachineSnapshot(ManagedObject):
     # -- methods
 
     @vim_method("RevertToSnapshot_Task")
-    def revert(self, ctx: Context, host: MoRef | None = None, suppressPowerOn: bool | None = None) -> MoRef:  # noqa: N803
+    def revert(self, ctx: Context, host: MoRef | None = None, suppressPowerOn: bool | None = None) -> MoRef:
         args = {"suppressPowerOn": bool(suppressPowerOn)}
         return start_task(ctx, self.vm, "RevertToSnapshot_Task", target=self, args=args).ref
 
@@ -101,7 +111,7 @@ class VirtualMachineSnapshot(ManagedObject):
         self.vm.revert_to(self, suppress_power_on=bool(args.get("suppressPowerOn")), at_us=at_us)
 
     @vim_method("RemoveSnapshot_Task")
-    def remove(self, ctx: Context, removeChildren: bool, consolidate: bool | None = None) -> MoRef:  # noqa: N803
+    def remove(self, ctx: Context, removeChildren: bool, consolidate: bool | None = None) -> MoRef:
         args = {"removeChildren": removeChildren}
         return start_task(ctx, self.vm, "RemoveSnapshot_Task", target=self, args=args).ref
 
@@ -125,7 +135,10 @@ class VirtualMachineSnapshot(ManagedObject):
                 raise refusal
         if name is None and description is None:
             raise InvalidArgument("RenameSnapshot needs a name or a description", "name")
-        self.update(name=name or self.get("name"), description=description if description is not None else self.get("description"))
+        self.update(
+            name=name or self.get("name"),
+            description=description if description is not None else self.get("description"),
+        )
 
 
 def snapshot_state(vm_power_state: str, memory: bool) -> str:

@@ -11,6 +11,17 @@ from __future__ import annotations
 
 from vismock.mockserver.state.behaviour import Behaviour, Override
 from vismock.mockserver.state.models import Entity, FaultRule, JournalEntry, Reason, Step, TaskSpec
+
 from vismock.mockserver.state.backend import Backend  # isort: skip  (imports the objects, which import the parts above)
 
-__all__ = ["Backend", "Behaviour", "Entity", "FaultRule", "JournalEntry", "Override", "Reason", "Step", "TaskSpec"]
+__all__ = [
+    "Backend",
+    "Behaviour",
+    "Entity",
+    "FaultRule",
+    "JournalEntry",
+    "Override",
+    "Reason",
+    "Step",
+    "TaskSpec",
+]

@@ -25,8 +25,9 @@ from typing import Any, TypeVar
 
 from vismock import power
 from vismock.errors import VismockError
-from vismock.faults import InvalidState, ManagedObjectNotFound, TaskInProgress, TaskNotFound
+from vismock.faults import InvalidState, ManagedObjectNotFound, MethodNotFound, TaskInProgress, TaskNotFound
 from vismock.mockserver import objects
+from vismock.mockserver.objects.base import EVERY_OBJECT, Context, Method
 from vismock.mockserver.objects.managed_entity import ManagedEntity
 from vismock.mockserver.objects.scenario import entity_of, objects_of
 from vismock.mockserver.objects.task import Task, TaskManager
@@ -41,7 +42,7 @@ from vismock.mockserver.state.journal import Journal
 from vismock.mockserver.state.models import Entity, TaskSpec
 from vismock.mockserver.state.operations import Operations
 from vismock.mockserver.state.registry import KINDS, ManagedObject, Registry, is_a
-from vismock.mockserver.state.sessions import Session, Sessions
+from vismock.mockserver.state.sessions import Sessions
 from vismock.mockserver.state.store import Store
 from vismock.mockserver.vim25 import taskinfo
 from vismock.mockserver.vim25.values import Data, MoRef
@@ -152,7 +153,14 @@ class Backend:
     def _start(self) -> None:
         """An empty state: the mock's own objects and the service's singletons."""
         with self.registry.transaction():
-            for obj in (self.clock, Operations(), FaultRules(), Ids(), TaskManager(), LoadedScenario(SCENARIO_ID)):
+            for obj in (
+                self.clock,
+                Operations(),
+                FaultRules(),
+                Ids(),
+                TaskManager(),
+                LoadedScenario(SCENARIO_ID),
+            ):
                 self.registry.add(obj)
             for obj in objects.service_objects():
                 self.registry.add(obj)
@@ -314,6 +322,39 @@ class Backend:
         for task in self.registry.all(Task):
             task.refresh()
 
+    # -- calling a vim25 method on the state, without a face
+
+    def invoke(
+        self,
+        target: MoRef | str,
+        method: str,
+        *,
+        context: Context | None = None,
+        user: str | None = None,
+        refuse: bool = False,
+        **args: Any,
+    ) -> Any:
+        """vim25 method *method* of *target* (a reference, or an object's id) with *args*, called
+        in *context* (by default by *user*; *refuse*: its refusals raised, as the adapter face wants
+        them), inside one transaction (a blocking method opens its own). The one way every face,
+        the admin API and the plugin call a method."""
+        ctx = context or Context(self, user=user, refuse=refuse)
+        obj, found = self._method(target, method)
+        if found.blocking:
+            return found.function(obj, ctx, **args)
+        with self.registry.transaction():
+            obj, found = self._method(target, method)  # as it is now, under the lock
+            return found.function(obj, ctx, **args)
+
+    def _method(self, target: MoRef | str, method: str) -> tuple[ManagedObject, Method]:
+        obj = self.lookup(target) if isinstance(target, MoRef) else self.registry.find(target)
+        if obj is None:
+            raise ManagedObjectNotFound("ManagedObject", str(target))
+        found = type(obj).methods.get(method) or EVERY_OBJECT.get(method)
+        if found is None:
+            raise MethodNotFound(method)
+        return obj, found
+
     # -- finding what a call names
 
     def lookup(self, ref: MoRef) -> ManagedObject:
@@ -335,10 +376,21 @@ class Backend:
             return GeneratedTask(ref.value, {"info": info})
         for task in self.registry.all(Task):
             spec = task.spec
-            if spec.entity_id == ref.value and spec.entity_type is not None and is_a(spec.entity_type, ref.type):
+            if (
+                spec.entity_id == ref.value
+                and spec.entity_type is not None
+                and is_a(spec.entity_type, ref.type)
+            ):
                 cls = KINDS.get(spec.entity_type, ManagedEntity)
                 return cls(ref.value, {"name": spec.entity_name or ref.value})
         return None
+
+    def pending_waits(self) -> set[str]:
+        """The WaitForUpdates(Ex) calls blocked waiting for a change now (their ids): what a test
+        waits for before it changes what they wait on."""
+        from vismock.mockserver.objects.property_collector import pending_waits
+
+        return pending_waits()
 
     # -- revision and generation (remembered answers, requests across a reset)
 
@@ -476,7 +528,11 @@ class Inventory:
         return found
 
     def named(self, name: str, *types: str) -> list[Entity]:
-        return [entity_of(obj) for obj in self.entities() if obj.name == name and (not types or obj.vim_type in types)]
+        return [
+            entity_of(obj)
+            for obj in self.entities()
+            if obj.name == name and (not types or obj.vim_type in types)
+        ]
 
     def vm(self, vm_id: str) -> VirtualMachine:
         found = self._registry.find(vm_id)

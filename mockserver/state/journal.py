@@ -27,6 +27,17 @@ if TYPE_CHECKING:
 log = logging.getLogger("vismock.mockserver")
 FLUSH_SECONDS = 0.05
 
+ROW_NAMES = (
+    "time_us",
+    "face",
+    "operation",
+    "task_ids",
+    "user",
+    "outcome",
+    "http_status",
+    "entity",
+    "latency_ms",
+)
 Row = tuple[Any, ...]
 """A journal entry as kept: time_us, face, operation, task_ids, user, outcome, http_status, entity,
 latency_ms (latency last: an answer given again from memory changes its time and latency)."""
@@ -40,7 +51,9 @@ def row_of(entry: JournalEntry) -> Row:
 
 
 class Journal:
-    def __init__(self, cap: int = 10_000, store: Store | None = None, generation: Callable[[], int] = lambda: 0) -> None:
+    def __init__(
+        self, cap: int = 10_000, store: Store | None = None, generation: Callable[[], int] = lambda: 0
+    ) -> None:
         """*generation*: the state's reset generation now (an entry of a request that started
         before the last reset is left out: it belongs to a state now gone)."""
         if cap < 1:
@@ -81,7 +94,9 @@ class Journal:
         entity: str | None = None,
     ) -> list[JournalEntry]:
         """Matching entries, oldest first; *limit*: only the newest *limit* of them."""
-        found = [_entry(entry_id, row) for entry_id, row in self._matching(task, outcome, face, operation, entity)]
+        found = [
+            _entry(entry_id, row) for entry_id, row in self._matching(task, outcome, face, operation, entity)
+        ]
         if limit is not None:
             found = found[-limit:] if limit > 0 else []
         return found
@@ -112,7 +127,12 @@ class Journal:
             self._store.append_journal(pending, self.cap)
 
     def _matching(
-        self, task: str | None, outcome: str | None, face: str | None, operation: str | None, entity: str | None
+        self,
+        task: str | None,
+        outcome: str | None,
+        face: str | None,
+        operation: str | None,
+        entity: str | None,
     ) -> Iterable[tuple[int, Row]]:
         with self._lock:
             rows = list(self._rows)
@@ -146,15 +166,13 @@ class Journal:
 
 
 def _stored(row: Row) -> dict[str, Any]:
-    names = ("time_us", "face", "operation", "task_ids", "user", "outcome", "http_status", "entity", "latency_ms")
-    return {name: list(value) if name == "task_ids" else value for name, value in zip(names, row, strict=True)}
+    return {
+        name: list(value) if name == "task_ids" else value for name, value in zip(ROW_NAMES, row, strict=True)
+    }
 
 
 def _row(data: dict[str, Any]) -> Row:
-    return (
-        data["time_us"], data["face"], data["operation"], tuple(data["task_ids"]), data["user"], data["outcome"],
-        data["http_status"], data["entity"], data["latency_ms"],
-    )  # fmt: skip
+    return tuple(tuple(data[name]) if name == "task_ids" else data[name] for name in ROW_NAMES)
 
 
 def _entry(entry_id: int, row: Row) -> JournalEntry:

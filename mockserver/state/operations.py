@@ -66,21 +66,24 @@ class Operations(ManagedObject):
             self.add_override(override)
 
     def set_behaviours(self, behaviours: Mapping[str, Behaviour], *, replace_all: bool = False) -> None:
-        current = {} if replace_all else self.behaviours()
-        self.update(behaviours=tuple(sorted({**current, **behaviours}.items())))
+        with self.state.transaction():
+            current = {} if replace_all else self.behaviours()
+            self.update(behaviours=tuple(sorted({**current, **behaviours}.items())))
 
     def add_override(self, override: Override) -> Override:
-        number = int(self._props["next_id"])
-        added = replace(override, id=number)
-        self.update(overrides=(*self._props["overrides"], added), next_id=number + 1)
+        with self.state.transaction():
+            number = int(self._props["next_id"])
+            added = replace(override, id=number)
+            self.update(overrides=(*self._props["overrides"], added), next_id=number + 1)
         return added
 
     def delete_override(self, override_id: int) -> bool:
-        kept = tuple(o for o in self._props["overrides"] if o.id != override_id)
-        if len(kept) == len(self._props["overrides"]):
-            return False
-        self.update(overrides=kept)
-        return True
+        with self.state.transaction():
+            kept = tuple(o for o in self._props["overrides"] if o.id != override_id)
+            found = len(kept) != len(self._props["overrides"])
+            self.update(overrides=kept)
+        return found
 
     def clear_overrides(self) -> None:
-        self.update(overrides=())
+        with self.state.transaction():
+            self.update(overrides=())

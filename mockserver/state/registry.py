@@ -84,7 +84,9 @@ class ManagedObject:
         body = vars(cls)
         found = {name: value for name, value in body.items() if isinstance(value, DerivedProperty)}
         cls.derived_properties = {**cls.derived_properties, **found}
-        methods = {v.__vim_method__.name: v.__vim_method__ for v in body.values() if hasattr(v, "__vim_method__")}
+        methods = {
+            v.__vim_method__.name: v.__vim_method__ for v in body.values() if hasattr(v, "__vim_method__")
+        }
         cls.methods = {**cls.methods, **methods}
         effects = {name: v for v in body.values() for name in getattr(v, "__vim_effect__", ())}
         cls.effects = {**cls.effects, **effects}
@@ -121,10 +123,7 @@ class ManagedObject:
         data objects below it; None when unset anywhere on the way."""
         top, _, rest = path.partition(".")
         getter = self.derived_properties.get(top)
-        if getter is not None:
-            value = getter.read(self)
-        else:
-            value = self._props.get(top)
+        value = getter.read(self) if getter is not None else self._props.get(top)
         if rest and value is not None:
             return value.at(rest) if isinstance(value, Data) else None
         return value
@@ -259,7 +258,12 @@ class Registry:
         """The object *ref* names, when it is of its type (a subtype will do) and of *cls*;
         ManagedObjectNotFound otherwise, as vCenter answers."""
         found = self._objects.get(ref.value)
-        if found is None or not found.served or not isinstance(found, cls) or not is_a(found.vim_type, ref.type):
+        if (
+            found is None
+            or not found.served
+            or not isinstance(found, cls)
+            or not is_a(found.vim_type, ref.type)
+        ):
             raise ManagedObjectNotFound(ref.type, ref.value)
         return found
 

@@ -190,7 +190,9 @@ class Sessions:
 
     # -- what a session owns
 
-    def check_room(self, session: Session, kind: type[ManagedObject] | None = None, most: int | None = None) -> None:
+    def check_room(
+        self, session: Session, kind: type[ManagedObject] | None = None, most: int | None = None
+    ) -> None:
         """InvalidState when *session* keeps :data:`OBJECTS_PER_SESSION` objects (or *most* of
         *kind*): a client that never destroys what it creates would grow the state."""
         owned = session.owned()

@@ -37,6 +37,9 @@ _UPSERT = (
     "INSERT INTO objects (id, seq, kind, data) VALUES (?, ?, ?, ?)"
     " ON CONFLICT (id) DO UPDATE SET kind = excluded.kind, data = excluded.data"
 )
+_SET_META = (
+    "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value"
+)
 
 
 class StoreError(VismockError):
@@ -102,10 +105,7 @@ class Store:
             self._conn.execute("BEGIN IMMEDIATE")
             self._conn.execute("DELETE FROM objects")
             self._conn.executemany(_UPSERT, rows)
-            self._conn.executemany(
-                "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-                list(meta.items()),
-            )
+            self._conn.executemany(_SET_META, list(meta.items()))
         self._seq = len(rows)
 
     def objects(self) -> list[tuple[str, str, dict[str, Any]]]:
@@ -121,10 +121,7 @@ class Store:
 
     def set_meta(self, values: Mapping[str, str]) -> None:
         with self._lock, self._conn:
-            self._conn.executemany(
-                "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-                list(values.items()),
-            )
+            self._conn.executemany(_SET_META, list(values.items()))
 
     # -- the journal (written behind; see journal.Journal)
 
@@ -150,7 +147,9 @@ class Store:
 
 
 def _data(obj: ManagedObject) -> str:
-    return json.dumps({name: stored.encode(value) for name, value in obj.props.items()}, separators=(",", ":"))
+    return json.dumps(
+        {name: stored.encode(value) for name, value in obj.props.items()}, separators=(",", ":")
+    )
 
 
 def _props(data: str) -> dict[str, Any]:

@@ -70,11 +70,16 @@ def _reason(reason_type: str, fields: Mapping[str, Any]) -> Data:
 
 def _message(message: Mapping[str, Any]) -> Data:
     args = tuple(
-        Data("LocalizableMessageKeyAnyValue", key=str(arg.get("key") or ""), value=str(arg.get("value") or ""))
+        Data(
+            "LocalizableMessageKeyAnyValue", key=str(arg.get("key") or ""), value=str(arg.get("value") or "")
+        )
         for arg in message.get("arg") or ()
     )
     return Data(
-        "LocalizableMessage", key=str(message.get("key") or ""), arg=args or None, message=message.get("message")
+        "LocalizableMessage",
+        key=str(message.get("key") or ""),
+        arg=args or None,
+        message=message.get("message"),
     )
 
 

@@ -46,8 +46,8 @@ def mock(tmp_path: Path) -> Iterator[LiveServer]:
     app = create_app({"VISMOCK_TASKS": str(SCENARIO), "VISMOCK_DB": str(tmp_path / "mock.sqlite3")})
     with live_server(app) as server:
         server.backend.reset()  # every lifecycle starts now (and the clock runs again)
-        server.backend.clock.freeze()
-        server.backend.clock.advance(3.5)  # task-301 running 40 %, task-302 running, task-303 done
+        server.backend.freeze()
+        server.backend.advance(3.5)  # task-301 running 40 %, task-302 running, task-303 done
         yield server
 
 
@@ -70,7 +70,7 @@ def test_a_recording_of_tasks_as_they_are_replays_the_same_taskinfo(
     assert [info["state"] for info in expected.values()] == ["running", "running", "success", "success"]
     replay_app = create_app({"VISMOCK_TASKS": str(output), "VISMOCK_DB": str(tmp_path / "replay.sqlite3")})
     with live_server(replay_app) as replay:
-        replay.backend.clock.freeze(mock.backend.clock.now())  # the same moment (the mock's is ahead)
+        replay.backend.freeze(mock.backend.now())  # the same moment (the mock's is ahead)
         assert soap_infos(sdk(replay), task_ids) == expected
         assert adapter_infos(replay.url, task_ids) == expected
 

@@ -68,7 +68,7 @@ def mock(tmp_path: Path) -> Iterator[Mock]:
     )
     backend: Backend = services_of(fast_app).backend
     slow_app = create_app({"VISMOCK_BACKEND": backend, "VISMOCK_FAST_PATH": False})
-    backend.clock.freeze(T0)
+    backend.freeze(T0)
     flask_calls = spy_on_flask(fast_app)
     yield Mock(backend, Client(fast_app, use_cookies=False), Client(slow_app, use_cookies=False), flask_calls)
     backend.close()
@@ -170,7 +170,7 @@ def test_a_clock_advance_shows_on_the_next_request(mock: Mock, face: str) -> Non
     mock.flask_calls.clear()
     states = []
     for seconds in (0, 12, 10):
-        mock.backend.clock.advance(seconds)
+        mock.backend.advance(seconds)
         _status, _headers, response = both(mock, path, body, headers)
         states.append(response.split(b"<state>")[1].split(b"</state>")[0].decode())
     assert states == ["queued", "running", "success"]
@@ -262,12 +262,12 @@ def test_polls_are_counted_alike_on_both_paths(mock: Mock) -> None:
 def test_a_change_by_another_process_shows_on_the_next_request(mock: Mock, tmp_path: Path) -> None:
     body = adapter_body({"tasks": ["task-staged"]})
     headers = {"Content-Type": "text/xml"}
-    mock.backend.clock.advance(30)
+    mock.backend.advance(30)
     assert state_of(both(mock, "/adapter", body, headers)[2]) == "success"  # finished: remembered
     other_worker = Backend(tmp_path / "state.sqlite3")  # the same store, opened as a worker would
     try:
         other_worker.tasks.restart("task-staged")  # queued again (its fixed queueTime: T0)
-        other_worker.clock.freeze(T0)
+        other_worker.freeze(T0)
         assert state_of(both(mock, "/adapter", body, headers)[2]) == "queued"
         other_worker.faults.add(
             FaultRule(face="adapter", action="error", fault="SystemError", message="boom")

@@ -17,10 +17,10 @@ from typing import Any
 import pytest
 
 import vismock.codec as codec
+from tests.support import wire as vim25
 from tests.support.hostile import load_documents
 from tests.support.served import Served
 from vismock.mockserver.app import create_app
-from vismock.mockserver.faces.soap import wire as vim25
 from vismock.mockserver.vim25.check import envelope_errors
 
 documents = load_documents()

@@ -25,10 +25,10 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 import vismock.codec as codec
+from tests.support import wire as vim25
 from tests.support.hostile import PASSWD_MARKER, load_documents
 from tests.support.served import Served
 from vismock.mockserver.app import create_app
-from vismock.mockserver.faces.soap import wire as vim25
 from vismock.mockserver.vim25.check import envelope_errors
 
 documents = load_documents()

@@ -54,8 +54,8 @@ def resident_mb() -> float:
 def test_rendering_many_distinct_task_infos_keeps_memory_flat(tmp_path: Path) -> None:
     from lxml import etree
 
+    from tests.support import wire as vim25
     from vismock.mockserver.app import create_app
-    from vismock.mockserver.faces.soap import wire as vim25
     from vismock.mockserver.services import services_of
 
     backend = services_of(create_app({"VISMOCK_DB": str(tmp_path / "state.sqlite3")})).backend

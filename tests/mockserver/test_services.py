@@ -18,12 +18,12 @@ def test_every_limit_reaches_the_backend_loaded_or_attached(tmp_path: Path, atta
     build_backend(Settings(db=db))  # the main process loads the state file first
     settings = Settings(db=db, attach=attach, accounts={"ops": "pw"}, **limits)  # type: ignore[arg-type]
     backend = build_backend(settings)
-    assert backend.power.task_cap == 5
+    assert backend.task_cap == 5
     assert backend.journal.cap == 7
     assert backend.tasks.dynamic is True
     assert backend.sessions.check_login("ops", "pw") and not backend.sessions.check_login(
         "vismock", "vismock"
     )
     session = backend.sessions.create("ops")
-    backend.clock.advance(91)  # past the session's 90 s of life
+    backend.advance(91)  # past the session's 90 s of life
     assert backend.sessions.user(session) is None

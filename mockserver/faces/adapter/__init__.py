@@ -24,7 +24,7 @@ from vismock.adapter import operations
 from vismock.adapter.operations import VirtualMachine, error_response
 from vismock.codec import Codec, CodecError, ValidationIssue
 from vismock.codec.parsing import ParseFailure
-from vismock.faults import InvalidLogin, MethodNotFound, VimFault
+from vismock.faults import InvalidLogin, VimFault
 from vismock.mockserver.cache import BoundedCache
 from vismock.mockserver.faces.common import (
     FaceRequest,
@@ -34,7 +34,7 @@ from vismock.mockserver.faces.common import (
     injected_fault,
     xml_media_type,
 )
-from vismock.mockserver.objects.base import EVERY_OBJECT, Context, property_type
+from vismock.mockserver.objects.base import Context, property_type
 from vismock.mockserver.objects.search_index import SearchIndex
 from vismock.mockserver.objects.virtual_machine import VirtualMachine as VmObject
 from vismock.mockserver.state import Backend
@@ -114,12 +114,7 @@ class StateVCenter:
             return index.find_by_inventory_path(self._context(), inventoryPath=inventory_path)
 
     def call(self, ref: MoRef, method: str, **args: Any) -> Any:
-        with self._backend.registry.transaction():
-            target = self._backend.lookup(ref)
-            found = type(target).methods.get(method) or EVERY_OBJECT.get(method)
-            if found is None:
-                raise MethodNotFound(method)
-            result = found.function(target, self._context(), **args)
+        result = self._backend.invoke(ref, method, context=self._context(), **args)
         return result.value if isinstance(result, MoRef) and result.type == "Task" else result
 
     def _context(self) -> Context:

@@ -17,7 +17,14 @@ from collections.abc import Callable, Hashable, Iterator, Mapping
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
-from vismock.faults import InvalidRequest, MethodNotFound, NotAuthenticated, NotSupported, VimFault, fault_named
+from vismock.faults import (
+    InvalidRequest,
+    MethodNotFound,
+    NotAuthenticated,
+    NotSupported,
+    VimFault,
+    fault_named,
+)
 from vismock.mockserver.cache import BoundedCache
 from vismock.mockserver.faces.common import (
     FaceRequest,
@@ -104,14 +111,7 @@ class SoapFace:
             remote_addr=request.remote_addr,
             user_agent=request.user_agent,
         )
-        arguments = _arguments(method, call.args)
-        if method.blocking:
-            target = backend.lookup(call.this)
-            result = method.function(target, ctx, **arguments)
-        else:
-            with backend.registry.transaction():
-                target = backend.lookup(call.this)
-                result = method.function(target, ctx, **arguments)
+        result = backend.invoke(call.this, call.method, context=ctx, **_arguments(method, call.args))
         return Reply(200, self.rendered(call, result), CONTENT_TYPE, tuple(ctx.headers))
 
     @staticmethod

@@ -11,10 +11,9 @@ import pytest
 from flask import Flask
 
 import vismock.codec as codec
-from tests.support import DATA
+from tests.support import DATA, wire
 from tests.support.soap import call_xml, logged_in, post
 from vismock.mockserver.app import create_app
-from vismock.mockserver.faces.soap import wire
 from vismock.mockserver.services import services_of
 from vismock.mockserver.vim25.check import envelope_errors
 

@@ -25,6 +25,7 @@ from hypothesis import strategies as st
 from lxml import etree
 
 import vismock.codec as codec
+from tests.support import wire as vim25
 from tests.support.codec_examples import (
     INVALID_REQUEST_EXAMPLES,
     REQUESTS_OF_THE_PASSWORD_RULE,
@@ -34,7 +35,6 @@ from tests.support.codec_examples import (
 from tests.support.soap import T0, assert_valid, call_xml, envelope, logged_in, make_app, post
 from vismock.codec import XsDateTime
 from vismock.mockserver.faces.soap import task as soap_task
-from vismock.mockserver.faces.soap import wire as vim25
 from vismock.mockserver.services import services_of
 from vismock.mockserver.state import Backend, Reason, Step, TaskSpec
 from vismock.schemas import fault_types, task_methods
@@ -341,7 +341,7 @@ def test_both_faces_say_the_same_about_a_generated_task(
 ) -> None:
     backend: Backend = services_of(apps["plain"]).backend
     backend.tasks.put([spec])
-    backend.clock.freeze(T0 + timedelta(seconds=elapsed))
+    backend.freeze(T0 + timedelta(seconds=elapsed))
     try:
         adapter = clients["plain", False].post(
             "/adapter", data=_adapter_request(spec.id), content_type="text/xml"
@@ -354,7 +354,7 @@ def test_both_faces_say_the_same_about_a_generated_task(
         assert adapter_view(info) == soap_view(soap_response.data)
     finally:
         backend.tasks.delete(spec.id)
-        backend.clock.freeze(T0)
+        backend.freeze(T0)
 
 
 def _adapter_request(task_id: str) -> bytes:

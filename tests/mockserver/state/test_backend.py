@@ -89,19 +89,19 @@ def _clock_points(spec: TaskSpec) -> list[float]:
 def test_every_canned_task_validates_in_every_state(spec: TaskSpec) -> None:
     """Walk the clock (back to a fixed queueTime, if any) over every step; reads, advances, cancel."""
     store = Backend(tasks=[spec])
-    store.clock.freeze(T0)
+    store.freeze(T0)
     store.tasks.restart(spec.id)
     queued = store.tasks.info(spec.id, poll=False)["queueTime"].datetime
     seen = []
     for seconds in _clock_points(spec):
-        store.clock.freeze(queued + timedelta(seconds=seconds))
+        store.freeze(queued + timedelta(seconds=seconds))
         for _ in range(len(spec.timeline) + 1 if spec.progression == "polls" else 1):
             seen.append(store.tasks.info(spec.id))
         if spec.progression == "manual":
             seen.append(store.tasks.advance(spec.id))
     if spec.cancelable:
         store.tasks.restart(spec.id)
-        store.clock.freeze(queued + timedelta(seconds=spec.timeline[-1].at / 2))
+        store.freeze(queued + timedelta(seconds=spec.timeline[-1].at / 2))
         store.tasks.cancel(spec.id)
         seen.append(store.tasks.info(spec.id))
         assert seen[-1]["cancelled"] is True
@@ -148,7 +148,7 @@ def _check_expected(info: dict[str, Any], expected: dict[str, Any], queued: date
 
 def _run_action(store: Backend, task_id: str, action: dict[str, Any]) -> dict[str, Any] | None:
     if "advance" in action:
-        store.clock.advance(action["advance"])
+        store.advance(action["advance"])
     info = None
     for _ in range(action.get("read", 0)):
         info = store.tasks.info(task_id)
@@ -164,7 +164,7 @@ def _run_action(store: Backend, task_id: str, action: dict[str, Any]) -> dict[st
 
 @pytest.mark.parametrize("scenario", SCENARIOS, ids=[scenario["name"] for scenario in SCENARIOS])
 def test_lifecycle_scenario(scenario: dict[str, Any], backend: Backend) -> None:
-    backend.clock.freeze(T0)
+    backend.freeze(T0)
     spec = spec_from_dict(scenario["task"])
     backend.tasks.put([spec])
     for number, action in enumerate(scenario["actions"]):
@@ -233,12 +233,12 @@ def test_put_list_get_delete(backend: Backend) -> None:
 
 
 def test_replacing_a_task_restarts_its_lifecycle(backend: Backend) -> None:
-    backend.clock.freeze(T0)
+    backend.freeze(T0)
     spec = running_task(progression="polls", timeline=(Step("queued", 0), Step("success", 1)))
     backend.tasks.put([spec])
     backend.tasks.info(spec.id)
     assert backend.tasks.info(spec.id)["state"] == "success"
-    backend.clock.advance(10)
+    backend.advance(10)
     backend.tasks.put([spec])
     info = backend.tasks.info(spec.id)
     assert (info["state"], info["queueTime"]) == (
@@ -255,7 +255,7 @@ def test_invalid_spec_is_refused_with_the_field_named(backend: Backend) -> None:
 
 
 def test_reset_returns_to_the_loaded_tasks_and_clears_everything(backend: Backend) -> None:
-    backend.clock.freeze(T0)
+    backend.freeze(T0)
     backend.tasks.put([running_task("task-extra")])
     backend.tasks.delete("task-525")
     backend.faults.add(FaultRule(action="drop"))
@@ -268,7 +268,7 @@ def test_reset_returns_to_the_loaded_tasks_and_clears_everything(backend: Backen
         [],
         None,
     )
-    assert abs((backend.clock.now() - datetime.now(UTC)).total_seconds()) < 60
+    assert abs((backend.now() - datetime.now(UTC)).total_seconds()) < 60
 
 
 def test_reset_restarts_lifecycles(backend: Backend) -> None:
@@ -281,29 +281,29 @@ def test_reset_restarts_lifecycles(backend: Backend) -> None:
 
 
 def test_clock_freeze_advance_resume(backend: Backend) -> None:
-    assert backend.clock.freeze(T0) == T0 == backend.clock.now()
-    assert backend.clock.advance(90.5) == T0 + timedelta(seconds=90.5) == backend.clock.now()
-    resumed = backend.clock.resume()
+    assert backend.freeze(T0) == T0 == backend.now()
+    assert backend.advance(90.5) == T0 + timedelta(seconds=90.5) == backend.now()
+    resumed = backend.resume()
     assert resumed == T0 + timedelta(seconds=90.5)
-    assert backend.clock.now() >= resumed  # running again, from where it stood
-    assert backend.clock.now() - resumed < timedelta(seconds=60)
-    running = backend.clock.advance(3600)
+    assert backend.now() >= resumed  # running again, from where it stood
+    assert backend.now() - resumed < timedelta(seconds=60)
+    running = backend.advance(3600)
     assert running >= resumed + timedelta(seconds=3600)
-    assert backend.clock.freeze() >= running
+    assert backend.freeze() >= running
 
 
 def test_clock_refuses_going_backwards_and_naive_times(backend: Backend) -> None:
     for seconds in (-1, float("nan"), float("inf"), 1e300):
         with pytest.raises(VismockError):
-            backend.clock.advance(seconds)
+            backend.advance(seconds)
     with pytest.raises(VismockError):
-        backend.clock.freeze(datetime(2030, 1, 1))  # naive
+        backend.freeze(datetime(2030, 1, 1))  # naive
     with pytest.raises(VismockError):
-        backend.clock.freeze(datetime(9999, 1, 1, tzinfo=UTC))
-    backend.clock.freeze(datetime(8999, 1, 1, tzinfo=UTC))
+        backend.freeze(datetime(9999, 1, 1, tzinfo=UTC))
+    backend.freeze(datetime(8999, 1, 1, tzinfo=UTC))
     with pytest.raises(VismockError):
-        backend.clock.advance(365 * 86_400)
-    assert backend.clock.now() == datetime(8999, 1, 1, tzinfo=UTC)  # the refused advance left no trace
+        backend.advance(365 * 86_400)
+    assert backend.now() == datetime(8999, 1, 1, tzinfo=UTC)  # the refused advance left no trace
 
 
 # -- accounts and sessions ------------------------------------------------------------------------
@@ -333,11 +333,11 @@ def test_sessions(backend: Backend) -> None:
 
 def test_sessions_expire_after_their_lifetime_on_the_mock_clock() -> None:
     store = Backend(session_lifetime=1800)
-    store.clock.freeze(T0)
+    store.freeze(T0)
     key = store.sessions.create("bmc")
-    store.clock.advance(1800)
+    store.advance(1800)
     assert store.sessions.user(key) == "bmc"
-    store.clock.advance(0.001)
+    store.advance(0.001)
     assert store.sessions.user(key) is None
     store.close()
 
@@ -464,7 +464,7 @@ def test_probability_and_times_together_fire_exactly_times(backend: Backend) -> 
 def test_reopening_the_database_keeps_tasks_rules_and_clock(tmp_path: Path) -> None:
     path = tmp_path / "state.sqlite3"
     first = Backend(path, tasks=BUILTIN[:2])
-    first.clock.freeze(T0)
+    first.freeze(T0)
     first.tasks.put([running_task("task-added")])
     first.tasks.delete("task-525")
     first.faults.add(FaultRule(action="drop", times=3))
@@ -473,7 +473,7 @@ def test_reopening_the_database_keeps_tasks_rules_and_clock(tmp_path: Path) -> N
     again = Backend(path, tasks=BUILTIN[:2])
     assert [spec.id for spec in again.tasks.specs()] == ["task-2675", "task-added"]
     assert [rule.times for rule in again.faults.rules()] == [3]
-    assert again.clock.now() == T0
+    assert again.now() == T0
     assert again.journal.count() == 1
     again.reset()  # back to the loaded file
     assert [spec.id for spec in again.tasks.specs()] == ["task-525", "task-2675"]
@@ -676,7 +676,7 @@ def test_reset_leaves_no_row_of_any_table_behind(tmp_path: Path) -> None:
     # Touch every table: tasks, clock, journal, fault rules, sessions and their filters, inventory.
     backend.tasks.put([running_task("task-extra")])
     backend.tasks.delete("task-525")
-    backend.clock.freeze(datetime(2030, 1, 1, tzinfo=UTC))
+    backend.freeze(datetime(2030, 1, 1, tzinfo=UTC))
     backend.faults.add(FaultRule(action="delay", times=None))
     (vm,) = backend.inventory.named("win1")
     backend.inventory.update(vm.id, powerState="poweredOff")
@@ -707,7 +707,7 @@ def test_a_state_never_closed_lets_go_of_its_files_when_collected(tmp_path: Path
 
     def use_and_drop(number: int) -> None:
         backend = Backend(tmp_path / f"state-{number}.sqlite3")
-        backend.clock.advance(1)  # a write: the writers' lock and the revision's descriptor
+        backend.advance(1)  # a write: the writers' lock and the revision's descriptor
         session = backend.sessions.create("vismock")
         backend.sessions.touch(session)  # the activity lanes' claim
 

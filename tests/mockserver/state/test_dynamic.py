@@ -20,11 +20,11 @@ from flask import Flask
 
 import vismock.codec as codec
 from tests.support import DATA as TEST_DATA
+from tests.support import wire as vim25
 from tests.support.served import served
 from tests.support.soap import assert_valid, call_xml, logged_in, make_app, post
 from vismock.codec import Codec, XsDateTime
 from vismock.faults import TaskNotFound
-from vismock.mockserver.faces.soap import wire as vim25
 from vismock.mockserver.pytest_plugin import VismockServer
 from vismock.mockserver.services import services_of
 from vismock.mockserver.state import Backend, dynamic

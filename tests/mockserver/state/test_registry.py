@@ -98,7 +98,7 @@ def test_another_threads_transaction_does_not_let_this_thread_write(registry: Re
 
 def test_a_managed_object_refuses_assignment_and_its_properties_are_read_only(registry: Registry) -> None:
     thing = added(registry, count=1)
-    with pytest.raises(AttributeError, match="Registry.update"):
+    with pytest.raises(AttributeError, match=r"Registry\.update"):
         thing.count = 2  # type: ignore[attr-defined]
     with pytest.raises(TypeError):
         thing.props["count"] = 2  # type: ignore[index]

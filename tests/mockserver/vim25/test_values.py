@@ -12,8 +12,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests.support import wire
 from vismock.codec import XsDateTime
-from vismock.mockserver.faces.soap import wire
 from vismock.mockserver.vim25.values import (
     Data,
     MoRef,

@@ -150,7 +150,7 @@ def test_the_face_s_task_infos_render_the_same_from_the_model() -> None:
     client = logged_in(app.test_client())
     compared = 0
     for seconds in (0, 6, 11, 4000):
-        backend.clock.freeze(T0 + timedelta(seconds=seconds))
+        backend.freeze(T0 + timedelta(seconds=seconds))
         for task in ("task-ok", "task-fail", "task-queued", "task-running", "task-done"):
             body = post(client, call_xml("Fetch", "Task", task, "<prop>info</prop>")).data
             returned = etree.fromstring(body).find(f".//{{{xml.VIM25}}}returnval")

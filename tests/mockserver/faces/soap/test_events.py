@@ -9,6 +9,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
+from tests.support import wire as vim25
 from tests.support.soap import (
     backend_of,
     call_fault,
@@ -21,7 +22,6 @@ from tests.support.soap import (
     retrieve,
     xpath,
 )
-from vismock.mockserver.faces.soap import wire as vim25
 from vismock.mockserver.state import TaskSpec
 
 ROOT = '<entity><entity type="Folder">group-d1</entity><recursion>all</recursion></entity>'

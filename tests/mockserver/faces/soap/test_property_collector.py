@@ -13,6 +13,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
+from tests.support import wire as vim25
 from tests.support.soap import (
     assert_valid,
     backend_of,
@@ -29,7 +30,6 @@ from tests.support.soap import (
     traversal,
     xpath,
 )
-from vismock.mockserver.faces.soap import wire as vim25
 from vismock.mockserver.faces.soap.property_collector import WAIT
 
 
@@ -323,7 +323,7 @@ def test_wait_without_options_blocks_until_the_task_changes(app: Flask, client: 
     waiter, answers = _wait_in_another_thread(app, cookie, collector, version)  # no maxWaitSeconds
     _until_the_wait_is_pending(app, cookie, collector, waiter)
     assert answers == []  # pending: nothing changed yet
-    backend_of(app).clock.advance(5)
+    backend_of(app).advance(5)
     waiter.join(timeout=10)
     assert not waiter.is_alive()
     assert_valid(answers[0])
@@ -487,7 +487,7 @@ def test_check_for_updates_answers_at_once(app: Flask, client: FlaskClient) -> N
         )
         == []
     )
-    backend_of(app).clock.advance(5)
+    backend_of(app).advance(5)
     changed = call_ok(client, "CheckForUpdates", "PropertyCollector", "propertyCollector", args)
     assert xpath(changed, "//v:objectSet/v:kind/text()") == ["modify"]
 

@@ -13,6 +13,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from lxml import etree
 
+from tests.support import wire as vim25
 from tests.support.soap import (
     SOAP_DATA,
     T0,
@@ -26,7 +27,6 @@ from tests.support.soap import (
     post,
 )
 from vismock.faults import fault_named
-from vismock.mockserver.faces.soap import wire as vim25
 from vismock.mockserver.state import FaultRule
 
 NS = {"v": "urn:vim25", "s": vim25.SOAPENV, "xsi": vim25.XSI}
@@ -282,7 +282,7 @@ def test_wait_for_updates_ex_reports_enter_then_only_changes(app: Flask, client:
 
     assert _xpath(_wait_ex(client, version), "//v:returnval") == []  # nothing changed: no UpdateSet
 
-    backend_of(app).clock.advance(5)
+    backend_of(app).advance(5)
     second = _wait_ex(client, version)
     assert _xpath(second, "//v:objectSet/v:obj/text()") == ["task-ok"]
     assert _xpath(second, "//v:objectSet/v:kind/text()") == ["modify"]
@@ -295,7 +295,7 @@ def test_wait_for_updates_reports_field_paths(app: Flask, client: FlaskClient) -
     _create_filter(client, ["task-ok"], "<pathSet>info.state</pathSet><pathSet>info.progress</pathSet>")
     first = _wait_ex(client, "")
     assert _xpath(first, "//v:changeSet/v:name/text()") == ["info.state"]  # progress unset: not sent
-    backend_of(app).clock.advance(5)
+    backend_of(app).advance(5)
     second = _wait_ex(client, str(_xpath(first, "//v:version/text()")[0]))
     assert _xpath(second, "//v:changeSet/v:name/text()") == ["info.state", "info.progress"]
     assert _xpath(second, "//v:changeSet/v:val/text()") == ["running", "50"]
@@ -434,7 +434,7 @@ def test_a_repeated_call_sees_the_task_change(app: Flask, client: FlaskClient) -
     fetch = call_xml("Fetch", "Task", "task-ok", "<prop>info</prop>")
     states = []
     for advance in (0, 0, 5, 0, 5):
-        backend_of(app).clock.advance(advance)
+        backend_of(app).advance(advance)
         states += _xpath(post(client, fetch).data, "//v:returnval/v:state/text()")
     assert states == ["queued", "queued", "running", "running", "success"]
 

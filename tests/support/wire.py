@@ -1,0 +1,26 @@
+"""What the tests read SOAP answers with: the namespaces, a fault's type, a time as the wire writes it."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from lxml import etree
+
+from vismock.codec import XsDateTime
+from vismock.mockserver.vim25.xml import SOAPENV, VIM25, XSD, XSI, XSI_TYPE
+
+__all__ = ["SOAPENV", "VIM25", "XSD", "XSI", "XSI_TYPE", "fault_type_of", "format_datetime"]
+
+
+def fault_type_of(response: bytes) -> str | None:
+    """The xsi:type of a SOAP fault's detail, or None for a non-fault response."""
+    root = etree.fromstring(response)
+    detail = root.find(f"{{{SOAPENV}}}Body/{{{SOAPENV}}}Fault/detail")
+    if detail is None or len(detail) == 0:
+        return None
+    return detail[0].get(XSI_TYPE)
+
+
+def format_datetime(value: datetime) -> str:
+    """An aware datetime as the wire writes it (the codec's canonical xs:dateTime)."""
+    return str(XsDateTime.from_datetime(value))

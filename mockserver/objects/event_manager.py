@@ -140,7 +140,8 @@ def placement(registry: Registry, entity: ManagedEntity) -> list[ManagedEntity]:
         if current.id in found:
             continue
         found[current.id] = current
-        for link in (current.read("runtime.host"), current.get("resourcePool"), current.get("parent")):
+        host = current.read("runtime.host") if current.vim_type == "VirtualMachine" else None
+        for link in (host, current.get("resourcePool"), current.get("parent")):
             linked = registry.find(link.value) if isinstance(link, MoRef) else None
             if isinstance(linked, ManagedEntity):
                 pending.append(linked)
@@ -214,7 +215,8 @@ class EventFilter:
         if not isinstance(entity, ManagedEntity):  # outside the inventory: only the root folder holds it
             return event.target.value == wanted or (wanted == ROOT_FOLDER.value and self.recursion == "all")
         if self.recursion == "children":  # the entity or what it sits in directly
-            links = (entity.get("parent"), entity.read("runtime.host"), entity.get("resourcePool"))
+            host = entity.read("runtime.host") if entity.vim_type == "VirtualMachine" else None
+            links = (entity.get("parent"), host, entity.get("resourcePool"))
             return wanted in {entity.id, *(link.value for link in links if isinstance(link, MoRef))}
         return wanted in {placed.id for placed in placement(registry, entity)}
 

@@ -269,14 +269,18 @@ def inventory_entity(entity_id: str) -> Response:
 
 def entity_json(entity: Entity) -> dict[str, Any]:
     """An entity as the admin API shows it; a VM with its power now (state, boot time, the task
-    running on it) and its recent tasks."""
+    running on it), its recent tasks, its uuids and its snapshots (tree order, the current one
+    marked)."""
     shown = inventory_json(entity)
     if entity.type == "VirtualMachine":
-        now = _backend().inventory.power(entity.id)
+        inventory = _backend().inventory
+        now = inventory.power(entity.id)
         shown["powerState"] = now.state
         shown["bootTime"] = _plain(now.boot_time)
         shown["runningTask"] = now.running
         shown["recentTask"] = list(now.recent)
+        shown.update(inventory.identity(entity.id))
+        shown["snapshots"] = [_plain(node) for node in inventory.snapshots(entity.id)]
     return shown
 
 

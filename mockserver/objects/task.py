@@ -159,7 +159,7 @@ class Task(ManagedObject):
             manager = self.state.find(TASK_MANAGER_ID)
             if isinstance(manager, TaskManager):
                 self.update(_seq=manager.next_seq())
-        self._schedule_next()
+        self._moved(self.runtime, self._now())  # a task that succeeds at once does its work at once
 
     def restored(self) -> None:
         self._schedule_next()

@@ -240,8 +240,15 @@ class VirtualMachine(ManagedEntity):
         current = self.state.find(str(self.get("_currentSnapshot", "")))
         if not isinstance(current, VirtualMachineSnapshot):
             raise fault_named("NotFound", f"{self.name} has no current snapshot to revert to")
-        args = {"suppressPowerOn": bool(suppressPowerOn)}
-        return start_task(ctx, self, "RevertToCurrentSnapshot_Task", target=current, args=args).ref
+        args = {"snapshot": current.id, "suppressPowerOn": bool(suppressPowerOn)}
+        return start_task(ctx, self, "RevertToCurrentSnapshot_Task", args=args).ref
+
+    @task_effect("RevertToCurrentSnapshot_Task")
+    def reverted_to_current(self, task: Task, args: Mapping[str, Any], at_us: int) -> None:
+        snapshot = self.state.find(str(args["snapshot"]))
+        if not isinstance(snapshot, VirtualMachineSnapshot):
+            raise fault_named("NotFound", f"The snapshot {args['snapshot']} of {self.name} was removed meanwhile")
+        self.revert_to(snapshot, suppress_power_on=bool(args.get("suppressPowerOn")), at_us=at_us)
 
     @vim_method("RemoveAllSnapshots_Task")
     def remove_all_snapshots(

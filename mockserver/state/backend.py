@@ -547,6 +547,33 @@ class Inventory:
         recent = tuple(ref.value for ref in vm.get("recentTask", ()))
         return VmPower(vm.id, vm.power_state, boot, running.id if running else None, recent)
 
+    def identity(self, vm_id: str) -> dict[str, str]:
+        """A VM's ``uuid`` and ``instanceUuid``."""
+        vm = self.vm(vm_id)
+        return {name: str(vm.read(f"config.{name}")) for name in ("uuid", "instanceUuid")}
+
+    def snapshots(self, vm_id: str) -> list[dict[str, Any]]:
+        """A VM's snapshots in tree order (depth first): id, name, path, power state, when taken,
+        and whether it is the current one."""
+        vm = self.vm(vm_id)
+        current = vm.get("_currentSnapshot")
+        found: list[dict[str, Any]] = []
+        pending = list(vm.root_snapshots())
+        while pending:
+            snapshot = pending.pop(0)
+            found.append(
+                {
+                    "id": snapshot.id,
+                    "name": snapshot.get("name"),
+                    "path": snapshot.path(),
+                    "state": snapshot.get("state"),
+                    "createTime": snapshot.get("createTime"),
+                    "current": snapshot.id == current,
+                }
+            )
+            pending[:0] = snapshot.children()
+        return found
+
     def set_power_state(self, vm_id: str, state: str) -> VmPower:
         """Set a VM's power state as if it had always been so (TaskInProgress while a task runs
         on it; a template stays poweredOff)."""

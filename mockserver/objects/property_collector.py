@@ -28,6 +28,7 @@ from vismock.faults import (
     InvalidCollectorVersion,
     ManagedObjectNotFound,
     RequestCanceled,
+    fault_named,
 )
 from vismock.mockserver.objects.base import Context, read_properties, vim_method
 from vismock.mockserver.objects.traversal import FilterSpec, targets
@@ -40,7 +41,14 @@ if TYPE_CHECKING:
     from vismock.mockserver.state.sessions import Session
 
 SERVICE_COLLECTOR = MoRef("PropertyCollector", "propertyCollector")
-PAGE_LIMIT = 1000  # objects a RetrievePropertiesEx answers at most (vCenter too pages: a token follows)
+# Objects a RetrievePropertiesEx answers at most when maxObjects asks for more or for no limit: its
+# "PropertyCollector policy may still limit the number of objects" (vCenter pages by 100 too); the
+# rest follows with ContinueRetrievePropertiesEx.
+PAGE_LIMIT = 100
+# Starting objects (objectSet entries) one call may name: the ceiling of one request's work while it
+# holds the state's lock (about 30 us each), answered with vim25's LimitExceeded beyond it. A client
+# with more reaches them through a view (a ContainerView or a ListView: one starting object).
+MAX_START_OBJECTS = 2000
 
 
 def session_ref(ctx: Context, vim_type: str) -> str:
@@ -268,10 +276,23 @@ Target = tuple[FilterSpec, MoRef, tuple[str, ...]]
 
 def targets_of(backend: Backend, specs: Sequence[FilterSpec]) -> list[Target]:
     """Every object *specs* reach that a PropertySpec applies to, with what to read of it (a
-    starting object that does not exist is ManagedObjectNotFound, a bad path InvalidProperty)."""
+    starting object that does not exist is ManagedObjectNotFound, a bad path InvalidProperty,
+    more starting objects than :data:`MAX_START_OBJECTS` LimitExceeded)."""
+    check_size(specs)
     for spec in specs:
         spec.check(backend)
     return [(spec, ref, paths) for spec in specs for ref, paths in targets(backend, spec)]
+
+
+def check_size(specs: Sequence[FilterSpec]) -> None:
+    named = sum(len(spec.objects) for spec in specs)
+    if named > MAX_START_OBJECTS:
+        raise fault_named(
+            "LimitExceeded",
+            f"The call names {named} objects; vismock reads at most {MAX_START_OBJECTS} a call"
+            " (name a ContainerView or a ListView of them instead)",
+            (("limit", str(MAX_START_OBJECTS)), ("property", "specSet.objectSet")),
+        )
 
 
 def read_targets(ctx: Context, found: Sequence[Target]) -> list[Data]:

@@ -247,7 +247,9 @@ class VirtualMachine(ManagedEntity):
     def reverted_to_current(self, task: Task, args: Mapping[str, Any], at_us: int) -> None:
         snapshot = self.state.find(str(args["snapshot"]))
         if not isinstance(snapshot, VirtualMachineSnapshot):
-            raise fault_named("NotFound", f"The snapshot {args['snapshot']} of {self.name} was removed meanwhile")
+            raise fault_named(
+                "NotFound", f"The snapshot {args['snapshot']} of {self.name} was removed meanwhile"
+            )
         self.revert_to(snapshot, suppress_power_on=bool(args.get("suppressPowerOn")), at_us=at_us)
 
     @vim_method("RemoveAllSnapshots_Task")

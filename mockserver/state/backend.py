@@ -371,18 +371,22 @@ class Backend:
             return found
 
     def _unstored(self, ref: MoRef) -> ManagedObject | None:
+        found: ManagedObject | None = None
         if ref.type == "Task" and self.dynamic:
-            info = taskinfo.to_vim25(dynamic_tasks.dynamic_task_info(ref.value))
-            return GeneratedTask(ref.value, {"info": info})
+            found = GeneratedTask(ref.value)  # its info made when read: finding it costs nothing
+        else:
+            found = self._named_by_a_task(ref)
+        if found is not None:
+            object.__setattr__(found, "registry", self.registry)  # reads the state; is not in it
+        return found
+
+    def _named_by_a_task(self, ref: MoRef) -> ManagedObject | None:
         for task in self.registry.all(Task):
             spec = task.spec
-            if (
-                spec.entity_id == ref.value
-                and spec.entity_type is not None
-                and is_a(spec.entity_type, ref.type)
-            ):
-                cls = KINDS.get(spec.entity_type, ManagedEntity)
-                return cls(ref.value, {"name": spec.entity_name or ref.value})
+            if spec.entity_id == ref.value and spec.entity_type and is_a(spec.entity_type, ref.type):
+                return KINDS.get(spec.entity_type, ManagedEntity)(
+                    ref.value, {"name": spec.entity_name or ref.value}
+                )
         return None
 
     def pending_waits(self) -> set[str]:
@@ -407,10 +411,22 @@ class Backend:
 
 
 class GeneratedTask(Task):
-    """A task of dynamic mode: its generated ``info`` only (read-only: CancelTask finds no task)."""
+    """A task of dynamic mode: its generated ``info`` only, made when it is first read (finding a
+    task costs nothing; read-only: CancelTask finds no task)."""
+
+    @property
+    def info(self) -> Data:
+        made: Data | None = getattr(self, "_made", None)
+        if made is None:
+            made = taskinfo.to_vim25(dynamic_tasks.dynamic_task_info(self.id))
+            object.__setattr__(self, "_made", made)
+        return made
 
     def read_info(self, *, poll: bool) -> Data:
         return self.info
+
+    def client_read(self, *, poll: bool, session: Any = None) -> Mapping[str, Any]:
+        return {"info": self.info}
 
     def cancel(self, ctx: object = None) -> None:
         raise TaskNotFound(self.id)

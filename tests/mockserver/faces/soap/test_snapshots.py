@@ -33,7 +33,9 @@ def test_create_snapshot_answers_a_snapshot_the_tree_shows(vm: Any) -> None:
     assert vm.snapshot is None and list(vm.rootSnapshot) == []  # unset while the VM has none
     first = done(vm.CreateSnapshot_Task(name="base", description="before", memory=False, quiesce=False))
     assert isinstance(first, vim.vm.Snapshot)
-    second = done(vm.CreateSnapshotEx_Task(name="patched", memory=True, quiesceSpec=vim.vm.GuestQuiesceSpec()))
+    second = done(
+        vm.CreateSnapshotEx_Task(name="patched", memory=True, quiesceSpec=vim.vm.GuestQuiesceSpec())
+    )
     tree = vm.snapshot
     assert tree.currentSnapshot == second
     (root,) = tree.rootSnapshotList
@@ -121,13 +123,19 @@ def test_wait_for_updates_sees_the_snapshot_tree_change(si: Any, vm: Any) -> Non
     collector = si.content.propertyCollector
     spec = vmodl.query.PropertyCollector.FilterSpec(
         objectSet=[vmodl.query.PropertyCollector.ObjectSpec(obj=vm)],
-        propSet=[vmodl.query.PropertyCollector.PropertySpec(type=vim.VirtualMachine, pathSet=["snapshot", "rootSnapshot"])],
+        propSet=[
+            vmodl.query.PropertyCollector.PropertySpec(
+                type=vim.VirtualMachine, pathSet=["snapshot", "rootSnapshot"]
+            )
+        ],
     )
     property_filter = collector.CreateFilter(spec, partialUpdates=False)
     try:
         first = collector.WaitForUpdatesEx("", vmodl.query.PropertyCollector.WaitOptions(maxWaitSeconds=0))
         done(vm.CreateSnapshot_Task(name="s1", memory=False, quiesce=False))
-        update = collector.WaitForUpdatesEx(first.version, vmodl.query.PropertyCollector.WaitOptions(maxWaitSeconds=5))
+        update = collector.WaitForUpdatesEx(
+            first.version, vmodl.query.PropertyCollector.WaitOptions(maxWaitSeconds=5)
+        )
         (change_set,) = [obj.changeSet for f in update.filterSet for obj in f.objectSet]
         changed = {change.name: change.val for change in change_set}
         assert changed["snapshot"].rootSnapshotList[0].name == "s1"

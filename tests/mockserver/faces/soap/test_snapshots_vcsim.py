@@ -61,13 +61,21 @@ def the_script(si: Any, path: str) -> Seen:
     step(seen, "create", lambda: waited(create))
     base = create.info.result
     seen.append(("create result", type(base).__name__))
-    seen.append(("create task", (method_name(create.info), create.info.descriptionId, create.info.entity == vm)))
+    seen.append(
+        ("create task", (method_name(create.info), create.info.descriptionId, create.info.entity == vm))
+    )
     second = vm.CreateSnapshot_Task(name="on", memory=True, quiesce=False)
     step(seen, "create with memory", lambda: waited(second))
     on = second.info.result
     tree = vm.snapshot
     seen.append(
-        ("tree", [(n.name, n.state, [(c.name, c.state) for c in n.childSnapshotList]) for n in tree.rootSnapshotList])
+        (
+            "tree",
+            [
+                (n.name, n.state, [(c.name, c.state) for c in n.childSnapshotList])
+                for n in tree.rootSnapshotList
+            ],
+        )
     )
     seen.append(("current is the newest", tree.currentSnapshot == on))
     seen.append(("childSnapshot", [child == on for child in base.childSnapshot]))
@@ -81,7 +89,9 @@ def the_script(si: Any, path: str) -> Seen:
     seen.append(("after revert to current", vm.runtime.powerState))
     step(seen, "rename", lambda: base.RenameSnapshot(name="renamed") or vm.snapshot.rootSnapshotList[0].name)
     step(seen, "remove one", lambda: waited(on.RemoveSnapshot_Task(removeChildren=False)))
-    seen.append(("tree after remove", [(n.name, len(n.childSnapshotList)) for n in vm.snapshot.rootSnapshotList]))
+    seen.append(
+        ("tree after remove", [(n.name, len(n.childSnapshotList)) for n in vm.snapshot.rootSnapshotList])
+    )
     step(seen, "remove all", lambda: waited(vm.RemoveAllSnapshots_Task()))
     seen.append(("rootSnapshot after", len(vm.rootSnapshot)))
     step(seen, "revert to current without one", lambda: waited(vm.RevertToCurrentSnapshot_Task()))
@@ -110,7 +120,9 @@ def _clone_and_destroy(vm: Any) -> Seen:
             ),
         )
     )
-    step(seen, "clone to a taken name", lambda: waited(vm.CloneVM_Task(folder=folder, name=vm.name, spec=spec)))
+    step(
+        seen, "clone to a taken name", lambda: waited(vm.CloneVM_Task(folder=folder, name=vm.name, spec=spec))
+    )
     step(seen, "destroy powered on", lambda: waited(clone.Destroy_Task()))
     if any(child == clone for child in folder.childEntity):
         WaitForTask(clone.PowerOffVM_Task())

@@ -60,9 +60,13 @@ def test_a_retrieve_of_many_unknown_ids_is_bounded(ids: int, max_objects: int | 
     with served("--dynamic", "--quiet", "--tasks", str(INSTANT)) as server:
         cookie = {"Cookie": f"{SESSION_COOKIE}={_login(server)}"}
         worker = server.call("GET", "/_vismock/health")["pid"]
-        poll = call_xml("RetrievePropertiesEx", "PropertyCollector", "propertyCollector",
-                        '<specSet><propSet><type>Task</type><pathSet>info.state</pathSet></propSet>'
-                        '<objectSet><obj type="Task">task-polled</obj></objectSet></specSet><options/>')  # fmt: skip
+        poll = call_xml(
+            "RetrievePropertiesEx",
+            "PropertyCollector",
+            "propertyCollector",
+            "<specSet><propSet><type>Task</type><pathSet>info.state</pathSet></propSet>"
+            '<objectSet><obj type="Task">task-polled</obj></objectSet></specSet><options/>',
+        )
         body = _retrieve_many(ids, max_objects)
         assert len(body) < 1024 * 1024  # under the body cap, as in the reproduction
         for _ in range(3):  # a client polling already, as the reproduction's were
@@ -134,10 +138,13 @@ def test_logging_in_past_the_cap_ends_only_the_users_own_sessions() -> None:
     with served(*accounts, "--quiet", environment={"VISMOCK_SESSION_CAP": "5"}) as server:
         bob = _login(server, "bob", "b-secret")
         alice = [_login(server, "alice", "a-secret") for _ in range(50)]
-        current = call_xml("RetrieveProperties", "PropertyCollector", "propertyCollector",
-                           '<specSet><propSet><type>SessionManager</type><pathSet>currentSession</pathSet>'
-                           '</propSet><objectSet><obj type="SessionManager">SessionManager</obj></objectSet>'
-                           "</specSet>")  # fmt: skip
+        current = call_xml(
+            "RetrieveProperties",
+            "PropertyCollector",
+            "propertyCollector",
+            "<specSet><propSet><type>SessionManager</type><pathSet>currentSession</pathSet></propSet>"
+            '<objectSet><obj type="SessionManager">SessionManager</obj></objectSet></specSet>',
+        )
 
         def user_of(key: str) -> bytes:
             _status, body, _headers = server.request(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from vismock.mockserver.objects import (  # noqa: F401  (each module registers its type)
     compute_resource,
+    custom_fields,
     datacenter,
     datastore,
     folder,
@@ -19,6 +20,7 @@ from vismock.mockserver.objects import (  # noqa: F401  (each module registers i
     virtual_machine,
     virtual_machine_snapshot,
 )
+from vismock.mockserver.objects.custom_fields import CustomFieldsManager
 from vismock.mockserver.objects.event_manager import EventManager
 from vismock.mockserver.objects.property_collector import PropertyCollector
 from vismock.mockserver.objects.search_index import SearchIndex
@@ -38,4 +40,5 @@ def service_objects() -> list[ManagedObject]:
         ViewManager(),
         EventManager(),
         SearchIndex(),
+        CustomFieldsManager(),
     ]

@@ -12,8 +12,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from vismock.mockserver.objects import vm_shape
+from vismock.mockserver.objects.host_system import host_hardware
 from vismock.mockserver.objects.managed_entity import ManagedEntity
-from vismock.mockserver.objects.virtual_machine import identity_of
 from vismock.mockserver.state.models import Entity
 from vismock.mockserver.state.registry import KINDS
 from vismock.mockserver.vim25.values import Data, MoRef
@@ -22,17 +23,18 @@ from vismock.mockserver.vim25.values import Data, MoRef
 def objects_of(entities: Sequence[Entity]) -> list[ManagedEntity]:
     """The managed objects of a scenario's inventory, in its order."""
     types = {entity.id: entity.type for entity in entities}
-    return [_object(entity, types) for entity in entities]
+    names = {entity.id: entity.name for entity in entities}
+    return [_object(entity, types, names) for entity in entities]
 
 
-def _object(entity: Entity, types: Mapping[str, str]) -> ManagedEntity:
+def _object(entity: Entity, types: Mapping[str, str], names: Mapping[str, str]) -> ManagedEntity:
     cls = KINDS.get(entity.type)
     if cls is None or not issubclass(cls, ManagedEntity):
         raise ValueError(f"{entity.id}: vismock has no managed entity type {entity.type!r}")
     props: dict[str, Any] = {"name": entity.name}
     if entity.parent is not None:
         props["parent"] = MoRef(types.get(entity.parent, "ManagedEntity"), entity.parent)
-    props.update(_vim25_props(entity, types))
+    props.update(_vim25_props(entity, types, names))
     return cls(entity.id, props)
 
 
@@ -44,7 +46,7 @@ def _ref(object_id: Any, types: Mapping[str, str], default: str) -> MoRef | None
     return None if object_id is None else MoRef(types.get(str(object_id), default), str(object_id))
 
 
-def _vim25_props(entity: Entity, types: Mapping[str, str]) -> dict[str, Any]:
+def _vim25_props(entity: Entity, types: Mapping[str, str], names: Mapping[str, str]) -> dict[str, Any]:
     props = entity.props
     if entity.type == "Folder":
         return {"childType": tuple(props.get("childType", ()))}
@@ -55,45 +57,56 @@ def _vim25_props(entity: Entity, types: Mapping[str, str]) -> dict[str, Any]:
             "host": _refs(props.get("host"), types, "HostSystem"),
             "resourcePool": _ref(props.get("resourcePool"), types, "ResourcePool"),
         }
+    if entity.type == "Datastore":
+        return {"_capacity": props["capacity_gb"] * 1024**3 if "capacity_gb" in props else None}
     if entity.type == "HostSystem":
+        sizes = {key: props[key] for key in ("cpu_cores", "memory_gb") if key in props}
         return {
+            "hardware": host_hardware(entity.id, **sizes),
             "runtime": Data(
                 "HostRuntimeInfo",
                 connectionState=props.get("connectionState", "connected"),
                 powerState=props.get("powerState", "poweredOn"),
                 inMaintenanceMode=False,
-            )
+            ),
         }
     if entity.type == "VirtualMachine":
-        return _vm_props(entity, types)
+        return _vm_props(entity, types, names)
     return {}
 
 
-def _vm_props(entity: Entity, types: Mapping[str, str]) -> dict[str, Any]:
+def _vm_props(entity: Entity, types: Mapping[str, str], names: Mapping[str, str]) -> dict[str, Any]:
+    """A VM as vCenter shapes it, from the scenario's few words (vm_shape fills in the rest)."""
     props = entity.props
+    datastores = _refs(props.get("datastore"), types, "Datastore")
+    nic_ids = props.get("nics", props.get("network", ()))
+    nics = [vm_shape.Nic(ref, names.get(ref.value, ref.value)) for ref in _refs(nic_ids, types, "Network")]
+    config = vm_shape.vm_config(
+        entity.id,
+        entity.name,
+        vm_shape.declaration_of(props),
+        datastore=datastores[0] if datastores else None,
+        datastore_name=names.get(datastores[0].value) if datastores else None,
+        nics=nics,
+    )
+    guest = vm_shape.guest_facts(config, ip=props.get("ip"), host_name=props.get("hostname"))
     return {
         "runtime": Data(
             "VirtualMachineRuntimeInfo",
             host=_ref(props.get("host"), types, "HostSystem"),
             connectionState="connected",
             powerState=props.get("powerState", "poweredOn"),
+            faultToleranceState="notConfigured",
             toolsInstallerMounted=False,
             numMksConnections=0,
+            recordReplayState="inactive",
+            onlineStandby=False,
+            consolidationNeeded=False,
         ),
-        "config": Data(
-            "VirtualMachineConfigInfo",
-            name=entity.name,
-            template=bool(props.get("template")),
-            **identity_of(entity.id),
-        ),
-        "guest": Data(
-            "GuestInfo",
-            toolsStatus="toolsNotInstalled",
-            toolsRunningStatus="guestToolsNotRunning",
-            guestState="notRunning",
-        ),
+        "config": config,
+        "_guest": guest,
         "resourcePool": _ref(props.get("resourcePool"), types, "ResourcePool"),
-        "datastore": _refs(props.get("datastore"), types, "Datastore"),
+        "datastore": datastores,
         "network": _refs(props.get("network"), types, "Network"),
     }
 
@@ -126,8 +139,30 @@ def entity_of(obj: ManagedEntity) -> Entity:
             "resourcePool": _id(obj.get("resourcePool")),
             "datastore": tuple(ref.value for ref in obj.get("datastore", ())),
             "network": tuple(ref.value for ref in obj.get("network", ())),
+            **_declared_vm(obj),
         }
     return Entity(obj.id, obj.vim_type, obj.name, obj.parent_id, tuple(sorted(props.items())))
+
+
+def _declared_vm(obj: ManagedEntity) -> dict[str, Any]:
+    """A VM's hardware and guest in the scenario's words, as they are now."""
+    config = obj.get("config")
+    nics = vm_shape.devices_of(config, "VirtualEthernetCard")
+    guest = obj.get("_guest")
+    found = {
+        "cpu": obj.read("config.hardware.numCPU"),
+        "cores_per_socket": obj.read("config.hardware.numCoresPerSocket"),
+        "memory_mb": obj.read("config.hardware.memoryMB"),
+        "disks_gb": tuple(
+            int(disk.capacityInKB) // 1024**2 for disk in vm_shape.devices_of(config, "VirtualDisk")
+        ),
+        "nics": tuple(nic.backing.network.value for nic in nics if nic.backing.network is not None),
+        "guest_os": obj.read("config.guestId"),
+        "ip": guest.ipAddress if guest is not None else None,
+        "hostname": guest.hostName if guest is not None else None,
+        "annotation": obj.read("config.annotation") or None,
+    }
+    return {key: value for key, value in found.items() if value is not None}
 
 
 def _id(ref: MoRef | None) -> str | None:

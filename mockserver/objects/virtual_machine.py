@@ -24,6 +24,7 @@ from typing import Any
 
 from vismock import power
 from vismock.faults import InvalidPowerState, NotSupported, VimFault, fault_named
+from vismock.mockserver.objects import vm_shape
 from vismock.mockserver.objects.base import Context, task_effect, vim_method
 from vismock.mockserver.objects.managed_entity import ManagedEntity
 from vismock.mockserver.objects.task import Task, start_task
@@ -53,31 +54,46 @@ class VirtualMachine(ManagedEntity):
     def template(self) -> bool:
         return bool(self.read("config.template"))
 
+    # -- what is derived from its configuration and state (vm_shape: one source for each fact)
+
     @derived
     def summary(self) -> Data:
-        runtime = self.get("runtime")
-        guest = self.get("guest")
-        return Data(
-            "VirtualMachineSummary",
-            vm=self.ref,
-            runtime=runtime,
-            guest=Data(
-                "VirtualMachineGuestSummary",
-                toolsStatus=guest.toolsStatus if guest is not None else None,
-                toolsRunningStatus=guest.toolsRunningStatus if guest is not None else None,
-            ),
-            config=Data(
-                "VirtualMachineConfigSummary",
-                name=self.name,
-                template=self.template,
-                vmPathName=self.vm_path_name(),
-            ),
-            quickStats=Data(
-                "VirtualMachineQuickStats",
-                guestHeartbeatStatus="green" if self.power_state == power.POWERED_ON else "gray",
-            ),
-            overallStatus="green",
+        return vm_shape.summary(
+            self.ref,
+            self.get("config"),
+            self.get("runtime"),
+            self.read("guest"),
+            self.read("storage"),
+            tuple(self.get("customValue", ())),
         )
+
+    @derived
+    def guest(self) -> Data:
+        """What the guest reports (the mock's own ``_guest``) while it runs; no IP while it does not."""
+        return vm_shape.guest(self.get("_guest"), self.power_state)
+
+    @derived
+    def guestHeartbeatStatus(self) -> str:
+        return "green" if self.power_state == power.POWERED_ON else "gray"
+
+    @derived
+    def layout(self) -> Data | None:
+        numbered = [(snapshot.ref, int(snapshot.get("id", 0))) for snapshot in self.snapshots()]
+        return vm_shape.layout(self.get("config"), numbered)
+
+    @derived
+    def layoutEx(self) -> Data | None:
+        return vm_shape.layout_ex(self.get("config"), powered_on=self.power_state == power.POWERED_ON)
+
+    @derived
+    def storage(self) -> Data | None:
+        stores = self.get("datastore") or ()
+        on = self.power_state == power.POWERED_ON
+        return vm_shape.storage(self.get("config"), stores[0] if stores else None, powered_on=on)
+
+    @derived
+    def capability(self) -> Data:
+        return vm_shape.CAPABILITY
 
     @derived
     def parentVApp(self) -> MoRef | None:
@@ -310,7 +326,7 @@ class VirtualMachine(ManagedEntity):
             "parent": args["folder"],
             "runtime": runtime,
             "config": config,
-            "guest": self.get("guest"),
+            "_guest": vm_shape.guest_facts(config) if self.get("_guest") is not None else None,
             "resourcePool": location.pool or self.get("resourcePool"),
             "datastore": (location.datastore,) if location.datastore else self.get("datastore"),
             "network": self.get("network"),

@@ -5,10 +5,8 @@ VMs' files take (their ``storage``), so a clone or a destroy shows there at once
 
 from __future__ import annotations
 
-import uuid
-
 from vismock.mockserver.objects.managed_entity import ManagedEntity
-from vismock.mockserver.objects.vm_shape import NEVER_MODIFIED, UUID_NAMESPACE
+from vismock.mockserver.objects.vm_shape import NEVER_MODIFIED, datastore_url, volume_path
 from vismock.mockserver.state.registry import derived
 from vismock.mockserver.vim25.values import Data, MoRef
 
@@ -63,10 +61,10 @@ class Datastore(ManagedEntity):
         return max(0, self.capacity() - used)
 
     def volume_path(self) -> str:
-        return f"/vmfs/volumes/{uuid.uuid5(UUID_NAMESPACE, f'{self.id}/volume').hex[:24]}"
+        return volume_path(self.id)
 
     def url(self) -> str:
-        return f"ds://{self.volume_path()}/"
+        return datastore_url(self.id)
 
     @derived
     def summary(self) -> Data:

@@ -105,6 +105,16 @@ def guest_names(guest_id: str) -> tuple[str, str]:
     return guest_id, family
 
 
+def datastore_url(datastore_id: str) -> str:
+    """A datastore's URL, ``ds:///vmfs/volumes/<its volume's uuid>/`` (derived from its id)."""
+    return f"ds://{volume_path(datastore_id)}/"
+
+
+def volume_path(datastore_id: str) -> str:
+    """Where the datastore's volume is mounted on its hosts: ``/vmfs/volumes/<uuid>``."""
+    return f"/vmfs/volumes/{uuid.uuid5(UUID_NAMESPACE, f'{datastore_id}/volume').hex[:24]}"
+
+
 def vm_directory(datastore_name: str, vm_name: str) -> str:
     """The folder of a VM's files: ``[datastore1] win1``."""
     return f"[{datastore_name}] {vm_name}"
@@ -184,6 +194,15 @@ def vm_config(
         cpuAllocation=_allocation(),
         memoryAllocation=_allocation(),
         extraConfig=(),
+        datastoreUrl=None
+        if datastore is None
+        else (
+            Data(
+                "VirtualMachineConfigInfoDatastoreUrlPair",
+                name=store_name,
+                url=datastore_url(datastore.value),
+            ),
+        ),
         firmware="bios" if not declared.guest_id.startswith("win") else "efi",
         **identity_of(vm_id),
     )
@@ -473,6 +492,7 @@ def guest_facts(config: Data | None, *, ip: str | None = None, host_name: str | 
             macAddress=nic.macAddress,
             connected=True,
             deviceConfigId=nic.key,
+            ipConfig=_ip_config(ip) if ip and index == 0 else None,
         )
         for index, nic in enumerate(nics)
     )
@@ -498,6 +518,13 @@ def guest_facts(config: Data | None, *, ip: str | None = None, host_name: str | 
     )
 
 
+def _ip_config(ip: str) -> Data:
+    """The guest's address as its NIC reports it: a /24 (a /64 for IPv6), in use."""
+    prefix = 64 if ":" in ip else 24
+    address = Data("NetIpConfigInfoIpAddress", ipAddress=ip, prefixLength=prefix, state="preferred")
+    return Data("NetIpConfigInfo", ipAddress=(address,))
+
+
 def guest(facts: Data | None, power_state: str) -> Data:
     """GuestInfo as a client reads it: the guest's facts while the VM runs; while it does not, its
     tools are not running and it reports no host name, IP or addresses (as vCenter shows it)."""
@@ -515,7 +542,7 @@ def guest(facts: Data | None, power_state: str) -> Data:
         toolsRunningStatus="guestToolsNotRunning",
         hostName=None,
         ipAddress=None,
-        net=tuple(nic.replace(ipAddress=None, connected=False) for nic in facts.net or ()),
+        net=tuple(nic.replace(ipAddress=None, ipConfig=None, connected=False) for nic in facts.net or ()),
         guestState="notRunning",
         guestOperationsReady=False,
         interactiveGuestOperationsReady=False,

@@ -312,8 +312,16 @@ class VirtualMachine(ManagedEntity):
             source = registry.get(spec.snapshot, VirtualMachineSnapshot).get("config") or source
         new_id = registry.backend.ids.new("vm-")
         template = bool(spec.template)
-        config = (source or Data("VirtualMachineConfigInfo")).replace(
-            name=args["name"], template=template, **identity_of(new_id)
+        datastore = location.datastore or next(iter(self.get("datastore") or ()), None)
+        store = registry.find(datastore.value) if datastore is not None else None
+        config = vm_shape.cloned_config(
+            source
+            or Data("VirtualMachineConfigInfo", hardware=Data("VirtualHardware", numCPU=1, memoryMB=1)),
+            new_id,
+            args["name"],
+            template=template,
+            datastore=datastore,
+            datastore_name=store.name if isinstance(store, ManagedEntity) else None,
         )
         on = bool(spec.powerOn) and not template
         runtime = self.get("runtime").replace(

@@ -362,7 +362,18 @@ def cloned_config(
         logDirectory=directory,
     )
     hardware = source.hardware.replace(device=tuple(devices))
-    return source.replace(name=name, template=template, files=files, hardware=hardware, **identity_of(vm_id))
+    urls = source.datastoreUrl
+    if datastore is not None:
+        urls = (
+            Data(
+                "VirtualMachineConfigInfoDatastoreUrlPair",
+                name=store_name,
+                url=datastore_url(datastore.value),
+            ),
+        )
+    return source.replace(
+        name=name, template=template, files=files, hardware=hardware, datastoreUrl=urls, **identity_of(vm_id)
+    )
 
 
 def _is_nic(device: Data) -> bool:

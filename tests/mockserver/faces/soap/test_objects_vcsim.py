@@ -30,7 +30,9 @@ OBJECTS = {
         "name config summary guest runtime layout layoutEx storage datastore network resourcePool parent"
         " capability availableField"
     ),
-    "DC0/host/DC0_H0/DC0_H0": "name summary hardware.systemInfo hardware.cpuInfo hardware.memorySize runtime vm",
+    "DC0/host/DC0_H0/DC0_H0": (
+        "name summary hardware.systemInfo hardware.cpuInfo hardware.memorySize runtime vm"
+    ),
     "DC0/host/DC0_C0": "name summary host resourcePool datastore network",
     "DC0/host/DC0_C0/Resources": "name summary runtime config owner vm",
     "DC0/datastore/LocalDS_0": "name summary info host vm capability",

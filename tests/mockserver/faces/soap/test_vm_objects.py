@@ -126,7 +126,9 @@ def test_hosts_datastores_and_clusters_add_up(si: Any) -> None:
 def test_a_clone_gets_its_own_identity_and_files(si: Any, live: LiveServer) -> None:
     live.backend.operations.set_behaviours({"default": INSTANT})
     source = vim.VirtualMachine(WIN1, si._stub)
-    task = source.CloneVM_Task(folder=source.parent, name="win1-copy", spec=vim.vm.CloneSpec(location=vim.vm.RelocateSpec()))
+    task = source.CloneVM_Task(
+        folder=source.parent, name="win1-copy", spec=vim.vm.CloneSpec(location=vim.vm.RelocateSpec())
+    )
     WaitForTask(task)
     clone = task.info.result
     assert clone.config.uuid != source.config.uuid

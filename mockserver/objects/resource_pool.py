@@ -5,19 +5,13 @@ from __future__ import annotations
 
 from vismock import power
 from vismock.mockserver.objects.managed_entity import ManagedEntity
+from vismock.mockserver.objects.vm_shape import unlimited
 from vismock.mockserver.state.registry import derived
 from vismock.mockserver.vim25.values import Data, MoRef
 
 
 def _allocation() -> Data:
-    return Data(
-        "ResourceAllocationInfo",
-        reservation=0,
-        expandableReservation=True,
-        limit=-1,
-        shares=Data("SharesInfo", shares=4000, level="normal"),
-        overheadLimit=-1,
-    )
+    return unlimited(shares=4000, expandable=True, overhead_limit=-1)
 
 
 class ResourcePool(ManagedEntity):

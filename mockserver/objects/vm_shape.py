@@ -191,8 +191,8 @@ def vm_config(
             memoryMB=declared.memory_mb,
             device=devices,
         ),
-        cpuAllocation=_allocation(),
-        memoryAllocation=_allocation(),
+        cpuAllocation=unlimited(),
+        memoryAllocation=unlimited(),
         extraConfig=(),
         datastoreUrl=None
         if datastore is None
@@ -321,13 +321,15 @@ def _nic(vm_id: str, index: int, nic: Nic) -> Data:
     )
 
 
-def _allocation() -> Data:
+def unlimited(*, shares: int = 1000, expandable: bool = False, overhead_limit: int | None = None) -> Data:
+    """A ResourceAllocationInfo with nothing reserved and no limit (a VM's, a pool's), at *shares*."""
     return Data(
         "ResourceAllocationInfo",
         reservation=0,
-        expandableReservation=False,
+        expandableReservation=expandable,
         limit=-1,
-        shares=Data("SharesInfo", shares=1000, level="normal"),
+        shares=Data("SharesInfo", shares=shares, level="normal"),
+        overheadLimit=overhead_limit,
     )
 
 

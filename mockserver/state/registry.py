@@ -337,7 +337,7 @@ class Registry:
             raise ValueError(f"{obj!r}: the id {obj.id!r} is taken")
         object.__setattr__(obj, "registry", self)
         self._objects[obj.id] = obj
-        tx.undo.append(lambda: self._objects.pop(obj.id, None))
+        tx.undo.append(lambda: self._forget(obj.id))
         self._changed_object(tx, obj)
         obj.added()
         return obj
@@ -433,6 +433,9 @@ class Registry:
             self._changed.notify_all()
 
     # -- internals
+
+    def _forget(self, object_id: str) -> None:
+        self._objects.pop(object_id, None)
 
     def _settle_for_reader(self) -> None:
         if self._owner != threading.get_ident():

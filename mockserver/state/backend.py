@@ -353,6 +353,9 @@ class Backend:
         found = type(obj).methods.get(method) or EVERY_OBJECT.get(method)
         if found is None:
             raise MethodNotFound(method)
+        if obj.registry is None and method not in EVERY_OBJECT:
+            # Not stored (a generated task, an entity only a task names): it can be read, not acted on.
+            raise ManagedObjectNotFound(obj.vim_type, obj.id)
         return obj, found
 
     # -- finding what a call names
@@ -407,13 +410,11 @@ class Backend:
 
 
 class GeneratedTask(Task):
-    """A task of dynamic mode: its generated ``info`` only (read-only: CancelTask finds no task)."""
+    """A task of dynamic mode: its generated ``info`` only (read-only: :meth:`Backend.invoke` finds no
+    object to act on, so CancelTask answers ManagedObjectNotFound)."""
 
     def read_info(self, *, poll: bool) -> Data:
         return self.info
-
-    def cancel(self, ctx: object = None) -> None:
-        raise TaskNotFound(self.id)
 
 
 @dataclass(frozen=True, slots=True)
@@ -442,8 +443,8 @@ class Tasks:
         return found
 
     def specs(self) -> list[TaskSpec]:
-        """Every task's definition, in the order they were added."""
-        return [task.spec for task in self._registry.all(Task)]
+        """Every task's definition, in the order they were added (a replaced task in its place)."""
+        return [task.spec for task in sorted(self._registry.all(Task), key=lambda task: task.seq)]
 
     def get(self, task_id: str) -> TaskSpec:
         return self.task(task_id).spec

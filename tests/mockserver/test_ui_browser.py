@@ -426,7 +426,7 @@ def test_the_inventory_panel_shows_the_scenarios_vms_and_follows_their_power(
             "1 suspended",
         ]
         assert page.locator('[data-testid="task-task-8001"] .entity-power').inner_text() == "powered on"
-        services_of(app).backend.inventory.update("vm-81", powerState="poweredOff")
+        services_of(app).backend.inventory.set_power_state("vm-81", "poweredOff")
         page.wait_for_selector('[data-testid="entity-vm-81"] [data-power="poweredOff"]', timeout=WAIT_MS)
         page.wait_for_selector(
             '[data-testid="task-task-8001"] .entity-power [data-power="poweredOff"]', timeout=WAIT_MS

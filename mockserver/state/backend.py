@@ -213,10 +213,12 @@ class Backend:
             ),
         }
         scenario = self.scenario
+        fresh = scenario.digest("tasks") is None
         changed = [section for section in SECTIONS if scenario.digest(section) != digests[section]]
+        if not tasks and not fresh:  # an empty tasks list keeps the running tasks (docs/operations.md)
+            changed = [section for section in changed if section != "tasks"]
         if not changed:
             return False
-        fresh = scenario.digest("tasks") is None
         with self.registry.transaction():
             if "inventory" in changed:
                 scenario.update(inventory=tuple(inventory))
@@ -226,15 +228,19 @@ class Backend:
                 self._serve_file_tasks(tasks)
             if "operations" in changed:
                 self.operations.load(operations, overrides)
-            scenario.update({f"digest_{section}": digests[section] for section in SECTIONS})
-        self.load_notice = None if fresh else self._notice(changed)
+            scenario.update({f"digest_{section}": digests[section] for section in changed})
+        self.load_notice = None if fresh else self._notice(changed, len(tasks), len(inventory))
         return True
 
-    def _notice(self, changed: list[str]) -> str:
+    def _notice(self, changed: list[str], tasks: int, entities: int) -> str:
+        """``FILE held another task set; serving the 2 task(s) given now (...)``: what was replaced."""
         where = self.path if self.path is not None else "the state"
+        held = {"tasks": "task set", "inventory": "inventory", "operations": "operations"}
+        given = {"tasks": f"{tasks} task(s)", "inventory": f"{entities} inventory entities"}
+        given["operations"] = "operations"
         return (
-            f"{where} held another {' and '.join(changed)}: serving the one(s) given now"
-            " (the rest of the state is kept)"
+            f"{where} held another {' and '.join(held[s] for s in changed)};"
+            f" serving the {' and '.join(given[s] for s in changed)} given now (the rest of the state is kept)"
         )
 
     def _serve_inventory(self, entities: Sequence[Entity]) -> None:
@@ -353,9 +359,8 @@ class Backend:
         found = type(obj).methods.get(method) or EVERY_OBJECT.get(method)
         if found is None:
             raise MethodNotFound(method)
-        if obj.registry is None and method not in EVERY_OBJECT:
-            # Not stored (a generated task, an entity only a task names): it can be read, not acted on.
-            raise ManagedObjectNotFound(obj.vim_type, obj.id)
+        if self.registry.find(obj.id) is not obj and method not in EVERY_OBJECT:
+            raise ManagedObjectNotFound(obj.vim_type, obj.id)  # a stand-in (_unstored) is only read
         return obj, found
 
     # -- finding what a call names
@@ -404,14 +409,13 @@ class Backend:
         return self._generation
 
     def close(self) -> None:
-        self.journal.flush()
+        self.journal.close()
         if self.store is not None:
             self.store.close()
 
 
 class GeneratedTask(Task):
-    """A task of dynamic mode: its generated ``info`` only (read-only: :meth:`Backend.invoke` finds no
-    object to act on, so CancelTask answers ManagedObjectNotFound)."""
+    """A task of dynamic mode: its generated ``info`` only (read-only: CancelTask finds no task)."""
 
     def read_info(self, *, poll: bool) -> Data:
         return self.info

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import tomllib
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -13,8 +12,7 @@ from flask.testing import FlaskClient
 import vismock.codec as codec
 from tests.support import DATA
 from vismock.mockserver.app import create_app
-from vismock.mockserver.services import services_of
-from vismock.mockserver.state import Backend, JournalEntry
+from vismock.mockserver.state import Backend
 
 BAD_CASES = tomllib.loads((DATA / "web" / "admin-bad-requests.toml").read_text())["case"]
 SEED_REQUEST = (DATA / "seed" / "request.xml").read_bytes()

@@ -162,8 +162,8 @@ class Backend:
                 LoadedScenario(SCENARIO_ID),
             ):
                 self.registry.add(obj)
-            for obj in objects.service_objects():
-                self.registry.add(obj)
+            for service in objects.service_objects():
+                self.registry.add(service)
 
     def _restore(self) -> bool:
         """The state the store holds, if any (False: an empty file)."""
@@ -278,7 +278,7 @@ class Backend:
         with registry.transaction():
             self._generation += 1
             self.clock.reset()
-            for obj in registry.all():
+            for obj in registry.all(ManagedObject):
                 if not obj.survives_reset():
                     registry.remove(obj)
             for obj in objects_of(self.scenario.inventory):

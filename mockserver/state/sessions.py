@@ -83,7 +83,7 @@ class Session(ManagedObject):
 
     def owned(self) -> list[ManagedObject]:
         """The served objects this session made (collectors, filters, views...), oldest first."""
-        return [obj for obj in self.state.all() if obj.get("_session") == self.id]
+        return [obj for obj in self.state.all(ManagedObject) if obj.get("_session") == self.id]
 
 
 def end_session(registry: Registry, session: Session) -> None:

@@ -91,7 +91,9 @@ def test_create_snapshot_answers_its_task_whose_result_is_the_snapshot(server: V
 
 
 def test_the_advanced_vm_spelling_of_bmcs_sample_is_accepted(server: VismockServer) -> None:
-    answer = call(server, "Create_VM_Snapshot", kind="Advanced_VM", **{"virtual-machine": "win1", "name": "s1"})
+    answer = call(
+        server, "Create_VM_Snapshot", kind="Advanced_VM", **{"virtual-machine": "win1", "name": "s1"}
+    )
     assert follow(server, queued(answer))["state"] == "success"
 
 
@@ -111,17 +113,32 @@ def test_a_revert_restores_the_snapshots_power_state_and_makes_it_current(server
     assert (info["state"], info["name"]) == ("success", "RevertToSnapshot_Task")
     assert server.power_state("win1") == "poweredOff"
     assert tree(server, "win1") == ["off-state*", "off-state/on-state"]
-    follow(server, queued(call(server, "Revert_VM_Snapshot", **{"virtual-machine": "win1", "name": "off-state/on-state"})))
+    follow(
+        server,
+        queued(
+            call(server, "Revert_VM_Snapshot", **{"virtual-machine": "win1", "name": "off-state/on-state"})
+        ),
+    )
     assert server.power_state("win1") == "poweredOn"
 
 
 def test_delete_removes_one_snapshot_or_its_subtree(server: VismockServer) -> None:
     for name in ("a", "b", "c"):
         snapshot(server, "win1", name)
-    task = queued(call(server, "Delete_VM_Snapshot", **{"virtual-machine": "win1", "name": "a/b", "remove-children": False}))
+    task = queued(
+        call(
+            server,
+            "Delete_VM_Snapshot",
+            **{"virtual-machine": "win1", "name": "a/b", "remove-children": False},
+        )
+    )
     assert follow(server, task)["state"] == "success"
     assert tree(server, "win1") == ["a", "a/c*"]  # c moved up to a; b was not current
-    task = queued(call(server, "Delete_VM_Snapshot", **{"virtual-machine": "win1", "name": "a", "remove-children": True}))
+    task = queued(
+        call(
+            server, "Delete_VM_Snapshot", **{"virtual-machine": "win1", "name": "a", "remove-children": True}
+        )
+    )
     follow(server, task)
     assert tree(server, "win1") == []
 
@@ -132,7 +149,11 @@ def test_delete_removes_one_snapshot_or_its_subtree(server: VismockServer) -> No
         ("Create_VM_Snapshot", {"virtual-machine": "win9", "name": "s"}, "ManagedObjectNotFound"),
         ("Create_VM_Snapshot", {"virtual-machine": "rhel9-template", "name": "s"}, "NotSupported"),
         ("Revert_VM_Snapshot", {"virtual-machine": "win1", "name": "no/such"}, "NotFound"),
-        ("Delete_VM_Snapshot", {"virtual-machine": "win1", "name": "nope", "remove-children": True}, "NotFound"),
+        (
+            "Delete_VM_Snapshot",
+            {"virtual-machine": "win1", "name": "nope", "remove-children": True},
+            "NotFound",
+        ),
         ("Clone_VM", {"virtual-machine": "win9", "name": "x"}, "ManagedObjectNotFound"),
         ("Clone_VM", {"virtual-machine": "win1", "name": "web-01", "folder": "prod"}, "DuplicateName"),
         ("Clone_VM", {"virtual-machine": "win1", "name": "x", "datacenter": "Elsewhere"}, "NotFound"),
@@ -158,16 +179,26 @@ def test_an_unknown_snapshot_path_names_the_paths_there_are(server: VismockServe
 
 
 def test_a_vm_busy_with_a_task_refuses_a_snapshot(server: VismockServer) -> None:
-    busy = queued(call(server, "Power_Off_VM", **{"virtual-machine": "win1"}))
+    queued(call(server, "Power_Off_VM", **{"virtual-machine": "win1"}))  # running: win1 is busy
     answer = call(server, "Create_VM_Snapshot", **{"virtual-machine": "win1", "name": "s"})
     assert refused(answer) == "TaskInProgress"
     assert tree(server, "win1") == []
 
 
 def test_clone_makes_a_new_vm_in_the_folder_powered_on_when_asked(server: VismockServer) -> None:
-    task = queued(call(server, "Clone_VM", **{"virtual-machine": "win1", "name": "win1-copy", "folder": "prod", "power-on": True}))
+    task = queued(
+        call(
+            server,
+            "Clone_VM",
+            **{"virtual-machine": "win1", "name": "win1-copy", "folder": "prod", "power-on": True},
+        )
+    )
     info = follow(server, task)
-    assert (info["state"], info["name"], info["VirtualMachine"]) == ("success", "CloneVM_Task", server.vm_id("win1"))
+    assert (info["state"], info["name"], info["VirtualMachine"]) == (
+        "success",
+        "CloneVM_Task",
+        server.vm_id("win1"),
+    )
     clone_id = info["result"]
     assert server.vm_id("win1-copy") == clone_id != server.vm_id("win1")
     shown = server.app.test_client().get(f"/_vismock/inventory/{clone_id}").get_json()
@@ -179,9 +210,20 @@ def test_clone_makes_a_new_vm_in_the_folder_powered_on_when_asked(server: Vismoc
 
 
 def test_clone_of_a_template_stays_off_unless_asked_and_can_be_a_template(server: VismockServer) -> None:
-    info = follow(server, queued(call(server, "Clone_VM", **{"virtual-machine": "rhel9-template", "name": "app-03"})))
+    info = follow(
+        server, queued(call(server, "Clone_VM", **{"virtual-machine": "rhel9-template", "name": "app-03"}))
+    )
     assert server.power_state("app-03") == "poweredOff"
-    info = follow(server, queued(call(server, "Clone_VM", **{"virtual-machine": "app-03", "name": "gold", "template": True, "power-on": True})))
+    info = follow(
+        server,
+        queued(
+            call(
+                server,
+                "Clone_VM",
+                **{"virtual-machine": "app-03", "name": "gold", "template": True, "power-on": True},
+            )
+        ),
+    )
     assert info["state"] == "success"
     assert server.power_state("gold") == "poweredOff"  # a template is never powered on
 

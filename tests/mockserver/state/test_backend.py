@@ -7,6 +7,8 @@ import gc
 import os
 import random
 import re
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -639,3 +641,13 @@ def test_a_state_never_closed_lets_go_of_its_files_when_collected(tmp_path: Path
     while gc.collect() is not None and _open_descriptors() > before and time.monotonic() < deadline:
         threading.Event().wait(0.01)
     assert _open_descriptors() <= before
+
+
+@pytest.mark.parametrize(
+    "first",
+    ["vismock.mockserver.objects.virtual_machine", "vismock.mockserver.objects", "vismock.mockserver.state"],
+)
+def test_the_state_and_the_managed_objects_import_in_any_order(first: str) -> None:
+    program = f"import {first}\nfrom vismock.mockserver.state import Backend\nprint(Backend.__name__)"
+    completed = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, check=False)
+    assert (completed.returncode, completed.stdout.strip()) == (0, "Backend"), completed.stderr

@@ -70,9 +70,7 @@ def _reason(reason_type: str, fields: Mapping[str, Any]) -> Data:
 
 def _message(message: Mapping[str, Any]) -> Data:
     args = tuple(
-        Data(
-            "KeyAnyValue", key=str(arg.get("key") or ""), value=str(arg.get("value") or "")
-        )
+        Data("KeyAnyValue", key=str(arg.get("key") or ""), value=str(arg.get("value") or ""))
         for arg in message.get("arg") or ()
     )
     return Data(

@@ -74,7 +74,8 @@ class Session(ManagedObject):
     def _schedule_expiry(self) -> None:
         lifetime = self._props.get("lifetime_us")
         if lifetime is not None:
-            self.state.schedule(self.login_us + int(lifetime), self._expire)
+            # Alive through the last microsecond of its lifetime, gone after it.
+            self.state.schedule(self.login_us + int(lifetime) + 1, self._expire)
 
     def _expire(self, _due_us: int) -> None:
         if self.state.find(self.id) is self:
@@ -82,7 +83,7 @@ class Session(ManagedObject):
 
     def owned(self) -> list[ManagedObject]:
         """The served objects this session made (collectors, filters, views...), oldest first."""
-        return [obj for obj in self.state.all() if obj.get("_session") == self.id]
+        return [obj for obj in self.state.all(ManagedObject) if obj.get("_session") == self.id]
 
 
 def end_session(registry: Registry, session: Session) -> None:

@@ -180,7 +180,7 @@ def test_an_unknown_snapshot_path_names_the_paths_there_are(server: VismockServe
 
 
 def test_a_vm_busy_with_a_task_refuses_a_snapshot(server: VismockServer) -> None:
-    queued(call(server, "Power_Off_VM", **{"virtual-machine": "win1"}))  # busy until it ends
+    queued(call(server, "Power_Off_VM", **{"virtual-machine": "win1"}))  # running: win1 is busy
     answer = call(server, "Create_VM_Snapshot", **{"virtual-machine": "win1", "name": "s"})
     assert refused(answer) == "TaskInProgress"
     assert tree(server, "win1") == []

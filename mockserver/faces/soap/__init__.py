@@ -69,6 +69,8 @@ class SoapFace:
         try:
             call = self.parsed(request.body)
         except VimFault as fault:
+            # vCenter reads the whole call before it checks the session (NotAuthenticated is the
+            # method's own permission check): a call it cannot read is InvalidRequest, session or not.
             observation.outcome = fault.fault_type
             return self.fault(fault)
         observation.operation = call.method

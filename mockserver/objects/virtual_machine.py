@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 from vismock import power
@@ -87,8 +88,7 @@ class VirtualMachine(ManagedEntity):
         """Where the VM's files are: ``[datastore1] win1/win1.vmx``."""
         stores = self.get("datastore") or ()
         store = self.state.find(stores[0].value) if stores else None
-        name = store.name if isinstance(store, ManagedEntity) else "datastore1"
-        return f"[{name}] {self.name}/{self.name}.vmx"
+        return vm_path(store.name if isinstance(store, ManagedEntity) else None, self.name)
 
     # -- power
 
@@ -287,8 +287,15 @@ class VirtualMachine(ManagedEntity):
             source = registry.get(spec.snapshot, VirtualMachineSnapshot).get("config") or source
         new_id = registry.backend.ids.new("vm-")
         template = bool(spec.template)
-        config = (source or Data("VirtualMachineConfigInfo")).replace(
-            name=args["name"], template=template, **identity_of(new_id)
+        datastore = location.datastore or next(iter(self.get("datastore") or ()), None)
+        store = registry.find(datastore.value) if datastore is not None else None
+        path = vm_path(store.name if isinstance(store, ManagedEntity) else None, args["name"])
+        fresh = new_config(new_id, args["name"], template=template, vm_path_name=path)
+        config = fresh if source is None else source.replace(
+            name=args["name"],
+            template=template,
+            files=source.files.replace(vmPathName=path) if source.files is not None else fresh.files,
+            **identity_of(new_id),
         )
         on = bool(spec.powerOn) and not template
         runtime = self.get("runtime").replace(
@@ -323,6 +330,40 @@ class VirtualMachine(ManagedEntity):
         for snapshot in self.snapshots():
             self.state.remove(snapshot)
         self.state.remove(self)
+
+
+# What vim25 requires of every VirtualMachineConfigInfo, at plain defaults (vCenter always sends
+# them; the inventory says nothing of a VM's hardware or guest).
+GUEST_ID, GUEST_FULL_NAME = "other3xLinux64Guest", "Other 3.x or later Linux (64-bit)"
+HARDWARE_VERSION = "vmx-19"
+NUM_CPU, MEMORY_MB = 1, 1024
+NEVER_MODIFIED = datetime(1970, 1, 1, tzinfo=UTC)  # what vCenter shows for a VM it has not reconfigured
+
+
+def new_config(vm_id: str, name: str, *, template: bool, vm_path_name: str) -> Data:
+    """The VirtualMachineConfigInfo of a new VM: its name, template flag, uuids and files, and
+    the rest of what vim25 requires at the defaults above."""
+    return Data(
+        "VirtualMachineConfigInfo",
+        changeVersion=NEVER_MODIFIED.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        modified=NEVER_MODIFIED,
+        name=name,
+        guestFullName=GUEST_FULL_NAME,
+        version=HARDWARE_VERSION,
+        template=template,
+        guestId=GUEST_ID,
+        alternateGuestName="",
+        files=Data("VirtualMachineFileInfo", vmPathName=vm_path_name),
+        flags=Data("VirtualMachineFlagInfo"),
+        defaultPowerOps=Data("VirtualMachineDefaultPowerOpInfo"),
+        hardware=Data("VirtualHardware", numCPU=NUM_CPU, memoryMB=MEMORY_MB),
+        **identity_of(vm_id),
+    )
+
+
+def vm_path(datastore_name: str | None, vm_name: str) -> str:
+    """Where a VM's files are: ``[datastore1] win1/win1.vmx``."""
+    return f"[{datastore_name or 'datastore1'}] {vm_name}/{vm_name}.vmx"
 
 
 def identity_of(vm_id: str) -> dict[str, str]:

@@ -29,7 +29,7 @@ from vismock.faults import InvalidState, ManagedObjectNotFound, MethodNotFound, 
 from vismock.mockserver import objects
 from vismock.mockserver.objects.base import EVERY_OBJECT, Context, Method
 from vismock.mockserver.objects.managed_entity import ManagedEntity
-from vismock.mockserver.objects.scenario import entity_of, objects_of
+from vismock.mockserver.objects.scenario import entity_of, objects_of, stand_in
 from vismock.mockserver.objects.task import Task, TaskManager
 from vismock.mockserver.objects.virtual_machine import VirtualMachine
 from vismock.mockserver.state import dynamic as dynamic_tasks
@@ -353,6 +353,8 @@ class Backend:
         found = type(obj).methods.get(method) or EVERY_OBJECT.get(method)
         if found is None:
             raise MethodNotFound(method)
+        if self.registry.find(obj.id) is not obj and method not in EVERY_OBJECT:
+            raise ManagedObjectNotFound(obj.vim_type, obj.id)  # a stand-in (_unstored) is only read
         return obj, found
 
     # -- finding what a call names
@@ -371,26 +373,29 @@ class Backend:
             return found
 
     def _unstored(self, ref: MoRef) -> ManagedObject | None:
+        found: ManagedObject | None = None
         if ref.type == "Task" and self.dynamic:
             info = taskinfo.to_vim25(dynamic_tasks.dynamic_task_info(ref.value))
-            return GeneratedTask(ref.value, {"info": info})
-        for task in self.registry.all(Task):
+            found = GeneratedTask(ref.value, {"info": info})
+        for task in self.registry.all(Task) if found is None else ():
             spec = task.spec
             if (
                 spec.entity_id == ref.value
                 and spec.entity_type is not None
                 and is_a(spec.entity_type, ref.type)
             ):
-                cls = KINDS.get(spec.entity_type, ManagedEntity)
-                return cls(ref.value, {"name": spec.entity_name or ref.value})
-        return None
+                found = stand_in(spec.entity_type, ref.value, spec.entity_name or ref.value)
+                break
+        if found is not None:
+            object.__setattr__(found, "registry", self.registry)  # it reads the state; it is not in it
+        return found
 
     def pending_waits(self) -> set[str]:
         """The WaitForUpdates(Ex) calls blocked waiting for a change now (their ids): what a test
         waits for before it changes what they wait on."""
         from vismock.mockserver.objects.property_collector import pending_waits
 
-        return pending_waits()
+        return pending_waits(self.registry)
 
     # -- revision and generation (remembered answers, requests across a reset)
 
@@ -411,9 +416,6 @@ class GeneratedTask(Task):
 
     def read_info(self, *, poll: bool) -> Data:
         return self.info
-
-    def cancel(self, ctx: object = None) -> None:
-        raise TaskNotFound(self.id)
 
 
 @dataclass(frozen=True, slots=True)

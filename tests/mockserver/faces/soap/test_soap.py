@@ -20,6 +20,8 @@ from tests.support.soap import (
     USER,
     assert_valid,
     backend_of,
+    call_fault,
+    call_ok,
     call_xml,
     logged_in,
     login_body,
@@ -191,6 +193,28 @@ def test_a_call_read_whole_gets_the_session_checked(client: FlaskClient) -> None
     spec = _FILTER_SPEC + "<partialUpdates>false</partialUpdates>"
     response = post(client, call_xml("CreateFilter", "PropertyCollector", "propertyCollector", spec))
     assert vim25.fault_type_of(response.data) == "NotAuthenticated"
+
+
+# -- an entity a task names that the inventory does not hold ----------------------------------------
+
+
+def test_a_vm_only_a_task_names_reads_as_a_vm_of_its_name(client: FlaskClient) -> None:
+    logged_in(client)  # vm-10 is task-ok's entity (web-10); the SOAP test inventory has no vm-10
+    spec = (
+        '<specSet><propSet><type>VirtualMachine</type><all>true</all></propSet><objectSet><obj type="VirtualMachine">'
+        "vm-10</obj></objectSet></specSet>"
+    )
+    body = call_ok(client, "RetrieveProperties", "PropertyCollector", "propertyCollector", spec)
+    assert _xpath(body, "//v:propSet[v:name='name']/v:val/text()") == ["web-10"]
+    # pyVim's WaitForTask reads the running task's VM's runtime.question: the runtime is there.
+    assert _xpath(body, "//v:propSet[v:name='runtime']/v:val/v:powerState/text()") == ["poweredOn"]
+
+
+@pytest.mark.parametrize("method", ["PowerOffVM_Task", "Destroy_Task", "CreateSnapshot_Task"])
+def test_a_vm_only_a_task_names_has_no_methods_but_fetch(client: FlaskClient, method: str) -> None:
+    logged_in(client)
+    args = "<name>s</name><memory>false</memory><quiesce>false</quiesce>" if "Snapshot" in method else ""
+    assert call_fault(client, method, "VirtualMachine", "vm-10", args) == "ManagedObjectNotFound"
 
 
 # -- TaskInfo ---------------------------------------------------------------------------------------

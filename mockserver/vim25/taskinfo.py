@@ -70,9 +70,7 @@ def _reason(reason_type: str, fields: Mapping[str, Any]) -> Data:
 
 def _message(message: Mapping[str, Any]) -> Data:
     args = tuple(
-        Data(
-            "LocalizableMessageKeyAnyValue", key=str(arg.get("key") or ""), value=str(arg.get("value") or "")
-        )
+        Data("KeyAnyValue", key=str(arg.get("key") or ""), value=str(arg.get("value") or ""))
         for arg in message.get("arg") or ()
     )
     return Data(
@@ -100,7 +98,8 @@ def result_type(method: str) -> str | None:
     """The managed type a task of *method* returns (CloneVM_Task: VirtualMachine), or None."""
     found = task_methods().get(method)
     result = found.result if found is not None else None
-    return result if result is not None and model().kind(result) == "managed" else None
+    # An array result ("CheckResult[]") is no one type: a recorded text result stays text.
+    return result if result is not None and model().kind_or_none(result) == "managed" else None
 
 
 def _result(method: str, value: Any) -> Any:

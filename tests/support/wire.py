@@ -8,7 +8,7 @@ from datetime import datetime
 from lxml import etree
 
 from vismock.codec import XsDateTime
-from vismock.codec.taskinfo import REASON_GROUP, task_info_model
+from vismock.codec.taskinfo import ENTITY_GROUP, REASON_GROUP, task_info_model
 from vismock.mockserver.vim25.taskinfo import task_entity
 from vismock.mockserver.vim25.xml import SOAPENV, VIM25, XSD, XSI, XSI_TYPE
 
@@ -18,6 +18,7 @@ __all__ = [
     "XSD",
     "XSI",
     "XSI_TYPE",
+    "entity_types",
     "fault_type_of",
     "format_datetime",
     "reason_types",
@@ -42,3 +43,8 @@ def format_datetime(value: datetime) -> str:
 def reason_types() -> tuple[str, ...]:
     """The TaskReason types a TaskInfo dict's reason may be (the adapter schema's TaskReason group)."""
     return task_info_model().slot(REASON_GROUP).elements
+
+
+def entity_types() -> tuple[str, ...]:
+    """The managed entity types a TaskInfo dict's entity may be (the adapter schema's ManagedEntity group)."""
+    return task_info_model().slot(ENTITY_GROUP).elements

@@ -67,17 +67,30 @@ class VirtualMachine(ManagedEntity):
                 toolsStatus=guest.toolsStatus if guest is not None else None,
                 toolsRunningStatus=guest.toolsRunningStatus if guest is not None else None,
             ),
-            config=Data(
-                "VirtualMachineConfigSummary",
-                name=self.name,
-                template=self.template,
-                vmPathName=self.vm_path_name(),
-            ),
+            config=self._config_summary(),
             quickStats=Data(
                 "VirtualMachineQuickStats",
                 guestHeartbeatStatus="green" if self.power_state == power.POWERED_ON else "gray",
             ),
             overallStatus="green",
+        )
+
+    def _config_summary(self) -> Data:
+        """``summary.config``: what ``config`` says (govc vm.info reads it from here)."""
+        config: Data | None = self.get("config")
+        hardware = config.hardware if config is not None else None
+        return Data(
+            "VirtualMachineConfigSummary",
+            name=self.name,
+            template=self.template,
+            vmPathName=self.vm_path_name(),
+            memorySizeMB=hardware.memoryMB if hardware is not None else None,
+            numCpu=hardware.numCPU if hardware is not None else None,
+            uuid=config.uuid if config is not None else None,
+            instanceUuid=config.instanceUuid if config is not None else None,
+            guestId=config.guestId if config is not None else None,
+            guestFullName=config.guestFullName if config is not None else None,
+            hwVersion=config.version if config is not None else None,
         )
 
     @derived

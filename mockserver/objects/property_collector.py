@@ -287,9 +287,7 @@ class Waits:
 def pending_waits(registry: Registry) -> set[str]:
     """Every WaitForUpdates(Ex) blocked now on a collector of *registry* (their ids)."""
     return {
-        wait_id
-        for collector in registry.all(PropertyCollector)
-        for wait_id in collector._waits().pending()
+        wait_id for collector in registry.all(PropertyCollector) for wait_id in collector._waits().pending()
     }
 
 

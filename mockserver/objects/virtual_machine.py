@@ -303,13 +303,10 @@ class VirtualMachine(ManagedEntity):
         datastore = location.datastore or next(iter(self.get("datastore") or ()), None)
         store = registry.find(datastore.value) if datastore is not None else None
         path = vm_path(store.name if isinstance(store, ManagedEntity) else None, args["name"])
-        fresh = new_config(new_id, args["name"], template=template, vm_path_name=path)
-        config = fresh if source is None else source.replace(
-            name=args["name"],
-            template=template,
-            files=source.files.replace(vmPathName=path) if source.files is not None else fresh.files,
-            **identity_of(new_id),
-        )
+        config = new_config(new_id, args["name"], template=template, vm_path_name=path)
+        if source is not None:  # the source's configuration, as the clone's own
+            files = source.files.replace(vmPathName=path) if source.files is not None else config.files
+            config = source.replace(name=args["name"], template=template, files=files, **identity_of(new_id))
         on = bool(spec.powerOn) and not template
         runtime = self.get("runtime").replace(
             host=location.host or self.read("runtime.host"),

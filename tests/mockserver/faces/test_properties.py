@@ -20,7 +20,7 @@ from xml.sax.saxutils import escape
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from lxml import etree
 
@@ -329,18 +329,37 @@ def soap_view(body: bytes) -> dict[str, Any]:
             _moment(val.findtext(f"v:{name}", namespaces=NS))
             for name in ("queueTime", "startTime", "completeTime")
         ],
-        "error": None
-        if error is None
-        else (error.find("v:fault", NS).get(XSI_TYPE), error.findtext("v:localizedMessage", namespaces=NS)),  # type: ignore[union-attr]
+        "error": None if error is None else _fault_of(error),
     }
+
+
+def _fault_of(error: Any) -> tuple[str, str | None]:
+    """A LocalizedMethodFault's fault type (its xsi:type; none where it is the declared MethodFault,
+    as vCenter writes it) and message."""
+    fault = error.find("v:fault", NS)
+    assert fault is not None
+    return fault.get(XSI_TYPE) or "MethodFault", error.findtext("v:localizedMessage", namespaces=NS)
 
 
 def _moment(text: str | None) -> datetime | None:
     return None if text is None else XsDateTime(text).datetime
 
 
+# A task failing with MethodFault itself: vCenter writes no xsi:type where the fault is the
+# declared type (found by the generator once; pinned for the fixed-examples profile).
+METHOD_FAULT_TASK = TaskSpec(
+    id="task-0",
+    name="PowerOnVM_Task",
+    description_id="VirtualMachine.powerOn",
+    reason=Reason(kind="user", user_name="0"),
+    timeline=(Step(state="running", at=0), Step(state="error", at=1, fault="MethodFault")),
+    queued_at=T0,
+)
+
+
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(spec=task_specs(), elapsed=st.integers(0, 400))
+@example(spec=METHOD_FAULT_TASK, elapsed=1)
 def test_both_faces_say_the_same_about_a_generated_task(
     apps: dict[str, Flask], clients: dict[tuple[str, bool], FlaskClient], spec: TaskSpec, elapsed: int
 ) -> None:

@@ -356,9 +356,10 @@ def test_each_session_has_its_own_filters_on_the_service_collector(app: Flask, c
     with app.test_client() as other:
         logged_in(other)
         theirs = _filter(other, "propertyCollector", "task-done")
-        read = prop_spec("PropertyCollector", "filter") + object_spec("PropertyCollector", "propertyCollector")
+        service = "PropertyCollector:propertyCollector"
+        read = prop_spec("PropertyCollector", "filter") + object_spec(*service.split(":"))
         for session, filter_id, task_id in ((client, mine, "task-ok"), (other, theirs, "task-done")):
-            listed = contents(retrieve(session, read))["PropertyCollector:propertyCollector"]["filter"]
+            listed = contents(retrieve(session, read))[service]["filter"]
             assert listed == [f"PropertyFilter:{filter_id}"]
             update = _wait(session, "propertyCollector")
             assert xpath(update, "//v:filterSet/v:filter/text()") == [filter_id]

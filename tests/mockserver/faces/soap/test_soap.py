@@ -201,8 +201,8 @@ def test_a_call_read_whole_gets_the_session_checked(client: FlaskClient) -> None
 def test_a_vm_only_a_task_names_reads_as_a_vm_of_its_name(client: FlaskClient) -> None:
     logged_in(client)  # vm-10 is task-ok's entity (web-10); the SOAP test inventory has no vm-10
     spec = (
-        '<specSet><propSet><type>VirtualMachine</type><all>true</all></propSet><objectSet><obj type="VirtualMachine">'
-        "vm-10</obj></objectSet></specSet>"
+        "<specSet><propSet><type>VirtualMachine</type><all>true</all></propSet>"
+        '<objectSet><obj type="VirtualMachine">vm-10</obj></objectSet></specSet>'
     )
     body = call_ok(client, "RetrieveProperties", "PropertyCollector", "propertyCollector", spec)
     assert _xpath(body, "//v:propSet[v:name='name']/v:val/text()") == ["web-10"]

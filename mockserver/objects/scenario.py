@@ -13,26 +13,37 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from vismock.mockserver.objects.managed_entity import ManagedEntity
-from vismock.mockserver.objects.virtual_machine import identity_of
+from vismock.mockserver.objects.virtual_machine import new_config, vm_path
 from vismock.mockserver.state.models import Entity
-from vismock.mockserver.state.registry import KINDS
+from vismock.mockserver.state.registry import KINDS, ManagedObject
 from vismock.mockserver.vim25.values import Data, MoRef
 
 
 def objects_of(entities: Sequence[Entity]) -> list[ManagedEntity]:
     """The managed objects of a scenario's inventory, in its order."""
     types = {entity.id: entity.type for entity in entities}
-    return [_object(entity, types) for entity in entities]
+    names = {entity.id: entity.name for entity in entities}
+    return [_object(entity, types, names) for entity in entities]
 
 
-def _object(entity: Entity, types: Mapping[str, str]) -> ManagedEntity:
+def stand_in(entity_type: str, entity_id: str, name: str) -> ManagedEntity:
+    """An entity a task names that the inventory does not hold (the seed's ``TestDev``), as the
+    inventory would make it with nothing but its name: what clients read of it (pyVim reads a
+    task's VM's ``runtime.question``) is there, unplaced."""
+    entity = Entity(entity_id, entity_type, name)
+    if not issubclass(KINDS.get(entity_type, ManagedObject), ManagedEntity):
+        return ManagedEntity(entity_id, {"name": name})
+    return _object(entity, {}, {})
+
+
+def _object(entity: Entity, types: Mapping[str, str], names: Mapping[str, str]) -> ManagedEntity:
     cls = KINDS.get(entity.type)
     if cls is None or not issubclass(cls, ManagedEntity):
         raise ValueError(f"{entity.id}: vismock has no managed entity type {entity.type!r}")
     props: dict[str, Any] = {"name": entity.name}
     if entity.parent is not None:
         props["parent"] = MoRef(types.get(entity.parent, "ManagedEntity"), entity.parent)
-    props.update(_vim25_props(entity, types))
+    props.update(_vim25_props(entity, types, names))
     return cls(entity.id, props)
 
 
@@ -44,7 +55,7 @@ def _ref(object_id: Any, types: Mapping[str, str], default: str) -> MoRef | None
     return None if object_id is None else MoRef(types.get(str(object_id), default), str(object_id))
 
 
-def _vim25_props(entity: Entity, types: Mapping[str, str]) -> dict[str, Any]:
+def _vim25_props(entity: Entity, types: Mapping[str, str], names: Mapping[str, str]) -> dict[str, Any]:
     props = entity.props
     if entity.type == "Folder":
         return {"childType": tuple(props.get("childType", ()))}
@@ -65,27 +76,28 @@ def _vim25_props(entity: Entity, types: Mapping[str, str]) -> dict[str, Any]:
             )
         }
     if entity.type == "VirtualMachine":
-        return _vm_props(entity, types)
+        return _vm_props(entity, types, names)
     return {}
 
 
-def _vm_props(entity: Entity, types: Mapping[str, str]) -> dict[str, Any]:
+def _vm_props(entity: Entity, types: Mapping[str, str], names: Mapping[str, str]) -> dict[str, Any]:
     props = entity.props
+    datastores = _refs(props.get("datastore"), types, "Datastore")
+    path = vm_path(names.get(datastores[0].value) if datastores else None, entity.name)
     return {
         "runtime": Data(
             "VirtualMachineRuntimeInfo",
             host=_ref(props.get("host"), types, "HostSystem"),
             connectionState="connected",
             powerState=props.get("powerState", "poweredOn"),
+            faultToleranceState="notConfigured",
             toolsInstallerMounted=False,
             numMksConnections=0,
+            recordReplayState="inactive",
+            onlineStandby=False,
+            consolidationNeeded=False,
         ),
-        "config": Data(
-            "VirtualMachineConfigInfo",
-            name=entity.name,
-            template=bool(props.get("template")),
-            **identity_of(entity.id),
-        ),
+        "config": new_config(entity.id, entity.name, template=bool(props.get("template")), vm_path_name=path),
         "guest": Data(
             "GuestInfo",
             toolsStatus="toolsNotInstalled",
@@ -93,7 +105,7 @@ def _vm_props(entity: Entity, types: Mapping[str, str]) -> dict[str, Any]:
             guestState="notRunning",
         ),
         "resourcePool": _ref(props.get("resourcePool"), types, "ResourcePool"),
-        "datastore": _refs(props.get("datastore"), types, "Datastore"),
+        "datastore": datastores,
         "network": _refs(props.get("network"), types, "Network"),
     }
 

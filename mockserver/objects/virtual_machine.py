@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 from vismock import power
@@ -66,17 +67,30 @@ class VirtualMachine(ManagedEntity):
                 toolsStatus=guest.toolsStatus if guest is not None else None,
                 toolsRunningStatus=guest.toolsRunningStatus if guest is not None else None,
             ),
-            config=Data(
-                "VirtualMachineConfigSummary",
-                name=self.name,
-                template=self.template,
-                vmPathName=self.vm_path_name(),
-            ),
+            config=self._config_summary(),
             quickStats=Data(
                 "VirtualMachineQuickStats",
                 guestHeartbeatStatus="green" if self.power_state == power.POWERED_ON else "gray",
             ),
             overallStatus="green",
+        )
+
+    def _config_summary(self) -> Data:
+        """``summary.config``: what ``config`` says (govc vm.info reads it from here)."""
+        config: Data | None = self.get("config")
+        hardware = config.hardware if config is not None else None
+        return Data(
+            "VirtualMachineConfigSummary",
+            name=self.name,
+            template=self.template,
+            vmPathName=self.vm_path_name(),
+            memorySizeMB=hardware.memoryMB if hardware is not None else None,
+            numCpu=hardware.numCPU if hardware is not None else None,
+            uuid=config.uuid if config is not None else None,
+            instanceUuid=config.instanceUuid if config is not None else None,
+            guestId=config.guestId if config is not None else None,
+            guestFullName=config.guestFullName if config is not None else None,
+            hwVersion=config.version if config is not None else None,
         )
 
     @derived
@@ -87,8 +101,7 @@ class VirtualMachine(ManagedEntity):
         """Where the VM's files are: ``[datastore1] win1/win1.vmx``."""
         stores = self.get("datastore") or ()
         store = self.state.find(stores[0].value) if stores else None
-        name = store.name if isinstance(store, ManagedEntity) else "datastore1"
-        return f"[{name}] {self.name}/{self.name}.vmx"
+        return vm_path(store.name if isinstance(store, ManagedEntity) else None, self.name)
 
     # -- power
 
@@ -296,9 +309,13 @@ class VirtualMachine(ManagedEntity):
             source = registry.get(spec.snapshot, VirtualMachineSnapshot).get("config") or source
         new_id = registry.backend.ids.new("vm-")
         template = bool(spec.template)
-        config = (source or Data("VirtualMachineConfigInfo")).replace(
-            name=args["name"], template=template, **identity_of(new_id)
-        )
+        datastore = location.datastore or next(iter(self.get("datastore") or ()), None)
+        store = registry.find(datastore.value) if datastore is not None else None
+        path = vm_path(store.name if isinstance(store, ManagedEntity) else None, args["name"])
+        config = new_config(new_id, args["name"], template=template, vm_path_name=path)
+        if source is not None:  # the source's configuration, as the clone's own
+            files = source.files.replace(vmPathName=path) if source.files is not None else config.files
+            config = source.replace(name=args["name"], template=template, files=files, **identity_of(new_id))
         on = bool(spec.powerOn) and not template
         runtime = self.get("runtime").replace(
             host=location.host or self.read("runtime.host"),
@@ -332,6 +349,40 @@ class VirtualMachine(ManagedEntity):
         for snapshot in self.snapshots():
             self.state.remove(snapshot)
         self.state.remove(self)
+
+
+# What vim25 requires of every VirtualMachineConfigInfo, at plain defaults (vCenter always sends
+# them; the inventory says nothing of a VM's hardware or guest).
+GUEST_ID, GUEST_FULL_NAME = "other3xLinux64Guest", "Other 3.x or later Linux (64-bit)"
+HARDWARE_VERSION = "vmx-19"
+NUM_CPU, MEMORY_MB = 1, 1024
+NEVER_MODIFIED = datetime(1970, 1, 1, tzinfo=UTC)  # what vCenter shows for a VM it has not reconfigured
+
+
+def new_config(vm_id: str, name: str, *, template: bool, vm_path_name: str) -> Data:
+    """The VirtualMachineConfigInfo of a new VM: its name, template flag, uuids and files, and
+    the rest of what vim25 requires at the defaults above."""
+    return Data(
+        "VirtualMachineConfigInfo",
+        changeVersion=NEVER_MODIFIED.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        modified=NEVER_MODIFIED,
+        name=name,
+        guestFullName=GUEST_FULL_NAME,
+        version=HARDWARE_VERSION,
+        template=template,
+        guestId=GUEST_ID,
+        alternateGuestName="",
+        files=Data("VirtualMachineFileInfo", vmPathName=vm_path_name),
+        flags=Data("VirtualMachineFlagInfo"),
+        defaultPowerOps=Data("VirtualMachineDefaultPowerOpInfo"),
+        hardware=Data("VirtualHardware", numCPU=NUM_CPU, memoryMB=MEMORY_MB),
+        **identity_of(vm_id),
+    )
+
+
+def vm_path(datastore_name: str | None, vm_name: str) -> str:
+    """Where a VM's files are: ``[datastore1] win1/win1.vmx``."""
+    return f"[{datastore_name or 'datastore1'}] {vm_name}/{vm_name}.vmx"
 
 
 def identity_of(vm_id: str) -> dict[str, str]:

@@ -29,7 +29,7 @@ from vismock.faults import InvalidState, ManagedObjectNotFound, MethodNotFound, 
 from vismock.mockserver import objects
 from vismock.mockserver.objects.base import EVERY_OBJECT, Context, Method
 from vismock.mockserver.objects.managed_entity import ManagedEntity
-from vismock.mockserver.objects.scenario import entity_of, objects_of
+from vismock.mockserver.objects.scenario import entity_of, objects_of, stand_in
 from vismock.mockserver.objects.task import Task, TaskManager
 from vismock.mockserver.objects.virtual_machine import VirtualMachine
 from vismock.mockserver.state import dynamic as dynamic_tasks
@@ -382,27 +382,25 @@ class Backend:
         found: ManagedObject | None = None
         if ref.type == "Task" and self.dynamic:
             found = GeneratedTask(ref.value)  # its info made when read: finding it costs nothing
-        else:
-            found = self._named_by_a_task(ref)
-        if found is not None:
-            object.__setattr__(found, "registry", self.registry)  # reads the state; is not in it
-        return found
-
-    def _named_by_a_task(self, ref: MoRef) -> ManagedObject | None:
-        for task in self.registry.all(Task):
+        for task in self.registry.all(Task) if found is None else ():
             spec = task.spec
-            if spec.entity_id == ref.value and spec.entity_type and is_a(spec.entity_type, ref.type):
-                return KINDS.get(spec.entity_type, ManagedEntity)(
-                    ref.value, {"name": spec.entity_name or ref.value}
-                )
-        return None
+            if (
+                spec.entity_id == ref.value
+                and spec.entity_type is not None
+                and is_a(spec.entity_type, ref.type)
+            ):
+                found = stand_in(spec.entity_type, ref.value, spec.entity_name or ref.value)
+                break
+        if found is not None:
+            object.__setattr__(found, "registry", self.registry)  # it reads the state; it is not in it
+        return found
 
     def pending_waits(self) -> set[str]:
         """The WaitForUpdates(Ex) calls blocked waiting for a change now (their ids): what a test
         waits for before it changes what they wait on."""
         from vismock.mockserver.objects.property_collector import pending_waits
 
-        return pending_waits()
+        return pending_waits(self.registry)
 
     # -- revision and generation (remembered answers, requests across a reset)
 

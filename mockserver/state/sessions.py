@@ -191,16 +191,12 @@ class Sessions:
 
     # -- what a session owns
 
-    def check_room(
-        self, session: Session, kind: type[ManagedObject] | None = None, most: int | None = None
-    ) -> None:
-        """InvalidState when *session* keeps :data:`OBJECTS_PER_SESSION` objects (or *most* of
-        *kind*): a client that never destroys what it creates would grow the state."""
+    def check_room(self, session: Session) -> None:
+        """InvalidState when *session* keeps :data:`OBJECTS_PER_SESSION` objects: a client that
+        never destroys what it creates would grow the state."""
         owned = session.owned()
         if len(owned) >= OBJECTS_PER_SESSION:
             raise InvalidState(
                 f"The session keeps {len(owned)} objects (collectors, filters, views, event collectors),"
                 " the most vismock allows; destroy some first"
             )
-        if kind is not None and most is not None and sum(isinstance(o, kind) for o in owned) >= most:
-            raise InvalidState(f"The session keeps {most} {kind.vim_type} objects, the most vCenter allows")

@@ -98,7 +98,7 @@ def result_type(method: str) -> str | None:
     """The managed type a task of *method* returns (CloneVM_Task: VirtualMachine), or None."""
     found = task_methods().get(method)
     result = found.result if found is not None else None
-    # kind_or_none: an array result (StorageRequirement[]) is no type of the model, and no reference
+    # An array result ("CheckResult[]") is no one type: a recorded text result stays text.
     return result if result is not None and model().kind_or_none(result) == "managed" else None
 
 

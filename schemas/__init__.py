@@ -177,7 +177,8 @@ def task_method(name: str) -> str:
     found = task_operations().get(name)
     if found is None:
         raise KeyError(
-            f"{name!r} is neither a vim25 task method (PowerOffVM_Task...) nor a VIS operation that"
-            f" starts one ({', '.join(sorted(task_operations()))})"
+            f"{name!r} is not a power operation nor any other task method ({name!r} is neither a vim25"
+            f" task method (PowerOffVM_Task...) nor a VIS operation that starts one:"
+            f" {', '.join(sorted(task_operations()))})"
         )
     return found

@@ -6,6 +6,9 @@ Importing this package registers every type (:data:`vismock.mockserver.state.reg
 
 from __future__ import annotations
 
+# The state package first: its Backend imports these modules, in an order that works; importing one
+# of them first (vismock.mockserver.objects.base, say) would otherwise start that cycle in its middle.
+import vismock.mockserver.state  # noqa: F401  # isort: skip
 from vismock.mockserver.objects import (  # noqa: F401  (each module registers its type)
     compute_resource,
     custom_fields,

@@ -13,6 +13,7 @@ and ReadPreviousEvents scroll from a position that starts just before the latest
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -74,13 +75,14 @@ def events(backend: Backend) -> list[Event]:
     """Every event, oldest first (by key). They change only with the state: worked out once per
     revision of it (a waiting `govc events -f` asks every 50 ms)."""
     registry = backend.registry
-    found = _EVENTS.get(id(registry))
+    found = _EVENTS.get(registry)
     if found is None or found[0] != registry.revision:
-        found = _EVENTS[id(registry)] = (registry.revision, _events(registry))
+        found = _EVENTS[registry] = (registry.revision, _events(registry))
     return found[1]
 
 
-_EVENTS: dict[int, tuple[int, list[Event]]] = {}
+# By the registry itself (weakly): an id() of a registry gone could be a new one's, at the same revision.
+_EVENTS: weakref.WeakKeyDictionary[Registry, tuple[int, list[Event]]] = weakref.WeakKeyDictionary()
 
 
 def _events(registry: Registry) -> list[Event]:
@@ -271,7 +273,9 @@ class EventManager(ManagedObject):
         event_filter = _checked_filter(ctx, filter)
         page = _page_size(event_filter.max_count, DEFAULT_PAGE_SIZE)
         session = ctx.required_session()
-        ctx.backend.sessions.check_room(session, EventHistoryCollector, MAX_COLLECTORS)
+        if sum(isinstance(obj, EventHistoryCollector) for obj in session.owned()) >= MAX_COLLECTORS:
+            raise InvalidArgument(f"A session keeps at most {MAX_COLLECTORS} event collectors", "filter")
+        ctx.backend.sessions.check_room(session)
         props = {"filter": filter, "_page": page, "_session": session.id}
         made = EventHistoryCollector(session_ref(ctx, "EventHistoryCollector"), props)
         ctx.registry.add(made)

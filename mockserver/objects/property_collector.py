@@ -16,6 +16,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import threading
 import time
 import uuid
 import zlib
@@ -33,7 +34,7 @@ from vismock.faults import (
 from vismock.mockserver.objects.base import Context, read_properties, vim_method
 from vismock.mockserver.objects.traversal import FilterSpec, targets
 from vismock.mockserver.state import stored
-from vismock.mockserver.state.registry import ManagedObject, derived
+from vismock.mockserver.state.registry import ManagedObject, Registry
 from vismock.mockserver.vim25.values import Data, MoRef
 
 if TYPE_CHECKING:
@@ -78,12 +79,18 @@ class PropertyCollector(ManagedObject):
         if self.get("_session") is not None and not owned_by(self, ctx.session):
             raise ManagedObjectNotFound(self.vim_type, self.id)
 
-    def filters(self) -> list[PropertyFilter]:
-        return [f for f in self.state.all(PropertyFilter) if f.get("_collector") == self.id]
+    def filters(self, session: Session | None) -> list[PropertyFilter]:
+        """The collector's filters that *session* made: the service's collector is every
+        session's, but what one session filters is its own (as its collectors are)."""
+        return [
+            f
+            for f in self.state.all(PropertyFilter)
+            if f.get("_collector") == self.id and owned_by(f, session)
+        ]
 
-    @derived
-    def filter(self) -> tuple[MoRef, ...]:
-        return tuple(f.ref for f in self.filters())
+    def client_read(self, *, poll: bool, session: Any = None) -> Mapping[str, Any]:
+        """``filter``: the reader's own filters."""
+        return {"filter": tuple(f.ref for f in self.filters(session))}
 
     # -- reading
 
@@ -133,7 +140,7 @@ class PropertyCollector(ManagedObject):
         if self.get("_session") is None:
             raise InvalidArgument("The service's property collector cannot be destroyed", "_this")
         self._check_caller(ctx)
-        for owned in self.filters():
+        for owned in self.filters(ctx.session):
             ctx.registry.remove(owned)
         ctx.registry.remove(self)
 
@@ -178,11 +185,18 @@ class PropertyCollector(ManagedObject):
 
     @vim_method("CancelWaitForUpdates")
     def cancel_wait_for_updates(self, ctx: Context) -> None:
-        """Ends the collector's pending waits with RequestCanceled (none pending: nothing happens)."""
+        """Ends the session's pending waits on the collector with RequestCanceled (none pending:
+        nothing happens)."""
         self._check_caller(ctx)
-        waits: set[str] = _WAITS.setdefault(self.id, set())
-        _CANCELED.update(waits)
+        self._waits().cancel(ctx.required_session().id)
         ctx.registry.notify()
+
+    def _waits(self) -> Waits:
+        waits: Waits | None = getattr(self, "_pending", None)
+        if waits is None:
+            waits = Waits()
+            object.__setattr__(self, "_pending", waits)  # the waiting threads' own: not state
+        return waits
 
     def _wait(self, ctx: Context, version: str | None, max_wait: float) -> Data | None:
         """Block until something the collector's filters watch differs from *version*, or
@@ -200,27 +214,25 @@ class PropertyCollector(ManagedObject):
         if changed or not version:
             return update_set(pack_version(snapshot, session, self.id), changed)
         deadline = time.monotonic() + max(0.0, max_wait)
-        wait_id = uuid.uuid4().hex
-        _WAITS.setdefault(self.id, set()).add(wait_id)
+        waits = self._waits()
+        wait_id = waits.start(session.id)
         try:
             while (left := deadline - time.monotonic()) > 0:
                 revision = registry.wait(revision, left)
                 with registry.transaction():
-                    self._still_waiting(ctx, wait_id)
+                    self._still_waiting(ctx, waits, wait_id)
                     snapshot, changed = self._look(ctx, seen, poll=False)
                     revision = registry.revision
                 if changed:
                     return update_set(pack_version(snapshot, session, self.id), changed)
         finally:
-            _WAITS.get(self.id, set()).discard(wait_id)
-            _CANCELED.discard(wait_id)
+            waits.end(session.id, wait_id)
         return None
 
-    def _still_waiting(self, ctx: Context, wait_id: str) -> None:
-        gone = ctx.registry.find(self.id) is not self or (
-            self.get("_session") is not None and ctx.registry.find(str(self.get("_session"))) is None
-        )
-        if wait_id in _CANCELED or gone:
+    def _still_waiting(self, ctx: Context, waits: Waits, wait_id: str) -> None:
+        session = ctx.required_session()
+        gone = ctx.registry.find(self.id) is not self or ctx.registry.find(session.id) is None
+        if waits.canceled(wait_id) or gone:
             raise RequestCanceled("The wait for updates was canceled.")
 
     def _look(
@@ -228,7 +240,7 @@ class PropertyCollector(ManagedObject):
     ) -> tuple[Snapshot, list[tuple[MoRef, list[Data]]]]:
         snapshot: Snapshot = {}
         changed: list[tuple[MoRef, list[Data]]] = []
-        for property_filter in self.filters():
+        for property_filter in self.filters(ctx.session):
             spec = FilterSpec.of(property_filter.get("spec"))
             before = seen.get(property_filter.id, {})
             now: dict[str, dict[str, str]] = {}
@@ -247,14 +259,44 @@ class PropertyCollector(ManagedObject):
         return snapshot, changed
 
 
-# Pending waits by collector, and those CancelWaitForUpdates ended: the waiting threads' own
-# bookkeeping (a wait is not state: it ends with the request that made it).
-_WAITS: dict[str, set[str]] = {}
-_CANCELED: set[str] = set()
+class Waits:
+    """A collector's pending waits by session, and those CancelWaitForUpdates ended: the waiting
+    threads' own bookkeeping (a wait is not state: it ends with the request that made it)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._pending: dict[str, set[str]] = {}
+        self._canceled: set[str] = set()
+
+    def start(self, session_id: str) -> str:
+        wait_id = uuid.uuid4().hex
+        with self._lock:
+            self._pending.setdefault(session_id, set()).add(wait_id)
+        return wait_id
+
+    def end(self, session_id: str, wait_id: str) -> None:
+        with self._lock:
+            self._pending.get(session_id, set()).discard(wait_id)
+            self._canceled.discard(wait_id)
+
+    def cancel(self, session_id: str) -> None:
+        with self._lock:
+            self._canceled.update(self._pending.get(session_id, ()))
+
+    def canceled(self, wait_id: str) -> bool:
+        with self._lock:
+            return wait_id in self._canceled
+
+    def pending(self) -> set[str]:
+        with self._lock:
+            return {wait_id for waits in self._pending.values() for wait_id in waits}
 
 
-def pending_waits() -> set[str]:
-    return {wait_id for waits in _WAITS.values() for wait_id in waits}
+def pending_waits(registry: Registry) -> set[str]:
+    """Every WaitForUpdates(Ex) blocked now on a collector of *registry* (their ids)."""
+    return {
+        wait_id for collector in registry.all(PropertyCollector) for wait_id in collector._waits().pending()
+    }
 
 
 class PropertyFilter(ManagedObject):

@@ -16,7 +16,7 @@ from vismock.mockserver.objects import vm_shape
 from vismock.mockserver.objects.host_system import host_hardware
 from vismock.mockserver.objects.managed_entity import ManagedEntity
 from vismock.mockserver.state.models import Entity
-from vismock.mockserver.state.registry import KINDS
+from vismock.mockserver.state.registry import KINDS, ManagedObject
 from vismock.mockserver.vim25.values import Data, MoRef
 
 
@@ -25,6 +25,16 @@ def objects_of(entities: Sequence[Entity]) -> list[ManagedEntity]:
     types = {entity.id: entity.type for entity in entities}
     names = {entity.id: entity.name for entity in entities}
     return [_object(entity, types, names) for entity in entities]
+
+
+def stand_in(entity_type: str, entity_id: str, name: str) -> ManagedEntity:
+    """An entity a task names that the inventory does not hold (the seed's ``TestDev``), as the
+    inventory would make it with nothing but its name: what clients read of it (pyVim reads a
+    task's VM's ``runtime.question``) is there, unplaced."""
+    entity = Entity(entity_id, entity_type, name)
+    if not issubclass(KINDS.get(entity_type, ManagedObject), ManagedEntity):
+        return ManagedEntity(entity_id, {"name": name})
+    return _object(entity, {}, {})
 
 
 def _object(entity: Entity, types: Mapping[str, str], names: Mapping[str, str]) -> ManagedEntity:

@@ -51,9 +51,10 @@ class ServiceInstance(ManagedObject):
     def content(self) -> Data:
         return Data("ServiceContent", rootFolder=ROOT_FOLDER, about=ABOUT, **MANAGERS)
 
-    @derived(volatile=True)
-    def serverClock(self) -> datetime:
+    def _server_clock(self) -> datetime:
         return datetime.fromtimestamp(self.state.now_us() / 1e6).astimezone()
+
+    serverClock = derived(_server_clock, volatile=True)  # the time: never remembered
 
     @vim_method("RetrieveServiceContent", authenticated=False)
     def retrieve_service_content(self, ctx: Context) -> Data:

@@ -51,6 +51,7 @@ class SessionManager(ManagedObject):
         ctx.headers.append(("Set-Cookie", f"{COOKIE_NAME}={key}; Path=/; HttpOnly"))
         session = sessions.session(key)
         assert session is not None  # just created
+        sessions.touch(session)  # the Login is the session's first call
         return user_session(sessions.info(session))
 
     @vim_method("Logout")

@@ -302,7 +302,7 @@ class TaskManager(ManagedObject):
     def recentTask(self) -> tuple[MoRef, ...]:
         """Every task not created by a method (the task file's, the admin API's), then the newest
         :data:`RECENT_CREATED` created ones."""
-        tasks = self.state.all(Task)
+        tasks = sorted(self.state.all(Task), key=lambda task: task.seq)  # a replaced task in its place
         canned = [task.ref for task in tasks if task.number is None]
         created = [task for task in tasks if task.number is not None]
         created.sort(key=lambda task: task.number or 0)

@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from vismock import power
-from vismock.faults import InvalidArgument, fault_named
+from vismock.faults import InvalidArgument, VimFault, fault_named
 from vismock.mockserver.objects.base import Context, task_effect, vim_method
 from vismock.mockserver.objects.task import Task, start_task
 from vismock.mockserver.state.registry import ManagedObject, derived
@@ -31,7 +31,7 @@ NODE_FIELDS = ("name", "description", "id", "createTime", "state", "quiesced")
 MAX_NAME = 80  # vSphere's snapshot names: at most 80 characters
 
 
-def invalid_name(name: str | None) -> Any:
+def invalid_name(name: str | None) -> VimFault | None:
     """InvalidName for a snapshot name vCenter refuses (empty, or longer than 80 characters)."""
     if name is None or not name.strip() or len(name) > MAX_NAME:
         shown = "" if name is None else name

@@ -9,10 +9,25 @@ handlers call it and render what it returns.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from vismock.mockserver.state.behaviour import Behaviour, Override
 from vismock.mockserver.state.models import Entity, FaultRule, JournalEntry, Reason, Step, TaskSpec
 
-from vismock.mockserver.state.backend import Backend  # isort: skip  (imports the objects, which import the parts above)
+if TYPE_CHECKING:
+    from vismock.mockserver.state.backend import Backend
+
+
+def __getattr__(name: str) -> Any:
+    """``Backend``, imported when first asked for: it imports the managed objects' modules, which
+    import this package's parts, so importing it here would make the import order matter (a
+    program importing ``vismock.mockserver.objects`` first would fail on a circular import)."""
+    if name == "Backend":
+        from vismock.mockserver.state.backend import Backend
+
+        return Backend
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "Backend",

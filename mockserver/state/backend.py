@@ -29,7 +29,7 @@ from vismock.faults import InvalidState, ManagedObjectNotFound, MethodNotFound, 
 from vismock.mockserver import objects
 from vismock.mockserver.objects.base import EVERY_OBJECT, Context, Method
 from vismock.mockserver.objects.managed_entity import ManagedEntity
-from vismock.mockserver.objects.scenario import entity_of, objects_of
+from vismock.mockserver.objects.scenario import entity_of, objects_of, stand_in
 from vismock.mockserver.objects.task import Task, TaskManager
 from vismock.mockserver.objects.virtual_machine import VirtualMachine
 from vismock.mockserver.state import dynamic as dynamic_tasks
@@ -162,8 +162,8 @@ class Backend:
                 LoadedScenario(SCENARIO_ID),
             ):
                 self.registry.add(obj)
-            for obj in objects.service_objects():
-                self.registry.add(obj)
+            for service in objects.service_objects():
+                self.registry.add(service)
 
     def _restore(self) -> bool:
         """The state the store holds, if any (False: an empty file)."""
@@ -213,10 +213,12 @@ class Backend:
             ),
         }
         scenario = self.scenario
+        fresh = scenario.digest("tasks") is None
         changed = [section for section in SECTIONS if scenario.digest(section) != digests[section]]
+        if not tasks and not fresh:  # an empty tasks list keeps the running tasks (docs/operations.md)
+            changed = [section for section in changed if section != "tasks"]
         if not changed:
             return False
-        fresh = scenario.digest("tasks") is None
         with self.registry.transaction():
             if "inventory" in changed:
                 scenario.update(inventory=tuple(inventory))
@@ -226,15 +228,19 @@ class Backend:
                 self._serve_file_tasks(tasks)
             if "operations" in changed:
                 self.operations.load(operations, overrides)
-            scenario.update({f"digest_{section}": digests[section] for section in SECTIONS})
-        self.load_notice = None if fresh else self._notice(changed)
+            scenario.update({f"digest_{section}": digests[section] for section in changed})
+        self.load_notice = None if fresh else self._notice(changed, len(tasks), len(inventory))
         return True
 
-    def _notice(self, changed: list[str]) -> str:
+    def _notice(self, changed: list[str], tasks: int, entities: int) -> str:
+        """``FILE held another task set; serving the 2 task(s) given now (...)``: what was replaced."""
         where = self.path if self.path is not None else "the state"
+        held = {"tasks": "task set", "inventory": "inventory", "operations": "operations"}
+        given = {"tasks": f"{tasks} task(s)", "inventory": f"{entities} inventory entities"}
+        given["operations"] = "operations"
         return (
-            f"{where} held another {' and '.join(changed)}: serving the one(s) given now"
-            " (the rest of the state is kept)"
+            f"{where} held another {' and '.join(held[s] for s in changed)};"
+            f" serving the {' and '.join(given[s] for s in changed)} given now (the rest of the state is kept)"
         )
 
     def _serve_inventory(self, entities: Sequence[Entity]) -> None:
@@ -272,7 +278,7 @@ class Backend:
         with registry.transaction():
             self._generation += 1
             self.clock.reset()
-            for obj in registry.all():
+            for obj in registry.all(ManagedObject):
                 if not obj.survives_reset():
                     registry.remove(obj)
             for obj in objects.service_objects():  # those a reset empties are made anew
@@ -356,6 +362,8 @@ class Backend:
         found = type(obj).methods.get(method) or EVERY_OBJECT.get(method)
         if found is None:
             raise MethodNotFound(method)
+        if self.registry.find(obj.id) is not obj and method not in EVERY_OBJECT:
+            raise ManagedObjectNotFound(obj.vim_type, obj.id)  # a stand-in (_unstored) is only read
         return obj, found
 
     # -- finding what a call names
@@ -377,27 +385,25 @@ class Backend:
         found: ManagedObject | None = None
         if ref.type == "Task" and self.dynamic:
             found = GeneratedTask(ref.value)  # its info made when read: finding it costs nothing
-        else:
-            found = self._named_by_a_task(ref)
-        if found is not None:
-            object.__setattr__(found, "registry", self.registry)  # reads the state; is not in it
-        return found
-
-    def _named_by_a_task(self, ref: MoRef) -> ManagedObject | None:
-        for task in self.registry.all(Task):
+        for task in self.registry.all(Task) if found is None else ():
             spec = task.spec
-            if spec.entity_id == ref.value and spec.entity_type and is_a(spec.entity_type, ref.type):
-                return KINDS.get(spec.entity_type, ManagedEntity)(
-                    ref.value, {"name": spec.entity_name or ref.value}
-                )
-        return None
+            if (
+                spec.entity_id == ref.value
+                and spec.entity_type is not None
+                and is_a(spec.entity_type, ref.type)
+            ):
+                found = stand_in(spec.entity_type, ref.value, spec.entity_name or ref.value)
+                break
+        if found is not None:
+            object.__setattr__(found, "registry", self.registry)  # it reads the state; it is not in it
+        return found
 
     def pending_waits(self) -> set[str]:
         """The WaitForUpdates(Ex) calls blocked waiting for a change now (their ids): what a test
         waits for before it changes what they wait on."""
         from vismock.mockserver.objects.property_collector import pending_waits
 
-        return pending_waits()
+        return pending_waits(self.registry)
 
     # -- revision and generation (remembered answers, requests across a reset)
 
@@ -408,7 +414,7 @@ class Backend:
         return self._generation
 
     def close(self) -> None:
-        self.journal.flush()
+        self.journal.close()
         if self.store is not None:
             self.store.close()
 
@@ -430,9 +436,6 @@ class GeneratedTask(Task):
 
     def client_read(self, *, poll: bool, session: Any = None) -> Mapping[str, Any]:
         return {"info": self.info}
-
-    def cancel(self, ctx: object = None) -> None:
-        raise TaskNotFound(self.id)
 
 
 @dataclass(frozen=True, slots=True)
@@ -461,8 +464,8 @@ class Tasks:
         return found
 
     def specs(self) -> list[TaskSpec]:
-        """Every task's definition, in the order they were added."""
-        return [task.spec for task in self._registry.all(Task)]
+        """Every task's definition, in the order they were added (a replaced task in its place)."""
+        return [task.spec for task in sorted(self._registry.all(Task), key=lambda task: task.seq)]
 
     def get(self, task_id: str) -> TaskSpec:
         return self.task(task_id).spec

@@ -53,8 +53,8 @@ class Clock(ManagedObject):
     # -- reading
 
     def now_us(self) -> int:
-        frozen = self._props.get("frozen_us")
-        return frozen if frozen is not None else real_time_us() + self._props["offset_us"]
+        frozen: int | None = self._props.get("frozen_us")
+        return frozen if frozen is not None else real_time_us() + int(self._props["offset_us"])
 
     def now(self) -> datetime:
         """The mock's clock (aware UTC): real time unless frozen, plus any advance."""

@@ -10,8 +10,11 @@ name only.
 
 from __future__ import annotations
 
+import atexit
 import logging
+import sys
 import threading
+import weakref
 from collections import deque
 from collections.abc import Callable, Iterable
 from datetime import datetime
@@ -66,6 +69,7 @@ class Journal:
         self._store = store
         self._pending: list[dict[str, Any]] = []
         self._flusher: threading.Thread | None = None
+        self._stopped = threading.Event()
         if store is not None:
             self._restore(store)
 
@@ -146,23 +150,49 @@ class Journal:
             ):
                 yield entry_id, row
 
+    def close(self) -> None:
+        """Write what waits and stop writing behind (the state is closing)."""
+        self._stopped.set()
+        self.flush()
+
     def _start_flusher(self) -> None:
         if self._flusher is None:
-            self._flusher = threading.Thread(target=self._flush_forever, name="vismock-journal", daemon=True)
+            # The thread and the exit hooks hold the journal weakly: a state dropped unclosed (tests,
+            # embedders) goes with its file, its thread ending at its next turn.
+            this = weakref.ref(self)
+            self._flusher = threading.Thread(
+                target=_flush_forever, args=(this, self._stopped), name="vismock-journal", daemon=True
+            )
             self._flusher.start()
+            # A clean stop writes what waits; a server worker process ends with os._exit (no atexit:
+            # multiprocessing's finalizers run instead).
+            atexit.register(_flush_if_alive, this)
+            if "multiprocessing" in sys.modules:
+                from multiprocessing import util
 
-    def _flush_forever(self) -> None:
-        stop = threading.Event()
-        while not stop.wait(FLUSH_SECONDS):
-            try:
-                self.flush()
-            except Exception:
-                log.exception("could not write journal entries to the state file")
+                util.Finalize(None, _flush_if_alive, args=(this,), exitpriority=100)
 
     def _restore(self, store: Store) -> None:
         for data in store.journal()[-self.cap :]:
             self._rows.append((self._next_id, _row(data)))
             self._next_id += 1
+
+
+def _flush_forever(journal: weakref.ref[Journal], stopped: threading.Event) -> None:
+    while not stopped.wait(FLUSH_SECONDS) and _flush_if_alive(journal):
+        pass
+
+
+def _flush_if_alive(journal: weakref.ref[Journal]) -> bool:
+    """Flush the journal if it still exists (False: it was collected)."""
+    found = journal()
+    if found is None:
+        return False
+    try:
+        found.flush()
+    except Exception:
+        log.exception("could not write journal entries to the state file")
+    return True
 
 
 def _stored(row: Row) -> dict[str, Any]:

@@ -243,20 +243,25 @@ class Registry:
         self.backend: Any = None  # what owns this state (vismock.mockserver.state.Backend), for objects
         self.loading = False  # objects restored from a store: nothing is written back
 
-    # -- reading (callers hold the lock through a transaction, or read immutable values)
+    # -- reading (callers hold the lock through a transaction, or read immutable values). A read
+    # from outside a transaction (the admin API, the plugin, the dashboard) settles first, so no
+    # reader can see the state before the clock's due changes; inside one they have fired already.
 
     def __contains__(self, object_id: str) -> bool:
+        self._settle_for_reader()
         return object_id in self._objects
 
     def __len__(self) -> int:
         return len(self._objects)
 
     def find(self, object_id: str) -> ManagedObject | None:
+        self._settle_for_reader()
         return self._objects.get(object_id)
 
     def get(self, ref: MoRef, cls: type[T] = ManagedObject) -> T:  # type: ignore[assignment]
         """The object *ref* names, when it is of its type (a subtype will do) and of *cls*;
         ManagedObjectNotFound otherwise, as vCenter answers."""
+        self._settle_for_reader()
         found = self._objects.get(ref.value)
         if (
             found is None
@@ -269,10 +274,12 @@ class Registry:
 
     def all(self, cls: type[T] = ManagedObject) -> list[T]:  # type: ignore[assignment]
         """Every object of class *cls*, in the order they were added."""
+        self._settle_for_reader()
         return [obj for obj in self._objects.values() if isinstance(obj, cls)]
 
     def of_type(self, vim_type: str) -> list[ManagedObject]:
         """Every object whose vim25 type is *vim_type* or a subtype of it."""
+        self._settle_for_reader()
         return [obj for obj in self._objects.values() if is_a(obj.vim_type, vim_type)]
 
     def now_us(self) -> int:
@@ -330,7 +337,7 @@ class Registry:
             raise ValueError(f"{obj!r}: the id {obj.id!r} is taken")
         object.__setattr__(obj, "registry", self)
         self._objects[obj.id] = obj
-        tx.undo.append(lambda: self._objects.pop(obj.id, None))
+        tx.undo.append(lambda: self._forget(obj.id))
         self._changed_object(tx, obj)
         obj.added()
         return obj
@@ -389,12 +396,19 @@ class Registry:
 
     def settle(self) -> None:
         """Fire every event whose time has come (a cheap check when none has)."""
-        if self._next_due() <= self._now_us():
+        # A peek without the lock: the heap is only reordered under it. A cancelled entry on top
+        # costs one empty transaction, which drops it.
+        try:
+            due_us = self._schedule[0].due_us
+        except IndexError:  # nothing scheduled (or another thread just took the last)
+            return
+        if due_us <= self._now_us():
             with self.transaction():
                 pass  # the transaction fires them
 
     def next_due_us(self) -> int:
-        return self._next_due()
+        with self._lock:
+            return self._next_due()
 
     def touch(self) -> None:
         """Raise the revision without changing an object: something outside the objects that
@@ -419,6 +433,13 @@ class Registry:
             self._changed.notify_all()
 
     # -- internals
+
+    def _forget(self, object_id: str) -> None:
+        self._objects.pop(object_id, None)
+
+    def _settle_for_reader(self) -> None:
+        if self._owner != threading.get_ident():
+            self.settle()
 
     def _next_due(self) -> int:
         schedule = self._schedule

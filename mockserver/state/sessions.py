@@ -74,7 +74,8 @@ class Session(ManagedObject):
     def _schedule_expiry(self) -> None:
         lifetime = self._props.get("lifetime_us")
         if lifetime is not None:
-            self.state.schedule(self.login_us + int(lifetime), self._expire)
+            # Alive through the last microsecond of its lifetime, gone after it.
+            self.state.schedule(self.login_us + int(lifetime) + 1, self._expire)
 
     def _expire(self, _due_us: int) -> None:
         if self.state.find(self.id) is self:
@@ -82,7 +83,7 @@ class Session(ManagedObject):
 
     def owned(self) -> list[ManagedObject]:
         """The served objects this session made (collectors, filters, views...), oldest first."""
-        return [obj for obj in self.state.all() if obj.get("_session") == self.id]
+        return [obj for obj in self.state.all(ManagedObject) if obj.get("_session") == self.id]
 
 
 def end_session(registry: Registry, session: Session) -> None:
@@ -190,16 +191,12 @@ class Sessions:
 
     # -- what a session owns
 
-    def check_room(
-        self, session: Session, kind: type[ManagedObject] | None = None, most: int | None = None
-    ) -> None:
-        """InvalidState when *session* keeps :data:`OBJECTS_PER_SESSION` objects (or *most* of
-        *kind*): a client that never destroys what it creates would grow the state."""
+    def check_room(self, session: Session) -> None:
+        """InvalidState when *session* keeps :data:`OBJECTS_PER_SESSION` objects: a client that
+        never destroys what it creates would grow the state."""
         owned = session.owned()
         if len(owned) >= OBJECTS_PER_SESSION:
             raise InvalidState(
                 f"The session keeps {len(owned)} objects (collectors, filters, views, event collectors),"
                 " the most vismock allows; destroy some first"
             )
-        if kind is not None and most is not None and sum(isinstance(o, kind) for o in owned) >= most:
-            raise InvalidState(f"The session keeps {most} {kind.vim_type} objects, the most vCenter allows")

@@ -98,9 +98,8 @@ def result_type(method: str) -> str | None:
     """The managed type a task of *method* returns (CloneVM_Task: VirtualMachine), or None."""
     found = task_methods().get(method)
     result = found.result if found is not None else None
-    if result is None or result.endswith("[]"):  # an array result is not one reference
-        return None
-    return result if model().kind(result) == "managed" else None
+    # An array result ("CheckResult[]") is no one type: a recorded text result stays text.
+    return result if result is not None and model().kind_or_none(result) == "managed" else None
 
 
 def _result(method: str, value: Any) -> Any:

@@ -116,7 +116,7 @@ def test_user_names_are_kept_or_replaced(
 def test_the_inventory_is_recorded_from_what_the_soap_face_serves(
     mock: LiveServer, tmp_path: Path, capsys: pytest.CaptureFixture[str], password: str
 ) -> None:
-    mock.backend.inventory.update("vm-301", powerState="poweredOff")  # as a power-off would
+    mock.backend.inventory.set_power_state("vm-301", "poweredOff")  # as a power-off would
     output = tmp_path / "inventory.yaml"
     status, err = record(capsys, sdk(mock), output, "--inventory", "task-303")
     assert status == 0, err

@@ -322,13 +322,15 @@ SOAP_RETRIEVE = (
 )
 
 
-def _access_lines(mock: Served, fmt: str, wanted: int) -> list[dict[str, Any]]:
-    """The access lines *mock* wrote (stderr, written behind), once there are *wanted* of them."""
+def _access_lines(mock: Served, fmt: str, wanted: int, operation: str | None = None) -> list[dict[str, Any]]:
+    """The access lines *mock* wrote (stderr, written behind), once there are *wanted* of them (of
+    *operation*, when given: the start-up's health checks are logged too)."""
     deadline = time.monotonic() + 10
     while True:
         found = [_parsed(line, fmt) for line in mock.output.splitlines()]
         lines = [fields for fields in found if fields is not None]
-        if len(lines) >= wanted or time.monotonic() > deadline:
+        counted = [fields for fields in lines if operation in (None, fields["operation"])]
+        if len(counted) >= wanted or time.monotonic() > deadline:
             return lines
         time.sleep(0.05)
 
@@ -412,7 +414,7 @@ def test_quiet_and_warning_level_write_no_access_lines(tmp_path: Path) -> None:
 def test_debug_level_logs_admin_reads_too(tmp_path: Path) -> None:
     with served("--log-level", "debug", "--db", str(tmp_path / "state.sqlite3")) as mock:
         assert "tasks" in mock.call("GET", "/_vismock/tasks")
-        lines = _access_lines(mock, "text", 1)
+        lines = _access_lines(mock, "text", 1, operation="GET /_vismock/tasks")
         assert any(f["operation"] == "GET /_vismock/tasks" for f in lines), mock.output
         assert mock.stop() == 0
 

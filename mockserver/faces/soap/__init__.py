@@ -18,7 +18,10 @@ from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from vismock.faults import (
+    InvalidArgument,
+    InvalidProperty,
     InvalidRequest,
+    ManagedObjectNotFound,
     MethodNotFound,
     NotAuthenticated,
     NotSupported,
@@ -69,6 +72,8 @@ class SoapFace:
         try:
             call = self.parsed(request.body)
         except VimFault as fault:
+            # vCenter reads the whole call before it checks the session (NotAuthenticated is the
+            # method's own permission check): a call it cannot read is InvalidRequest, session or not.
             observation.outcome = fault.fault_type
             return self.fault(fault)
         observation.operation = call.method
@@ -169,15 +174,15 @@ def fault_envelope(fault: VimFault, context: MoRef | None = None) -> bytes:
     """The SOAP fault of *fault* (a type vim25 does not know goes as SystemError naming it)."""
     fault_type = fault.fault_type if fault.fault_type in model().fault_types() else "SystemError"
     message = fault.message if fault_type == fault.fault_type else f"{fault.fault_type}: {fault.message}"
-    fields = dict(fault.fields())
-    if fault_type == "ManagedObjectNotFound" and hasattr(fault, "mo_type"):
+    fields: dict[str, Any] = dict(fault.fields())
+    if fault_type == "ManagedObjectNotFound" and isinstance(fault, ManagedObjectNotFound):
         fields.setdefault("obj", MoRef(fault.mo_type, fault.mo_id))
-    if fault_type == "MethodNotFound" and hasattr(fault, "method"):
+    if fault_type == "MethodNotFound" and isinstance(fault, MethodNotFound):
         fields.setdefault("method", fault.method)
-    if fault_type == "InvalidProperty" and hasattr(fault, "name"):
+    if fault_type == "InvalidProperty" and isinstance(fault, InvalidProperty):
         fields.setdefault("name", fault.name)
-    if fault_type == "InvalidArgument" and getattr(fault, "invalid_property", None):
-        fields.setdefault("invalidProperty", fault.invalid_property)  # type: ignore[attr-defined]
+    if fault_type == "InvalidArgument" and isinstance(fault, InvalidArgument) and fault.invalid_property:
+        fields.setdefault("invalidProperty", fault.invalid_property)
     if fault_type == "NotAuthenticated":
         fields.setdefault("privilegeId", "System.View")
     return xml.fault_envelope(fault_type, fields, message, context=context)

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 import vismock.codec as codec
+from tests.support import DATA
 from vismock.mockserver.pytest_plugin import VismockServer
 
 OPERATION_TYPES = {
@@ -179,7 +180,7 @@ def test_an_unknown_snapshot_path_names_the_paths_there_are(server: VismockServe
 
 
 def test_a_vm_busy_with_a_task_refuses_a_snapshot(server: VismockServer) -> None:
-    queued(call(server, "Power_Off_VM", **{"virtual-machine": "win1"}))  # busy until it ends
+    queued(call(server, "Power_Off_VM", **{"virtual-machine": "win1"}))  # running: win1 is busy
     answer = call(server, "Create_VM_Snapshot", **{"virtual-machine": "win1", "name": "s"})
     assert refused(answer) == "TaskInProgress"
     assert tree(server, "win1") == []
@@ -243,3 +244,31 @@ def test_a_scripted_failure_of_a_snapshot_makes_no_snapshot(server: VismockServe
     info = follow(server, task)
     assert info["state"] == "error" and info["error"]["fault"] == "InvalidState"
     assert tree(server, "win1") == []
+
+
+def test_the_pipeline_samples_run_in_order_as_docs_snapshots_shows(server: VismockServer) -> None:
+    """tests/data/advanced-vm/*.xml, the requests docs/snapshots.md walks through, sent as they are."""
+    samples = sorted((DATA / "advanced-vm").glob("*-request.xml"))
+    assert len(samples) == 6
+    seen = []
+    for sample in samples:
+        request = urllib.request.Request(
+            server.adapter_url, data=sample.read_bytes(), headers={"Content-Type": "text/xml"}
+        )
+        with urllib.request.urlopen(request) as response:
+            info = follow(server, queued(codec.decode(response.read())))
+        seen.append((sample.name, info["state"], tree(server, "win1"), server.power_state("win1")))
+    assert seen == [
+        ("1-create-snapshot-request.xml", "success", ["before-patch*"], "poweredOn"),
+        (
+            "2-create-child-snapshot-request.xml",
+            "success",
+            ["before-patch", "before-patch/patched*"],
+            "poweredOn",
+        ),
+        ("3-revert-snapshot-request.xml", "success", ["before-patch*", "before-patch/patched"], "poweredOff"),
+        ("4-delete-snapshot-request.xml", "success", ["before-patch*"], "poweredOff"),
+        ("5-clone-vm-request.xml", "success", ["before-patch*"], "poweredOff"),
+        ("6-delete-vm-request.xml", "success", ["before-patch*"], "poweredOff"),
+    ]
+    assert server.backend.inventory.named("win1-copy", "VirtualMachine") == []

@@ -12,7 +12,6 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.support import wire
 from vismock.codec import XsDateTime
 from vismock.mockserver.vim25.values import (
     Data,
@@ -182,8 +181,7 @@ def test_immutable_equal_and_hashable() -> None:
     assert repr(Data("TaskReasonUser", userName="root")) == "Data('TaskReasonUser', userName='root')"
 
 
-def test_the_moref_is_the_one_wire_re_exports() -> None:
-    assert wire.MoRef is MoRef and wire.entity_type_of is entity_type_of
+def test_an_id_s_prefix_tells_its_entity_type() -> None:
     assert entity_type_of("vm-12") == "VirtualMachine" and entity_type_of("x") == "ManagedEntity"
 
 

@@ -22,7 +22,6 @@ from tests.support.soap import (
     traversal,
     xpath,
 )
-from vismock.mockserver.state.models import Entity
 
 ALL_VMS = [
     "TestDev",
@@ -87,9 +86,12 @@ def test_a_container_view_of_every_type_holds_the_whole_inventory_but_its_contai
 def test_subtypes_and_non_recursive_views(app: Flask, client: FlaskClient) -> None:
     computes = _container_view(client, "Folder:group-d1", "ComputeResource")
     assert _names_in_view(client, "ContainerView", computes) == ["Cluster-A", "esx02.lab.local"]
-    host_folder = backend_of(app).inventory.by_path("/Datacenter/vm")
-    assert isinstance(host_folder, Entity)
-    direct = _container_view(client, f"Folder:{host_folder.id}", recursive=False)
+    (vm_folder,) = [
+        entity
+        for entity in backend_of(app).inventory.all().values()
+        if entity.name == "vm" and entity.parent == "datacenter-2"
+    ]
+    direct = _container_view(client, f"Folder:{vm_folder.id}", recursive=False)
     assert _names_in_view(client, "ContainerView", direct) == [
         "TestDev",
         "win1",

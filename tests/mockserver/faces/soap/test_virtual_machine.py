@@ -128,6 +128,14 @@ def test_the_vm_properties(si: Any, live: LiveServer) -> None:
     assert (summary.vm._moId, summary.runtime.powerState, summary.config.name) == (WIN1, "poweredOn", "win1")
     assert (summary.config.template, summary.config.vmPathName) == (False, "[datastore1] win1/win1.vmx")
     assert vm(si, TEMPLATE).summary.config.template is True
+    config = machine.config  # what vim25 requires of it, and the summary says the same (govc vm.info)
+    assert (config.name, config.files.vmPathName) == ("win1", summary.config.vmPathName)
+    assert (summary.config.uuid, summary.config.instanceUuid) == (config.uuid, config.instanceUuid)
+    assert (summary.config.numCpu, summary.config.memorySizeMB) == (
+        config.hardware.numCPU,
+        config.hardware.memoryMB,
+    )
+    assert (summary.config.guestId, summary.config.guestFullName) == (config.guestId, config.guestFullName)
     assert list(machine.recentTask) == []
     task = machine.PowerOffVM_Task()
     clock_moves_later(live.backend, 2)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import vismock.mockserver.state  # noqa: F401  # isort: skip
 from vismock.mockserver.objects import (  # noqa: F401  (each module registers its type)
     compute_resource,
+    custom_fields,
     datacenter,
     datastore,
     folder,
@@ -22,6 +23,7 @@ from vismock.mockserver.objects import (  # noqa: F401  (each module registers i
     virtual_machine,
     virtual_machine_snapshot,
 )
+from vismock.mockserver.objects.custom_fields import CustomFieldsManager
 from vismock.mockserver.objects.event_manager import EventManager
 from vismock.mockserver.objects.property_collector import PropertyCollector
 from vismock.mockserver.objects.search_index import SearchIndex
@@ -41,4 +43,5 @@ def service_objects() -> list[ManagedObject]:
         ViewManager(),
         EventManager(),
         SearchIndex(),
+        CustomFieldsManager(),
     ]

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from vismock.mockserver.state.registry import ManagedObject, derived
-from vismock.mockserver.vim25.values import MoRef
+from vismock.mockserver.vim25.values import Data, MoRef
 
 if TYPE_CHECKING:
     from vismock.mockserver.objects.task import Task
@@ -41,6 +41,18 @@ class ManagedEntity(ManagedObject):
     def configStatus(self) -> str:
         return "green"
 
+    @derived
+    def availableField(self) -> tuple[Data, ...]:
+        """The custom field definitions that apply to this entity (CustomFieldsManager's)."""
+        from vismock.mockserver.objects.custom_fields import fields_for
+
+        return fields_for(self.state, self.vim_type)
+
+    @derived
+    def value(self) -> tuple[Data, ...]:
+        """vim25's other name of ``customValue``: the entity's custom field values."""
+        return tuple(self._props.get("customValue", ()))
+
     def children(self) -> list[ManagedEntity]:
         """The entities whose ``parent`` is this one, in the order they were added."""
         return [obj for obj in self.state.all(ManagedEntity) if obj.parent_id == self.id]
@@ -54,6 +66,36 @@ class ManagedEntity(ManagedObject):
             found = self.state.find(current.parent_id)
             current = found if isinstance(found, ManagedEntity) else None
         return "/" + "/".join(reversed(names))
+
+    def ancestor(self, vim_type: str) -> ManagedEntity | None:
+        """The nearest entity of *vim_type* above this one (a host's Datacenter, a pool's cluster)."""
+        current = self.state.find(self.parent_id or "")
+        seen: set[str] = set()
+        while isinstance(current, ManagedEntity) and current.id not in seen:
+            if current.vim_type == vim_type:
+                return current
+            seen.add(current.id)
+            current = self.state.find(current.parent_id or "")
+        return None
+
+    def below(self, vim_type: str) -> list[ManagedEntity]:
+        """The entities of *vim_type* below this one (a datacenter's hosts), in the order added."""
+        return [
+            entity
+            for entity in self.state.all(ManagedEntity)
+            if entity.vim_type == vim_type and self._is_above(entity)
+        ]
+
+    def _is_above(self, entity: ManagedEntity) -> bool:
+        current: ManagedEntity | None = entity
+        seen: set[str] = set()
+        while current is not None and current.id not in seen:
+            if current.parent_id == self.id:
+                return True
+            seen.add(current.id)
+            found = self.state.find(current.parent_id or "")
+            current = found if isinstance(found, ManagedEntity) else None
+        return False
 
     # -- tasks on this entity
 

@@ -12,8 +12,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from vismock.mockserver.objects import vm_shape
+from vismock.mockserver.objects.host_system import host_hardware
 from vismock.mockserver.objects.managed_entity import ManagedEntity
-from vismock.mockserver.objects.virtual_machine import new_config, vm_path
 from vismock.mockserver.state.models import Entity
 from vismock.mockserver.state.registry import KINDS, ManagedObject
 from vismock.mockserver.vim25.values import Data, MoRef
@@ -66,14 +67,18 @@ def _vim25_props(entity: Entity, types: Mapping[str, str], names: Mapping[str, s
             "host": _refs(props.get("host"), types, "HostSystem"),
             "resourcePool": _ref(props.get("resourcePool"), types, "ResourcePool"),
         }
+    if entity.type == "Datastore":
+        return {"_capacity": props["capacity_gb"] * 1024**3 if "capacity_gb" in props else None}
     if entity.type == "HostSystem":
+        sizes = {key: props[key] for key in ("cpu_cores", "memory_gb") if key in props}
         return {
+            "hardware": host_hardware(entity.id, **sizes),
             "runtime": Data(
                 "HostRuntimeInfo",
                 connectionState=props.get("connectionState", "connected"),
                 powerState=props.get("powerState", "poweredOn"),
                 inMaintenanceMode=False,
-            )
+            ),
         }
     if entity.type == "VirtualMachine":
         return _vm_props(entity, types, names)
@@ -81,9 +86,20 @@ def _vim25_props(entity: Entity, types: Mapping[str, str], names: Mapping[str, s
 
 
 def _vm_props(entity: Entity, types: Mapping[str, str], names: Mapping[str, str]) -> dict[str, Any]:
+    """A VM as vCenter shapes it, from the scenario's few words (vm_shape fills in the rest)."""
     props = entity.props
     datastores = _refs(props.get("datastore"), types, "Datastore")
-    path = vm_path(names.get(datastores[0].value) if datastores else None, entity.name)
+    nic_ids = props.get("nics", props.get("network", ()))
+    nics = [vm_shape.Nic(ref, names.get(ref.value, ref.value)) for ref in _refs(nic_ids, types, "Network")]
+    config = vm_shape.vm_config(
+        entity.id,
+        entity.name,
+        vm_shape.declaration_of(props),
+        datastore=datastores[0] if datastores else None,
+        datastore_name=names.get(datastores[0].value) if datastores else None,
+        nics=nics,
+    )
+    guest = vm_shape.guest_facts(config, ip=props.get("ip"), host_name=props.get("hostname"))
     return {
         "runtime": Data(
             "VirtualMachineRuntimeInfo",
@@ -97,13 +113,8 @@ def _vm_props(entity: Entity, types: Mapping[str, str], names: Mapping[str, str]
             onlineStandby=False,
             consolidationNeeded=False,
         ),
-        "config": new_config(entity.id, entity.name, template=bool(props.get("template")), vm_path_name=path),
-        "guest": Data(
-            "GuestInfo",
-            toolsStatus="toolsNotInstalled",
-            toolsRunningStatus="guestToolsNotRunning",
-            guestState="notRunning",
-        ),
+        "config": config,
+        "_guest": guest,
         "resourcePool": _ref(props.get("resourcePool"), types, "ResourcePool"),
         "datastore": datastores,
         "network": _refs(props.get("network"), types, "Network"),
@@ -138,8 +149,30 @@ def entity_of(obj: ManagedEntity) -> Entity:
             "resourcePool": _id(obj.get("resourcePool")),
             "datastore": tuple(ref.value for ref in obj.get("datastore", ())),
             "network": tuple(ref.value for ref in obj.get("network", ())),
+            **_declared_vm(obj),
         }
     return Entity(obj.id, obj.vim_type, obj.name, obj.parent_id, tuple(sorted(props.items())))
+
+
+def _declared_vm(obj: ManagedEntity) -> dict[str, Any]:
+    """A VM's hardware and guest in the scenario's words, as they are now."""
+    config = obj.get("config")
+    nics = vm_shape.devices_of(config, "VirtualEthernetCard")
+    guest = obj.get("_guest")
+    found = {
+        "cpu": obj.read("config.hardware.numCPU"),
+        "cores_per_socket": obj.read("config.hardware.numCoresPerSocket"),
+        "memory_mb": obj.read("config.hardware.memoryMB"),
+        "disks_gb": tuple(
+            int(disk.capacityInKB) // 1024**2 for disk in vm_shape.devices_of(config, "VirtualDisk")
+        ),
+        "nics": tuple(nic.backing.network.value for nic in nics if nic.backing.network is not None),
+        "guest_os": obj.read("config.guestId"),
+        "ip": guest.ipAddress if guest is not None else None,
+        "hostname": guest.hostName if guest is not None else None,
+        "annotation": obj.read("config.annotation") or None,
+    }
+    return {key: value for key, value in found.items() if value is not None}
 
 
 def _id(ref: MoRef | None) -> str | None:

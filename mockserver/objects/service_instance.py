@@ -21,6 +21,7 @@ MANAGERS = {
     "eventManager": MoRef("EventManager", "EventManager"),
     "taskManager": MoRef("TaskManager", "TaskManager"),
     "searchIndex": MoRef("SearchIndex", "SearchIndex"),
+    "customFieldsManager": MoRef("CustomFieldsManager", "CustomFieldsManager"),
 }
 ABOUT = Data(
     "AboutInfo",

@@ -20,11 +20,11 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping
-from datetime import UTC, datetime
 from typing import Any
 
 from vismock import power
 from vismock.faults import InvalidPowerState, NotSupported, VimFault, fault_named
+from vismock.mockserver.objects import vm_shape
 from vismock.mockserver.objects.base import Context, task_effect, vim_method
 from vismock.mockserver.objects.managed_entity import ManagedEntity
 from vismock.mockserver.objects.task import Task, start_task
@@ -54,44 +54,46 @@ class VirtualMachine(ManagedEntity):
     def template(self) -> bool:
         return bool(self.read("config.template"))
 
+    # -- what is derived from its configuration and state (vm_shape: one source for each fact)
+
     @derived
     def summary(self) -> Data:
-        runtime = self.get("runtime")
-        guest = self.get("guest")
-        return Data(
-            "VirtualMachineSummary",
-            vm=self.ref,
-            runtime=runtime,
-            guest=Data(
-                "VirtualMachineGuestSummary",
-                toolsStatus=guest.toolsStatus if guest is not None else None,
-                toolsRunningStatus=guest.toolsRunningStatus if guest is not None else None,
-            ),
-            config=self._config_summary(),
-            quickStats=Data(
-                "VirtualMachineQuickStats",
-                guestHeartbeatStatus="green" if self.power_state == power.POWERED_ON else "gray",
-            ),
-            overallStatus="green",
+        return vm_shape.summary(
+            self.ref,
+            self.get("config"),
+            self.get("runtime"),
+            self.read("guest"),
+            self.read("storage"),
+            tuple(self.get("customValue", ())),
         )
 
-    def _config_summary(self) -> Data:
-        """``summary.config``: what ``config`` says (govc vm.info reads it from here)."""
-        config: Data | None = self.get("config")
-        hardware = config.hardware if config is not None else None
-        return Data(
-            "VirtualMachineConfigSummary",
-            name=self.name,
-            template=self.template,
-            vmPathName=self.vm_path_name(),
-            memorySizeMB=hardware.memoryMB if hardware is not None else None,
-            numCpu=hardware.numCPU if hardware is not None else None,
-            uuid=config.uuid if config is not None else None,
-            instanceUuid=config.instanceUuid if config is not None else None,
-            guestId=config.guestId if config is not None else None,
-            guestFullName=config.guestFullName if config is not None else None,
-            hwVersion=config.version if config is not None else None,
-        )
+    @derived
+    def guest(self) -> Data:
+        """What the guest reports (the mock's own ``_guest``) while it runs; no IP while it does not."""
+        return vm_shape.guest(self.get("_guest"), self.power_state)
+
+    @derived
+    def guestHeartbeatStatus(self) -> str:
+        return "green" if self.power_state == power.POWERED_ON else "gray"
+
+    @derived
+    def layout(self) -> Data | None:
+        numbered = [(snapshot.ref, int(snapshot.get("id", 0))) for snapshot in self.snapshots()]
+        return vm_shape.layout(self.get("config"), numbered)
+
+    @derived
+    def layoutEx(self) -> Data | None:
+        return vm_shape.layout_ex(self.get("config"), powered_on=self.power_state == power.POWERED_ON)
+
+    @derived
+    def storage(self) -> Data | None:
+        stores = self.get("datastore") or ()
+        on = self.power_state == power.POWERED_ON
+        return vm_shape.storage(self.get("config"), stores[0] if stores else None, powered_on=on)
+
+    @derived
+    def capability(self) -> Data:
+        return vm_shape.CAPABILITY
 
     @derived
     def parentVApp(self) -> MoRef | None:
@@ -101,7 +103,8 @@ class VirtualMachine(ManagedEntity):
         """Where the VM's files are: ``[datastore1] win1/win1.vmx``."""
         stores = self.get("datastore") or ()
         store = self.state.find(stores[0].value) if stores else None
-        return vm_path(store.name if isinstance(store, ManagedEntity) else None, self.name)
+        name = store.name if isinstance(store, ManagedEntity) else "datastore1"
+        return f"[{name}] {self.name}/{self.name}.vmx"
 
     # -- power
 
@@ -311,11 +314,15 @@ class VirtualMachine(ManagedEntity):
         template = bool(spec.template)
         datastore = location.datastore or next(iter(self.get("datastore") or ()), None)
         store = registry.find(datastore.value) if datastore is not None else None
-        path = vm_path(store.name if isinstance(store, ManagedEntity) else None, args["name"])
-        config = new_config(new_id, args["name"], template=template, vm_path_name=path)
-        if source is not None:  # the source's configuration, as the clone's own
-            files = source.files.replace(vmPathName=path) if source.files is not None else config.files
-            config = source.replace(name=args["name"], template=template, files=files, **identity_of(new_id))
+        config = vm_shape.cloned_config(
+            source
+            or Data("VirtualMachineConfigInfo", hardware=Data("VirtualHardware", numCPU=1, memoryMB=1)),
+            new_id,
+            args["name"],
+            template=template,
+            datastore=datastore,
+            datastore_name=store.name if isinstance(store, ManagedEntity) else None,
+        )
         on = bool(spec.powerOn) and not template
         runtime = self.get("runtime").replace(
             host=location.host or self.read("runtime.host"),
@@ -327,7 +334,7 @@ class VirtualMachine(ManagedEntity):
             "parent": args["folder"],
             "runtime": runtime,
             "config": config,
-            "guest": self.get("guest"),
+            "_guest": vm_shape.guest_facts(config) if self.get("_guest") is not None else None,
             "resourcePool": location.pool or self.get("resourcePool"),
             "datastore": (location.datastore,) if location.datastore else self.get("datastore"),
             "network": self.get("network"),
@@ -349,40 +356,6 @@ class VirtualMachine(ManagedEntity):
         for snapshot in self.snapshots():
             self.state.remove(snapshot)
         self.state.remove(self)
-
-
-# What vim25 requires of every VirtualMachineConfigInfo, at plain defaults (vCenter always sends
-# them; the inventory says nothing of a VM's hardware or guest).
-GUEST_ID, GUEST_FULL_NAME = "other3xLinux64Guest", "Other 3.x or later Linux (64-bit)"
-HARDWARE_VERSION = "vmx-19"
-NUM_CPU, MEMORY_MB = 1, 1024
-NEVER_MODIFIED = datetime(1970, 1, 1, tzinfo=UTC)  # what vCenter shows for a VM it has not reconfigured
-
-
-def new_config(vm_id: str, name: str, *, template: bool, vm_path_name: str) -> Data:
-    """The VirtualMachineConfigInfo of a new VM: its name, template flag, uuids and files, and
-    the rest of what vim25 requires at the defaults above."""
-    return Data(
-        "VirtualMachineConfigInfo",
-        changeVersion=NEVER_MODIFIED.strftime("%Y-%m-%dT%H:%M:%SZ"),
-        modified=NEVER_MODIFIED,
-        name=name,
-        guestFullName=GUEST_FULL_NAME,
-        version=HARDWARE_VERSION,
-        template=template,
-        guestId=GUEST_ID,
-        alternateGuestName="",
-        files=Data("VirtualMachineFileInfo", vmPathName=vm_path_name),
-        flags=Data("VirtualMachineFlagInfo"),
-        defaultPowerOps=Data("VirtualMachineDefaultPowerOpInfo"),
-        hardware=Data("VirtualHardware", numCPU=NUM_CPU, memoryMB=MEMORY_MB),
-        **identity_of(vm_id),
-    )
-
-
-def vm_path(datastore_name: str | None, vm_name: str) -> str:
-    """Where a VM's files are: ``[datastore1] win1/win1.vmx``."""
-    return f"[{datastore_name or 'datastore1'}] {vm_name}/{vm_name}.vmx"
 
 
 def identity_of(vm_id: str) -> dict[str, str]:

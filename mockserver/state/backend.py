@@ -281,6 +281,9 @@ class Backend:
             for obj in registry.all(ManagedObject):
                 if not obj.survives_reset():
                     registry.remove(obj)
+            for obj in objects.service_objects():  # those a reset empties are made anew
+                if obj.id not in registry:
+                    registry.add(obj)
             for obj in objects_of(self.scenario.inventory):
                 registry.add(obj)
             self._serve_file_tasks(self.scenario.tasks)

@@ -88,7 +88,11 @@ def entities_from_document(inventory: Any, path: tuple[str | int, ...] = ("inven
             networks: [{name: VM Network}]
 
     A VM: ``name``, ``id``, ``power`` (poweredOn, poweredOff or suspended; default poweredOn),
-    ``template`` (default false), ``folder`` (a path below the datacenter's vm folder).
+    ``template`` (default false), ``folder`` (a path below the datacenter's vm folder), and its
+    hardware and guest in a few words (docs/inventory.md): ``cpu``, ``cores_per_socket``,
+    ``memory_mb``, ``disks`` (sizes in GB), ``nics`` (network names), ``guest_os`` (a vim25
+    guestId), ``ip``, ``hostname``, ``annotation``, ``datastore`` (a name; default the
+    datacenter's first). A host: ``cpu_cores``, ``memory_gb``; a datastore: ``capacity_gb``.
     """
     document = _mapping(inventory, path, {"datacenters"})
     builder = _Builder()
@@ -164,14 +168,35 @@ def _named_leaves(
     ids = []
     for index, leaf in enumerate(declared or [{"name": default}]):
         where = (*path, key, index)
-        data = _mapping(leaf, where, {"name", "id"})
+        allowed = {"name", "id", "capacity_gb"} if mo_type == "Datastore" else {"name", "id"}
+        data = _mapping(leaf, where, allowed)
+        sizes = {"capacity_gb": _count(data, "capacity_gb", where, 1)} if "capacity_gb" in data else {}
         ids.append(
-            builder.add(where, mo_type, _name(data, where), folder, prefix, _text(data, "id", where)).id
+            builder.add(
+                where, mo_type, _name(data, where), folder, prefix, _text(data, "id", where), **sizes
+            ).id
         )
     return ids
 
 
-HOST_KEYS = {"name", "id", "vms"}
+HOST_KEYS = {"name", "id", "vms", "cpu_cores", "memory_gb"}
+VM_KEYS = {
+    "name",
+    "id",
+    "power",
+    "template",
+    "folder",
+    "cpu",
+    "cores_per_socket",
+    "memory_mb",
+    "disks",
+    "nics",
+    "guest_os",
+    "ip",
+    "hostname",
+    "annotation",
+    "datastore",
+}
 
 
 def _hosts(
@@ -184,6 +209,7 @@ def _hosts(
     host_ids = []
     for host, where in hosts:
         item = _mapping(host, where, HOST_KEYS)
+        hardware = {key: _count(item, key, where, 1) for key in ("cpu_cores", "memory_gb") if key in item}
         entity = builder.add(
             where,
             "HostSystem",
@@ -193,6 +219,7 @@ def _hosts(
             _text(item, "id", where),
             connectionState="connected",
             powerState="poweredOn",
+            **hardware,
         )
         host_ids.append(entity.id)
         for index, vm in enumerate(_list(item, "vms", where)):
@@ -204,7 +231,7 @@ def _hosts(
 def _vm(
     builder: _Builder, data: Any, path: tuple[str | int, ...], host: str, pool: str, placement: _Placement
 ) -> None:
-    item = _mapping(data, path, {"name", "id", "power", "template", "folder"})
+    item = _mapping(data, path, VM_KEYS)
     power = _text(item, "power", path) or "poweredOn"
     if power not in POWER_STATES:
         raise InventoryError((*path, "power"), f"{power!r} is not one of {', '.join(POWER_STATES)}")
@@ -214,6 +241,8 @@ def _vm(
     if template and power != "poweredOff":
         raise InventoryError((*path, "power"), "a template is powered off (vCenter cannot power one on)")
     folder = _vm_folder(builder, placement.vm_folder, _text(item, "folder", path) or "", path)
+    datastore = _placed(builder, item, "datastore", path, placement.datastores[:1], "Datastore")
+    nics = _nics(builder, item, path, placement.networks[:1])
     builder.add(
         path,
         "VirtualMachine",
@@ -225,9 +254,120 @@ def _vm(
         template=template,
         host=host,
         resourcePool=pool,
-        datastore=placement.datastores[:1],
-        network=placement.networks[:1],
+        datastore=datastore,
+        network=tuple(dict.fromkeys(nics)),
+        **_hardware(item, path, nics),
     )
+
+
+def _hardware(item: Mapping[str, Any], path: tuple[str | int, ...], nics: tuple[str, ...]) -> dict[str, Any]:
+    """What the VM declares of its hardware and guest (JSON-safe); the mock fills in the rest
+    (vismock.mockserver.objects.vm_shape)."""
+    found: dict[str, Any] = {"nics": nics}
+    for key, low in (("cpu", 1), ("cores_per_socket", 1), ("memory_mb", 4)):
+        if key in item:
+            found[key] = _count(item, key, path, low)
+    if "cpu" in found and found["cpu"] % found.get("cores_per_socket", 1):
+        raise InventoryError(
+            (*path, "cores_per_socket"),
+            f"{found['cpu']} CPUs cannot be split in sockets of {found['cores_per_socket']} cores",
+        )
+    if "disks" in item:
+        disks = item["disks"]
+        if not isinstance(disks, list):
+            raise InventoryError((*path, "disks"), f"expected a list of sizes in GB, got {disks!r}")
+        found["disks_gb"] = tuple(_size(size, (*path, "disks", index)) for index, size in enumerate(disks))
+    guest_os = _text(item, "guest_os", path)
+    if guest_os is not None:
+        found["guest_os"] = _guest_os(guest_os, (*path, "guest_os"))
+    for key in ("ip", "hostname", "annotation"):
+        text = _text(item, key, path) if key != "annotation" else item.get(key)
+        if text is not None:
+            if not isinstance(text, str):
+                raise InventoryError((*path, key), f"expected a string, got {text!r}")
+            found[key] = text
+    if "ip" in found:
+        found["ip"] = _ip(found["ip"], (*path, "ip"))
+    return found
+
+
+def _count(item: Mapping[str, Any], key: str, path: tuple[str | int, ...], low: int) -> int:
+    value = item[key]
+    if isinstance(value, bool) or not isinstance(value, int) or value < low:
+        raise InventoryError((*path, key), f"expected a whole number of at least {low}, got {value!r}")
+    return value
+
+
+def _size(value: Any, path: tuple[str | int, ...]) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise InventoryError(
+            path, f"expected a disk size in GB (a whole number of at least 1), got {value!r}"
+        )
+    return value
+
+
+def _guest_os(guest_id: str, path: tuple[str | int, ...]) -> str:
+    from vismock.mockserver.vim25.typemodel import model, suggestion
+
+    known = model().enum("VirtualMachineGuestOsIdentifier").values
+    if guest_id not in known:
+        raise InventoryError(path, f"{guest_id!r} is not a vim25 guestId{suggestion(guest_id, known)}")
+    return guest_id
+
+
+def _ip(text: str, path: tuple[str | int, ...]) -> str:
+    import ipaddress
+
+    try:
+        return str(ipaddress.ip_address(text))
+    except ValueError:
+        raise InventoryError(path, f"{text!r} is not an IPv4 or IPv6 address") from None
+
+
+def _placed(
+    builder: _Builder,
+    item: Mapping[str, Any],
+    key: str,
+    path: tuple[str | int, ...],
+    default: tuple[str, ...],
+    mo_type: str,
+) -> tuple[str, ...]:
+    """The id of the datastore *item* names (one of its datacenter's), or *default*."""
+    name = _text(item, key, path)
+    if name is None:
+        return default
+    return (_named_in(builder, name, default, mo_type, (*path, key)),)
+
+
+def _nics(
+    builder: _Builder, item: Mapping[str, Any], path: tuple[str | int, ...], default: tuple[str, ...]
+) -> tuple[str, ...]:
+    """The network ids of the VM's NICs, one each (the datacenter's first network by default)."""
+    if "nics" not in item:
+        return default
+    nics = item["nics"]
+    if not isinstance(nics, list):
+        raise InventoryError((*path, "nics"), f"expected a list of network names, got {nics!r}")
+    found = []
+    for index, name in enumerate(nics):
+        where = (*path, "nics", index)
+        if not isinstance(name, str) or not name:
+            raise InventoryError(where, f"expected a network name, got {name!r}")
+        found.append(_named_in(builder, name, default, "Network", where))
+    return tuple(found)
+
+
+def _named_in(
+    builder: _Builder, name: str, near: tuple[str, ...], mo_type: str, path: tuple[str | int, ...]
+) -> str:
+    """The id of the *mo_type* named *name* in the same folder as the ones in *near* (its datacenter's)."""
+    folders = {e.parent for e in builder.entities if e.id in near}
+    candidates = [e for e in builder.entities if e.type == mo_type and (not folders or e.parent in folders)]
+    for entity in candidates:
+        if entity.name == name:
+            return entity.id
+    names = ", ".join(sorted(e.name for e in candidates)) or "none"
+    raise InventoryError(path, f"no {mo_type.lower()} named {name!r} in this datacenter (there are: {names})")
 
 
 def _vm_folder(builder: _Builder, vm_folder: str, folder: str, path: tuple[str | int, ...]) -> str:

@@ -167,9 +167,16 @@ class Scenario:
     overrides: list[Override] = field(default_factory=list)
 
 
+SHIPPED = {"vcsim": "vcsim.yaml"}
+"""Scenarios shipped with vismock, by name: ``--tasks vcsim`` where no file of that name exists."""
+
+
 def load_file(path: str | Path) -> Scenario:
-    """Read and validate a ``.yaml``/``.yml``/``.toml``/``.json`` scenario (task) file."""
+    """Read and validate a ``.yaml``/``.yml``/``.toml``/``.json`` scenario (task) file; a name of
+    :data:`SHIPPED` where no such file exists is that shipped scenario."""
     path = Path(path)
+    if not path.exists() and path.name in SHIPPED:
+        return load_shipped(path.name)
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
@@ -183,6 +190,12 @@ def load_builtin() -> Scenario:
     """The scenario shipped with vismock (``mockserver/data/canned-tasks.yaml``): tasks and inventory."""
     resource = resources.files("vismock.mockserver").joinpath("data", BUILTIN_TASKS)
     return parse_yaml(resource.read_text(encoding="utf-8"), f"<builtin>/{BUILTIN_TASKS}")
+
+
+def load_shipped(name: str) -> Scenario:
+    """Shipped scenario *name* (:data:`SHIPPED`)."""
+    resource = resources.files("vismock.mockserver").joinpath("data", SHIPPED[name])
+    return parse_yaml(resource.read_text(encoding="utf-8"), f"<builtin>/{SHIPPED[name]}")
 
 
 def load_task_file(path: str | Path) -> list[TaskSpec]:

@@ -122,7 +122,11 @@ def test_datacenter_folders_and_compute_resource_children(client: FlaskClient) -
             + object_spec("ClusterComputeResource", "domain-c7", hosts, skip=True),
         )
     )
-    assert sorted(props["name"] for props in children.values()) == ["Resources", "esx01.lab.local"]
+    assert sorted(props["name"] for props in children.values()) == [
+        "Resources",
+        "esx01.lab.local",
+        "esx03.lab.local",
+    ]
 
 
 def test_a_self_naming_traversal_through_a_cycle_ends(client: FlaskClient) -> None:
@@ -166,14 +170,16 @@ def test_nested_paths_are_read_from_their_property(client: FlaskClient) -> None:
     assert found == {
         "runtime.host": "HostSystem:host-21",
         "runtime.powerState": "poweredOn",
-        "guest.toolsStatus": "toolsNotInstalled",
-    }  # guest.ipAddress: unset (no VMware Tools), so absent
+        "guest.ipAddress": "10.20.30.41",
+        "guest.toolsStatus": "toolsOk",
+    }
 
 
 def test_a_vim25_property_the_mock_has_no_value_for_is_unset(client: FlaskClient) -> None:
     # vCenter leaves out of propSet what is unset; no missingSet (that is for a fault reading it).
     body = retrieve(
-        client, prop_spec("VirtualMachine", "name", "layoutEx") + object_spec("VirtualMachine", "vm-601")
+        client,
+        prop_spec("VirtualMachine", "name", "environmentBrowser") + object_spec("VirtualMachine", "vm-601"),
     )
     assert contents(body)["VirtualMachine:vm-601"] == {"name": "win1"}
     assert xpath(body, "//v:missingSet") == []
@@ -195,7 +201,7 @@ def test_a_property_vim25_does_not_define_is_invalid_property(client: FlaskClien
 
 
 def test_fetch_of_an_unset_property_answers_no_value(client: FlaskClient) -> None:
-    body = call_ok(client, "Fetch", "VirtualMachine", "vm-601", "<prop>layoutEx</prop>")
+    body = call_ok(client, "Fetch", "VirtualMachine", "vm-601", "<prop>environmentBrowser</prop>")
     assert xpath(body, "//v:FetchResponse/*") == []
 
 
@@ -490,7 +496,7 @@ def test_deeply_nested_select_sets_are_answered_not_crashed(client: FlaskClient,
 
 def test_an_unset_property_is_left_out_of_the_update(client: FlaskClient) -> None:
     collector = _create_collector(client)
-    spec = prop_spec("VirtualMachine", "name", "layoutEx") + object_spec("VirtualMachine", "vm-601")
+    spec = prop_spec("VirtualMachine", "name", "environmentBrowser") + object_spec("VirtualMachine", "vm-601")
     call_ok(
         client,
         "CreateFilter",

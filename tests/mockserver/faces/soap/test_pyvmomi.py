@@ -172,4 +172,4 @@ def test_a_call_without_a_session_raises_not_authenticated(live: LiveServer) -> 
 
 def test_an_unserved_method_raises_method_not_found(si: Any) -> None:
     with pytest.raises(vmodl.fault.MethodNotFound):
-        si.content.searchIndex.FindByDnsName(dnsName="web-01.lab.local", vmSearch=True)
+        si.content.searchIndex.FindByInventoryPath("Datacenter/vm/win1").UpgradeTools_Task()

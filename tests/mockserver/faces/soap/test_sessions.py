@@ -173,6 +173,7 @@ def test_the_service_content_lists_only_managers_that_answer(client: FlaskClient
         "eventManager": "EventManager",
         "taskManager": "TaskManager",
         "searchIndex": "SearchIndex",
+        "customFieldsManager": "CustomFieldsManager",
     }
     logged_in(client)
     answers = {  # a call each manager serves
@@ -183,6 +184,7 @@ def test_the_service_content_lists_only_managers_that_answer(client: FlaskClient
         "eventManager": ("Fetch", "<prop>description</prop>"),
         "taskManager": ("Fetch", "<prop>recentTask</prop>"),
         "searchIndex": ("FindByInventoryPath", "<inventoryPath>Datacenter</inventoryPath>"),
+        "customFieldsManager": ("Fetch", "<prop>field</prop>"),
     }
     for name, value in listed.items():
         (mo_type,) = xpath(body, f"//v:returnval/v:{name}/@type")

@@ -122,7 +122,7 @@ def test_container_view_properties(client: FlaskClient) -> None:
         "container": "Datacenter:datacenter-2",
         "type": ["HostSystem"],
         "recursive": "true",
-        "view": ["HostSystem:host-21", "HostSystem:host-22"],
+        "view": ["HostSystem:host-21", "HostSystem:host-23", "HostSystem:host-22"],
     }
 
 

@@ -213,10 +213,12 @@ class Backend:
             ),
         }
         scenario = self.scenario
+        fresh = scenario.digest("tasks") is None
         changed = [section for section in SECTIONS if scenario.digest(section) != digests[section]]
+        if not tasks and not fresh:  # an empty tasks list keeps the running tasks (docs/operations.md)
+            changed = [section for section in changed if section != "tasks"]
         if not changed:
             return False
-        fresh = scenario.digest("tasks") is None
         with self.registry.transaction():
             if "inventory" in changed:
                 scenario.update(inventory=tuple(inventory))
@@ -226,15 +228,19 @@ class Backend:
                 self._serve_file_tasks(tasks)
             if "operations" in changed:
                 self.operations.load(operations, overrides)
-            scenario.update({f"digest_{section}": digests[section] for section in SECTIONS})
-        self.load_notice = None if fresh else self._notice(changed)
+            scenario.update({f"digest_{section}": digests[section] for section in changed})
+        self.load_notice = None if fresh else self._notice(changed, len(tasks), len(inventory))
         return True
 
-    def _notice(self, changed: list[str]) -> str:
+    def _notice(self, changed: list[str], tasks: int, entities: int) -> str:
+        """``FILE held another task set; serving the 2 task(s) given now (...)``: what was replaced."""
         where = self.path if self.path is not None else "the state"
+        held = {"tasks": "task set", "inventory": "inventory", "operations": "operations"}
+        given = {"tasks": f"{tasks} task(s)", "inventory": f"{entities} inventory entities"}
+        given["operations"] = "operations"
         return (
-            f"{where} held another {' and '.join(changed)}: serving the one(s) given now"
-            " (the rest of the state is kept)"
+            f"{where} held another {' and '.join(held[s] for s in changed)};"
+            f" serving the {' and '.join(given[s] for s in changed)} given now (the rest of the state is kept)"
         )
 
     def _serve_inventory(self, entities: Sequence[Entity]) -> None:

@@ -10,7 +10,9 @@ name only.
 
 from __future__ import annotations
 
+import atexit
 import logging
+import sys
 import threading
 from collections import deque
 from collections.abc import Callable, Iterable
@@ -150,6 +152,12 @@ class Journal:
         if self._flusher is None:
             self._flusher = threading.Thread(target=self._flush_forever, name="vismock-journal", daemon=True)
             self._flusher.start()
+            # A clean stop writes what waits; a server worker process ends with os._exit (no atexit).
+            atexit.register(self.flush)
+            if "multiprocessing" in sys.modules:
+                from multiprocessing import util
+
+                util.Finalize(self, self.flush, exitpriority=100)
 
     def _flush_forever(self) -> None:
         stop = threading.Event()

@@ -169,14 +169,19 @@ class Scenario:
 
 def load_file(path: str | Path) -> Scenario:
     """Read and validate a ``.yaml``/``.yml``/``.toml``/``.json`` scenario (task) file."""
+    return load_file_text(path)[0]
+
+
+def load_file_text(path: str | Path) -> tuple[Scenario, str]:
+    """The scenario of a file (see :func:`load_file`) and the text it was read from."""
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise TaskFileError(str(path), None, "", f"cannot read the task file: {exc}") from exc
     if path.suffix.lower() == ".toml":
-        return parse_toml(text, str(path))
-    return parse_yaml(text, str(path))  # YAML is a superset of JSON
+        return parse_toml(text, str(path)), text
+    return parse_yaml(text, str(path)), text  # YAML is a superset of JSON
 
 
 def load_builtin() -> Scenario:

@@ -182,7 +182,7 @@ def serve(args: argparse.Namespace) -> int:
 
 
 def _startup_line(args: argparse.Namespace, port: int, files: TLSFiles | None) -> str:
-    """``vismock serving on URL (server, N worker(s))``; over TLS with the CA file and thumbprint."""
+    """``vismock serving on URL (server)``; over TLS with the CA file and thumbprint."""
     scheme = "http" if files is None else "https"
     url = f"{scheme}://{_url_host(args.host)}:{port}/"
     if files is None:

@@ -20,6 +20,9 @@ The mock's clock brings changes too: a task's next step, a session's expiry. Tho
 one schedule (:meth:`Registry.schedule`), fired in due order by :meth:`Registry.settle`, which
 every request calls before it reads anything. So between two revisions nothing the mock answers
 changes, except what :meth:`Registry.note_volatile` marks (the current time, a session's call count).
+A transaction happens at one instant (:func:`real_time_us`): the events due by it fired first, and
+every read of the clock inside it the same, so no transaction sees a task ended whose end has not
+been applied (a power-on allowed by a VM still off while the power-off it waited for reads done).
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from __future__ import annotations
 import heapq
 import itertools
 import threading
+import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -45,6 +49,16 @@ Event = Callable[[int], None]
 NEVER = 2**62
 KINDS: dict[str, type[ManagedObject]] = {}
 """Every class of object by its vim_type (how a store's rows are read back)."""
+
+
+_instant = threading.local()  # .us: the real time of this thread's open transaction
+
+
+def real_time_us() -> int:
+    """Real time, in microseconds since the epoch; inside a transaction, the instant it began
+    (the mock's clock is real time plus an offset: it stands still for the transaction too)."""
+    pinned: int | None = getattr(_instant, "us", None)
+    return pinned if pinned is not None else time.time_ns() // 1_000
 
 
 class NotInTransaction(RuntimeError):
@@ -289,17 +303,20 @@ class Registry:
     def transaction(self) -> Iterator[None]:
         """Hold the lock; changes inside are undone if this raises, else stored and announced."""
         with self._lock:
-            outermost = self._depth == 0
-            if outermost and self._next_due() <= self._now_us():
-                # The events due first, in a transaction of their own: a fault the caller's work
-                # raises must not undo them.
-                with self._opened():
-                    self._fire_due()
-            if not outermost:
+            if self._depth != 0:  # inside this thread's open transaction
                 yield
                 return
-            with self._opened():
-                yield
+            _instant.us = time.time_ns() // 1_000
+            try:
+                if self._next_due() <= self._now_us():
+                    # The events due first, in a transaction of their own: a fault the caller's
+                    # work raises must not undo them.
+                    with self._opened():
+                        self._fire_due()
+                with self._opened():
+                    yield
+            finally:
+                _instant.us = None
 
     @contextmanager
     def _opened(self) -> Iterator[None]:

@@ -217,10 +217,7 @@ def client_context(ca_file: str | os.PathLike[str]) -> ssl.SSLContext:
 def startup_line(url: str, files: TLSFiles, *, server: str = "granian") -> str:
     """``vismock serving on https://...`` with what a client needs: the CA file and the thumbprint."""
     trust = f"CA file: {files.ca_file}" if files.ca_file is not None else f"certificate: {files.cert_file}"
-    return (
-        f"vismock serving on {url} ({server}); {trust}; "
-        f"SHA-1 thumbprint: {files.thumbprint}"
-    )
+    return f"vismock serving on {url} ({server}); {trust}; SHA-1 thumbprint: {files.thumbprint}"
 
 
 # -- helpers

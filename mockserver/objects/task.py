@@ -162,7 +162,11 @@ class Task(ManagedObject):
         self._schedule_next()
 
     def restored(self) -> None:
-        self._schedule_next()
+        if self.spec.progression == "time" and self.info["state"] not in ("success", "error"):
+            # Steps fell due while the server was down: shown (the effect applied) before any read.
+            self.state.schedule(self.state.now_us(), self.refresh)
+        else:
+            self._schedule_next()
 
     def recorded_after(self, moment_us: int) -> bool:
         """Whether the task holds a time after *moment_us* (the clock is set back before it)."""

@@ -180,43 +180,41 @@ def _replayed(initial: dict[str, str], tasks: dict[str, dict[str, Any]]) -> dict
     return states
 
 
-def test_every_acknowledged_change_survives_a_kill_of_the_whole_server(tmp_path: Path) -> None:
+def test_every_acknowledged_change_survives_a_kill_of_the_whole_server(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     database, scenario = tmp_path / "state.sqlite3", tmp_path / "scenario.yaml"
     scenario.write_text(SCENARIO)
     arguments = ("--db", str(database), "--tasks", str(scenario), "--journal-cap", "1000000")
-    os.environ["VISMOCK_TASK_CAP"] = "1000000"  # every task kept for the check (restored below)
-    try:
-        with served(*arguments) as mock:
-            initial = {
-                vm: _admin(mock.port, "GET", f"/inventory/{vm}")[1]["powerState"] for vm in power_load.VMS
-            }
-            acked = _load_then_kill(mock)
-        print(
-            f"\nacknowledged: {len(acked.added)} tasks added, {len(acked.started)} power tasks started"
-            f" ({len(acked.succeeded)} polled to success), {len(acked.faults)} fault rules,"
-            f" {len(acked.overrides)} overrides"
-        )
-        assert len(acked.added) > 50 and len(acked.started) > 50 and len(acked.succeeded) > 20
-        assert len(acked.faults) > 5 and len(acked.overrides) > 5 and acked.power_state is not None
+    monkeypatch.setenv("VISMOCK_TASK_CAP", "1000000")  # every task kept for the check
+    with served(*arguments) as mock:
+        initial = {vm: _admin(mock.port, "GET", f"/inventory/{vm}")[1]["powerState"] for vm in power_load.VMS}
+        acked = _load_then_kill(mock)
+    print(
+        f"\nacknowledged: {len(acked.added)} tasks added, {len(acked.started)} power tasks started"
+        f" ({len(acked.succeeded)} polled to success), {len(acked.faults)} fault rules,"
+        f" {len(acked.overrides)} overrides"
+    )
+    assert len(acked.added) > 50 and len(acked.started) > 50 and len(acked.succeeded) > 20
+    assert len(acked.faults) > 5 and len(acked.overrides) > 5 and acked.power_state is not None
 
-        with served(*arguments) as mock:
-            tasks = _all_ended(mock.port)
-            assert set(acked.added) <= set(tasks)
-            for task_id, (vm, method) in acked.started.items():
-                assert task_id in tasks, f"{task_id} ({method} on {vm}) acknowledged, then lost"
-                assert (tasks[task_id]["VirtualMachine"], tasks[task_id]["name"]) == (vm, method)
-            assert all(tasks[task_id]["state"] == "success" for task_id in acked.succeeded)
-            served_states = {
-                vm: _admin(mock.port, "GET", f"/inventory/{vm}")[1]["powerState"] for vm in initial
-            }
-            assert served_states == _replayed(initial, tasks)
-            assert _admin(mock.port, "GET", f"/inventory/{ADMIN_VM}")[1]["powerState"] == acked.power_state
-            rules = {rule["id"] for rule in _admin(mock.port, "GET", "/faults")[1]["faults"]}
-            assert set(acked.faults) <= rules
-            overrides = {item["id"] for item in _admin(mock.port, "GET", "/overrides")[1]["overrides"]}
-            assert set(acked.overrides) <= overrides
-            assert mock.stop(signal.SIGTERM) == 0
-    finally:
-        os.environ.pop("VISMOCK_TASK_CAP", None)
+    with served(*arguments) as mock:
+        tasks = _all_ended(mock.port)
+        assert set(acked.added) <= set(tasks)
+        for task_id, (vm, method) in acked.started.items():
+            assert task_id in tasks, f"{task_id} ({method} on {vm}) acknowledged, then lost"
+            assert (tasks[task_id]["VirtualMachine"], tasks[task_id]["name"]) == (vm, method)
+        undone = {
+            task_id: tasks[task_id] for task_id in acked.succeeded if tasks[task_id]["state"] != "success"
+        }
+        assert not undone, undone
+        served_states = {vm: _admin(mock.port, "GET", f"/inventory/{vm}")[1]["powerState"] for vm in initial}
+        assert served_states == _replayed(initial, tasks), mock.output[-3000:]
+        assert _admin(mock.port, "GET", f"/inventory/{ADMIN_VM}")[1]["powerState"] == acked.power_state
+        rules = {rule["id"] for rule in _admin(mock.port, "GET", "/faults")[1]["faults"]}
+        assert set(acked.faults) <= rules
+        overrides = {item["id"] for item in _admin(mock.port, "GET", "/overrides")[1]["overrides"]}
+        assert set(acked.overrides) <= overrides
+        assert mock.stop(signal.SIGTERM) == 0
     with sqlite3.connect(database) as db:
         assert db.execute("PRAGMA integrity_check").fetchall() == [("ok",)]

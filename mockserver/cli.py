@@ -430,16 +430,17 @@ def granian_server_class() -> Any:
             granian does off Linux. On Linux granian lets each worker bind its own (SO_REUSEPORT):
             while the one worker was replaced nothing listened, and new connections were refused
             for about 0.1 s; now they wait in the socket's backlog for the new worker."""
-            from granian.net import SocketSpec
+            from granian.net import SocketSpec  # type: ignore[attr-defined]  # not in its __all__
 
-            if self.bind_uds or sys.platform != "linux":
-                super()._init_shared_socket()
+            server: Any = self  # granian's attributes are untyped
+            if server.bind_uds or sys.platform != "linux":
+                super()._init_shared_socket()  # type: ignore[no-untyped-call]
                 return
-            self._shd = SocketSpec(self.bind_addr, self.bind_port, self.backlog).build()
-            self._sfd = self._shd.get_fd()
-            self._ssp = None
-            self._sso = socket.socket(fileno=self._sfd)
-            self._sso.set_inheritable(True)
+            server._shd = SocketSpec(server.bind_addr, server.bind_port, server.backlog).build()
+            server._sfd = server._shd.get_fd()
+            server._ssp = None
+            server._sso = socket.socket(fileno=server._sfd)
+            server._sso.set_inheritable(True)
 
         def _spawn_worker(self, *args: Any, **kwargs: Any) -> Any:
             worker = super()._spawn_worker(*args, **kwargs)

@@ -159,7 +159,7 @@ class Task(ManagedObject):
             manager = self.state.find(TASK_MANAGER_ID)
             if isinstance(manager, TaskManager):
                 self.update(_seq=manager.next_seq())
-        self._schedule_next()
+        self._moved(self.runtime, self._now())  # a task that succeeds at once has its effect now
 
     def restored(self) -> None:
         if self.spec.progression == "time" and self.info["state"] not in ("success", "error"):

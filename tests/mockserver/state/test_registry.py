@@ -228,6 +228,29 @@ def test_events_survive_a_transaction_that_fails_after_them(registry: Registry, 
     assert thing.get("count") == 1
 
 
+class Other(ManagedObject):
+    vim_type = "vismock.TestOther"
+    served = False
+
+
+def test_all_lists_a_class_in_the_order_added_also_after_an_undone_removal(registry: Registry) -> None:
+    with registry.transaction():
+        for number in range(3):
+            registry.add(Thing(f"thing-{number}", {}))
+            registry.add(Other(f"other-{number}", {}))
+    with pytest.raises(RuntimeError), registry.transaction():
+        registry.remove(registry.all(Thing)[1])
+        assert [thing.id for thing in registry.all(Thing)] == ["thing-0", "thing-2"]
+        raise RuntimeError("undone")
+    assert [thing.id for thing in registry.all(Thing)] == ["thing-0", "thing-1", "thing-2"]
+    assert [other.id for other in registry.all(Other)] == ["other-0", "other-1", "other-2"]
+    assert [obj.id for obj in registry.all()][:4] == ["thing-0", "other-0", "thing-1", "other-1"]
+    with pytest.raises(RuntimeError), registry.transaction():
+        registry.add(Thing("thing-9", {}))
+        raise RuntimeError("undone")
+    assert len(registry.all(Thing)) == 3 and registry.find("thing-9") is None
+
+
 def test_a_transaction_happens_at_one_instant() -> None:
     """The mock's real-time clock stands still inside a transaction: an event that falls due
     during one is not half-seen (its time passed by the clock, its change not applied), it fires

@@ -129,7 +129,7 @@ def register(subparsers: Any) -> None:
         "--threads",
         type=int,
         default=None,
-        help="threads per worker (default: 64 granian, 32 waitress, 1 gunicorn)",
+        help="threads of the server process (default: 64 granian, 32 waitress, 32 gunicorn)",
     )
     # For bench/server.py: serve another app factory on exactly the same server setup.
     parser.add_argument("--app-factory", default=APP_FACTORY, help=argparse.SUPPRESS)

@@ -24,15 +24,6 @@ from tests.support import power_load
 from tests.support.served import Served, served
 from vismock import power
 
-SCENARIO = """\
-tasks: []
-operations:
-  default:
-    timeline:
-      - {state: queued, at: 0}
-      - {state: running, at: 0.02, progress: 10}
-      - {state: success, at: 0.15}
-"""
 POWER_CLIENTS = 8  # half on each face
 SECONDS_BEFORE_KILL = 4.0
 ADMIN_VM = "vm-1005"  # files-01: set through the admin API only
@@ -152,7 +143,9 @@ def _tasks(port: int) -> dict[str, dict[str, Any]]:
 
 
 def _all_ended(port: int, timeout: float = 20.0) -> dict[str, dict[str, Any]]:
-    """Every task, once those on the VMs under load have ended (restored ones go on by the clock)."""
+    """Every task, once those on the VMs under load have ended: restored ones go on by the clock,
+    those progressing by polls are polled to their end."""
+    poller = power_load.PowerClient(port, "adapter")
     deadline = time.monotonic() + timeout
     while True:
         tasks = _tasks(port)
@@ -164,7 +157,8 @@ def _all_ended(port: int, timeout: float = 20.0) -> dict[str, dict[str, Any]]:
         if not running:
             return tasks
         assert time.monotonic() < deadline, f"still running after the restart: {running}"
-        time.sleep(0.1)
+        for task_id in running:
+            poller.poll_to_end(task_id)
 
 
 def _replayed(initial: dict[str, str], tasks: dict[str, dict[str, Any]]) -> dict[str, str]:
@@ -184,7 +178,7 @@ def test_every_acknowledged_change_survives_a_kill_of_the_whole_server(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     database, scenario = tmp_path / "state.sqlite3", tmp_path / "scenario.yaml"
-    scenario.write_text(SCENARIO)
+    scenario.write_text(power_load.SCENARIO)
     arguments = ("--db", str(database), "--tasks", str(scenario), "--journal-cap", "1000000")
     monkeypatch.setenv("VISMOCK_TASK_CAP", "1000000")  # every task kept for the check
     with served(*arguments) as mock:

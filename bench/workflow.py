@@ -9,9 +9,12 @@ sees the end: a workflow is four requests. Rounds alternate the servers; the med
 is printed, with workflows/s, p50 and p99 of a whole workflow, and the ratios. Not a test: numbers
 depend on the machine.
 
-    python bench/workflow.py [--duration 10] [--rounds 3] [--clients 4] [--workers 2]
+    python bench/workflow.py [--duration 10] [--rounds 3] [--clients 4]
                              [--server granian] [--server-threads N] [--vcsim /tmp/vcsim-anchor]
-                             [--warmup 2]
+                             [--warmup 2] [--mock-args "--quiet"]
+
+The mock runs as ``vismock serve`` runs it (one process owning the state; access log on unless
+``--mock-args`` says otherwise).
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from __future__ import annotations
 import argparse
 import http.client
 import multiprocessing
+import shlex
 import statistics
 import sys
 import tempfile
@@ -199,7 +203,7 @@ def mock(args: argparse.Namespace) -> Iterator[int]:
         scenario.write_text(SCENARIO)
         port = free_port()
         command = [sys.executable, "-m", "vismock", "serve", "--port", str(port), "--tasks", str(scenario)]
-        command += ["--workers", str(args.workers), "--server", args.server]
+        command += ["--server", args.server, *shlex.split(args.mock_args)]
         if args.server_threads:
             command += ["--threads", str(args.server_threads)]
         with running(command, f"http://127.0.0.1:{port}/sdk/vimServiceVersions.xml"):
@@ -257,14 +261,14 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=3, help="alternating rounds per target; median kept")
     parser.add_argument("--warmup", type=float, default=2, help="seconds on each target first, not counted")
     parser.add_argument("--clients", type=int, default=4, choices=range(1, 5), help="client processes (1-4)")
-    parser.add_argument("--workers", type=int, default=2, help="mock worker processes (default 2)")
     parser.add_argument("--server", default="granian", choices=("granian", "waitress", "gunicorn"))
-    parser.add_argument("--server-threads", type=int, default=None, help="threads per mock worker")
+    parser.add_argument("--server-threads", type=int, default=None, help="vismock serve --threads")
+    parser.add_argument("--mock-args", default="", help="more vismock serve arguments (e.g. --quiet)")
     parser.add_argument("--vcsim", default="/tmp/vcsim-anchor", help="reference simulator binary")
     args = parser.parse_args()
     with mock(args) as mock_port, simulator(args) as vcsim_port:
         targets = [
-            Target(f"vismock SOAP ({args.server}, {args.workers} workers)", mock_port, "soap",
+            Target(f"vismock SOAP ({args.server})", mock_port, "soap",
                    ("vm-57", "vm-60", "vm-63", "vm-66")),
             Target("vismock adapter face", mock_port, "adapter", ("VM0", "VM1", "VM2", "VM3")),
         ]  # fmt: skip

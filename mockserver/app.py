@@ -18,6 +18,7 @@ import os
 import sys
 import time
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 from flask import Flask, Response, g, request
@@ -36,7 +37,7 @@ from vismock.mockserver.config import Settings, config_from_env
 from vismock.mockserver.faces import adapter, soap
 from vismock.mockserver.faces.admin import admin_blueprint, http_error_json
 from vismock.mockserver.faces.common import Face, Reply, serve
-from vismock.mockserver.services import EXTENSION, Services, build_backend, services_of
+from vismock.mockserver.services import EXTENSION, LOADED_COPY, Services, build_backend, services_of
 from vismock.mockserver.state import Backend, JournalEntry
 from vismock.mockserver.ui import landing_blueprint, ui_blueprint
 
@@ -51,10 +52,12 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     settings = Settings.from_config(app.config)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_content_length
     codec: Codec = app.config.get("VISMOCK_CODEC") or default_codec()
+    copy = app.config.get(LOADED_COPY)  # set for vismock serve's server process
     backend: Backend = app.config.get("VISMOCK_BACKEND") or build_backend(
-        settings, app.config.get("VISMOCK_TASK_SPECS")
+        settings, app.config.get("VISMOCK_TASK_SPECS"), scenario_file=copy, attach=copy is not None
     )
     services = app.extensions[EXTENSION] = Services(settings, backend, codec)
+    services.loaded_copy = None if copy is None else Path(copy)
     adapter_face, soap_face = adapter.AdapterFace(codec), soap.SoapFace()
     services.faces = {adapter.PATH: adapter_face, **dict.fromkeys(soap.PATHS, soap_face)}
     _route_faces(app, services)
@@ -161,7 +164,10 @@ def create_app_from_env() -> Flask:
     logging as ``vismock serve`` was told (``VISMOCK_LOG_*``, when set)."""
     if os.environ.get(ENV_LEVEL):
         configure_logging_from_env()
-    app = create_app(config_from_env(os.environ))
+    config = config_from_env(os.environ)
+    if os.environ.get(LOADED_COPY):
+        config[LOADED_COPY] = os.environ[LOADED_COPY]
+    app = create_app(config)
     tune_for_serving()
     return app
 

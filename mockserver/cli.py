@@ -129,7 +129,7 @@ def register(subparsers: Any) -> None:
         "--threads",
         type=int,
         default=None,
-        help="threads per worker (default: 64 granian, 32 waitress, 1 gunicorn)",
+        help="threads of the server process (default: 64 granian, 32 waitress, 32 gunicorn)",
     )
     # For bench/server.py: serve another app factory on exactly the same server setup.
     parser.add_argument("--app-factory", default=APP_FACTORY, help=argparse.SUPPRESS)
@@ -157,11 +157,15 @@ def serve(args: argparse.Namespace) -> int:
     except (StartupError, VismockError, OSError, ValueError) as error:
         print(f"vismock serve: {error}", file=sys.stderr)
         return 2
-    with _certificates(args) as certificates:
+    with _certificates(args) as certificates, _scenario_copy(plan) as copy:
         os.environ.update(plan.environment)
+        if copy is not None:
+            from vismock.mockserver.services import LOADED_COPY
+
+            os.environ[LOADED_COPY] = str(copy)
         accesslog.configure_logging_from_env()
         try:
-            notice = _check_state()
+            notice = _check_state(copy)
             files = certificates()
         except (VismockError, OSError, sqlite3.Error) as error:
             print(f"vismock serve: {_store_problem(args.db, error)}", file=sys.stderr)
@@ -178,7 +182,7 @@ def serve(args: argparse.Namespace) -> int:
 
 
 def _startup_line(args: argparse.Namespace, port: int, files: TLSFiles | None) -> str:
-    """``vismock serving on URL (server, N worker(s))``; over TLS with the CA file and thumbprint."""
+    """``vismock serving on URL (server)``; over TLS with the CA file and thumbprint."""
     scheme = "http" if files is None else "https"
     url = f"{scheme}://{_url_host(args.host)}:{port}/"
     if files is None:
@@ -194,11 +198,13 @@ Runner = Callable[[argparse.Namespace, int, "TLSFiles | None"], None]
 
 @dataclass(slots=True)
 class StartupPlan:
-    """What serve checked before starting anything: worker settings, port, the server to run."""
+    """What serve checked before starting anything: worker settings, port, the server to run,
+    the task file's text as validated (None: the built-in tasks)."""
 
     environment: dict[str, str]
     port: int
     run: Runner
+    scenario: TaskFileText | None = None
 
 
 def _startup_plan(args: argparse.Namespace) -> StartupPlan:
@@ -213,9 +219,37 @@ def _startup_plan(args: argparse.Namespace) -> StartupPlan:
     if args.db:
         _check_db_path(Path(args.db))
     environment = _worker_environment(args)
+    scenario = None
+    if args.tasks:
+        from vismock.mockserver.services import read_scenario
+
+        path = Path(args.tasks).resolve()
+        text = read_scenario(path)[1]  # fail here, once, with the file/line/field message
+        scenario = TaskFileText(path, text or "")
     if args.db:
         environment["VISMOCK_DB"] = str(Path(args.db).resolve())
-    return StartupPlan(environment, _listening_port(args.host, args.port), run)
+    return StartupPlan(environment, _listening_port(args.host, args.port), run, scenario)
+
+
+@dataclass(frozen=True, slots=True)
+class TaskFileText:
+    path: Path
+    text: str
+
+
+@contextlib.contextmanager
+def _scenario_copy(plan: StartupPlan) -> Iterator[Path | None]:
+    """The server process's copy of the task file as validated (see services.LOADED_COPY), in a
+    folder removed when the server stops; None for the built-in tasks."""
+    if plan.scenario is None:
+        yield None
+        return
+    from vismock.mockserver.services import keep_copy
+
+    with tempfile.TemporaryDirectory(prefix="vismock-serve-") as folder:
+        copy = Path(folder) / f"loaded{plan.scenario.path.suffix}"
+        keep_copy(copy, plan.scenario.text)
+        yield copy
 
 
 def _check_tls_options(args: argparse.Namespace) -> None:
@@ -300,15 +334,12 @@ def _worker_environment(args: argparse.Namespace) -> dict[str, str]:
     """The VISMOCK_* variables every worker reads; validates the task file and accounts first."""
     from vismock.mockserver.app import parse_accounts
     from vismock.mockserver.config import Settings, config_from_env
-    from vismock.mockserver.services import load_tasks
 
     # VISMOCK_* variables already set (VISMOCK_ACCOUNTS...): a bad one is refused here, once.
     Settings.from_config(config_from_env(os.environ))
     environment: dict[str, str] = {}
     if args.tasks:
-        tasks_path = Path(args.tasks).resolve()
-        load_tasks(tasks_path)  # fail here, once, with the file/line/field message
-        environment["VISMOCK_TASKS"] = str(tasks_path)
+        environment["VISMOCK_TASKS"] = str(Path(args.tasks).resolve())  # what a reload reads
     if args.account:
         environment["VISMOCK_ACCOUNTS"] = json.dumps(parse_accounts(args.account))
     if args.admin_token:
@@ -321,13 +352,14 @@ def _worker_environment(args: argparse.Namespace) -> dict[str, str]:
     return environment
 
 
-def _check_state() -> str | None:
-    """Build the state once, as the server process will (the scenario loaded, ``--db`` opened and
-    written), so that a bad state file is a start-up error here; what it replaced, if anything."""
+def _check_state(copy: Path | None) -> str | None:
+    """Build the state once (the scenario loaded from *copy*, ``--db`` opened and written), so that
+    a bad state file is a start-up error here; what it replaced, if anything. The server process
+    then serves the state file as this left it (or the copy, without ``--db``)."""
     from vismock.mockserver.config import Settings, config_from_env
     from vismock.mockserver.services import build_backend
 
-    backend = build_backend(Settings.from_config(config_from_env(os.environ)))
+    backend = build_backend(Settings.from_config(config_from_env(os.environ)), scenario_file=copy)
     try:
         return backend.load_notice
     finally:
@@ -393,6 +425,23 @@ def granian_server_class() -> Any:
         return Server
 
     class ReapAwareServer(MPServer):
+        def _init_shared_socket(self) -> None:
+            """The listening socket made here, in the main process, and inherited by the worker, as
+            granian does off Linux. On Linux granian lets each worker bind its own (SO_REUSEPORT):
+            while the one worker was replaced nothing listened, and new connections were refused
+            for about 0.1 s; now they wait in the socket's backlog for the new worker."""
+            from granian.net import SocketSpec  # type: ignore[attr-defined]  # not in its __all__
+
+            server: Any = self  # granian's attributes are untyped
+            if server.bind_uds or sys.platform != "linux":
+                super()._init_shared_socket()  # type: ignore[no-untyped-call]
+                return
+            server._shd = SocketSpec(server.bind_addr, server.bind_port, server.backlog).build()
+            server._sfd = server._shd.get_fd()
+            server._ssp = None
+            server._sso = socket.socket(fileno=server._sfd)
+            server._sso.set_inheritable(True)
+
         def _spawn_worker(self, *args: Any, **kwargs: Any) -> Any:
             worker = super()._spawn_worker(*args, **kwargs)
             # This worker only: granian's class and its other users are left as they are.

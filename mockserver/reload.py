@@ -10,18 +10,21 @@ line and the field). Each section of the file (tasks, inventory, operations with
 differs from the loaded one replaces it (``reset`` returns to it from then on); the sections that
 did not change, and everything made since (tasks the operations or the admin API created, power
 states), stay as they are. The journal, fault rules, clock and sessions are kept either way.
+Under ``vismock serve`` the file as loaded is also kept as the server's copy (see
+:data:`vismock.mockserver.services.LOADED_COPY`), what a replaced server process starts from.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from vismock.errors import VismockError
-from vismock.mockserver.services import load_scenario
+from vismock.mockserver.services import keep_copy, read_scenario
 
 if TYPE_CHECKING:
     from vismock.mockserver.services import Services
@@ -29,6 +32,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("vismock.reload")
 
 BUILTIN = "the built-in tasks"
+_one_at_a_time = threading.Lock()
 
 
 class ReloadRefused(VismockError):
@@ -64,13 +68,16 @@ def reload_scenario(services: Services, *, specs_given: bool = False) -> Reloade
     if specs_given:
         raise ReloadRefused("the tasks were given in code (VISMOCK_TASK_SPECS): there is no file to read")
     path = services.settings.tasks
-    scenario = load_scenario(path)  # everything is read and checked before anything is changed
-    inventory = scenario.inventory if scenario.inventory is not None else load_scenario(None).inventory
-    changed = services.backend.load(scenario.tasks, inventory or (), scenario.operations, scenario.overrides)
+    scenario, text = read_scenario(path)  # everything is read and checked before anything is changed
+    inventory = scenario.inventory or ()
+    with _one_at_a_time:  # the copy is of the file loaded last
+        changed = services.backend.load(scenario.tasks, inventory, scenario.operations, scenario.overrides)
+        if services.loaded_copy is not None and text is not None:
+            keep_copy(services.loaded_copy, text)
     return Reloaded(
         source=str(path) if path is not None else BUILTIN,
         tasks=len(scenario.tasks),
-        entities=len(inventory or ()),
+        entities=len(inventory),
         changed=changed,
     )
 
@@ -113,9 +120,14 @@ def request_reload(url: str, admin_token: str | None = None) -> None:
 
 
 def forward_sighup(url: str, admin_token: str | None = None) -> None:
-    """SIGHUP to this (supervising) process: ask the process that owns the state to reload."""
+    """SIGHUP to this (supervising) process: ask the process that owns the state to reload. That
+    process, forked from this one, inherits the handler: there it does nothing, so a hang-up sent
+    to the whole process group reloads once."""
+    supervisor = os.getpid()
 
     def handler(_signum: int, _frame: object) -> None:
+        if os.getpid() != supervisor:
+            return
         threading.Thread(
             target=request_reload, args=(url, admin_token), name="vismock-reload", daemon=True
         ).start()
@@ -125,14 +137,9 @@ def forward_sighup(url: str, admin_token: str | None = None) -> None:
 
 def on_sighup(services: Services) -> None:
     """Reload on SIGHUP in this process (the one that owns the state): the work runs in a thread,
-    not in the signal handler, one reload at a time."""
-    lock = threading.Lock()
-
-    def reload_in_background() -> None:
-        with lock:
-            reload_and_log(services)
+    not in the signal handler."""
 
     def handler(_signum: int, _frame: object) -> None:
-        threading.Thread(target=reload_in_background, name="vismock-reload", daemon=True).start()
+        threading.Thread(target=reload_and_log, args=(services,), name="vismock-reload", daemon=True).start()
 
     signal.signal(signal.SIGHUP, handler)

@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from werkzeug.http import HTTP_STATUS_CODES
 
 from vismock.faults import RequestCanceled
-from vismock.mockserver.accesslog import ACCESS, AccessRecord, log_access
+from vismock.mockserver.accesslog import ACCESS, AccessRecord, log_access, log_access_row
 from vismock.mockserver.cache import BoundedCache, memoize
 from vismock.mockserver.state.journal import Row, row_of
 from vismock.mockserver.state.models import Face as FaceName
@@ -167,7 +167,7 @@ def serve(face: Face, environ: WSGIEnvironment, services: Services) -> Reply:
             row = remembered.row(started)
             services.journal.record_row(services.backend.generation(), row)
             if ACCESS.isEnabledFor(INFO):  # off (quiet, or in tests): this check is all it costs
-                log_access(AccessRecord.from_row(row, environ.get("REMOTE_ADDR")))
+                log_access_row(row, environ.get("REMOTE_ADDR"))
             return remembered.reply
     request = FaceRequest(
         method=str(environ.get("REQUEST_METHOD", "")),

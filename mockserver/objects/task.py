@@ -159,10 +159,20 @@ class Task(ManagedObject):
             manager = self.state.find(TASK_MANAGER_ID)
             if isinstance(manager, TaskManager):
                 self.update(_seq=manager.next_seq())
-        self._moved(self.runtime, self._now())  # a task that succeeds at once does its work at once
+        now = self._now()
+        if self._succeeds(self.runtime, now):  # it succeeds at once: its effect now
+            self._apply_effect(self.runtime, now)
+            outcome: Outcome = self._props["_outcome"]
+            if outcome.fault is not None or outcome.result is not None:  # all the info shows of it
+                self.update(info=self._info_at(self.runtime, now))
+        self._schedule_next()
 
     def restored(self) -> None:
-        self._schedule_next()
+        if self.spec.progression == "time" and self.info["state"] not in ("success", "error"):
+            # Steps fell due while the server was down: shown (the effect applied) before any read.
+            self.state.schedule(self.state.now_us(), self.refresh)
+        else:
+            self._schedule_next()
 
     def recorded_after(self, moment_us: int) -> bool:
         """Whether the task holds a time after *moment_us* (the clock is set back before it)."""

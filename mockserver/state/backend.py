@@ -98,10 +98,12 @@ class Backend:
         dynamic: bool = False,
         task_cap: int = 10_000,
         soap_max_wait: float = 300.0,
+        attach: bool = False,
     ) -> None:
         """A state file at *path* that holds a state is served as it stands where the scenario's
         sections are the ones it was loaded with (a restart), each other section replaced
-        (:attr:`load_notice` says which)."""
+        (:attr:`load_notice` says which). *attach*: served as it stands, whatever the scenario
+        given (which is loaded only into an empty state): a replaced server process."""
         if task_cap < 1:
             raise VismockError(f"task_cap must be at least 1, not {task_cap}")
         self.path = None if path is None else Path(path)
@@ -121,7 +123,8 @@ class Backend:
         restored = self.store is not None and self._restore()
         if not restored:
             self._start()
-        self.load(tasks, inventory, operations or {}, overrides)
+        if not (restored and attach):
+            self.load(tasks, inventory, operations or {}, overrides)
 
     # -- the mock's own objects
 
@@ -240,7 +243,8 @@ class Backend:
         given["operations"] = "operations"
         return (
             f"{where} held another {' and '.join(held[s] for s in changed)};"
-            f" serving the {' and '.join(given[s] for s in changed)} given now (the rest of the state is kept)"
+            f" serving the {' and '.join(given[s] for s in changed)} given now"
+            " (the rest of the state is kept)"
         )
 
     def _serve_inventory(self, entities: Sequence[Entity]) -> None:

@@ -10,12 +10,11 @@ The clock is an object of the registry like any other, so setting it is a change
 
 from __future__ import annotations
 
-import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from vismock.errors import VismockError
-from vismock.mockserver.state.registry import ManagedObject
+from vismock.mockserver.state.registry import ManagedObject, real_time_us
 
 CLOCK_ID = "vismock:clock"
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -34,10 +33,6 @@ def to_us(value: datetime) -> int:
 
 def from_us(value: int) -> datetime:
     return EPOCH + timedelta(microseconds=value)
-
-
-def real_time_us() -> int:
-    return time.time_ns() // 1_000
 
 
 class Clock(ManagedObject):

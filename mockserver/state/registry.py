@@ -20,6 +20,9 @@ The mock's clock brings changes too: a task's next step, a session's expiry. Tho
 one schedule (:meth:`Registry.schedule`), fired in due order by :meth:`Registry.settle`, which
 every request calls before it reads anything. So between two revisions nothing the mock answers
 changes, except what :meth:`Registry.note_volatile` marks (the current time, a session's call count).
+A transaction happens at one instant (:func:`real_time_us`): the events due by it fired first, and
+every read of the clock inside it the same, so no transaction sees a task ended whose end has not
+been applied (a power-on allowed by a VM still off while the power-off it waited for reads done).
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from __future__ import annotations
 import heapq
 import itertools
 import threading
+import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -45,6 +49,16 @@ Event = Callable[[int], None]
 NEVER = 2**62
 KINDS: dict[str, type[ManagedObject]] = {}
 """Every class of object by its vim_type (how a store's rows are read back)."""
+
+
+_instant = threading.local()  # .us: the real time of this thread's open transaction
+
+
+def real_time_us() -> int:
+    """Real time, in microseconds since the epoch; inside a transaction, the instant it began
+    (the mock's clock is real time plus an offset: it stands still for the transaction too)."""
+    pinned: int | None = getattr(_instant, "us", None)
+    return pinned if pinned is not None else time.time_ns() // 1_000
 
 
 class NotInTransaction(RuntimeError):
@@ -231,6 +245,9 @@ class Registry:
         self._now_us = now_us
         self.store = store
         self._objects: dict[str, ManagedObject] = {}
+        # The same objects by class (each in the order added): all(SomeType) without a scan of
+        # every object (thousands of tasks) for the VMs, sessions or snapshots it wants.
+        self._by_class: dict[type[ManagedObject], dict[str, ManagedObject]] = {}
         self._lock = threading.RLock()
         self._changed = threading.Condition(self._lock)
         self._tx: _Transaction | None = None
@@ -275,7 +292,10 @@ class Registry:
     def all(self, cls: type[T] = ManagedObject) -> list[T]:  # type: ignore[assignment]
         """Every object of class *cls*, in the order they were added."""
         self._settle_for_reader()
-        return [obj for obj in self._objects.values() if isinstance(obj, cls)]
+        classes = [kind for kind, members in self._by_class.items() if members and issubclass(kind, cls)]
+        if len(classes) == 1:
+            return list(self._by_class[classes[0]].values())  # type: ignore[arg-type]
+        return [obj for obj in self._objects.values() if isinstance(obj, cls)] if classes else []
 
     def of_type(self, vim_type: str) -> list[ManagedObject]:
         """Every object whose vim25 type is *vim_type* or a subtype of it."""
@@ -296,17 +316,20 @@ class Registry:
     def transaction(self) -> Iterator[None]:
         """Hold the lock; changes inside are undone if this raises, else stored and announced."""
         with self._lock:
-            outermost = self._depth == 0
-            if outermost and self._next_due() <= self._now_us():
-                # The events due first, in a transaction of their own: a fault the caller's work
-                # raises must not undo them.
-                with self._opened():
-                    self._fire_due()
-            if not outermost:
+            if self._depth != 0:  # inside this thread's open transaction
                 yield
                 return
-            with self._opened():
-                yield
+            _instant.us = time.time_ns() // 1_000
+            try:
+                if self._next_due() <= self._now_us():
+                    # The events due first, in a transaction of their own: a fault the caller's
+                    # work raises must not undo them.
+                    with self._opened():
+                        self._fire_due()
+                with self._opened():
+                    yield
+            finally:
+                _instant.us = None
 
     @contextmanager
     def _opened(self) -> Iterator[None]:
@@ -337,7 +360,8 @@ class Registry:
             raise ValueError(f"{obj!r}: the id {obj.id!r} is taken")
         object.__setattr__(obj, "registry", self)
         self._objects[obj.id] = obj
-        tx.undo.append(lambda: self._forget(obj.id))
+        self._by_class.setdefault(type(obj), {})[obj.id] = obj
+        tx.undo.append(lambda: self._forget(obj))
         self._changed_object(tx, obj)
         obj.added()
         return obj
@@ -348,7 +372,7 @@ class Registry:
             return
         obj.removed()
         position = list(self._objects).index(obj.id)
-        del self._objects[obj.id]
+        self._forget(obj)
         tx.undo.append(lambda: self._reinsert(obj, position))
         tx.dirty[obj.id] = None
         self._raise(tx)
@@ -434,9 +458,6 @@ class Registry:
 
     # -- internals
 
-    def _forget(self, object_id: str) -> None:
-        self._objects.pop(object_id, None)
-
     def _settle_for_reader(self) -> None:
         if self._owner != threading.get_ident():
             self.settle()
@@ -462,10 +483,16 @@ class Registry:
         self.revision += 1
         tx.changed = True
 
+    def _forget(self, obj: ManagedObject) -> None:
+        self._objects.pop(obj.id, None)
+        self._by_class.get(type(obj), {}).pop(obj.id, None)
+
     def _reinsert(self, obj: ManagedObject, position: int) -> None:
         items = list(self._objects.items())
         items.insert(position, (obj.id, obj))
         self._objects = dict(items)
+        kind = type(obj)
+        self._by_class[kind] = {key: found for key, found in items if type(found) is kind}
 
     @staticmethod
     def _rollback(tx: _Transaction) -> None:

@@ -174,16 +174,21 @@ SHIPPED = {"vcsim": "vcsim.yaml"}
 def load_file(path: str | Path) -> Scenario:
     """Read and validate a ``.yaml``/``.yml``/``.toml``/``.json`` scenario (task) file; a name of
     :data:`SHIPPED` where no such file exists is that shipped scenario."""
+    return load_file_text(path)[0]
+
+
+def load_file_text(path: str | Path) -> tuple[Scenario, str]:
+    """The scenario of a file (see :func:`load_file`) and the text it was read from."""
     path = Path(path)
     if not path.exists() and path.name in SHIPPED:
-        return load_shipped(path.name)
+        return load_shipped_text(path.name)
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise TaskFileError(str(path), None, "", f"cannot read the task file: {exc}") from exc
     if path.suffix.lower() == ".toml":
-        return parse_toml(text, str(path))
-    return parse_yaml(text, str(path))  # YAML is a superset of JSON
+        return parse_toml(text, str(path)), text
+    return parse_yaml(text, str(path)), text  # YAML is a superset of JSON
 
 
 def load_builtin() -> Scenario:
@@ -194,8 +199,13 @@ def load_builtin() -> Scenario:
 
 def load_shipped(name: str) -> Scenario:
     """Shipped scenario *name* (:data:`SHIPPED`)."""
+    return load_shipped_text(name)[0]
+
+
+def load_shipped_text(name: str) -> tuple[Scenario, str]:
     resource = resources.files("vismock.mockserver").joinpath("data", SHIPPED[name])
-    return parse_yaml(resource.read_text(encoding="utf-8"), f"<builtin>/{SHIPPED[name]}")
+    text = resource.read_text(encoding="utf-8")
+    return parse_yaml(text, f"<builtin>/{SHIPPED[name]}"), text
 
 
 def load_task_file(path: str | Path) -> list[TaskSpec]:

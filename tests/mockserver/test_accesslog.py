@@ -6,6 +6,7 @@ import dataclasses
 import io
 import json
 import logging
+import os
 import re
 import shlex
 import subprocess
@@ -251,6 +252,33 @@ def test_json_logging_writes_one_object_per_line_exceptions_included() -> None:
     assert datetime.fromisoformat(access["time"]).tzinfo is not None
     assert error["level"] == "error" and error["message"] == "admin API: unexpected error"
     assert "RuntimeError: boom" in error["exception"]
+
+
+@pytest.mark.parametrize("fmt", ["text", "json"])
+def test_lines_queued_directly_are_the_lines_the_logging_path_writes(fmt: str) -> None:
+    """vismock serve's handler gets access lines formatted without a LogRecord: the same lines
+    as through logging (forced here by a filter on the access logger), from a record or a row."""
+    read_end, write_end = os.pipe()
+    handler = accesslog.configure_logging("info", fmt)
+    assert isinstance(handler, accesslog.WrittenBehind)
+    handler.fd = write_end
+    row = (0, RECORD.face, RECORD.operation, RECORD.task_ids, RECORD.user, RECORD.outcome, 200, None, 0.5534)
+    accesslog.log_access(RECORD)
+    accesslog.log_access_row(row, RECORD.remote_addr)
+    access = logging.getLogger(accesslog.ACCESS_LOGGER)
+    everything = logging.Filter()
+    access.addFilter(everything)
+    try:
+        accesslog.log_access(RECORD)
+        accesslog.log_access_row(row, RECORD.remote_addr)
+    finally:
+        access.removeFilter(everything)
+        handler.stop()
+        os.close(write_end)
+    with os.fdopen(read_end) as lines:
+        written = [re.sub(r"\d{4}-\d\d-\d\dT[\d:.]+Z", "TIME", line) for line in lines.read().splitlines()]
+    assert len(written) == 4 and len(set(written)) == 1, written
+    assert written[0].endswith(format_record(RECORD, "text")) if fmt == "text" else json.loads(written[0])
 
 
 def test_levels_filter_server_messages() -> None:

@@ -1,7 +1,8 @@
 """32 clients hammer power operations on three VMs through both faces of a real ``vismock serve``
-(granian, 2 worker processes, one SQLite file) for 20 s; then every task has ended, no two tasks
-acting on one VM overlap, and the journal is linearizable: each call is explained by an instant
-within it, and the successful tasks, in order, explain every VM's final power state. No 5xx."""
+(granian: one process with threads, its state written through to --db) for 20 s; then every task
+has ended, no two tasks acting on one VM overlap, and the journal is linearizable: each call is
+explained by an instant within it, and the successful tasks, in order, explain every VM's final
+power state. No 5xx."""
 
 from __future__ import annotations
 
@@ -24,7 +25,7 @@ def server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Server]:
     scenario = tmp_path / "scenario.yaml"
     scenario.write_text(power_load.SCENARIO)
     monkeypatch.setenv("VISMOCK_TASK_CAP", "1000000")  # keep every task for the check
-    running = Server(tmp_path, workers=2, journal_cap=2_000_000, extra=("--tasks", str(scenario)))
+    running = Server(tmp_path, journal_cap=2_000_000, extra=("--tasks", str(scenario)))
     yield running
     running.stop()
 

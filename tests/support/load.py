@@ -41,7 +41,10 @@ ADMIN_PORT_LINE = re.compile(r"serving on http://[^:]+:(\d+)/")
 class Server:
     """``vismock serve`` in a subprocess on a free port; its output goes to a log file."""
 
-    def __init__(self, folder: Path, *, workers: int, journal_cap: int, extra: tuple[str, ...] = ()) -> None:
+    def __init__(
+        self, folder: Path, *, journal_cap: int, threads: int | None = None, extra: tuple[str, ...] = ()
+    ) -> None:
+        """*threads*: ``vismock serve --threads`` (None: its default)."""
         self.log = folder / "serve.log"
         self._log_file = self.log.open("w")
         command = [
@@ -51,8 +54,7 @@ class Server:
             "serve",
             "--port",
             "0",
-            "--workers",
-            str(workers),
+            *(["--threads", str(threads)] if threads else []),
             "--journal-cap",
             str(journal_cap),
             "--db",
@@ -74,7 +76,7 @@ class Server:
         raise RuntimeError(f"vismock serve did not start:\n{self.log.read_text()}")
 
     def resident_mb(self) -> float:
-        """Resident memory of the server and all its worker processes."""
+        """Resident memory of the server: its main process and the one serving."""
         return sum(_rss_kb(pid) for pid in _process_tree(self.process.pid)) / 1024
 
     def stop(self) -> None:

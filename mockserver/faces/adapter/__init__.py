@@ -168,9 +168,9 @@ class AdapterFace:
         if user is not None and not backend.sessions.check_login(user, str(data.get("password") or "")):
             fault = InvalidLogin()
             return error_response(fault.message, fault.fault_type)
-        return operations.respond(
-            data, StateVCenter(backend, observation, user or backend.sessions.default_user())
-        )
+        vcenter = StateVCenter(backend, observation, user or backend.sessions.default_user())
+        with backend.registry.transaction():  # the checks and the call at one instant, as one change
+            return operations.respond(data, vcenter)
 
     def decoded(self, body: bytes) -> dict[str, Any]:
         """The decoded request in *body*, or BadRequest listing every problem."""

@@ -84,7 +84,7 @@ def test_a_changed_file_replaces_the_tasks_and_keeps_journal_rules_and_clock(
     status, answer = _reload(app)
     assert (status, answer) == (
         200,
-        {"reloaded": True, "source": str(tasks_file), "tasks": 2, "entities": 24, "changed": True},
+        {"reloaded": True, "source": str(tasks_file), "tasks": 2, "entities": 27, "changed": True},
     )
     assert _ids(app) == ["task-1", "task-2"]
     task_1 = client.get("/_vismock/tasks/task-1").get_json()["info"]
@@ -209,7 +209,7 @@ def test_sighup_reloads_once_and_a_broken_file_keeps_the_state(tmp_path: Path) -
         os.kill(mock.process.pid, signal.SIGHUP)
         (line,) = _wait_for_log(mock, "vismock.reload")
         assert line.endswith(
-            f"INFO vismock.reload: reloaded {tasks_file}: 2 task(s), 24 inventory entities"
+            f"INFO vismock.reload: reloaded {tasks_file}: 2 task(s), 27 inventory entities"
             " (scenario replaced)"
         )
         assert _served_ids(mock) == ["task-1", "task-2"]

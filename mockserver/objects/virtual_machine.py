@@ -323,6 +323,7 @@ class VirtualMachine(ManagedEntity):
             datastore=datastore,
             datastore_name=store.name if isinstance(store, ManagedEntity) else None,
         )
+        config = vm_shape.reconfigured(config, spec.config)  # the changes vCenter applies to the clone
         on = bool(spec.powerOn) and not template
         runtime = self.get("runtime").replace(
             host=location.host or self.read("runtime.host"),

@@ -285,6 +285,8 @@ class Recorder:
                 )
             spec = replace_users(task.spec, self.options.users)
             tasks.append(RecordedTask(spec, tuple(notes), task.finished))
+        unreadable = self.session.unreadable if self.session is not None else {}
+        refused.extend(f"{task_id}: not recorded: {why}" for task_id, why in unreadable.items())
         return tasks, refused
 
     def _write(self) -> Path | None:

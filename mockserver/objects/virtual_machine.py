@@ -286,6 +286,13 @@ class VirtualMachine(ManagedEntity):
     def clone(self, ctx: Context, folder: MoRef, name: str, spec: Data) -> MoRef:
         ctx.registry.get(folder, ManagedEntity)  # ManagedObjectNotFound for an unknown folder
         location = spec.location
+        config_changes = spec.config.deviceChange if spec.config is not None else None
+        device_changes = len(config_changes or ()) + len(location.deviceChange or ())
+        if device_changes:  # said, rather than a clone that silently lacks them
+            raise NotSupported(
+                f"vismock does not apply a clone's device changes yet ({device_changes} in the clone spec's"
+                " config.deviceChange and location.deviceChange): clone without them"
+            )
         for ref in (location.datastore, location.pool, location.host, location.folder, spec.snapshot):
             if ref is not None:
                 ctx.registry.get(ref)
@@ -323,6 +330,7 @@ class VirtualMachine(ManagedEntity):
             datastore=datastore,
             datastore_name=store.name if isinstance(store, ManagedEntity) else None,
         )
+        config = vm_shape.reconfigured(config, spec.config)  # the changes vCenter applies to the clone
         on = bool(spec.powerOn) and not template
         runtime = self.get("runtime").replace(
             host=location.host or self.read("runtime.host"),

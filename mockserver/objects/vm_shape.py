@@ -378,6 +378,36 @@ def cloned_config(
     )
 
 
+def reconfigured(config: Data, spec: Data | None) -> Data:
+    """*config* with what a VirtualMachineConfigSpec *spec* changes of the facts vismock models:
+    ``numCPUs``, ``numCoresPerSocket``, ``memoryMB``, ``annotation``, ``guestId`` (and the
+    ``guestFullName`` that goes with it), ``cpuHotAddEnabled``, ``memoryHotAddEnabled``. A field
+    the spec leaves unset keeps its value; ``deviceChange`` and the rest are not applied
+    (docs/snapshots.md)."""
+    if spec is None:
+        return config
+    hardware = _with_set(
+        config.hardware,
+        numCPU=spec.numCPUs,
+        numCoresPerSocket=spec.numCoresPerSocket,
+        memoryMB=spec.memoryMB,
+    )
+    guest = {"guestId": spec.guestId, "guestFullName": guest_names(spec.guestId)[0]} if spec.guestId else {}
+    return _with_set(
+        config,
+        hardware=hardware,
+        annotation=spec.annotation,
+        cpuHotAddEnabled=spec.cpuHotAddEnabled,
+        memoryHotAddEnabled=spec.memoryHotAddEnabled,
+        **guest,
+    )
+
+
+def _with_set(data: Data, **changes: Any) -> Data:
+    """*data* with those of *changes* that are set (None leaves a field as it was)."""
+    return data.replace(**{name: value for name, value in changes.items() if value is not None})
+
+
 def _is_nic(device: Data) -> bool:
     from vismock.mockserver.vim25.typemodel import model
 

@@ -124,7 +124,19 @@ def test_the_inventory_is_recorded_from_what_the_soap_face_serves(
     document = yaml.safe_load(output.read_text())["inventory"]
     east = document["datacenters"][0]
     vms = {vm["name"]: vm for cluster in east["clusters"] for host in cluster["hosts"] for vm in host["vms"]}
-    assert vms["web-01"] == {"name": "web-01", "id": "vm-301", "power": "poweredOff", "folder": "prod/web"}
+    assert vms["web-01"] == {
+        "name": "web-01",
+        "id": "vm-301",
+        "power": "poweredOff",
+        "folder": "prod/web",
+        # what the scenario left to vismock's defaults, read back from config and written out
+        "cpu": 1,
+        "memory_mb": 1024,
+        "disks": [16],
+        "nics": ["VM Network"],
+        "guest_os": "other3xLinux64Guest",
+        "datastore": "ds-fast",
+    }
     assert vms["batch-01"]["power"] == "suspended"
     templates = [vm["name"] for vm in vms.values() if vm.get("template")]
     assert templates == ["gold"]  # from config.template, which the SOAP face serves

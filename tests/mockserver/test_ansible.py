@@ -82,6 +82,11 @@ def calls(mock: Served, operation: str) -> list[dict[str, Any]]:
     return entries
 
 
+def outcomes(mock: Served, *operations: str) -> dict[str, list[str]]:
+    """The outcome of each call of each of *operations* since the last reset, in order."""
+    return {operation: [call["outcome"] for call in calls(mock, operation)] for operation in operations}
+
+
 def test_vmware_vm_info_lists_every_vm_as_vcenter_describes_it(mock: Served, tmp_path: Path) -> None:
     results = play(mock, "vm_info.yml", tmp_path)
     listed = {vm["guest_name"]: vm for vm in results["every VM"]["virtual_machines"]}
@@ -157,9 +162,79 @@ def test_vmware_guest_snapshot_takes_lists_reverts_and_removes(mock: Served, tmp
     listed = results["list"]["guest_snapshots"]
     assert listed["current_snapshot"]["name"] == "before-patch"
     assert [s["name"] for s in listed["snapshots"]] == ["before-patch"]
+    assert listed["current_snapshot"]["state"] == "poweredOff"  # taken without memory
     assert results["revert"]["changed"] is True
     assert results["remove"]["changed"] is True
+    # The revert powered win1 off (the snapshot's state, as vCenter does): with memory or not, the
+    # next snapshots record it off.
+    taken = results["take with memory"]["snapshot_results"]["current_snapshot"]
+    assert (taken["name"], taken["state"]) == ("with-memory", "poweredOff")
+    tree = results["take a child"]["snapshot_results"]
+    assert [s["name"] for s in tree["snapshots"]] == ["with-memory", "child"]
+    assert tree["current_snapshot"]["name"] == "child"
+    assert results["remove all"]["changed"] is True
+    assert results["list after remove all"]["guest_snapshots"] == {}
     assert mock.call("GET", "/_vismock/inventory/vm-601")["snapshots"] == []
-    for method in ("CreateSnapshot_Task", "RevertToSnapshot_Task", "RemoveSnapshot_Task"):
-        (call,) = calls(mock, method)
-        assert call["outcome"] == "ok", method
+    assert outcomes(
+        mock, "CreateSnapshot_Task", "RevertToSnapshot_Task", "RemoveSnapshot_Task", "RemoveAllSnapshots_Task"
+    ) == {
+        "CreateSnapshot_Task": ["ok"] * 3,
+        "RevertToSnapshot_Task": ["ok"],
+        "RemoveSnapshot_Task": ["ok"],
+        "RemoveAllSnapshots_Task": ["ok"],
+    }
+
+
+def test_vmware_vmware_vm_snapshot_takes_renames_and_removes(mock: Served, tmp_path: Path) -> None:
+    results = play(mock, "vm_snapshot.yml", tmp_path)
+    taken = results["take"]
+    assert taken["changed"] is True and taken["vm"] == {"moid": "vm-601", "name": "win1"}
+    assert taken["result"]["state"] == "success" and taken["result"]["entity_name"] == "win1"
+    first = taken["snapshot"]
+    assert (first["name"], first["description"], first["state"]) == ("s1", "first", "poweredOn")  # memory
+    assert results["take again"]["changed"] is False
+    assert results["rename"]["changed"] is True and results["rename"]["renamed"] is True
+    assert results["take a child"]["snapshot"]["state"] == "poweredOff"  # without memory
+    assert results["remove the first by id"]["changed"] is True
+    listed = results["list"]["guest_snapshots"]
+    assert [s["name"] for s in listed["snapshots"]] == ["s2"]  # the child moved up to the root
+    assert results["remove all by moid"]["changed"] is True
+    assert mock.call("GET", "/_vismock/inventory/vm-601")["snapshots"] == []
+    # (a snapshot is no ManagedEntity: the journal names no entity for its methods)
+    assert outcomes(
+        mock, "CreateSnapshot_Task", "RenameSnapshot", "RemoveSnapshot_Task", "RemoveAllSnapshots_Task"
+    ) == {
+        "CreateSnapshot_Task": ["ok"] * 2,  # the second "take" found s1 and changed nothing
+        "RenameSnapshot": ["ok"],
+        "RemoveSnapshot_Task": ["ok"],
+        "RemoveAllSnapshots_Task": ["ok"],
+    }
+
+
+def test_vmware_guest_clones_a_template_and_deletes_the_clones(mock: Served, tmp_path: Path) -> None:
+    results = play(mock, "clone.yml", tmp_path)
+    off = results["clone powered off"]["instance"]
+    assert results["clone powered off"]["changed"] is True
+    assert (off["hw_name"], off["hw_power_status"], off["hw_is_template"]) == ("web-99", "poweredOff", False)
+    assert (off["hw_guest_id"], off["hw_memtotal_mb"]) == ("rhel9_64Guest", 1024)  # the template's
+    assert "[datastore1] web-99/web-99.vmx" in off["hw_files"]
+    sized = results["clone with hardware"]["instance"]
+    assert (sized["hw_processor_count"], sized["hw_memtotal_mb"]) == (2, 2048)  # the clone spec's config
+    assert (sized["hw_esxi_host"], sized["hw_datastores"]) == ("esx03.lab.local", ["datastore2"])
+    assert "[datastore2] web-98/web-98.vmx" in sized["hw_files"]
+    assert results["clone again"]["changed"] is False  # it exists: nothing to do
+    assert results["power on"]["instance"]["hw_power_status"] == "poweredOn"
+    refused = results["delete powered on"]
+    assert refused["failed"] is True and "web-98" in refused["msg"] and "'powered on'" in refused["msg"]
+    assert results["delete with force"]["changed"] is True
+    assert results["delete powered off"]["changed"] is True
+    assert results["delete again"]["changed"] is False
+    names = {entity["name"] for entity in mock.call("GET", "/_vismock/inventory")["entities"]}
+    assert not {"web-98", "web-99"} & names and "rhel9-template" in names
+    clones = calls(mock, "CloneVM_Task")
+    assert [(call["entity"], call["outcome"]) for call in clones] == [("vm-900", "ok")] * 2  # rhel9-template
+    (on,) = calls(mock, "PowerOnVM_Task")
+    (off_call,) = calls(mock, "PowerOffVM_Task")  # force: off first, then destroyed
+    destroyed = [call["entity"] for call in calls(mock, "Destroy_Task")]
+    assert on["entity"] == off_call["entity"] == sized["moid"]
+    assert destroyed == [sized["moid"], off["moid"]]

@@ -11,7 +11,8 @@ documented behaviour as the judge (vismock follows it):
 * a revert restores the snapshot's power state; vcsim only moves the current snapshot;
 * RenameSnapshot: vcsim has no such method;
 * CloneVM_Task with powerOn: vcsim leaves the clone off; a name taken in the folder: vCenter fails
-  the task with DuplicateName, vcsim makes a second VM of that name;
+  the task with DuplicateName, vcsim makes a second VM of that name; the spec's ``config`` (CPUs,
+  memory, annotation): vCenter applies it to the clone, vcsim ignores it;
 * Destroy_Task of a powered-on VM: vCenter fails with InvalidPowerState; vcsim destroys it.
 """
 
@@ -104,7 +105,8 @@ def the_script(si: Any, path: str) -> Seen:
 def _clone_and_destroy(vm: Any) -> Seen:
     seen: Seen = []
     folder = vm.parent
-    spec = vim.vm.CloneSpec(location=vim.vm.RelocateSpec(), powerOn=True, template=False)
+    changes = vim.vm.ConfigSpec(numCPUs=4, memoryMB=2048, annotation="a copy")
+    spec = vim.vm.CloneSpec(location=vim.vm.RelocateSpec(), powerOn=True, template=False, config=changes)
     clone_task = vm.CloneVM_Task(folder=folder, name=vm.name + "-copy", spec=spec)
     step(seen, "clone", lambda: waited(clone_task))
     clone = clone_task.info.result
@@ -120,6 +122,8 @@ def _clone_and_destroy(vm: Any) -> Seen:
             ),
         )
     )
+    hardware = clone.config.hardware
+    seen.append(("clone config", (hardware.numCPU, hardware.memoryMB, clone.config.annotation)))
     step(
         seen, "clone to a taken name", lambda: waited(vm.CloneVM_Task(folder=folder, name=vm.name, spec=spec))
     )
@@ -158,6 +162,7 @@ ON_VISMOCK = [
     ("revert to current without one", ("raises", "vim.fault.NotFound")),
     ("clone", "success"),
     ("clone", ("vim.VirtualMachine", True, "poweredOn", True, True)),
+    ("clone config", (4, 2048, "a copy")),
     ("clone to a taken name", ("raises", "vim.fault.DuplicateName")),
     ("destroy powered on", ("raises", "vim.fault.InvalidPowerState")),
     ("destroy powered off", "success"),
@@ -184,6 +189,7 @@ ON_VCSIM = [
     ("revert to current without one", ("raises", "vim.fault.NotFound")),
     ("clone", "success"),
     ("clone", ("vim.VirtualMachine", True, "poweredOff", True, True)),
+    ("clone config", (1, 32, None)),  # the source's
     ("clone to a taken name", "success"),
     ("destroy powered on", "success"),
     ("clone gone", True),

@@ -175,20 +175,16 @@ class Backend:
         if not rows:
             return False
         registry = self.registry
-        registry.loading = True
-        try:
-            with registry.transaction():
-                for object_id, kind, props in rows:
-                    if object_id == self.clock.id:
-                        obj: ManagedObject = self.clock
-                        object.__setattr__(obj, "_props", props)
-                    else:
-                        obj = KINDS[kind](object_id, props)
-                    registry.add(obj)
-                for obj in registry.all():
-                    obj.restored()
-        finally:
-            registry.loading = False
+        with registry.transaction():
+            for object_id, kind, props in rows:
+                if object_id == self.clock.id:
+                    obj: ManagedObject = self.clock
+                    object.__setattr__(obj, "_props", props)
+                else:
+                    obj = KINDS[kind](object_id, props)
+                registry.restore(obj)
+            for obj in registry.all():
+                obj.restored()
         return True
 
     # -- loading a scenario, resetting to it

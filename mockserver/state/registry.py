@@ -258,7 +258,6 @@ class Registry:
         self.revision = 0
         self.volatile_reads = 0
         self.backend: Any = None  # what owns this state (vismock.mockserver.state.Backend), for objects
-        self.loading = False  # objects restored from a store: nothing is written back
 
     # -- reading (callers hold the lock through a transaction, or read immutable values). A read
     # from outside a transaction (the admin API, the plugin, the dashboard) settles first, so no
@@ -337,7 +336,7 @@ class Registry:
         self._owner, self._depth = threading.get_ident(), 1
         try:
             yield
-            if tx.dirty and self.store is not None and not self.loading:
+            if tx.dirty and self.store is not None:
                 self.store.write(tx.dirty)  # before the answer that acknowledges it
         except BaseException:
             self._rollback(tx)
@@ -355,6 +354,19 @@ class Registry:
 
     def add(self, obj: ManagedObject) -> ManagedObject:
         """Add *obj* (its id must be new)."""
+        tx = self._insert(obj)
+        self._changed_object(tx, obj)
+        obj.added()
+        return obj
+
+    def restore(self, obj: ManagedObject) -> ManagedObject:
+        """Put back *obj* as a store holds it: not an addition (``added()`` is not called: what it
+        does happened when the object was first added) and nothing to write back. Whatever an
+        object's ``restored()`` changes afterwards is an ordinary change, written like any other."""
+        self._raise(self._insert(obj))
+        return obj
+
+    def _insert(self, obj: ManagedObject) -> _Transaction:
         tx = self._transaction()
         if obj.id in self._objects:
             raise ValueError(f"{obj!r}: the id {obj.id!r} is taken")
@@ -362,9 +374,7 @@ class Registry:
         self._objects[obj.id] = obj
         self._by_class.setdefault(type(obj), {})[obj.id] = obj
         tx.undo.append(lambda: self._forget(obj))
-        self._changed_object(tx, obj)
-        obj.added()
-        return obj
+        return tx
 
     def remove(self, obj: ManagedObject) -> None:
         tx = self._transaction()

@@ -28,7 +28,7 @@ from vismock.adapter.operations import success_response
 from vismock.adapter.operations.retrieve_task_status import returnvals
 from vismock.errors import VismockError
 from vismock.mockserver.app import create_app
-from vismock.mockserver.services import services_of
+from vismock.mockserver.services import load_scenario, services_of
 from vismock.mockserver.state import Backend, FaultRule, JournalEntry, Step, TaskSpec
 from vismock.mockserver.state.behaviour import Behaviour, Override
 from vismock.mockserver.state.taskfile import load_builtin_tasks, spec_from_dict, specs_from_dicts
@@ -487,6 +487,29 @@ def test_reopening_the_database_keeps_tasks_rules_and_clock(tmp_path: Path) -> N
     again.reset()  # back to the loaded file
     assert [spec.id for spec in again.tasks.specs()] == ["task-525", "task-2675"]
     again.close()
+
+
+def test_a_task_that_ended_while_the_server_was_down_has_its_effect_kept(tmp_path: Path) -> None:
+    """The server killed while a power-off runs (never closed), started again after the task's
+    end: the task reads success and the VM is off, in memory and in the file (read by a third
+    start: the effect was once applied while restoring, in memory only)."""
+    path = tmp_path / "state.sqlite3"
+    quick = Behaviour(timeline=(Step(state="running", at=0), Step(state="success", at=0.05)))
+    builtin = load_scenario(None)
+
+    def start() -> Backend:
+        return Backend(
+            path, tasks=builtin.tasks, inventory=builtin.inventory, operations={"PowerOffVM_Task": quick}
+        )
+
+    killed = start()
+    task = killed.invoke("vm-601", "PowerOffVM_Task")
+    assert killed.inventory.vm("vm-601").power_state == "poweredOn"  # still running
+    time.sleep(0.1)
+    for _ in range(2):
+        restarted = start()
+        assert restarted.tasks.task(task.value).info["state"] == "success"
+        assert restarted.inventory.vm("vm-601").power_state == "poweredOff"
 
 
 def test_reopening_without_tasks_keeps_the_loaded_set(tmp_path: Path) -> None:

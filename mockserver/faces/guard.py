@@ -69,11 +69,11 @@ def normalised_host(text: str) -> str | None:
     bare = text.strip().lower().removeprefix("[").removesuffix("]")
     if _address(bare) is not None:
         return bare  # an IP address, IPv6 with or without its brackets
-    parts = split_host(text)
+    parts = _split_host(text)
     return parts[0] if parts is not None and parts[1] is None else None
 
 
-def split_host(text: str) -> tuple[str, int | None] | None:
+def _split_host(text: str) -> tuple[str, int | None] | None:
     """``name[:port]`` or ``[ipv6][:port]`` (a ``Host`` header, a URL's authority) as (normalised
     name or address, port or None); None when malformed."""
     text = text.strip().lower()
@@ -121,11 +121,11 @@ def _address(name: str) -> Address | None:
 @functools.lru_cache(maxsize=16)
 def _allowed(allowed: tuple[str, ...]) -> tuple[frozenset[str], frozenset[Address]]:
     """The allowed names and addresses, each compared in its own form (``::1`` is ``0:0::1``)."""
-    addresses = {_address(host) for host in allowed}
-    return frozenset({*allowed, "localhost"}), frozenset(address for address in addresses if address)
+    addresses = [_address(host) for host in allowed]
+    return frozenset({*allowed, "localhost"}), frozenset(a for a in addresses if a is not None)
 
 
-def is_allowed_host(name: str, allowed: tuple[str, ...]) -> bool:
+def _is_allowed_host(name: str, allowed: tuple[str, ...]) -> bool:
     names, addresses = _allowed(allowed)
     address = _address(name)
     if address is None:
@@ -136,8 +136,8 @@ def is_allowed_host(name: str, allowed: tuple[str, ...]) -> bool:
 def _foreign_host(header: str | None, allowed: tuple[str, ...]) -> Refusal | None:
     if header is None:
         return None  # HTTP/1.0 without Host: not a browser (every browser sends Host)
-    parts = split_host(header)
-    if parts is not None and is_allowed_host(parts[0], allowed):
+    parts = _split_host(header)
+    if parts is not None and _is_allowed_host(parts[0], allowed):
         return None
     if parts is None:
         return Refusal(
@@ -167,8 +167,8 @@ def _same_origin(origin: str, request: Request) -> bool:
     parts = urlsplit(origin.strip())
     if parts.scheme not in DEFAULT_PORTS or parts.path or parts.query or "@" in parts.netloc:
         return False  # "null" (a sandboxed frame, file:), another scheme, a malformed value
-    theirs = split_host(parts.netloc)
-    ours = split_host(request.host)
+    theirs = _split_host(parts.netloc)
+    ours = _split_host(request.host)
     if theirs is None or ours is None:
         return False
     ours_default = DEFAULT_PORTS.get(request.scheme, 80)

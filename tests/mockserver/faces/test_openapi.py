@@ -266,11 +266,13 @@ def _example_request(path: str, method: str, operation: dict[str, Any]) -> tuple
     return url, kwargs
 
 
-@pytest.mark.parametrize(
-    ("path", "method", "operation"),
-    OPERATIONS,
-    ids=[operation["operationId"] for _, _, operation in OPERATIONS],
-)
+def _each(operations: list[tuple[str, str, dict[str, Any]]]) -> pytest.MarkDecorator:
+    """A test run once per documented operation (path, method, operation), named by its id."""
+    ids = [operation["operationId"] for _, _, operation in operations]
+    return pytest.mark.parametrize(("path", "method", "operation"), operations, ids=ids)
+
+
+@_each(OPERATIONS)
 def test_the_example_request_is_accepted_and_answered_as_documented(
     app: Flask, path: str, method: str, operation: dict[str, Any]
 ) -> None:
@@ -393,11 +395,7 @@ def test_forbidden_and_unauthorised_answers_match_the_error_schema(tmp_path: Pat
 WRITE_OPERATIONS = [(path, method, operation) for path, method, operation in OPERATIONS if method in WRITES]
 
 
-@pytest.mark.parametrize(
-    ("path", "method", "operation"),
-    WRITE_OPERATIONS,
-    ids=[operation["operationId"] for _, _, operation in WRITE_OPERATIONS],
-)
+@_each(WRITE_OPERATIONS)
 def test_every_write_sent_as_a_web_page_can_send_it_answers_the_documented_415(
     app: Flask, path: str, method: str, operation: dict[str, Any]
 ) -> None:

@@ -11,14 +11,10 @@ from __future__ import annotations
 import dataclasses
 import threading
 from collections.abc import Iterator, Mapping
-from itertools import islice
 from pathlib import Path
-from typing import Any, Literal, cast
+from typing import TYPE_CHECKING, Any, Literal
 
-import xmlschema
 from lxml import etree
-from xmlschema import XMLSchemaChildrenValidationError, XMLSchemaDecodeError
-from xmlschema.validators import XsdAtomicBuiltin, XsdPatternFacets
 
 from vismock.codec.errors import (
     ERROR_BY_KIND,
@@ -26,7 +22,6 @@ from vismock.codec.errors import (
     EncodeError,
     ValidationIssue,
 )
-from vismock.codec.model import ElementSpec, build_spec
 from vismock.codec.parsing import DEFAULT_MAX_BYTES, ParseFailure, XMLInput, parse, read_bytes
 from vismock.schemas import (
     REQUEST_ROOT,
@@ -35,6 +30,11 @@ from vismock.schemas import (
     load_catalog,
     schema_directory,
 )
+
+if TYPE_CHECKING:  # imported where they are used: validating needs neither (start-up time)
+    import xmlschema
+
+    from vismock.codec.model import ElementSpec
 
 Root = Literal["vmware-infrastructure-request", "vmware-infrastructure-response"]
 SECRET_ELEMENTS = frozenset({"password"})
@@ -68,12 +68,16 @@ class CompiledOperation:
         if self._xsd is None:
             with self._lock:
                 if self._xsd is None:
-                    self._xsd = xmlschema.XMLSchema10(str(self.operation.schema))
+                    from xmlschema import XMLSchema10
+
+                    self._xsd = XMLSchema10(str(self.operation.schema))
         return self._xsd
 
     @property
     def plans(self) -> dict[str, ElementSpec]:
         if self._plans is None:
+            from vismock.codec.model import build_spec
+
             xsd = self.xsd
             self._plans = {root: build_spec(xsd.elements[root]) for root in (REQUEST_ROOT, RESPONSE_ROOT)}
         return self._plans
@@ -118,6 +122,23 @@ class Codec:
             return
         yield from self.iter_tree_errors(tree)
 
+    def issues_in(self, data: bytes) -> list[ValidationIssue]:
+        """Every problem in the document *data*, [] when it is valid: iter_errors for bytes
+        already read (and within the size limit), with no generator on the way, since a batch
+        runs it 100,000 times."""
+        try:
+            tree = parse(data)
+        except ParseFailure as failure:
+            return [failure.issue]
+        return self.tree_issues(tree)
+
+    def tree_issues(self, tree: etree._ElementTree) -> list[ValidationIssue]:
+        """Every problem in *tree*, [] when it is valid (iter_tree_errors, as a list)."""
+        compiled, issue = self._select(tree)
+        if compiled is None:
+            return [issue] if issue is not None else []
+        return self._check(tree, compiled)
+
     def validate(self, xml: XMLInput) -> None:
         """Raise a :class:`CodecError` listing every problem in *xml*."""
         issues = list(self.iter_errors(xml))
@@ -149,7 +170,7 @@ class Codec:
         compiled = self._compiled_for(self._operation_for_data(root_name, data))
         element = _Encoder(compiled.plans[root_name]).build(data)
         tree = element.getroottree()
-        issues = list(self._check(tree, compiled))
+        issues = self._check(tree, compiled)
         if issues:
             raise EncodeError(issues)
         return etree.tostring(tree, xml_declaration=True, encoding="UTF-8", pretty_print=True)
@@ -173,7 +194,7 @@ class Codec:
         if issue is not None:
             raise _error_for([issue])
         assert compiled is not None
-        issues = list(self._check(tree, compiled))
+        issues = self._check(tree, compiled)
         if issues:
             raise _error_for(issues)
         root = tree.getroot()
@@ -247,16 +268,18 @@ class Codec:
             return named or operations[0]
         return next((op for op in operations if op.response in data), operations[0])
 
-    def _check(self, tree: etree._ElementTree, compiled: CompiledOperation) -> Iterator[ValidationIssue]:
+    def _check(self, tree: etree._ElementTree, compiled: CompiledOperation) -> list[ValidationIssue]:
+        """The problems of *tree*, in document order, passwords masked; [] when it is valid."""
         issues = [] if compiled.libxml2.validate(tree) else _schema_issues(tree, compiled)
-        issues.extend(_rule_issues(tree))
+        root = tree.getroot()
+        if root.tag == REQUEST_ROOT:
+            issues.extend(_rule_issues(root))
         if not issues:
-            return
+            return issues
         # xmlschema reports a parent's content error after its children's: restore document order.
         issues.sort(key=lambda issue: (issue.line is None, issue.line or 0))
         secrets = _secrets(tree)
-        for issue in issues:
-            yield _masked(issue, secrets)
+        return [_masked(issue, secrets) for issue in issues]
 
 
 def _schema_issues(tree: etree._ElementTree, compiled: CompiledOperation) -> list[ValidationIssue]:
@@ -265,12 +288,14 @@ def _schema_issues(tree: etree._ElementTree, compiled: CompiledOperation) -> lis
     if found > MAX_ISSUES or _widest(tree) > MAX_CHILDREN_FOR_RICH_REPORT:
         # Hostile input (thousands of unknown attributes or children...): xmlschema's report
         # costs quadratic time there, and libxml2 has already located every problem.
-        issues = _libxml2_issues(compiled.libxml2)[:MAX_ISSUES]
-        if found <= MAX_ISSUES:
+        issues = _libxml2_issues(compiled.libxml2)
+        if len(issues) <= MAX_ISSUES:
             return issues
-        return [*issues, ValidationIssue(reason=f"{found - MAX_ISSUES} more problems not listed", path="/")]
-    errors = list(islice(compiled.xsd.iter_errors(cast(Any, tree), use_location_hints=False), MAX_ISSUES))
-    issues = [_located(tree, error) for error in _without_shadowed(errors)]
+        left_out = ValidationIssue(reason=f"{len(issues) - MAX_ISSUES} more problems not listed", path="/")
+        return [*issues[:MAX_ISSUES], left_out]
+    from vismock.codec.report import located_issues  # the only user of xmlschema on this path
+
+    issues = located_issues(tree, compiled.xsd, MAX_ISSUES)
     # The two validators disagree (libxml2 is stricter on some edge): report libxml2's own words.
     return issues or _libxml2_issues(compiled.libxml2)
 
@@ -333,96 +358,46 @@ def _masked(issue: ValidationIssue, secrets: list[str]) -> ValidationIssue:
     return issue
 
 
-def _located(tree: etree._ElementTree, error: Any) -> ValidationIssue:
-    """A ValidationIssue for an xmlschema error, pointing at the offending element."""
-    elem = getattr(error, "elem", None)
-    if elem is None or not isinstance(elem.tag, str):
-        return ValidationIssue(reason=str(error.reason), path=str(error.path or "/"))
-    if isinstance(error, XMLSchemaChildrenValidationError):
-        return _content_issue(tree, error, elem)
-    value = _offending_value(error.obj)
-    reason = str(error.reason)
-    if isinstance(error, XMLSchemaDecodeError) and isinstance(error.validator, XsdAtomicBuiltin):
-        # xmlschema passes on Python's words ("invalid literal for int() ..."): say it in XSD terms.
-        reason = f"{value!r} is not a valid {error.validator.prefixed_name}"
-    elif isinstance(error.validator, XsdPatternFacets):  # its own text doubles every backslash
-        reason = f"{value!r} does not match the pattern " + " or ".join(map(repr, error.validator.regexps))
-    return ValidationIssue(reason=reason, path=tree.getpath(elem), line=elem.sourceline, value=value)
-
-
-def _without_shadowed(errors: list[Any]) -> list[Any]:
-    """Drop facet errors on an element whose text is not even of its builtin type.
-
-    'yesterday' in an xs:dateTime with a pattern fails both; the type is what is wrong.
-    """
-    untyped = {id(e.elem) for e in errors if _is_type_error(e)}
-    return [e for e in errors if _is_type_error(e) or id(e.elem) not in untyped]
-
-
-def _is_type_error(error: Any) -> bool:
-    return isinstance(error, XMLSchemaDecodeError) and isinstance(error.validator, XsdAtomicBuiltin)
-
-
-def _offending_value(obj: Any) -> str | None:
-    if obj is None or isinstance(obj, etree._Element):
-        return None
-    return obj if isinstance(obj, str) else str(obj)
-
-
-def _content_issue(tree: etree._ElementTree, error: Any, parent: etree._Element) -> ValidationIssue:
-    """Name a content-model error by what is wrong: missing, unknown or misplaced element."""
-    expected = [str(getattr(e, "local_name", None) or e) for e in (error.expected or [])]
-    wanted = " or ".join(repr(name) for name in expected) or "no more elements"
-    index = error.index if isinstance(error.index, int) else len(parent)
-    if index >= len(parent):
-        return ValidationIssue(
-            reason=f"missing required element {wanted}", path=tree.getpath(parent), line=parent.sourceline
-        )
-    child = parent[index]
-    value = child.text if len(child) == 0 and child.text and child.text.strip() else None
-    declared = (
-        {e.local_name for e in error.validator.iter_elements()}
-        if hasattr(error.validator, "iter_elements")
-        else set()
-    )
-    present = {c.tag for c in parent}
-    if child.tag not in declared:
-        reason = f"unknown element {child.tag!r} (expected {wanted})"
-    elif expected and not present.intersection(expected):
-        return ValidationIssue(
-            reason=f"missing required element {wanted} before {child.tag!r}",
-            path=tree.getpath(parent),
-            line=child.sourceline,
-        )
-    else:
-        reason = f"unexpected element {child.tag!r} here (expected {wanted})"
-    return ValidationIssue(reason=reason, path=tree.getpath(child), line=child.sourceline, value=value)
-
-
 def _libxml2_issues(schema: etree.XMLSchema) -> list[ValidationIssue]:
-    return [
-        ValidationIssue(reason=entry.message, path=entry.path or "/", line=entry.line or None)
-        for entry in schema.error_log
-    ]
+    """libxml2's messages, those about the facets one value fails (minLength, then pattern) joined
+    into one issue: one problem, one issue."""
+    issues: list[ValidationIssue] = []
+    for entry in schema.error_log:
+        issue = ValidationIssue(reason=entry.message, path=entry.path or "/", line=entry.line or None)
+        previous = issues[-1] if issues else None
+        if (
+            previous is not None
+            and _LIBXML2_FACET in issue.reason
+            and _LIBXML2_FACET in previous.reason
+            and (previous.path, previous.line) == (issue.path, issue.line)
+        ):
+            issue = dataclasses.replace(previous, reason=f"{previous.reason.rstrip('.')}; {issue.reason}")
+            issues.pop()
+        issues.append(issue)
+    return issues
 
 
-def _rule_issues(tree: etree._ElementTree) -> Iterator[ValidationIssue]:
-    """Rules XSD 1.0 cannot state. A password must come with a non-empty user-name."""
-    root = tree.getroot()
-    if root.tag != REQUEST_ROOT:
-        return
+_LIBXML2_FACET = "[facet '"
+
+
+def _rule_issues(root: etree._Element) -> list[ValidationIssue]:
+    """Rules XSD 1.0 cannot state, on a request's *root*. A password must come with a
+    non-empty user-name."""
     user = root.find(PASSWORD_RULE[0])
     password = root.find(PASSWORD_RULE[1])
     if user is None or not (user.text or "").strip():
-        return
+        return []
     if password is None or not password.text:
         where = password if password is not None else user
-        yield ValidationIssue(
-            reason="password is required when user-name is not empty",
-            path=f"/{REQUEST_ROOT}/{PASSWORD_RULE[1]}",
-            line=where.sourceline,
-            kind="rule",
-        )
+        return [
+            ValidationIssue(
+                reason="password is required when user-name is not empty",
+                path=f"/{REQUEST_ROOT}/{PASSWORD_RULE[1]}",
+                line=where.sourceline,
+                kind="rule",
+            )
+        ]
+    return []
 
 
 def _decode_element(element: etree._Element, spec: ElementSpec) -> Any:

@@ -22,7 +22,7 @@ from vismock.codec.errors import (
     EncodeError,
     ValidationIssue,
 )
-from vismock.codec.parsing import DEFAULT_MAX_BYTES, ParseFailure, XMLInput, parse, read_bytes
+from vismock.codec.parsing import DEFAULT_MAX_BYTES, PARSER, ParseFailure, XMLInput, parse, read_bytes
 from vismock.schemas import (
     REQUEST_ROOT,
     RESPONSE_ROOT,
@@ -166,14 +166,23 @@ class Codec:
             raise EncodeError(
                 [_encode_issue("/", f"unknown root {root!r}; expected {REQUEST_ROOT!r} or {RESPONSE_ROOT!r}")]
             )
+        from vismock.codec.writer import DocumentWriter
+
         root_name = root or _infer_root(data)
         compiled = self._compiled_for(self._operation_for_data(root_name, data))
-        element = _Encoder(compiled.plans[root_name]).build(data)
-        tree = element.getroottree()
+        plan = compiled.plans[root_name]
+        text = DocumentWriter(plan).document(data)
+        # What is returned is what is checked: the very bytes, parsed and validated.
+        try:
+            output = text.encode("utf-8")
+            tree = etree.fromstring(output, PARSER).getroottree()  # text of ours: no DOCTYPE to scan for
+        except (UnicodeEncodeError, etree.XMLSyntaxError):  # a character XML does not allow: say where
+            DocumentWriter(plan, strict=True).document(data)
+            raise EncodeError([_encode_issue("/", "the values do not make a well-formed document")]) from None
         issues = self._check(tree, compiled)
-        if issues:
-            raise EncodeError(issues)
-        return etree.tostring(tree, xml_declaration=True, encoding="UTF-8", pretty_print=True)
+        if issues:  # lines of a text the caller never sees would only mislead
+            raise EncodeError([dataclasses.replace(issue, line=None) for issue in issues])
+        return output
 
     # -- trees, for callers that parse once (the mock server) ---------------------------
 
@@ -429,64 +438,3 @@ def _decode_text(text: str | None, spec: ElementSpec) -> Any:
         return None
     assert spec.parse is not None
     return spec.parse(spec.normalized(text))
-
-
-class _Encoder:
-    """Builds an element tree from a dict, in schema order, reporting bad keys and types.
-
-    The path of the element being filled is kept as a stack of steps and only
-    joined into an XPath when there is a problem to report: encode is a hot path.
-    """
-
-    def __init__(self, plan: ElementSpec) -> None:
-        self.plan = plan
-        self.issues: list[ValidationIssue] = []
-        self.steps: list[str] = []
-
-    def build(self, data: Mapping[str, Any]) -> etree._Element:
-        root = etree.Element(self.plan.name)
-        self.steps.append(self.plan.name)
-        self._fill(root, data, self.plan)
-        if self.issues:
-            raise EncodeError(self.issues)
-        return root
-
-    def _fill(self, element: etree._Element, value: Any, spec: ElementSpec) -> None:
-        if value is None:
-            return
-        if spec.render is not None:
-            try:
-                element.text = spec.render(value)
-            except (TypeError, ValueError) as exc:
-                self._problem(str(exc), value)
-            return
-        if not isinstance(value, dict | Mapping):
-            self._problem(f"expected a mapping of child elements, got {type(value).__name__}", value)
-            return
-        children = spec.children
-        for key in value:
-            if key not in children:
-                self._problem(f"unknown element {key!r} under {spec.name!r}", None, step=str(key))
-        sub_element = etree.SubElement
-        steps = self.steps
-        for name, child_spec in children.items():
-            if name not in value:
-                continue
-            items = value[name]
-            if not child_spec.many:
-                steps.append(name)
-                self._fill(sub_element(element, name), items, child_spec)
-                steps.pop()
-            elif isinstance(items, list):
-                for position, item in enumerate(items, start=1):
-                    steps.append(f"{name}[{position}]")
-                    self._fill(sub_element(element, name), item, child_spec)
-                    steps.pop()
-            else:
-                self._problem(f"expected a list, got {type(items).__name__}", items, step=name)
-
-    def _problem(self, reason: str, value: Any, *, step: str | None = None) -> None:
-        path = "/" + "/".join(self.steps if step is None else [*self.steps, step])
-        secret = path.rsplit("/", 1)[-1].split("[", 1)[0] in SECRET_ELEMENTS
-        shown = None if value is None or secret else repr(value)[:200]
-        self.issues.append(ValidationIssue(reason=reason, path=path, value=shown, kind="encode"))

@@ -46,7 +46,8 @@ class ParseFailure(Exception):
         self.issue = issue
 
 
-_PARSER = _safe_parser()
+# The one safe parser (lxml parsers are safe to share between threads).
+PARSER = _safe_parser()
 
 # The prolog: optional declaration, comments, PIs and white space, then DOCTYPE.
 _PROLOG_SCAN_BYTES = 64 * 1024
@@ -166,7 +167,7 @@ def parse(data: bytes) -> etree._ElementTree:
     if doctype_line is not None:
         raise _unsafe(doctype_line)
     try:
-        root = etree.fromstring(data, parser=_PARSER)
+        root = etree.fromstring(data, parser=PARSER)
     except etree.XMLSyntaxError as exc:
         line = exc.lineno if exc.lineno else None
         if _ENTITY_REFUSAL.search(exc.msg):

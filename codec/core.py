@@ -233,13 +233,16 @@ class Codec:
 
     def _select(self, tree: etree._ElementTree) -> tuple[CompiledOperation | None, ValidationIssue | None]:
         root = tree.getroot()
-        if root.tag == REQUEST_ROOT:
+        tag = root.tag
+        if tag == REQUEST_ROOT:
             name = _child_text(root, "operation-name")
             return self._by_name(name, root)
-        if root.tag == RESPONSE_ROOT:
+        if tag == RESPONSE_ROOT:
+            by_body = self._by_body
             for child in root:
-                if child.tag in self._by_body:
-                    return self._compiled_for(self._by_body[child.tag]), None
+                operation = by_body.get(child.tag)  # type: ignore[arg-type]
+                if operation is not None:
+                    return self._compiled_for(operation), None
             return self._compiled_for(next(iter(self.operations.values()))), None
         return None, ValidationIssue(
             reason=f"root element is {root.tag!r}; expected {REQUEST_ROOT!r} or {RESPONSE_ROOT!r}",
@@ -415,21 +418,31 @@ def _decode_element(element: etree._Element, spec: ElementSpec) -> Any:
     if len(element) == 0:
         return None
     result: dict[str, Any] = {}
-    children = spec.children
+    table = spec.table
+    # The hot loop: simple children are converted inline, without a call per element.
     for child in element:
-        child_spec = children.get(child.tag)  # type: ignore[arg-type]
-        if child_spec is None:  # a comment or PI in a tree the caller parsed
+        entry = table.get(child.tag)  # type: ignore[arg-type]
+        if entry is None:  # a comment or PI in a tree the caller parsed
             continue
-        # The hot loop: simple children are converted inline, without a call per element.
-        if child_spec.parse is not None:
-            text = child.text
-            value = _decode_text(text, child_spec) if text else None
-        else:
+        name, many, plain, nested, child_spec = entry
+        if plain:  # a string as written (most values)
+            value = child.text or None
+        elif nested:
             value = _decode_element(child, child_spec)
-        if child_spec.many:
-            result.setdefault(child_spec.name, []).append(value)
         else:
-            result[child_spec.name] = value
+            text = child.text
+            if not text:
+                value = None
+            else:
+                # Space, tab, CR or LF (not printable) is what the whiteSpace facets act on: a
+                # typed value without any (most: true, 42, a dateTime) skips normalizing.
+                if " " in text or not text.isprintable():
+                    text = child_spec.normalized(text)
+                value = child_spec.parse(text)  # type: ignore[misc]
+        if many:
+            result.setdefault(name, []).append(value)
+        else:
+            result[name] = value
     return result
 
 

@@ -12,9 +12,8 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, NamedTuple
 
 from vismock import __version__
 from vismock.codec.batch import STDIN_NAME, FileResult
@@ -34,8 +33,7 @@ RULES: dict[IssueKind, str] = {
 }
 
 
-@dataclass(frozen=True, slots=True)
-class ReportOptions:
+class ReportOptions(NamedTuple):
     verbose: bool = False  # text: also list valid files
     color: bool = False  # text: ANSI colours
 

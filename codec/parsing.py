@@ -57,7 +57,7 @@ _UNSAFE_REASON = "DTDs and entity declarations are not allowed in adapter XML"
 # "DOCTYPE" in UTF-8 (and every ASCII-compatible encoding) and in UTF-16 of either byte order:
 # a head without any of them has no DOCTYPE to look for (most documents: three quick scans).
 _DOCTYPE = b"DOCTYPE"
-_DOCTYPE_UTF16 = ("DOCTYPE".encode("utf-16-le"), "DOCTYPE".encode("utf-16-be"))
+_DOCTYPE_UTF16 = (b"D\0O\0C\0T\0Y\0P\0E\0", b"\0D\0O\0C\0T\0Y\0P\0E")
 
 
 def _doctype_line(data: bytes) -> int | None:

@@ -139,3 +139,15 @@ def test_help_lists_every_subcommand(capsys: pytest.CaptureFixture[str]) -> None
     assert all(command in out for command in cli.COMMAND_MODULES)
     assert cli.main([]) == 2  # no subcommand: the help, on stderr
     assert "validate" in capsys.readouterr().err
+
+
+def test_the_console_script_flushes_before_its_quick_exit(tmp_path: Path) -> None:
+    """After a codec command the script skips the interpreter's teardown: every line is still out."""
+    bad = DATA / "codec" / "invalid" / "bad-boolean.xml"
+    documents = [str(bad)] * 300 + [str(DATA / "seed" / "request.xml")]
+    done = subprocess.run(
+        [sys.executable, "-m", "vismock", "validate", *documents], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 1
+    assert done.stdout.count(f"{bad}:18: ") == 300
+    assert done.stderr == "301 files: 1 valid, 300 invalid, 300 issues\n"

@@ -118,25 +118,33 @@ def read_file(path: str | os.PathLike[str], max_bytes: int) -> bytes:
     allocate the whole limit (16 MiB) for every small file, which cost more than parsing it.
     Raises OSError when the file cannot be read.
     """
-    fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+    fd = os.open(path, _READ_ONLY)
     try:
         size = os.fstat(fd).st_size
         if size > max_bytes:
             raise _too_large(max_bytes)
-        chunks: list[bytes] = []
-        total = 0
-        while True:
-            want = min(size + 1 if size else _READ_CHUNK, max_bytes + 1 - total)
-            chunk = os.read(fd, want)
-            chunks.append(chunk)
-            total += len(chunk)
-            if total > max_bytes:
-                raise _too_large(max_bytes)
-            if not chunk or (size and len(chunk) < want):  # end of file
-                break
-        return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+        if size:  # a regular file: one read, asking one byte more to see its end
+            data = os.read(fd, size + 1)
+            if len(data) <= size:
+                return data
+            return _read_rest(fd, [data], max_bytes)  # it grew while we read it
+        return _read_rest(fd, [], max_bytes)  # a pipe or a device: its size is unknown
     finally:
         os.close(fd)
+
+
+_READ_ONLY = os.O_RDONLY | getattr(os, "O_CLOEXEC", 0)
+
+
+def _read_rest(fd: int, chunks: list[bytes], max_bytes: int) -> bytes:
+    total = sum(len(chunk) for chunk in chunks)
+    while total <= max_bytes:
+        chunk = os.read(fd, min(_READ_CHUNK, max_bytes + 1 - total))
+        if not chunk:
+            return b"".join(chunks)
+        chunks.append(chunk)
+        total += len(chunk)
+    raise _too_large(max_bytes)
 
 
 def read_bytes(source: XMLInput, max_bytes: int) -> bytes:

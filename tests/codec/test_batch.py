@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -139,6 +140,8 @@ def test_validate_changed_since_reports_only_changed_files(
     (repo / "payloads" / "added.xml").unlink()
     assert main(["validate", "--changed-since", "main"]) == 0  # a deleted file is no change to check
     assert capsys.readouterr().err == "0 files: 0 valid, 0 invalid, 0 issues\n"
+    assert main(["validate", "--changed-since", "main", "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)["files"] == []
 
 
 def test_changed_since_a_bad_ref_is_a_one_line_usage_error(

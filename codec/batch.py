@@ -99,16 +99,18 @@ def collect_inputs(paths: Sequence[str]) -> Inputs:
 def _xml_files_below(directory: str, problems: list[FileResult]) -> Iterator[str]:
     """Every *.xml file below *directory* (scandir: one system call per folder, not per file);
     a folder that cannot be listed is one of the *problems*."""
-    folders = [directory]
+    folders = [os.path.normpath(directory)]
     while folders:
         folder = folders.pop()
+        # Names below "." are written without "./", as Path would write them ("a/b.xml").
+        prefix = "" if folder == os.curdir else folder.rstrip(os.sep) + os.sep
         try:
             with os.scandir(folder) as entries:
                 for entry in entries:
                     if entry.is_dir():
-                        folders.append(entry.path)
+                        folders.append(prefix + entry.name)
                     elif entry.name.endswith(XML_SUFFIX) and entry.is_file():
-                        yield entry.path
+                        yield prefix + entry.name
         except OSError as exc:
             problems.append(FileResult(folder, unreadable=exc.strerror or str(exc)))
 

@@ -74,6 +74,21 @@ def test_directories_give_their_xml_files_below_sorted(tmp_path: Path) -> None:
     assert inputs.problems == []
 
 
+def test_files_below_the_working_directory_are_named_without_dot_slash(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "sub").mkdir()
+    for name in ("a.xml", "sub/b.xml"):
+        (tmp_path / name).write_bytes(b"<x/>")
+    monkeypatch.chdir(tmp_path)
+    assert batch.collect_inputs(["."]).files == ["a.xml", "sub/b.xml"]
+    assert batch.collect_inputs(["./sub/"]).files == ["sub/b.xml"]
+    assert batch.collect_inputs([f"{tmp_path}/"]).files == [
+        str(tmp_path / "a.xml"),
+        str(tmp_path / "sub" / "b.xml"),
+    ]
+
+
 def test_a_folder_that_cannot_be_listed_is_reported(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     (tmp_path / "locked").mkdir()
     (tmp_path / "ok.xml").write_bytes(b"<x/>")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import threading
 from collections.abc import Iterator, Mapping
+from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -35,6 +36,7 @@ if TYPE_CHECKING:  # imported where they are used: validating needs neither (sta
     import xmlschema
 
     from vismock.codec.model import ElementSpec
+    from vismock.codec.writer import DocumentWriter
 
 Root = Literal["vmware-infrastructure-request", "vmware-infrastructure-response"]
 SECRET_ELEMENTS = frozenset({"password"})
@@ -166,18 +168,16 @@ class Codec:
             raise EncodeError(
                 [_encode_issue("/", f"unknown root {root!r}; expected {REQUEST_ROOT!r} or {RESPONSE_ROOT!r}")]
             )
-        from vismock.codec.writer import DocumentWriter
-
         root_name = root or _infer_root(data)
         compiled = self._compiled_for(self._operation_for_data(root_name, data))
         plan = compiled.plans[root_name]
-        text = DocumentWriter(plan).document(data)
+        text = _document_writer()(plan).document(data)
         # What is returned is what is checked: the very bytes, parsed and validated.
         try:
             output = text.encode("utf-8")
             tree = etree.fromstring(output, PARSER).getroottree()  # text of ours: no DOCTYPE to scan for
         except (UnicodeEncodeError, etree.XMLSyntaxError):  # a character XML does not allow: say where
-            DocumentWriter(plan, strict=True).document(data)
+            _document_writer()(plan, strict=True).document(data)
             raise EncodeError([_encode_issue("/", "the values do not make a well-formed document")]) from None
         issues = self._check(tree, compiled)
         if issues:  # lines of a text the caller never sees would only mislead
@@ -274,11 +274,13 @@ class Codec:
         return self._compiled_for(operation), None
 
     def _operation_for_data(self, root: str, data: Mapping[str, Any]) -> Operation:
-        operations = list(self.operations.values())
         if root == REQUEST_ROOT:
             named = self.operations.get(str(data.get("operation-name")))
-            return named or operations[0]
-        return next((op for op in operations if op.response in data), operations[0])
+            return named or next(iter(self.operations.values()))
+        for body, operation in self._by_body.items():
+            if body in data:
+                return operation
+        return next(iter(self.operations.values()))
 
     def _check(self, tree: etree._ElementTree, compiled: CompiledOperation) -> list[ValidationIssue]:
         """The problems of *tree*, in document order, passwords masked; [] when it is valid."""
@@ -314,6 +316,15 @@ def _schema_issues(tree: etree._ElementTree, compiled: CompiledOperation) -> lis
 
 def _widest(tree: etree._ElementTree) -> int:
     return max((len(element) for element in tree.iter()), default=0)
+
+
+@cache
+def _document_writer() -> type[DocumentWriter]:
+    """The writer's class: imported by the first encode (it needs the typed values' module,
+    which validating does not), then kept."""
+    from vismock.codec.writer import DocumentWriter
+
+    return DocumentWriter
 
 
 def _error_for(issues: list[ValidationIssue]) -> CodecError:

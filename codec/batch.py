@@ -21,8 +21,9 @@ from vismock.codec.parsing import DEFAULT_MAX_BYTES, ParseFailure, parse, read_f
 
 STDIN = "-"
 STDIN_NAME = "<stdin>"
-# Below this many files one process is faster than starting workers (measured with
-# bench/validate_batch.py: a worker costs a fork and its own libxml2 schema compile).
+# Below this many files one process is as fast as two on this shared 2-core machine: a worker
+# costs a fork, its copy-on-write page faults and its own libxml2 schema compile, and when
+# another job holds the second core the two processes only take turns.
 PARALLEL_FROM = 1000
 # Files per unit of work sent to a worker: small enough to share a batch evenly,
 # large enough that the round trip is noise beside validating them.

@@ -89,6 +89,7 @@ def _register_validate(subparsers: Any) -> None:
         "--format",
         choices=tuple(WRITERS),
         default="text",
+        metavar="FORMAT",
         help="text (default), json, junit, github (Actions annotations) or sarif (code scanning)",
     )
     validate.add_argument("-v", "--verbose", action="store_true", help="also list valid files (text format)")
@@ -97,6 +98,7 @@ def _register_validate(subparsers: Any) -> None:
         "--color",
         choices=COLOR_CHOICES,
         default="auto",
+        metavar="WHEN",
         help="colour the text format: auto (default: on a terminal, unless NO_COLOR is set), always, never",
     )
     validate.add_argument(

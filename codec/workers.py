@@ -28,8 +28,9 @@ Result = TypeVar("Result")
 
 _TICKET = struct.Struct("<I")
 _FRAME = struct.Struct("<Q")
-# A pipe holds 64 KiB: the tickets must fit before any process reads them.
-MAX_CHUNKS = 65536 // _TICKET.size
+# The tickets are written before any process reads them: they must fit in the pipe. A pipe
+# holds 64 KiB, but only one page (4 KiB) once the user is past the kernel's pipe-user-pages-soft.
+MAX_CHUNKS = 4096 // _TICKET.size
 
 
 class ForkedMap(Generic[Chunk, Result]):
@@ -48,7 +49,8 @@ class ForkedMap(Generic[Chunk, Result]):
         tickets = self._tickets()
         try:
             for _ in range(self.processes - 1):
-                self._fork(tickets)
+                if not self._fork(tickets):
+                    break  # no more processes to be had: the ones started share the work
             yield from self._work_and_collect(tickets)
         finally:
             os.close(tickets)
@@ -60,14 +62,24 @@ class ForkedMap(Generic[Chunk, Result]):
         os.close(write_end)
         return read_end
 
-    def _fork(self, tickets: int) -> None:
-        read_end, write_end = os.pipe()
-        pid = os.fork()
+    def _fork(self, tickets: int) -> bool:
+        """Start a worker; False when the system gives no process (or no pipe) for one."""
+        try:
+            read_end, write_end = os.pipe()
+        except OSError:
+            return False
+        try:
+            pid = os.fork()
+        except OSError:
+            os.close(read_end)
+            os.close(write_end)
+            return False
         if pid == 0:  # the worker: never returns into the caller's code
             os.close(read_end)
             self._worker(tickets, write_end)
         os.close(write_end)
         self.workers[read_end] = (pid, bytearray())
+        return True
 
     def _worker(self, tickets: int, results: int) -> None:
         status = 0

@@ -192,10 +192,19 @@ def test_forked_map_redoes_the_chunks_of_a_worker_that_died() -> None:
     assert list(ForkedMap(dies_in_a_worker, chunks, 2)) == [[n * n] for n in range(200)]
 
 
+def test_forked_map_works_on_when_no_process_can_be_started(monkeypatch: pytest.MonkeyPatch) -> None:
+    def refused() -> int:
+        raise BlockingIOError(11, "Resource temporarily unavailable")  # EAGAIN: at the process limit
+
+    monkeypatch.setattr(os, "fork", refused)
+    chunks = [[n] for n in range(50)]
+    assert list(ForkedMap(square_all, chunks, 4)) == [[n * n] for n in range(50)]
+
+
 def test_forked_map_stopped_early_leaves_no_worker() -> None:
-    mapped = ForkedMap(square_all, [[n] for n in range(5000)], 2)
+    mapped = ForkedMap(square_all, [list(range(n, n + 50)) for n in range(0, 50_000, 50)], 2)
     results = mapped.__iter__()
-    assert next(results) == [0]
+    assert next(results) == square_all(list(range(50)))
     workers = [pid for pid, _ in mapped.workers.values()]
     assert workers  # still working on the rest
     results.close()  # the reader went away (`vismock validate . | head -1`)

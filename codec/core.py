@@ -124,16 +124,6 @@ class Codec:
             return
         yield from self.iter_tree_errors(tree)
 
-    def issues_in(self, data: bytes) -> list[ValidationIssue]:
-        """Every problem in the document *data*, [] when it is valid: iter_errors for bytes
-        already read (and within the size limit), with no generator on the way, since a batch
-        runs it 100,000 times."""
-        try:
-            tree = parse(data)
-        except ParseFailure as failure:
-            return [failure.issue]
-        return self.tree_issues(tree)
-
     def tree_issues(self, tree: etree._ElementTree) -> list[ValidationIssue]:
         """Every problem in *tree*, [] when it is valid (iter_tree_errors, as a list)."""
         compiled, issue = self._select(tree)
@@ -191,12 +181,7 @@ class Codec:
         return parse(read_bytes(xml, self.max_bytes))
 
     def iter_tree_errors(self, tree: etree._ElementTree) -> Iterator[ValidationIssue]:
-        compiled, issue = self._select(tree)
-        if issue is not None:
-            yield issue
-            return
-        assert compiled is not None
-        yield from self._check(tree, compiled)
+        yield from self.tree_issues(tree)
 
     def decode_tree(self, tree: etree._ElementTree) -> dict[str, Any]:
         compiled, issue = self._select(tree)

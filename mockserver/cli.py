@@ -85,6 +85,14 @@ def register(subparsers: Any) -> None:
         default=os.environ.get("VISMOCK_ADMIN_TOKEN"),
         help="require this bearer token on /_vismock/ (default: admin API answers loopback clients only)",
     )
+    parser.add_argument(
+        "--allow-host",
+        action="append",
+        metavar="NAME",
+        help="without --admin-token, a Host name the admin API and dashboard answer besides localhost, "
+        "the loopback addresses and --host (repeatable; others are refused: DNS rebinding). "
+        "Also VISMOCK_ALLOWED_HOSTS (comma-separated)",
+    )
     parser.add_argument("--journal-cap", type=int, default=None, metavar="N", help="journal entries kept")
     parser.add_argument(
         "--dynamic",
@@ -172,6 +180,8 @@ def serve(args: argparse.Namespace) -> int:
             return 2
         if notice:
             print(f"vismock serve: {notice}", flush=True)
+        if warning := exposure_warning(args):
+            print(warning, file=sys.stderr, flush=True)
         print(_startup_line(args, plan.port, files), flush=True)
         print(
             "  adapter face: POST /adapter   SOAP: /sdk   admin API: /_vismock/   dashboard: /_vismock/ui/",
@@ -344,12 +354,43 @@ def _worker_environment(args: argparse.Namespace) -> dict[str, str]:
         environment["VISMOCK_ACCOUNTS"] = json.dumps(parse_accounts(args.account))
     if args.admin_token:
         environment["VISMOCK_ADMIN_TOKEN"] = args.admin_token
+    environment["VISMOCK_ALLOWED_HOSTS"] = _allowed_hosts(args)
     if args.journal_cap is not None:
         environment["VISMOCK_JOURNAL_CAP"] = str(args.journal_cap)
     if args.dynamic:
         environment["VISMOCK_DYNAMIC"] = "1"
     environment.update(accesslog.logging_environment(args.log_level, args.log_format, args.quiet))
     return environment
+
+
+def _allowed_hosts(args: argparse.Namespace) -> str:
+    """The Host names the admin API answers without a token (besides localhost and loopback
+    addresses): VISMOCK_ALLOWED_HOSTS's, the address listened on, each ``--allow-host``."""
+    from vismock.mockserver.faces import guard
+
+    for name in args.allow_host or ():
+        if guard.normalised_host(name) is None:
+            raise StartupError(
+                f"--allow-host {name!r}: not a host name or IP address (the name alone, such as vcenter.test)"
+            )
+    names = [os.environ.get("VISMOCK_ALLOWED_HOSTS", ""), *(args.allow_host or ())]
+    if not guard.is_wildcard(args.host):  # 0.0.0.0 is no Host a browser should send
+        names.append(args.host)
+    return ",".join(name for name in names if name)
+
+
+def exposure_warning(args: argparse.Namespace) -> str | None:
+    """One line saying what other machines reach when serving beyond loopback without a token."""
+    from vismock.mockserver.faces import guard
+
+    if args.admin_token or guard.is_loopback(args.host):
+        return None
+    login = "" if args.account or os.environ.get("VISMOCK_ACCOUNTS") else " (default login: user vismock)"
+    return (
+        f"vismock serve: warning: --host {args.host} without --admin-token: every machine that can reach"
+        f" this one can use the adapter face and the SOAP face{login}; the admin API and dashboard"
+        " still answer this machine only"
+    )
 
 
 def _check_state(copy: Path | None) -> str | None:

@@ -15,6 +15,7 @@ from dataclasses import dataclass, fields
 from typing import Any
 
 from vismock.errors import VismockError
+from vismock.mockserver.faces.guard import normalised_host
 
 PREFIX = "VISMOCK_"
 DEFAULT_MAX_BODY = 1024 * 1024
@@ -37,6 +38,9 @@ class Settings:
     soap_max_wait: float = 300.0  # seconds a WaitForUpdates without maxWaitSeconds holds a worker
     remembered_answers: int = 1024  # answers of repeated reads kept while they hold
     task_cap: int = 10_000  # tasks created by operations kept (the oldest dropped first)
+    # Host names and addresses the admin API answers without a token, besides localhost and the
+    # loopback addresses (mockserver/faces/guard.py); comma-separated in the environment.
+    allowed_hosts: tuple[str, ...] = ()
 
     @classmethod
     def keys(cls) -> dict[str, str]:
@@ -103,9 +107,28 @@ def _checked(key: str, name: str, value: Any) -> Any:
         return dict(value)
     if kind.startswith("bool"):
         return _boolean(key, value)
+    if kind.startswith("tuple"):
+        return _host_names(key, value)
     if kind.startswith(("int", "float")):
         return _number(key, name, value, integer=kind.startswith("int"))
     return str(value)
+
+
+def _host_names(key: str, value: Any) -> tuple[str, ...]:
+    """Comma-separated text or a list of strings, each a host name or IP address (normalised)."""
+    items = value.split(",") if isinstance(value, str) else value
+    if not isinstance(items, list | tuple) or not all(isinstance(item, str) for item in items):
+        raise VismockError(f"{key}: expected host names separated by commas, or a list of them")
+    names = []
+    for item in (item.strip() for item in items if item.strip()):
+        name = normalised_host(item)
+        if name is None:
+            raise VismockError(
+                f"{key}: {item!r} is not a host name or IP address (give the name alone, such as"
+                " vcenter.test: no scheme, port or path)"
+            )
+        names.append(name)
+    return tuple(dict.fromkeys(names))
 
 
 def _boolean(key: str, value: Any) -> bool:

@@ -3,8 +3,10 @@ overrides, journal, verification, faults, clock.
 
 Access: with ``VISMOCK_ADMIN_TOKEN`` configured, every admin request needs
 ``Authorization: Bearer <token>`` (from any address); without it, only loopback
-clients (127.0.0.0/8, ::1) are answered. Errors are JSON ``{"error": ...}`` with
-a 4xx status naming what is wrong; reads of the journal are not journaled, changes are.
+clients (127.0.0.0/8, ::1) are answered. Web pages are kept out by :mod:`.guard`: every POST,
+PUT and PATCH needs ``Content-Type: application/json``, a foreign ``Origin`` is refused, and so
+is, without a token, a ``Host`` that does not name this server. Errors are JSON ``{"error": ...}``
+with a 4xx status naming what is wrong; reads of the journal are not journaled, changes are.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from werkzeug.exceptions import HTTPException
 
 from vismock.errors import VismockError
 from vismock.faults import VimFault
+from vismock.mockserver.faces import guard
 from vismock.mockserver.faces.common import Observation
 from vismock.mockserver.services import Services, services_of
 from vismock.mockserver.state import Backend, FaultRule, JournalEntry, TaskSpec, taskfile
@@ -64,6 +67,9 @@ def _guard() -> Response | None:
             return _error("admin API: missing or wrong token (send 'Authorization: Bearer <token>')", 401)
     elif not _is_loopback(request.remote_addr):
         return _error("admin API answers loopback clients only; start the server with --admin-token", 403)
+    refused = guard.refusal(request, _services().settings.allowed_hosts, check_host=not token)
+    if refused is not None:  # what a web page could send: see faces/guard.py
+        return _error(refused.message, refused.status)
     if request.method != "GET" and request.endpoint not in UNJOURNALED:
         g.observation = Observation(
             face="admin", operation=f"{request.method} {request.path}", generation=_backend().generation()

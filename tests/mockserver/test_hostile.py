@@ -328,7 +328,7 @@ def test_admin_api_takes_a_large_batch_within_the_cap(client: FlaskClient) -> No
     ]
     response = client.post("/_vismock/tasks", json=tasks)
     assert response.status_code == 201 and len(response.get_json()["tasks"]) == 2000
-    client.post("/_vismock/reset")
+    assert client.post("/_vismock/reset", content_type="application/json").status_code == 200
 
 
 # Each was answered 500 once (RecursionError, SQLite OverflowError); now a JSON 400.
@@ -528,12 +528,12 @@ def test_served_refuses_a_chunked_oversize_body(served: Served) -> None:
     assert answer.startswith(b"HTTP/1.1 413"), answer
 
 
-def announce_oversize_body(port: int, path: str) -> tuple[int, bytes]:
+def announce_oversize_body(port: int, path: str, content_type: str = "text/xml") -> tuple[int, bytes]:
     """Announce a 100 MB body and send none of it: the status and body of the answer, which must
     come without waiting for the body."""
     with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
         sock.sendall(
-            f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: text/xml\r\n".encode()
+            f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: {content_type}\r\n".encode()
             + b"Content-Length: 104857600\r\nConnection: close\r\n\r\n"
         )
         answer = b""
@@ -553,7 +553,7 @@ def assert_each_face_refuses_oversize_in_its_own_form(port: int) -> None:
     assert codec.decode(body)["metadata"]["error"].startswith("request body is larger than the limit")
     status, body = announce_oversize_body(port, "/sdk")
     assert vim25.fault_type_of(body) == "InvalidRequest" and b"larger than the limit" in body, body
-    status, body = announce_oversize_body(port, "/_vismock/tasks")
+    status, body = announce_oversize_body(port, "/_vismock/tasks", "application/json")
     assert status == 413 and "error" in json.loads(body), body
 
 

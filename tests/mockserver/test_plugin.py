@@ -25,12 +25,14 @@ pytest_plugins = ["pytester"]
 SEED_REQUEST = (DATA / "seed" / "request.xml").read_bytes()
 
 
-def post(server: VismockServer, body: bytes = SEED_REQUEST, path: str = "/adapter") -> tuple[int, bytes]:
+def post(
+    server: VismockServer, body: bytes = SEED_REQUEST, path: str = "/adapter", content_type: str = "text/xml"
+) -> tuple[int, bytes]:
     """POST over a real socket with http.client (not the Flask test client)."""
     port = int(server.url.rsplit(":", 1)[1])
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
     try:
-        connection.request("POST", path, body=body, headers={"Content-Type": "text/xml"})
+        connection.request("POST", path, body=body, headers={"Content-Type": content_type})
         response = connection.getresponse()
         return response.status, response.read()
     finally:
@@ -150,7 +152,7 @@ def test_fail_next_actions_over_a_real_socket(
 
 
 def test_admin_api_over_a_real_socket(vismock_server: VismockServer) -> None:
-    status, body = post(vismock_server, b'{"seconds": 5}', "/_vismock/clock/advance")
+    status, body = post(vismock_server, b'{"seconds": 5}', "/_vismock/clock/advance", "application/json")
     assert status == 200
     assert "now" in json.loads(body)
 

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from flask import Flask
 
+from tests.support import JSON
 from tests.support.served import Served, served
 from vismock.mockserver.app import create_app
 from vismock.mockserver.services import services_of
@@ -69,7 +70,7 @@ def _ids(app: Flask) -> list[str]:
 
 
 def _reload(app: Flask) -> tuple[int, dict[str, Any]]:
-    answer = app.test_client().post("/_vismock/reload")
+    answer = app.test_client().post("/_vismock/reload", content_type=JSON)
     return answer.status_code, answer.get_json()
 
 
@@ -77,7 +78,7 @@ def test_a_changed_file_replaces_the_tasks_and_keeps_journal_rules_and_clock(
     app: Flask, tasks_file: Path
 ) -> None:
     client = app.test_client()
-    assert client.post("/_vismock/tasks/task-1/advance").status_code == 200
+    assert client.post("/_vismock/tasks/task-1/advance", json={}).status_code == 200
     assert client.post("/_vismock/faults", json={"action": "delay", "times": 5}).status_code == 201
     frozen = client.post("/_vismock/clock/freeze", json={"at": "2030-01-01T00:00:00Z"}).get_json()
     tasks_file.write_text(TWO_TASKS)
@@ -95,13 +96,13 @@ def test_a_changed_file_replaces_the_tasks_and_keeps_journal_rules_and_clock(
     operations = [entry.operation for entry in services_of(app).backend.journal.entries(face="admin")]
     assert operations[-1] == "POST /_vismock/reload"
     # reset now returns to the file as reloaded
-    client.post("/_vismock/reset")
+    client.post("/_vismock/reset", content_type=JSON)
     assert _ids(app) == ["task-1", "task-2"]
 
 
 def test_an_unchanged_file_keeps_the_running_state(app: Flask) -> None:
     client = app.test_client()
-    client.post("/_vismock/tasks/task-1/advance")
+    client.post("/_vismock/tasks/task-1/advance", json={})
     status, answer = _reload(app)
     assert (status, answer["changed"]) == (200, False)
     assert client.get("/_vismock/tasks/task-1").get_json()["info"]["progress"] == 50
@@ -109,7 +110,7 @@ def test_an_unchanged_file_keeps_the_running_state(app: Flask) -> None:
 
 def test_a_broken_file_changes_nothing_and_says_where(app: Flask, tasks_file: Path) -> None:
     client = app.test_client()
-    client.post("/_vismock/tasks/task-1/advance")
+    client.post("/_vismock/tasks/task-1/advance", json={})
     before = client.get("/_vismock/tasks").get_json()
     tasks_file.write_text(BROKEN)
     status, answer = _reload(app)

@@ -76,6 +76,8 @@ def test_state_survives_a_restart_with_the_same_db(tmp_path: Path) -> None:
         (["--db", "{bad}"], {}, "not a vismock state file"),
         ([], {"VISMOCK_ACCOUNTS": "{not json"}, "VISMOCK_ACCOUNTS: expected a JSON object"),
         ([], {"VISMOCK_JOURNAL_CAP": "many"}, "VISMOCK_JOURNAL_CAP: expected an integer, not 'many'"),
+        (["--allow-host", "vcenter.test:8080"], {}, "--allow-host 'vcenter.test:8080': not a host name"),
+        ([], {"VISMOCK_ALLOWED_HOSTS": "a/b"}, "VISMOCK_ALLOWED_HOSTS: 'a/b' is not a host name"),
     ],
 )
 def test_start_up_errors_are_one_line_and_exit_2(

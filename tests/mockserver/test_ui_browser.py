@@ -46,6 +46,8 @@ CHROMIUM_ARGS = [
     "--disable-background-networking",
     "--disable-component-update",
     "--disable-sync",
+    # A name a web page's author controls, re-pointed at this machine: DNS rebinding, simulated.
+    "--host-resolver-rules=MAP evil.example 127.0.0.1",
 ]
 SEED_REQUEST = (ROOT / "tests" / "data" / "seed" / "request.xml").read_bytes()
 WAIT_MS = 10_000
@@ -93,7 +95,7 @@ class LiveServer:
     def api(self, method: str, path: str, body: Any = None, token: str | None = None) -> Any:
         data = json.dumps(body).encode() if body is not None else None
         request = urllib.request.Request(f"{self.url}/_vismock{path}", data=data, method=method)
-        if data is not None:
+        if method in ("POST", "PUT", "PATCH"):  # with a body or without (faces/guard.py)
             request.add_header("Content-Type", "application/json")
         if token:
             request.add_header("Authorization", f"Bearer {token}")
@@ -360,6 +362,10 @@ def test_buttons_change_the_servers_state(page: Any, fresh: LiveServer, tmp_path
     page.click(f'[data-testid="fault-{rule["id"]}"] button')
     _wait_for(lambda: fresh.api("GET", "/faults")["faults"] == [], "the rule removed")
     page.once("dialog", lambda dialog: dialog.accept())
+    page.click('[data-testid="clock-resume"]')  # a POST without a body: JSON all the same
+    _wait_for(lambda: fresh.api("GET", "/clock")["frozen"] is False, "the clock running again")
+    page.click('[data-testid="clock-freeze"]')
+    _wait_for(lambda: fresh.api("GET", "/clock")["frozen"] is True, "the clock frozen again")
     page.click('[data-testid="reset"]')
     _wait_for(lambda: fresh.api("GET", "/clock")["frozen"] is False, "the clock real after reset")
     _wait_for(lambda: fresh.api("GET", "/tasks/task-1003")["info"]["state"] == "queued", "task-1003 reset")
@@ -547,5 +553,158 @@ def test_the_reload_button_reads_the_task_file_and_shows_its_error(page: Any, tm
         assert page.locator('[data-testid="task-task-526"]').count() == 1  # still served
         page.errors.remove(f"400 from {server.url}/_vismock/reload")  # the refusal shown, nothing else
         assert page.errors == []
+    finally:
+        running.stop()
+
+
+# -- web pages of other sites (issue 19): what the browser sends is refused, nothing changes -----------
+
+# What a page records of each request it makes: "opaque" (sent, its answer unreadable: no-cors),
+# "STATUS BODY" (readable), or "blocked: ERROR" (the browser refused it: a CORS failure).
+SETTLE_JS = """
+const results = {};
+function settle(name, promise) {
+  return promise.then(
+    async (r) => { results[name] = r.type === "opaque" ? "opaque" : r.status + " " + await r.text(); },
+    (error) => { results[name] = "blocked: " + error.name; });
+}
+function finish(promises) {
+  Promise.all(promises).then(() => { window.results = results; document.title = "done"; });
+}
+"""
+CROSS_SITE_PAGE = """<!doctype html><title>a page of another site</title>
+<iframe name="sink"></iframe>
+<form id="reset" method="POST" action="MOCK/_vismock/reset" enctype="text/plain" target="sink">
+  <input name='{"a":"' value='"}'></form>
+<script>SETTLE_JS
+const simple = (path, body) => fetch("MOCK" + path,
+  {method: "POST", mode: "no-cors", headers: {"Content-Type": "text/plain"}, body: JSON.stringify(body)});
+document.getElementById("reset").submit();
+navigator.sendBeacon("MOCK/_vismock/reset", "{}");
+finish([
+  settle("faults", simple("/_vismock/faults", {action: "drop", times: null})),
+  settle("tasks", simple("/_vismock/tasks", {id: "task-666", name: "PowerOffVM_Task"})),
+  settle("overrides", simple("/_vismock/overrides", {operation: "Power_Off_VM", vm: "win1", after: 1})),
+  settle("freeze", fetch("MOCK/_vismock/clock/freeze", {method: "POST", mode: "no-cors"})),
+  settle("json", fetch("MOCK/_vismock/faults", {method: "POST",
+    headers: {"Content-Type": "application/json"}, body: JSON.stringify({action: "drop"})})),
+  settle("journal", fetch("MOCK/_vismock/journal")),
+]);
+</script>"""
+REBOUND_PAGE = """<!doctype html><title>a page behind DNS rebinding</title>
+<script>SETTLE_JS
+const json = (path, body) => fetch(path,
+  {method: "POST", headers: {"Content-Type": "application/json"}, body: JSON.stringify(body)});
+finish([
+  settle("faults", json("/_vismock/faults", {action: "drop", times: null})),
+  settle("freeze", json("/_vismock/clock/freeze", {})),
+  settle("tasks", json("/_vismock/tasks", {id: "task-666", name: "PowerOffVM_Task"})),
+  settle("journal", fetch("/_vismock/journal")),
+  settle("dashboard", fetch("/_vismock/ui/")),
+]);
+</script>"""
+
+
+def _recorded(app: Flask) -> list[tuple[str, str, int]]:
+    """(method, path, status) of every request *app* answers from now on."""
+    seen: list[tuple[str, str, int]] = []
+    inner = app.wsgi_app
+
+    def recording(environ: dict[str, Any], start_response: Any) -> Any:
+        def start(status: str, headers: Any, exc_info: Any = None) -> Any:
+            seen.append((environ["REQUEST_METHOD"], environ["PATH_INFO"], int(status.split()[0])))
+            return start_response(status, headers, exc_info)
+
+        return inner(environ, start)
+
+    app.wsgi_app = recording  # type: ignore[method-assign]
+    return seen
+
+
+def _page_app(html: str) -> Flask:
+    """A site serving one page at /page.html."""
+    site = Flask("another-site")
+    site.add_url_rule("/page.html", "page", lambda: (html, 200, {"Content-Type": "text/html"}))
+    return site
+
+
+def _mock_state(server: LiveServer) -> dict[str, Any]:
+    return {
+        "faults": server.api("GET", "/faults")["faults"],
+        "tasks": sorted(task["id"] for task in server.api("GET", "/tasks")["tasks"]),
+        "overrides": server.api("GET", "/overrides")["overrides"],
+        "frozen": server.api("GET", "/clock")["frozen"],
+    }
+
+
+def _run_page(page: Any, url: str) -> dict[str, str]:
+    page.goto(url)
+    page.wait_for_function("document.title === 'done'", timeout=WAIT_MS)
+    results: dict[str, str] = page.evaluate("window.results")
+    return results
+
+
+def test_a_page_of_another_site_cannot_drive_or_read_the_admin_api(page: Any, tmp_path: Path) -> None:
+    """Issue 19: a page the developer opens sent text/plain and form POSTs (no preflight needed)
+    and they were obeyed. Now the browser sends them (the server sees each) and each is refused."""
+    app = _app(tmp_path / "state.sqlite3")
+    seen = _recorded(app)
+    mock, running = _serve(app)
+    html = CROSS_SITE_PAGE.replace("SETTLE_JS", SETTLE_JS).replace("MOCK", mock.url)
+    site, site_running = _serve(_page_app(html))
+    try:
+        mock.api("PUT", "/tasks/task-kept", {"name": "PowerOnVM_Task"})  # what a reset would remove
+        before = _mock_state(mock)
+        seen.clear()
+        results = _run_page(page, f"{site.url}/page.html")
+        _wait_for(lambda: seen.count(("POST", "/_vismock/reset", 403)) == 2, "the form and the beacon")
+        assert results == {
+            "faults": "opaque",  # sent, and its answer hidden from the page
+            "tasks": "opaque",
+            "overrides": "opaque",
+            "freeze": "opaque",
+            "json": "blocked: TypeError",  # its preflight refused: never sent
+            "journal": "blocked: TypeError",  # answered 403, and without a CORS grant unreadable anyway
+        }
+        # Each reached the server and was refused there for its foreign Origin (the form's, the
+        # beacon's and the no-cors POSTs' types are what used to get them in).
+        assert sorted(seen) == [
+            ("GET", "/_vismock/journal", 403),
+            ("OPTIONS", "/_vismock/faults", 403),  # the JSON POST's preflight
+            ("POST", "/_vismock/clock/freeze", 403),
+            ("POST", "/_vismock/faults", 403),
+            ("POST", "/_vismock/overrides", 403),
+            ("POST", "/_vismock/reset", 403),
+            ("POST", "/_vismock/reset", 403),
+            ("POST", "/_vismock/tasks", 403),
+        ]
+        assert _mock_state(mock) == before
+    finally:
+        site_running.stop()
+        running.stop()
+
+
+def test_a_page_behind_dns_rebinding_cannot_drive_or_read_the_admin_api(page: Any, tmp_path: Path) -> None:
+    """A page served as http://evil.example:PORT whose name then points at 127.0.0.1 is same-origin
+    with the mock: it may send JSON and read answers. Its Host gives it away: every call is refused.
+    The same page loaded as http://127.0.0.1:PORT does it all: only the name differs."""
+    app = _app(tmp_path / "state.sqlite3")
+    page_view = _page_app(REBOUND_PAGE.replace("SETTLE_JS", SETTLE_JS)).view_functions["page"]
+    app.add_url_rule("/page.html", "rebound-page", page_view)  # the attacker's server, before rebinding
+    mock, running = _serve(app)
+    try:
+        before = _mock_state(mock)
+        port = mock.url.rsplit(":", 1)[1]
+        results = _run_page(page, f"http://evil.example:{port}/page.html")
+        refusal = f'403 {{"error":"admin API: Host \'evil.example:{port}\' is not a name of this server'
+        assert set(results) == {"faults", "freeze", "tasks", "journal", "dashboard"}
+        for name, result in results.items():
+            assert result.startswith(refusal), (name, result)
+        assert _mock_state(mock) == before
+        control = _run_page(page, f"{mock.url}/page.html")
+        assert [control[name][:3] for name in ("faults", "freeze", "tasks", "journal", "dashboard")] == [
+            "201", "200", "201", "200", "200"
+        ]  # fmt: skip
+        assert _mock_state(mock) != before
     finally:
         running.stop()

@@ -7,3 +7,5 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent.parent  # the repository
 DATA = ROOT / "tests" / "data"
+# What every POST, PUT and PATCH to the admin API must say, with a body or without (faces/guard.py).
+JSON = "application/json"

@@ -132,7 +132,8 @@ class Target:
     def reset(self) -> None:
         """The mock back to its loaded state (the simulator cannot be reset: it keeps its changes)."""
         if self.served is not None:
-            self.served.call("POST", "/_vismock/reset")
+            answer = self.served.call("POST", "/_vismock/reset", b"", "application/json")
+            assert answer == {"reset": True}, answer
 
 
 @contextmanager

@@ -10,7 +10,7 @@ import pytest
 from flask.testing import FlaskClient
 
 import vismock.codec as codec
-from tests.support import DATA
+from tests.support import DATA, JSON
 from vismock.mockserver.app import create_app
 from vismock.mockserver.state import Backend
 
@@ -93,7 +93,7 @@ def test_delete_then_the_adapter_face_does_not_find_it(client: FlaskClient) -> N
 
 def test_advance_a_manual_task(client: FlaskClient) -> None:
     ok(client.post("/_vismock/tasks", json=NEW_TASK), 201)
-    assert ok(client.post("/_vismock/tasks/task-9001/advance"))["info"]["progress"] == 50
+    assert ok(client.post("/_vismock/tasks/task-9001/advance", json={}))["info"]["progress"] == 50
     assert (
         ok(client.post("/_vismock/tasks/task-9001/advance", json={"steps": 5}))["info"]["state"] == "success"
     )
@@ -103,7 +103,7 @@ def test_reset_returns_to_the_loaded_tasks_and_clears_the_journal(client: FlaskC
     ok(client.post("/_vismock/tasks", json=NEW_TASK), 201)
     ok(client.delete("/_vismock/tasks/task-525"))
     adapter_request(client)
-    ok(client.post("/_vismock/reset"))
+    ok(client.post("/_vismock/reset", content_type=JSON))
     ids = {task["id"] for task in ok(client.get("/_vismock/tasks"))["tasks"]}
     assert "task-525" in ids
     assert "task-9001" not in ids
@@ -212,15 +212,15 @@ def test_clock_freeze_advance_resume(client: FlaskClient) -> None:
     assert ok(client.post("/_vismock/clock/advance", json={"seconds": 90}))["now"].startswith(
         "2030-01-01T00:01:30"
     )
-    resumed = ok(client.post("/_vismock/clock/resume"))
+    resumed = ok(client.post("/_vismock/clock/resume", content_type=JSON))
     assert resumed["frozen"] is False
     assert resumed["now"] >= "2030-01-01T00:01:30"  # it never jumps backwards
-    ok(client.post("/_vismock/reset"))
+    ok(client.post("/_vismock/reset", content_type=JSON))
     assert not ok(client.get("/_vismock/clock"))["now"].startswith("2030")  # reset: real time again
 
 
 def test_clock_drives_a_time_task(client: FlaskClient) -> None:
-    ok(client.post("/_vismock/clock/freeze"))
+    ok(client.post("/_vismock/clock/freeze", content_type=JSON))
     timeline = [
         {"state": "queued"},
         {"state": "running", "at": 5, "progress": 0},

@@ -65,7 +65,7 @@ def test_put_replaces_the_inventory_until_reset(client: FlaskClient) -> None:
         client.put("/_vismock/inventory", json={"datacenters": [{"name": "x", "hosts": [{"vms": []}]}]}), 400
     )
     assert bad["error"] == "field datacenters[0].hosts[0].name: is required"
-    ok(client.post("/_vismock/reset"))
+    ok(client.post("/_vismock/reset", content_type="application/json"))
     assert ok(client.get("/_vismock/inventory/vm-601"))["name"] == "win1"
 
 

@@ -24,7 +24,7 @@ from openapi_spec_validator import validate as validate_spec
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
-from tests.support import ROOT
+from tests.support import JSON, ROOT
 from vismock.mockserver.app import create_app
 from vismock.mockserver.openapi import document
 from vismock.mockserver.state.taskfile import load_builtin_tasks
@@ -32,6 +32,7 @@ from vismock.schemas import entity_types
 
 DOC_URI = "urn:vismock:admin-openapi"
 METHODS = ("get", "put", "post", "delete", "patch")
+WRITES = ("put", "post", "patch")  # they need Content-Type: application/json (faces/guard.py)
 SEED_REQUEST = (ROOT / "tests" / "data" / "seed" / "request.xml").read_bytes()
 POWER_OFF_REQUEST = (ROOT / "tests" / "data" / "basic-vm" / "power-off-request.xml").read_bytes()
 # Routes that are not part of the JSON API: the dashboard (an HTML page and its files), which the
@@ -248,7 +249,7 @@ def test_setup_and_exact_name_real_operations() -> None:
     assert ids >= EXACT
 
 
-def _example_request(path: str, operation: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+def _example_request(path: str, method: str, operation: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     url = path
     query = {}
     for parameter in _parameters(operation):
@@ -260,14 +261,18 @@ def _example_request(path: str, operation: dict[str, Any]) -> tuple[str, dict[st
     body = operation.get("requestBody")
     if body is not None:
         kwargs["json"] = body["content"]["application/json"]["example"]
+    elif method in WRITES:
+        kwargs["content_type"] = JSON  # as documented: even without a body
     return url, kwargs
 
 
-@pytest.mark.parametrize(
-    ("path", "method", "operation"),
-    OPERATIONS,
-    ids=[operation["operationId"] for _, _, operation in OPERATIONS],
-)
+def _each(operations: list[tuple[str, str, dict[str, Any]]]) -> pytest.MarkDecorator:
+    """A test run once per documented operation (path, method, operation), named by its id."""
+    ids = [operation["operationId"] for _, _, operation in operations]
+    return pytest.mark.parametrize(("path", "method", "operation"), operations, ids=ids)
+
+
+@_each(OPERATIONS)
 def test_the_example_request_is_accepted_and_answered_as_documented(
     app: Flask, path: str, method: str, operation: dict[str, Any]
 ) -> None:
@@ -275,7 +280,7 @@ def test_the_example_request_is_accepted_and_answered_as_documented(
     setup = SETUP.get(operation["operationId"])
     if setup is not None:
         setup(client)
-    url, kwargs = _example_request(path, operation)
+    url, kwargs = _example_request(path, method, operation)
     answer = client.open(url, method=method.upper(), **kwargs)
     success = [status for status in operation["responses"] if status.startswith("2")]
     assert len(success) == 1, "one documented success status per operation"
@@ -320,9 +325,9 @@ ERROR_CASES = [
     ),
     ("putTasks", "POST", "/_vismock/tasks", {"json": {"id": "task-9", "name": "X", "colour": "blue"}}, 400),
     ("putTask", "PUT", "/_vismock/tasks/task-9", {"json": {"id": "task-8", "name": "PowerOnVM_Task"}}, 400),
-    ("advanceTask", "POST", "/_vismock/tasks/task-1001/advance", {}, 409),
+    ("advanceTask", "POST", "/_vismock/tasks/task-1001/advance", {"content_type": JSON}, 409),
     ("advanceTask", "POST", "/_vismock/tasks/task-1003/advance", {"json": {"steps": 0}}, 400),
-    ("restartTask", "POST", "/_vismock/tasks/task-404/restart", {}, 404),
+    ("restartTask", "POST", "/_vismock/tasks/task-404/restart", {"content_type": JSON}, 404),
     ("getJournal", "GET", "/_vismock/journal", {"query_string": {"colour": "blue"}}, 400),
     ("countRequests", "GET", "/_vismock/journal/count", {"query_string": {"face": "web"}}, 400),
     ("addFaults", "POST", "/_vismock/faults", {"json": {"action": "explode"}}, 400),
@@ -381,6 +386,30 @@ def test_forbidden_and_unauthorised_answers_match_the_error_schema(tmp_path: Pat
     refused = guarded.test_client().get("/_vismock/clock")
     assert refused.status_code == 401
     assert not _errors(_validator(pointer.replace("Forbidden", "Unauthorized")), refused.get_json())
+    for web_page in ({"Host": "evil.example:8080"}, {"Origin": "http://evil.example"}):
+        foreign = app.test_client().post("/_vismock/reset", content_type=JSON, headers=web_page)
+        assert foreign.status_code == 403
+        assert not _errors(_validator(pointer), foreign.get_json())
+
+
+WRITE_OPERATIONS = [(path, method, operation) for path, method, operation in OPERATIONS if method in WRITES]
+
+
+@_each(WRITE_OPERATIONS)
+def test_every_write_sent_as_a_web_page_can_send_it_answers_the_documented_415(
+    app: Flask, path: str, method: str, operation: dict[str, Any]
+) -> None:
+    """The documented example, sent as text/plain (its JSON unchanged), is refused, as documented."""
+    url, kwargs = _example_request(path, method, operation)
+    kwargs.pop("content_type", None)
+    body = json.dumps(kwargs.pop("json")) if "json" in kwargs else ""
+    answer = app.test_client().open(
+        url, method=method.upper(), data=body, content_type="text/plain", **kwargs
+    )
+    assert answer.status_code == 415, answer.get_data(as_text=True)
+    pointer, _ = _response_pointer(path, method, "415")
+    assert not _errors(_validator(pointer), answer.get_json())
+    assert "'Content-Type: application/json'" in answer.get_json()["error"]
 
 
 # -- the rendered documentation ---------------------------------------------------------------------------
@@ -400,14 +429,14 @@ def test_reload_refusals_match_their_documented_schemas(tmp_path: Path) -> None:
     tasks_file.write_text("tasks:\n  - id: task-1\n    name: PowerOnVM_Task\n")
     app = create_app({"VISMOCK_DB": str(tmp_path / "state.sqlite3"), "VISMOCK_TASKS": str(tasks_file)})
     tasks_file.write_text("tasks:\n  - id: task-1\n    name: PowerOnVM_Task\n    colour: blue\n")
-    broken = app.test_client().post("/_vismock/reload")
+    broken = app.test_client().post("/_vismock/reload", content_type=JSON)
     assert broken.status_code == 400
     assert not _errors(_validator("/components/schemas/FileError"), broken.get_json())
     assert broken.get_json()["line"] == 4
     in_code = create_app(
         {"VISMOCK_DB": str(tmp_path / "other.sqlite3"), "VISMOCK_TASK_SPECS": load_builtin_tasks()}
     )
-    refused = in_code.test_client().post("/_vismock/reload")
+    refused = in_code.test_client().post("/_vismock/reload", content_type=JSON)
     assert refused.status_code == 409
     assert "409" in DOCUMENT["paths"]["/_vismock/reload"]["post"]["responses"]
     assert not _errors(_validator("/components/schemas/Error"), refused.get_json())

@@ -16,7 +16,7 @@ One server (werkzeug's threaded server in a thread, a real socket, so any HTTP c
 per distinct tasks-file/accounts configuration and lives for the whole session;
 ``vismock_server.https_url`` serves the same mock over TLS (started on first use, with a throwaway
 CA whose certificate is ``vismock_server.ca_file``);
-under pytest-xdist every worker has its own servers and temporary databases.
+their state is in memory (no state file); under pytest-xdist every worker has its own servers.
 Exceptions logged by the server during a test fail that test at teardown, like
 pytest-httpserver. A server that cannot start (a bad ``vismock_tasks_file``, say) is one error
 naming the file, line and field of every problem, without a traceback: in full for the first test

@@ -149,7 +149,8 @@ def _is_loopback(address: str | None) -> bool:
 
 @admin_blueprint.get("/health")
 def health() -> Response:
-    """Liveness, and which worker process answered (tests of multi-worker serving use it).
+    """Liveness, and the id of the server process that answered (tests of a replaced server
+    process use it).
 
     Answered without the admin token (load balancers and readiness probes have none), so it says
     nothing about the mock's state: its status and the answering process only.

@@ -12,6 +12,7 @@ from flask.testing import FlaskClient
 import vismock.codec as codec
 from tests.support import DATA, JSON
 from vismock.mockserver.app import create_app
+from vismock.mockserver.services import services_of
 from vismock.mockserver.state import Backend
 
 BAD_CASES = tomllib.loads((DATA / "web" / "admin-bad-requests.toml").read_text())["case"]
@@ -277,18 +278,27 @@ def test_unexpected_admin_failure_is_a_json_500_and_logged(
     assert "RuntimeError" in response.get_json()["error"]
 
 
-# -- the journal with a state file (written behind to it, as vismock serve does)
+# -- the journal with a state file: in memory when answered, written behind to the file, read back
 
 
-def test_journal_with_a_state_file_is_complete_when_read(tmp_path: Path) -> None:
-    app = create_app({"VISMOCK_DB": str(tmp_path / "db.sqlite3")})
-    client = app.test_client()
+def test_journal_with_a_state_file_is_complete_when_read_and_kept_by_a_clean_stop(tmp_path: Path) -> None:
+    def started() -> tuple[FlaskClient, Backend]:
+        app = create_app({"VISMOCK_DB": str(tmp_path / "db.sqlite3")})
+        return app.test_client(), services_of(app).backend
+
+    client, backend = started()
     for _ in range(25):
         adapter_request(client)
-    assert ok(client.get("/_vismock/journal/count?task=task-525"))["count"] == 25
+    assert ok(client.get("/_vismock/journal/count?task=task-525"))["count"] == 25  # each one once answered
+    backend.close()  # a clean stop: what waits to be written is written
+    client, backend = started()
+    assert ok(client.get("/_vismock/journal/count?task=task-525"))["count"] == 25  # read back from the file
     assert len(ok(client.get("/_vismock/journal"))["entries"]) == 25
     ok(client.delete("/_vismock/journal"))
-    assert ok(client.get("/_vismock/journal/count"))["count"] == 0
+    backend.close()
+    client, backend = started()
+    assert ok(client.get("/_vismock/journal/count"))["count"] == 0  # cleared in the file too
+    backend.close()
 
 
 def test_deeply_nested_json_is_a_clear_400(client: FlaskClient) -> None:

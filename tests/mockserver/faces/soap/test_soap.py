@@ -3,8 +3,10 @@ checked against the vim25 model."""
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -102,6 +104,26 @@ def test_login_sets_the_session_cookie_and_returns_a_user_session(client: FlaskC
     assert _xpath(response.data, "//v:returnval/v:userName/text()") == [USER]
     key = cookie.split(";")[0].split("=", 1)[1]
     assert key not in response.data.decode()  # the session key (a bearer secret) is only in the cookie
+
+
+def test_the_state_file_holds_a_hash_of_the_session_key_never_the_key_nor_the_password(
+    tmp_path: Path,
+) -> None:
+    database = tmp_path / "state.sqlite3"
+    app = make_app(VISMOCK_DB=str(database), VISMOCK_ACCOUNTS={"bmc": "pa55-w0rd-9f3"})
+    client = app.test_client()
+    response = post(client, login_body("bmc", "pa55-w0rd-9f3"))
+    assert response.status_code == 200
+    key = response.headers["Set-Cookie"].split(";")[0].split("=", 1)[1]
+    collector = call_xml("CreatePropertyCollector", "PropertyCollector", "propertyCollector")
+    assert post(client, collector).status_code == 200  # an object the session owns, stored too
+    backend_of(app).close()
+    written = b"".join(
+        path.read_bytes() for path in tmp_path.iterdir() if path.name.startswith(database.name)
+    )
+    assert hashlib.sha256(key.encode()).hexdigest().encode() in written  # the session is in the file...
+    assert key.encode() not in written  # ...under a hash of its key
+    assert b"pa55-w0rd-9f3" not in written
 
 
 def test_logout_ends_the_session(client: FlaskClient) -> None:

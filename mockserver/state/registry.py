@@ -363,7 +363,10 @@ class Registry:
         self._by_class.setdefault(type(obj), {})[obj.id] = obj
         tx.undo.append(lambda: self._forget(obj))
         self._changed_object(tx, obj)
-        obj.added()
+        if not self.loading:
+            # A restored object gets restored() instead: what added() does (a task's effect applied
+            # when it has ended) would change other objects in a transaction nothing is written from.
+            obj.added()
         return obj
 
     def remove(self, obj: ManagedObject) -> None:

@@ -34,7 +34,7 @@ from vismock.mockserver.objects.virtual_machine_snapshot import (
     snapshot_state,
 )
 from vismock.mockserver.state.clock import from_us
-from vismock.mockserver.state.registry import derived
+from vismock.mockserver.state.registry import Registry, derived
 from vismock.mockserver.vim25.values import Data, MoRef
 
 UUID_NAMESPACE = uuid.UUID("7669736d-6f63-6b00-0000-000000000000")  # "vismock": ids derived from it
@@ -296,22 +296,17 @@ class VirtualMachine(ManagedEntity):
         for ref in (location.datastore, location.pool, location.host, location.folder, spec.snapshot):
             if ref is not None:
                 ctx.registry.get(ref)
-        taken = [
-            vm for vm in ctx.registry.all(VirtualMachine) if vm.name == name and vm.get("parent") == folder
-        ]
-        refusal = None
-        if taken:
-            refusal = fault_named(
-                "DuplicateName",
-                f"The name '{name}' already exists.",
-                (("name", name), ("object", taken[0].id)),
-            )
-        args = {"folder": location.folder or folder, "name": name, "spec": spec}
+        destination: MoRef = location.folder or folder
+        args = {"folder": destination, "name": name, "spec": spec}
+        refusal = name_taken(self.state, name, destination)
         return start_task(ctx, self, "CloneVM_Task", args=args, refusal=refusal).ref
 
     @task_effect("CloneVM_Task")
     def cloned(self, task: Task, args: Mapping[str, Any], at_us: int) -> MoRef:
         registry = self.state
+        taken = name_taken(registry, args["name"], args["folder"])
+        if taken is not None:  # another clone to that name ended first (each passed its start's check)
+            raise taken
         spec: Data = args["spec"]
         location: Data = spec.location
         source = self.get("config")
@@ -364,6 +359,18 @@ class VirtualMachine(ManagedEntity):
         for snapshot in self.snapshots():
             self.state.remove(snapshot)
         self.state.remove(self)
+
+
+def name_taken(registry: Registry, name: str, folder: MoRef) -> VimFault | None:
+    """DuplicateName when a VM in *folder* is named *name* (what a clone there must not be)."""
+    taken = next(
+        (vm for vm in registry.all(VirtualMachine) if vm.name == name and vm.get("parent") == folder), None
+    )
+    if taken is None:
+        return None
+    return fault_named(
+        "DuplicateName", f"The name '{name}' already exists.", (("name", name), ("object", taken.id))
+    )
 
 
 def identity_of(vm_id: str) -> dict[str, str]:

@@ -28,10 +28,15 @@ from vismock.adapter.operations import success_response
 from vismock.adapter.operations.retrieve_task_status import returnvals
 from vismock.errors import VismockError
 from vismock.mockserver.app import create_app
-from vismock.mockserver.services import load_scenario, services_of
+from vismock.mockserver.services import services_of
 from vismock.mockserver.state import Backend, FaultRule, JournalEntry, Step, TaskSpec
 from vismock.mockserver.state.behaviour import Behaviour, Override
-from vismock.mockserver.state.taskfile import load_builtin_tasks, spec_from_dict, specs_from_dicts
+from vismock.mockserver.state.taskfile import (
+    load_builtin,
+    load_builtin_tasks,
+    spec_from_dict,
+    specs_from_dicts,
+)
 
 SCENARIOS = yaml.safe_load((DATA / "tasks" / "scenarios.yaml").read_text())["scenarios"]
 T0 = datetime(2030, 1, 1, tzinfo=UTC)
@@ -489,29 +494,6 @@ def test_reopening_the_database_keeps_tasks_rules_and_clock(tmp_path: Path) -> N
     again.close()
 
 
-def test_a_task_that_ended_while_the_server_was_down_has_its_effect_kept(tmp_path: Path) -> None:
-    """The server killed while a power-off runs (never closed), started again after the task's
-    end: the task reads success and the VM is off, in memory and in the file (read by a third
-    start: the effect was once applied while restoring, in memory only)."""
-    path = tmp_path / "state.sqlite3"
-    quick = Behaviour(timeline=(Step(state="running", at=0), Step(state="success", at=0.05)))
-    builtin = load_scenario(None)
-
-    def start() -> Backend:
-        return Backend(
-            path, tasks=builtin.tasks, inventory=builtin.inventory, operations={"PowerOffVM_Task": quick}
-        )
-
-    killed = start()
-    task = killed.invoke("vm-601", "PowerOffVM_Task")
-    assert killed.inventory.vm("vm-601").power_state == "poweredOn"  # still running
-    time.sleep(0.1)
-    for _ in range(2):
-        restarted = start()
-        assert restarted.tasks.task(task.value).info["state"] == "success"
-        assert restarted.inventory.vm("vm-601").power_state == "poweredOff"
-
-
 def test_reopening_without_tasks_keeps_the_loaded_set(tmp_path: Path) -> None:
     path = tmp_path / "state.sqlite3"
     Backend(path, tasks=BUILTIN[:1]).close()
@@ -519,6 +501,23 @@ def test_reopening_without_tasks_keeps_the_loaded_set(tmp_path: Path) -> None:
     reopened.reset()
     assert [spec.id for spec in reopened.tasks.specs()] == ["task-525"]
     reopened.close()
+
+
+def test_a_task_that_ended_while_the_server_was_down_has_its_effect_stored(tmp_path: Path) -> None:
+    """The server dies while a power-off runs; its end falls due while it is down. On the way back
+    (the start-up check opens the file, then the server process attaches to it) the task reads
+    success, and the VM is powered off, there and in every later restart."""
+    path, scenario = tmp_path / "state.sqlite3", load_builtin()
+    quick = Behaviour(timeline=(Step(state="running", at=0), Step(state="success", at=0.05)))
+    first = Backend(path, tasks=scenario.tasks, inventory=scenario.inventory, operations={"default": quick})
+    task = first.invoke("vm-601", "PowerOffVM_Task", user="vismock").value
+    time.sleep(0.1)  # down (first is never used again, never closed) while the task's end falls due
+    Backend(path, tasks=scenario.tasks, inventory=scenario.inventory, operations={"default": quick}).close()
+    for _ in range(2):
+        served = Backend(path, attach=True)
+        assert served.tasks.info(task, poll=False)["state"] == "success"
+        assert served.inventory.power("vm-601").state == "poweredOff"
+        served.close()
 
 
 # -- one state, many threads (the server answers each request on a thread of its one process) --------

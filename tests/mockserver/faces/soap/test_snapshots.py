@@ -107,6 +107,25 @@ def test_a_clone_name_taken_in_the_folder_fails_the_task_with_duplicate_name(si:
         WaitForTask(task)
 
 
+def test_two_clones_racing_to_one_name_make_one_vm_and_the_later_fails_with_duplicate_name(
+    si: Any, live: LiveServer
+) -> None:
+    """Both clones start while the name is free (each task's own check passes); the one that
+    finishes second finds the name taken and fails, as vCenter does, instead of a second VM."""
+    index = si.content.searchIndex
+    win1, testdev = (index.FindByInventoryPath(f"Datacenter/vm/{name}") for name in ("win1", "TestDev"))
+    assert win1.parent == testdev.parent
+    spec = vim.vm.CloneSpec(location=vim.vm.RelocateSpec(), powerOn=False, template=False)
+    first = win1.CloneVM_Task(folder=win1.parent, name="racer", spec=spec)
+    second = testdev.CloneVM_Task(folder=win1.parent, name="racer", spec=spec)
+    live.backend.advance(5)  # both end (the default timeline: 2 s)
+    assert isinstance(done(first), vim.VirtualMachine)
+    with pytest.raises(vim.fault.DuplicateName):
+        WaitForTask(second)
+    view = si.content.viewManager.CreateContainerView(si.content.rootFolder, [vim.VirtualMachine], True)
+    assert [each.name for each in view.view].count("racer") == 1
+
+
 def test_destroy_removes_a_vm_from_views_and_its_tasks_still_read(si: Any, vm: Any) -> None:
     with pytest.raises(vim.fault.InvalidPowerState):
         WaitForTask(vm.Destroy_Task())  # powered on: refused in the task

@@ -286,7 +286,7 @@ class Task(ManagedObject):
 
 def task_info(spec: TaskSpec, runtime: lifecycle.Runtime, now: datetime, outcome: Outcome | None) -> Data:
     """vim25 TaskInfo of a task at *now*: its timeline's step, and its effect's outcome once it ran."""
-    info = lifecycle.task_info(spec, runtime, now)
+    info = lifecycle.task_info_fields(spec, runtime, now)  # to_vim25 puts them in order
     fault_fields = lifecycle.fault_fields(spec, runtime, now)
     if outcome is not None and outcome.fault is not None:
         info.pop("result", None)

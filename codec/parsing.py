@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+import threading
 from typing import IO
 
 from lxml import etree
@@ -42,7 +43,18 @@ class ParseFailure(Exception):
         self.issue = issue
 
 
-_PARSER = _safe_parser()
+# One parser per thread, as lxml advises: a parser shared by the server's threads serialises
+# them on its lock (held while libxml2 parses, without the interpreter lock), and each hand-over
+# wakes the thread waiting for it.
+_PARSERS = threading.local()
+
+
+def _parser() -> etree.XMLParser:
+    parser: etree.XMLParser | None = getattr(_PARSERS, "parser", None)
+    if parser is None:
+        parser = _PARSERS.parser = _safe_parser()
+    return parser
+
 
 # The prolog: optional declaration, comments, PIs and white space, then DOCTYPE.
 _PROLOG_SCAN_BYTES = 64 * 1024
@@ -132,7 +144,7 @@ def parse(data: bytes) -> etree._ElementTree:
     if doctype_line is not None:
         raise _unsafe(doctype_line)
     try:
-        root = etree.fromstring(data, parser=_PARSER)
+        root = etree.fromstring(data, parser=_parser())
     except etree.XMLSyntaxError as exc:
         line = exc.lineno if exc.lineno else None
         if _ENTITY_REFUSAL.search(exc.msg):

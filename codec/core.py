@@ -23,7 +23,14 @@ from vismock.codec.errors import (
     EncodeError,
     ValidationIssue,
 )
-from vismock.codec.parsing import DEFAULT_MAX_BYTES, PARSER, ParseFailure, XMLInput, parse, read_bytes
+from vismock.codec.parsing import (
+    DEFAULT_MAX_BYTES,
+    ParseFailure,
+    XMLInput,
+    parse,
+    read_bytes,
+    safe_parser,
+)
 from vismock.schemas import (
     REQUEST_ROOT,
     RESPONSE_ROOT,
@@ -89,13 +96,11 @@ class CompiledOperation:
         # lxml schema objects keep a per-object error log: one per thread.
         schema: etree.XMLSchema | None = getattr(self._local, "schema", None)
         if schema is None:
-            schema = etree.XMLSchema(etree.parse(str(self.operation.schema), _SCHEMA_PARSER))
+            # A parser of its own: lxml's parsers are not to be shared between threads.
+            schema_parser = etree.XMLParser(no_network=True, resolve_entities=False)
+            schema = etree.XMLSchema(etree.parse(str(self.operation.schema), schema_parser))
             self._local.schema = schema
         return schema
-
-
-# The XSDs are ours, but they are still read without network access.
-_SCHEMA_PARSER = etree.XMLParser(no_network=True, resolve_entities=False)
 
 
 class Codec:
@@ -165,7 +170,8 @@ class Codec:
         # What is returned is what is checked: the very bytes, parsed and validated.
         try:
             output = text.encode("utf-8")
-            tree = etree.fromstring(output, PARSER).getroottree()  # text of ours: no DOCTYPE to scan for
+            # Text of ours: no DOCTYPE to scan for.
+            tree = etree.fromstring(output, safe_parser()).getroottree()
         except (UnicodeEncodeError, etree.XMLSyntaxError):  # a character XML does not allow: say where
             _document_writer()(plan, strict=True).document(data)
             raise EncodeError([_encode_issue("/", "the values do not make a well-formed document")]) from None

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+import threading
 from typing import IO
 
 from lxml import etree
@@ -46,8 +47,19 @@ class ParseFailure(Exception):
         self.issue = issue
 
 
-# The one safe parser (lxml parsers are safe to share between threads).
-PARSER = _safe_parser()
+# One parser per thread, as lxml advises: a parser shared by the server's threads serialises
+# them on its lock (held while libxml2 parses, without the interpreter lock), and each hand-over
+# wakes the thread waiting for it.
+_PARSERS = threading.local()
+
+
+def safe_parser() -> etree.XMLParser:
+    """This thread's safe parser."""
+    parser: etree.XMLParser | None = getattr(_PARSERS, "parser", None)
+    if parser is None:
+        parser = _PARSERS.parser = _safe_parser()
+    return parser
+
 
 # The prolog: optional declaration, comments, PIs and white space, then DOCTYPE.
 _PROLOG_SCAN_BYTES = 64 * 1024
@@ -183,7 +195,7 @@ def parse(data: bytes) -> etree._ElementTree:
         if doctype_line is not None:
             raise _unsafe(doctype_line)
     try:
-        root = etree.fromstring(data, parser=PARSER)
+        root = etree.fromstring(data, parser=safe_parser())
     except etree.XMLSyntaxError as exc:
         line = exc.lineno if exc.lineno else None
         if _ENTITY_REFUSAL.search(exc.msg):

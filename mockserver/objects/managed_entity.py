@@ -118,6 +118,9 @@ class ManagedEntity(ManagedObject):
 
     def forget_task(self, task_id: str) -> None:
         """Task *task_id* is gone (deleted, pruned): no longer among recentTask."""
+        listed = any(ref.value == task_id for ref in self._props.get("recentTask", ()))
+        if not listed and self._props.get("_latest") != task_id:
+            return  # an old task (most pruned ones): nothing here names it
         recent = tuple(ref for ref in self._props.get("recentTask", ()) if ref.value != task_id)
         self.update(
             recentTask=recent,

@@ -87,11 +87,14 @@ class Task(ManagedObject):
         number: int | None = None,
         effect: Effect | None = None,
         from_file: bool = False,
+        info_when_added: bool = False,
     ) -> Task:
-        """A new task of *spec* queued at *now_us* (or its fixed queueTime)."""
+        """A new task of *spec* queued at *now_us* (or its fixed queueTime). *info_when_added*:
+        its ``info`` is made when it is added, at the same instant (a task that succeeds at once
+        then builds its TaskInfo once, with its effect's outcome)."""
         now = from_us(now_us)
         runtime = lifecycle.initial_runtime(spec, now)
-        info = task_info(spec, runtime, now, None)
+        info = None if info_when_added else task_info(spec, runtime, now, None)
         props = {"info": info, "_spec": spec, "_runtime": runtime, "_number": number, "_effect": effect}
         return cls(spec.id, {**props, "_from_file": from_file or None})
 
@@ -160,11 +163,14 @@ class Task(ManagedObject):
             if isinstance(manager, TaskManager):
                 self.update(_seq=manager.next_seq())
         now = self._now()
+        made = "info" in self._props  # else made here (Task.of's info_when_added)
         if self._succeeds(self.runtime, now):  # it succeeds at once: its effect now
             self._apply_effect(self.runtime, now)
             outcome: Outcome = self._props["_outcome"]
             if outcome.fault is not None or outcome.result is not None:  # all the info shows of it
-                self.update(info=self._info_at(self.runtime, now))
+                made = False
+        if not made:
+            self.update(info=self._info_at(self.runtime, now))
         self._schedule_next()
 
     def restored(self) -> None:
@@ -286,7 +292,7 @@ class Task(ManagedObject):
 
 def task_info(spec: TaskSpec, runtime: lifecycle.Runtime, now: datetime, outcome: Outcome | None) -> Data:
     """vim25 TaskInfo of a task at *now*: its timeline's step, and its effect's outcome once it ran."""
-    info = lifecycle.task_info(spec, runtime, now)
+    info = lifecycle.task_info_fields(spec, runtime, now)  # to_vim25 puts them in order
     fault_fields = lifecycle.fault_fields(spec, runtime, now)
     if outcome is not None and outcome.fault is not None:
         info.pop("result", None)
@@ -396,7 +402,7 @@ def start_task(
         None if refusal is not None else Effect((target or entity).ref, method, tuple((args or {}).items()))
     )
     spec = task_spec(task_id, number, method, entity, ctx.user, behaviour)
-    task = Task.of(spec, backend.clock.now_us(), number=number, effect=effect)
+    task = Task.of(spec, backend.clock.now_us(), number=number, effect=effect, info_when_added=True)
     ctx.registry.add(task)
     manager.noted(task)
     entity.note_task(task, ran=refusal is None)

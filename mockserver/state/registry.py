@@ -248,6 +248,10 @@ class Registry:
         # The same objects by class (each in the order added): all(SomeType) without a scan of
         # every object (thousands of tasks) for the VMs, sessions or snapshots it wants.
         self._by_class: dict[type[ManagedObject], dict[str, ManagedObject]] = {}
+        # When each object was added: where an undone removal puts it back (a removal does not
+        # look for its place among thousands of objects; only the rare undo sorts).
+        self._added: dict[str, int] = {}
+        self._add_order = itertools.count()
         self._lock = threading.RLock()
         self._changed = threading.Condition(self._lock)
         self._tx: _Transaction | None = None
@@ -373,6 +377,7 @@ class Registry:
         object.__setattr__(obj, "registry", self)
         self._objects[obj.id] = obj
         self._by_class.setdefault(type(obj), {})[obj.id] = obj
+        self._added[obj.id] = next(self._add_order)
         tx.undo.append(lambda: self._forget(obj))
         return tx
 
@@ -381,9 +386,9 @@ class Registry:
         if self._objects.get(obj.id) is not obj:
             return
         obj.removed()
-        position = list(self._objects).index(obj.id)
+        added = self._added[obj.id]
         self._forget(obj)
-        tx.undo.append(lambda: self._reinsert(obj, position))
+        tx.undo.append(lambda: self._reinsert(obj, added))
         tx.dirty[obj.id] = None
         self._raise(tx)
 
@@ -431,10 +436,14 @@ class Registry:
     def settle(self) -> None:
         """Fire every event whose time has come (a cheap check when none has)."""
         # A peek without the lock: the heap is only reordered under it. A cancelled entry on top
-        # costs one empty transaction, which drops it.
+        # costs one empty transaction, which drops it. Nothing scheduled (the common case: every
+        # request settles several times) is seen without raising.
+        schedule = self._schedule
+        if not schedule:
+            return
         try:
-            due_us = self._schedule[0].due_us
-        except IndexError:  # nothing scheduled (or another thread just took the last)
+            due_us = schedule[0].due_us
+        except IndexError:  # another thread just took the last
             return
         if due_us <= self._now_us():
             with self.transaction():
@@ -496,10 +505,13 @@ class Registry:
     def _forget(self, obj: ManagedObject) -> None:
         self._objects.pop(obj.id, None)
         self._by_class.get(type(obj), {}).pop(obj.id, None)
+        self._added.pop(obj.id, None)
 
-    def _reinsert(self, obj: ManagedObject, position: int) -> None:
-        items = list(self._objects.items())
-        items.insert(position, (obj.id, obj))
+    def _reinsert(self, obj: ManagedObject, added: int) -> None:
+        """An undone removal: *obj* back in its place in the order objects were added."""
+        self._added[obj.id] = added
+        order = self._added.__getitem__
+        items = sorted([*self._objects.items(), (obj.id, obj)], key=lambda item: order(item[0]))
         self._objects = dict(items)
         kind = type(obj)
         self._by_class[kind] = {key: found for key, found in items if type(found) is kind}

@@ -10,7 +10,7 @@ fields and their order from the one TaskInfo model of the adapter schema
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from functools import cache
 from typing import Any
 
@@ -30,30 +30,39 @@ _REASON_REFERENCES = {"alarm": "Alarm", "scheduledTask": "ScheduledTask"}
 def to_vim25(info: Mapping[str, Any], fault_fields: FaultFields = ()) -> Data:
     """vim25 TaskInfo from the adapter's TaskInfo dict (and the fields of its error's fault)."""
     fields: dict[str, Any] = {}
-    for slot in task_info_model().slots:
+    for slot, convert in _conversions():
         found = slot.value_in(info)
         if found is not None:
             name, value = found
-            fields[slot.vim25_name] = _vim25_value(slot, name, value, info, fault_fields)
+            fields[slot.vim25_name] = value if convert is None else convert(name, value, info, fault_fields)
     return Data("TaskInfo", **fields)
 
 
-def _vim25_value(
-    slot: Slot, name: str, value: Any, info: Mapping[str, Any], fault_fields: FaultFields
-) -> Any:
+Conversion = Callable[[str, Any, Mapping[str, Any], FaultFields], Any]
+
+
+@cache
+def _conversions() -> tuple[tuple[Slot, Conversion | None], ...]:
+    """Each slot with how its value becomes vim25's (None: as it is), chosen once from the model."""
+    return tuple((slot, _conversion(slot)) for slot in task_info_model().slots)
+
+
+def _conversion(slot: Slot) -> Conversion | None:
     if slot.is_reference:
-        return MoRef(name, str(value))  # <Task>t</Task>, <VirtualMachine>vm-42</VirtualMachine>
+        return lambda name, value, info, fault_fields: MoRef(name, str(value))  # <Task>t</Task>
     if slot.type_name == "ManagedEntityRef":
-        return tuple(MoRef(mo_type, str(mo_id)) for item in value or () for mo_type, mo_id in item.items())
+        return lambda name, value, info, fault_fields: tuple(
+            MoRef(mo_type, str(mo_id)) for item in value or () for mo_type, mo_id in item.items()
+        )
     if slot.name == REASON_GROUP:
-        return _reason(name, value or {})
+        return lambda name, value, info, fault_fields: _reason(name, value or {})
     if slot.type_name == "LocalizableMessage":
-        return _message(value)
+        return lambda name, value, info, fault_fields: _message(value)
     if slot.type_name == "LocalizedMethodFault":
-        return _error(value, info, fault_fields)
+        return lambda name, value, info, fault_fields: _error(value, info, fault_fields)
     if slot.name == "result":
-        return _result(str(info.get("name") or ""), value)
-    return value
+        return lambda name, value, info, fault_fields: _result(str(info.get("name") or ""), value)
+    return None
 
 
 def _reason(reason_type: str, fields: Mapping[str, Any]) -> Data:

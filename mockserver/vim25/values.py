@@ -22,6 +22,7 @@ from datetime import datetime
 from typing import Any
 
 from vismock.codec.values import XsDateTime
+from vismock.mockserver.cache import BoundedCache
 from vismock.mockserver.vim25.typemodel import MOREF, Field, model, suggestion
 
 
@@ -92,7 +93,14 @@ def _describe(value: Any) -> str:
 
 def checker(type_name: str, array: bool, where: str) -> Check:
     """How a value declared *type_name* (an array of them when *array*) is checked; *where* names
-    the declaration in errors ("TaskInfo.state")."""
+    the declaration in errors ("TaskInfo.state"). Made once per declaration: an ``anyType`` field
+    (a task's result) asks for its value's checker at every value."""
+    key = (type_name, array, where)
+    found = _CHECKERS.get(key)
+    return found if found is not None else _CHECKERS.put(key, _made_checker(type_name, array, where))
+
+
+def _made_checker(type_name: str, array: bool, where: str) -> Check:
     item = _item_checker(type_name, where)
     if not array:
         return item
@@ -103,6 +111,9 @@ def checker(type_name: str, array: bool, where: str) -> Check:
         return tuple(map(item, value)) if value else None  # vim25 cannot tell [] from unset
 
     return check_array
+
+
+_CHECKERS: BoundedCache[tuple[str, bool, str], Check] = BoundedCache(1024)
 
 
 def _item_checker(type_name: str, where: str) -> Check:

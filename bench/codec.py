@@ -4,11 +4,13 @@ On the seed's response document, measured side by side in one run:
 ``xmlschema.to_dict``, our fully validating ``decode``, the floor "lxml parse +
 lxml.etree.XMLSchema validate + a tree walk", ``xmlschema.encode`` and our
 ``encode``. Prints microseconds per document, the ratios, and PASS/FAIL for
-the targets; then batch validation throughput of ``vismock validate`` over
-generated files with one process and with all cores.
+the targets (decode within 1.25x the floor, encode at least 25x faster than
+xmlschema); then ``vismock validate`` beside ``xmllint`` over a batch of files
+(bench/validate_batch.py).
 
-Run: ``python bench/codec.py [--files 5000] [--repeat 5]``. Timings are the best
-of the repeats, so a busy machine disturbs them less.
+Run: ``python bench/codec.py [--files 5000] [--repeat 5]``. Each figure is the best
+of the repeats of CPU time (``time.process_time``): the work is one thread, and on
+a machine shared with other jobs CPU time is disturbed far less than wall time.
 """
 
 from __future__ import annotations
@@ -32,20 +34,26 @@ SEED = ROOT / "tests" / "data" / "seed" / "response.xml"
 RESPONSE_ROOT = "vmware-infrastructure-response"
 
 
-def best_microseconds(call: Callable[[], Any], repeat: int, budget: float = 0.4) -> float:
-    """Best time per call, in microseconds, over *repeat* runs of about *budget* seconds each."""
-    call()
-    start = time.perf_counter()
-    call()
-    once = max(time.perf_counter() - start, 1e-7)
-    number = max(1, int(budget / once))
-    best = float("inf")
+def best_microseconds(
+    calls: dict[str, Callable[[], Any]], repeat: int, budget: float = 0.2
+) -> dict[str, float]:
+    """Best CPU time per call of each workload, in microseconds. The workloads take turns within
+    each of the *repeat* rounds (about *budget* seconds each), so that whatever else the machine
+    runs at a given moment weighs on all of them alike."""
+    numbers = {}
+    for name, call in calls.items():
+        call()
+        start = time.process_time()
+        call()
+        numbers[name] = max(1, int(budget / max(time.process_time() - start, 1e-7)))
+    best = dict.fromkeys(calls, float("inf"))
     for _ in range(repeat):
-        start = time.perf_counter()
-        for _ in range(number):
-            call()
-        best = min(best, (time.perf_counter() - start) / number)
-    return best * 1e6
+        for name, call in calls.items():
+            start = time.process_time()
+            for _ in range(numbers[name]):
+                call()
+            best[name] = min(best[name], (time.process_time() - start) / numbers[name])
+    return {name: seconds * 1e6 for name, seconds in best.items()}
 
 
 def walk(element: etree._Element) -> Any:
@@ -91,10 +99,8 @@ def verdict(ok: bool) -> str:
 
 def report_speed(repeat: int) -> bool:
     xml = SEED.read_bytes()
-    times: dict[str, float] = {}
-    for name, call in {**decode_workloads(xml), **encode_workloads(xml)}.items():
-        times[name] = best_microseconds(call, repeat)
-    print(f"seed response document, {len(xml)} bytes; best of {repeat} runs, microseconds per document")
+    times = best_microseconds({**decode_workloads(xml), **encode_workloads(xml)}, repeat)
+    print(f"seed response document, {len(xml)} bytes; best of {repeat} runs, CPU microseconds per document")
     for name, micros in times.items():
         print(f"  {name:<40} {micros:10.1f} us")
     decode_speedup = times["xmlschema.to_dict"] / times["vismock decode"]
@@ -105,10 +111,10 @@ def report_speed(repeat: int) -> bool:
             f"decode is {decode_speedup:.1f}x faster than xmlschema.to_dict (target >= 10x)",
             decode_speedup >= 10,
         ),
-        (f"decode is {floor_ratio:.2f}x the libxml2 floor (target <= 2.5x)", floor_ratio <= 2.5),
+        (f"decode is {floor_ratio:.2f}x the libxml2 floor (target <= 1.25x)", floor_ratio <= 1.25),
         (
-            f"encode is {encode_speedup:.1f}x faster than xmlschema.encode (target >= 10x)",
-            encode_speedup >= 10,
+            f"encode is {encode_speedup:.1f}x faster than xmlschema.encode (target >= 25x)",
+            encode_speedup >= 25,
         ),
     ]
     for text, ok in targets:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from vismock.codec.core import Codec, Root
 from vismock.codec.errors import (
@@ -21,7 +21,9 @@ from vismock.codec.errors import (
     ValidationIssue,
 )
 from vismock.codec.parsing import XMLInput
-from vismock.codec.values import XsDateTime
+
+if TYPE_CHECKING:
+    from vismock.codec.values import XsDateTime
 
 __all__ = [
     "Codec",
@@ -66,3 +68,13 @@ def decode(xml: XMLInput) -> dict[str, Any]:
 
 def encode(data: Mapping[str, Any], *, root: Root | None = None) -> bytes:
     return default_codec().encode(data, root=root)
+
+
+def __getattr__(name: str) -> Any:
+    """``XsDateTime`` on first use: its module (datetime, decimal) is not needed to validate,
+    and ``vismock validate`` counts its start-up in milliseconds."""
+    if name == "XsDateTime":
+        from vismock.codec.values import XsDateTime
+
+        return XsDateTime
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

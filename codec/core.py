@@ -11,14 +11,11 @@ from __future__ import annotations
 import dataclasses
 import threading
 from collections.abc import Iterator, Mapping
-from itertools import islice
+from functools import cache
 from pathlib import Path
-from typing import Any, Literal, cast
+from typing import TYPE_CHECKING, Any, Literal
 
-import xmlschema
 from lxml import etree
-from xmlschema import XMLSchemaChildrenValidationError, XMLSchemaDecodeError
-from xmlschema.validators import XsdAtomicBuiltin, XsdPatternFacets
 
 from vismock.codec.errors import (
     ERROR_BY_KIND,
@@ -26,8 +23,7 @@ from vismock.codec.errors import (
     EncodeError,
     ValidationIssue,
 )
-from vismock.codec.model import ElementSpec, build_spec
-from vismock.codec.parsing import DEFAULT_MAX_BYTES, ParseFailure, XMLInput, parse, read_bytes
+from vismock.codec.parsing import DEFAULT_MAX_BYTES, PARSER, ParseFailure, XMLInput, parse, read_bytes
 from vismock.schemas import (
     REQUEST_ROOT,
     RESPONSE_ROOT,
@@ -35,6 +31,12 @@ from vismock.schemas import (
     load_catalog,
     schema_directory,
 )
+
+if TYPE_CHECKING:  # imported where they are used: validating needs neither (start-up time)
+    import xmlschema
+
+    from vismock.codec.model import ElementSpec
+    from vismock.codec.writer import DocumentWriter
 
 Root = Literal["vmware-infrastructure-request", "vmware-infrastructure-response"]
 SECRET_ELEMENTS = frozenset({"password"})
@@ -68,12 +70,16 @@ class CompiledOperation:
         if self._xsd is None:
             with self._lock:
                 if self._xsd is None:
-                    self._xsd = xmlschema.XMLSchema10(str(self.operation.schema))
+                    from xmlschema import XMLSchema10
+
+                    self._xsd = XMLSchema10(str(self.operation.schema))
         return self._xsd
 
     @property
     def plans(self) -> dict[str, ElementSpec]:
         if self._plans is None:
+            from vismock.codec.model import build_spec
+
             xsd = self.xsd
             self._plans = {root: build_spec(xsd.elements[root]) for root in (REQUEST_ROOT, RESPONSE_ROOT)}
         return self._plans
@@ -118,6 +124,13 @@ class Codec:
             return
         yield from self.iter_tree_errors(tree)
 
+    def tree_issues(self, tree: etree._ElementTree) -> list[ValidationIssue]:
+        """Every problem in *tree*, [] when it is valid (iter_tree_errors, as a list)."""
+        compiled, issue = self._select(tree)
+        if compiled is None:
+            return [issue] if issue is not None else []
+        return self._check(tree, compiled)
+
     def validate(self, xml: XMLInput) -> None:
         """Raise a :class:`CodecError` listing every problem in *xml*."""
         issues = list(self.iter_errors(xml))
@@ -147,12 +160,19 @@ class Codec:
             )
         root_name = root or _infer_root(data)
         compiled = self._compiled_for(self._operation_for_data(root_name, data))
-        element = _Encoder(compiled.plans[root_name]).build(data)
-        tree = element.getroottree()
-        issues = list(self._check(tree, compiled))
-        if issues:
-            raise EncodeError(issues)
-        return etree.tostring(tree, xml_declaration=True, encoding="UTF-8", pretty_print=True)
+        plan = compiled.plans[root_name]
+        text = _document_writer()(plan).document(data)
+        # What is returned is what is checked: the very bytes, parsed and validated.
+        try:
+            output = text.encode("utf-8")
+            tree = etree.fromstring(output, PARSER).getroottree()  # text of ours: no DOCTYPE to scan for
+        except (UnicodeEncodeError, etree.XMLSyntaxError):  # a character XML does not allow: say where
+            _document_writer()(plan, strict=True).document(data)
+            raise EncodeError([_encode_issue("/", "the values do not make a well-formed document")]) from None
+        issues = self._check(tree, compiled)
+        if issues:  # lines of a text the caller never sees would only mislead
+            raise EncodeError([dataclasses.replace(issue, line=None) for issue in issues])
+        return output
 
     # -- trees, for callers that parse once (the mock server) ---------------------------
 
@@ -161,19 +181,14 @@ class Codec:
         return parse(read_bytes(xml, self.max_bytes))
 
     def iter_tree_errors(self, tree: etree._ElementTree) -> Iterator[ValidationIssue]:
-        compiled, issue = self._select(tree)
-        if issue is not None:
-            yield issue
-            return
-        assert compiled is not None
-        yield from self._check(tree, compiled)
+        yield from self.tree_issues(tree)
 
     def decode_tree(self, tree: etree._ElementTree) -> dict[str, Any]:
         compiled, issue = self._select(tree)
         if issue is not None:
             raise _error_for([issue])
         assert compiled is not None
-        issues = list(self._check(tree, compiled))
+        issues = self._check(tree, compiled)
         if issues:
             raise _error_for(issues)
         root = tree.getroot()
@@ -203,13 +218,16 @@ class Codec:
 
     def _select(self, tree: etree._ElementTree) -> tuple[CompiledOperation | None, ValidationIssue | None]:
         root = tree.getroot()
-        if root.tag == REQUEST_ROOT:
+        tag = root.tag
+        if tag == REQUEST_ROOT:
             name = _child_text(root, "operation-name")
             return self._by_name(name, root)
-        if root.tag == RESPONSE_ROOT:
+        if tag == RESPONSE_ROOT:
+            by_body = self._by_body
             for child in root:
-                if child.tag in self._by_body:
-                    return self._compiled_for(self._by_body[child.tag]), None
+                operation = by_body.get(child.tag)  # type: ignore[arg-type]
+                if operation is not None:
+                    return self._compiled_for(operation), None
             return self._compiled_for(next(iter(self.operations.values()))), None
         return None, ValidationIssue(
             reason=f"root element is {root.tag!r}; expected {REQUEST_ROOT!r} or {RESPONSE_ROOT!r}",
@@ -241,22 +259,26 @@ class Codec:
         return self._compiled_for(operation), None
 
     def _operation_for_data(self, root: str, data: Mapping[str, Any]) -> Operation:
-        operations = list(self.operations.values())
         if root == REQUEST_ROOT:
             named = self.operations.get(str(data.get("operation-name")))
-            return named or operations[0]
-        return next((op for op in operations if op.response in data), operations[0])
+            return named or next(iter(self.operations.values()))
+        for body, operation in self._by_body.items():
+            if body in data:
+                return operation
+        return next(iter(self.operations.values()))
 
-    def _check(self, tree: etree._ElementTree, compiled: CompiledOperation) -> Iterator[ValidationIssue]:
+    def _check(self, tree: etree._ElementTree, compiled: CompiledOperation) -> list[ValidationIssue]:
+        """The problems of *tree*, in document order, passwords masked; [] when it is valid."""
         issues = [] if compiled.libxml2.validate(tree) else _schema_issues(tree, compiled)
-        issues.extend(_rule_issues(tree))
+        root = tree.getroot()
+        if root.tag == REQUEST_ROOT:
+            issues.extend(_rule_issues(root))
         if not issues:
-            return
+            return issues
         # xmlschema reports a parent's content error after its children's: restore document order.
         issues.sort(key=lambda issue: (issue.line is None, issue.line or 0))
         secrets = _secrets(tree)
-        for issue in issues:
-            yield _masked(issue, secrets)
+        return [_masked(issue, secrets) for issue in issues]
 
 
 def _schema_issues(tree: etree._ElementTree, compiled: CompiledOperation) -> list[ValidationIssue]:
@@ -265,18 +287,29 @@ def _schema_issues(tree: etree._ElementTree, compiled: CompiledOperation) -> lis
     if found > MAX_ISSUES or _widest(tree) > MAX_CHILDREN_FOR_RICH_REPORT:
         # Hostile input (thousands of unknown attributes or children...): xmlschema's report
         # costs quadratic time there, and libxml2 has already located every problem.
-        issues = _libxml2_issues(compiled.libxml2)[:MAX_ISSUES]
-        if found <= MAX_ISSUES:
+        issues = _libxml2_issues(compiled.libxml2)
+        if len(issues) <= MAX_ISSUES:
             return issues
-        return [*issues, ValidationIssue(reason=f"{found - MAX_ISSUES} more problems not listed", path="/")]
-    errors = list(islice(compiled.xsd.iter_errors(cast(Any, tree), use_location_hints=False), MAX_ISSUES))
-    issues = [_located(tree, error) for error in _without_shadowed(errors)]
+        left_out = ValidationIssue(reason=f"{len(issues) - MAX_ISSUES} more problems not listed", path="/")
+        return [*issues[:MAX_ISSUES], left_out]
+    from vismock.codec.report import located_issues  # the only user of xmlschema on this path
+
+    issues = located_issues(tree, compiled.xsd, MAX_ISSUES)
     # The two validators disagree (libxml2 is stricter on some edge): report libxml2's own words.
     return issues or _libxml2_issues(compiled.libxml2)
 
 
 def _widest(tree: etree._ElementTree) -> int:
     return max((len(element) for element in tree.iter()), default=0)
+
+
+@cache
+def _document_writer() -> type[DocumentWriter]:
+    """The writer's class: imported by the first encode (it needs the typed values' module,
+    which validating does not), then kept."""
+    from vismock.codec.writer import DocumentWriter
+
+    return DocumentWriter
 
 
 def _error_for(issues: list[ValidationIssue]) -> CodecError:
@@ -333,96 +366,46 @@ def _masked(issue: ValidationIssue, secrets: list[str]) -> ValidationIssue:
     return issue
 
 
-def _located(tree: etree._ElementTree, error: Any) -> ValidationIssue:
-    """A ValidationIssue for an xmlschema error, pointing at the offending element."""
-    elem = getattr(error, "elem", None)
-    if elem is None or not isinstance(elem.tag, str):
-        return ValidationIssue(reason=str(error.reason), path=str(error.path or "/"))
-    if isinstance(error, XMLSchemaChildrenValidationError):
-        return _content_issue(tree, error, elem)
-    value = _offending_value(error.obj)
-    reason = str(error.reason)
-    if isinstance(error, XMLSchemaDecodeError) and isinstance(error.validator, XsdAtomicBuiltin):
-        # xmlschema passes on Python's words ("invalid literal for int() ..."): say it in XSD terms.
-        reason = f"{value!r} is not a valid {error.validator.prefixed_name}"
-    elif isinstance(error.validator, XsdPatternFacets):  # its own text doubles every backslash
-        reason = f"{value!r} does not match the pattern " + " or ".join(map(repr, error.validator.regexps))
-    return ValidationIssue(reason=reason, path=tree.getpath(elem), line=elem.sourceline, value=value)
-
-
-def _without_shadowed(errors: list[Any]) -> list[Any]:
-    """Drop facet errors on an element whose text is not even of its builtin type.
-
-    'yesterday' in an xs:dateTime with a pattern fails both; the type is what is wrong.
-    """
-    untyped = {id(e.elem) for e in errors if _is_type_error(e)}
-    return [e for e in errors if _is_type_error(e) or id(e.elem) not in untyped]
-
-
-def _is_type_error(error: Any) -> bool:
-    return isinstance(error, XMLSchemaDecodeError) and isinstance(error.validator, XsdAtomicBuiltin)
-
-
-def _offending_value(obj: Any) -> str | None:
-    if obj is None or isinstance(obj, etree._Element):
-        return None
-    return obj if isinstance(obj, str) else str(obj)
-
-
-def _content_issue(tree: etree._ElementTree, error: Any, parent: etree._Element) -> ValidationIssue:
-    """Name a content-model error by what is wrong: missing, unknown or misplaced element."""
-    expected = [str(getattr(e, "local_name", None) or e) for e in (error.expected or [])]
-    wanted = " or ".join(repr(name) for name in expected) or "no more elements"
-    index = error.index if isinstance(error.index, int) else len(parent)
-    if index >= len(parent):
-        return ValidationIssue(
-            reason=f"missing required element {wanted}", path=tree.getpath(parent), line=parent.sourceline
-        )
-    child = parent[index]
-    value = child.text if len(child) == 0 and child.text and child.text.strip() else None
-    declared = (
-        {e.local_name for e in error.validator.iter_elements()}
-        if hasattr(error.validator, "iter_elements")
-        else set()
-    )
-    present = {c.tag for c in parent}
-    if child.tag not in declared:
-        reason = f"unknown element {child.tag!r} (expected {wanted})"
-    elif expected and not present.intersection(expected):
-        return ValidationIssue(
-            reason=f"missing required element {wanted} before {child.tag!r}",
-            path=tree.getpath(parent),
-            line=child.sourceline,
-        )
-    else:
-        reason = f"unexpected element {child.tag!r} here (expected {wanted})"
-    return ValidationIssue(reason=reason, path=tree.getpath(child), line=child.sourceline, value=value)
-
-
 def _libxml2_issues(schema: etree.XMLSchema) -> list[ValidationIssue]:
-    return [
-        ValidationIssue(reason=entry.message, path=entry.path or "/", line=entry.line or None)
-        for entry in schema.error_log
-    ]
+    """libxml2's messages, those about the facets one value fails (minLength, then pattern) joined
+    into one issue: one problem, one issue."""
+    issues: list[ValidationIssue] = []
+    for entry in schema.error_log:
+        issue = ValidationIssue(reason=entry.message, path=entry.path or "/", line=entry.line or None)
+        previous = issues[-1] if issues else None
+        if (
+            previous is not None
+            and _LIBXML2_FACET in issue.reason
+            and _LIBXML2_FACET in previous.reason
+            and (previous.path, previous.line) == (issue.path, issue.line)
+        ):
+            issue = dataclasses.replace(previous, reason=f"{previous.reason.rstrip('.')}; {issue.reason}")
+            issues.pop()
+        issues.append(issue)
+    return issues
 
 
-def _rule_issues(tree: etree._ElementTree) -> Iterator[ValidationIssue]:
-    """Rules XSD 1.0 cannot state. A password must come with a non-empty user-name."""
-    root = tree.getroot()
-    if root.tag != REQUEST_ROOT:
-        return
+_LIBXML2_FACET = "[facet '"
+
+
+def _rule_issues(root: etree._Element) -> list[ValidationIssue]:
+    """Rules XSD 1.0 cannot state, on a request's *root*. A password must come with a
+    non-empty user-name."""
     user = root.find(PASSWORD_RULE[0])
     password = root.find(PASSWORD_RULE[1])
     if user is None or not (user.text or "").strip():
-        return
+        return []
     if password is None or not password.text:
         where = password if password is not None else user
-        yield ValidationIssue(
-            reason="password is required when user-name is not empty",
-            path=f"/{REQUEST_ROOT}/{PASSWORD_RULE[1]}",
-            line=where.sourceline,
-            kind="rule",
-        )
+        return [
+            ValidationIssue(
+                reason="password is required when user-name is not empty",
+                path=f"/{REQUEST_ROOT}/{PASSWORD_RULE[1]}",
+                line=where.sourceline,
+                kind="rule",
+            )
+        ]
+    return []
 
 
 def _decode_element(element: etree._Element, spec: ElementSpec) -> Any:
@@ -431,21 +414,31 @@ def _decode_element(element: etree._Element, spec: ElementSpec) -> Any:
     if len(element) == 0:
         return None
     result: dict[str, Any] = {}
-    children = spec.children
+    table = spec.table
+    # The hot loop: simple children are converted inline, without a call per element.
     for child in element:
-        child_spec = children.get(child.tag)  # type: ignore[arg-type]
-        if child_spec is None:  # a comment or PI in a tree the caller parsed
+        entry = table.get(child.tag)  # type: ignore[arg-type]
+        if entry is None:  # a comment or PI in a tree the caller parsed
             continue
-        # The hot loop: simple children are converted inline, without a call per element.
-        if child_spec.parse is not None:
-            text = child.text
-            value = _decode_text(text, child_spec) if text else None
-        else:
+        name, many, plain, nested, child_spec = entry
+        if plain:  # a string as written (most values)
+            value = child.text or None
+        elif nested:
             value = _decode_element(child, child_spec)
-        if child_spec.many:
-            result.setdefault(child_spec.name, []).append(value)
         else:
-            result[child_spec.name] = value
+            text = child.text
+            if not text:
+                value = None
+            else:
+                # Space, tab, CR or LF (not printable) is what the whiteSpace facets act on: a
+                # typed value without any (most: true, 42, a dateTime) skips normalizing.
+                if " " in text or not text.isprintable():
+                    text = child_spec.normalized(text)
+                value = child_spec.parse(text)  # type: ignore[misc]
+        if many:
+            result.setdefault(name, []).append(value)
+        else:
+            result[name] = value
     return result
 
 
@@ -454,64 +447,3 @@ def _decode_text(text: str | None, spec: ElementSpec) -> Any:
         return None
     assert spec.parse is not None
     return spec.parse(spec.normalized(text))
-
-
-class _Encoder:
-    """Builds an element tree from a dict, in schema order, reporting bad keys and types.
-
-    The path of the element being filled is kept as a stack of steps and only
-    joined into an XPath when there is a problem to report: encode is a hot path.
-    """
-
-    def __init__(self, plan: ElementSpec) -> None:
-        self.plan = plan
-        self.issues: list[ValidationIssue] = []
-        self.steps: list[str] = []
-
-    def build(self, data: Mapping[str, Any]) -> etree._Element:
-        root = etree.Element(self.plan.name)
-        self.steps.append(self.plan.name)
-        self._fill(root, data, self.plan)
-        if self.issues:
-            raise EncodeError(self.issues)
-        return root
-
-    def _fill(self, element: etree._Element, value: Any, spec: ElementSpec) -> None:
-        if value is None:
-            return
-        if spec.render is not None:
-            try:
-                element.text = spec.render(value)
-            except (TypeError, ValueError) as exc:
-                self._problem(str(exc), value)
-            return
-        if not isinstance(value, dict | Mapping):
-            self._problem(f"expected a mapping of child elements, got {type(value).__name__}", value)
-            return
-        children = spec.children
-        for key in value:
-            if key not in children:
-                self._problem(f"unknown element {key!r} under {spec.name!r}", None, step=str(key))
-        sub_element = etree.SubElement
-        steps = self.steps
-        for name, child_spec in children.items():
-            if name not in value:
-                continue
-            items = value[name]
-            if not child_spec.many:
-                steps.append(name)
-                self._fill(sub_element(element, name), items, child_spec)
-                steps.pop()
-            elif isinstance(items, list):
-                for position, item in enumerate(items, start=1):
-                    steps.append(f"{name}[{position}]")
-                    self._fill(sub_element(element, name), item, child_spec)
-                    steps.pop()
-            else:
-                self._problem(f"expected a list, got {type(items).__name__}", items, step=name)
-
-    def _problem(self, reason: str, value: Any, *, step: str | None = None) -> None:
-        path = "/" + "/".join(self.steps if step is None else [*self.steps, step])
-        secret = path.rsplit("/", 1)[-1].split("[", 1)[0] in SECRET_ELEMENTS
-        shown = None if value is None or secret else repr(value)[:200]
-        self.issues.append(ValidationIssue(reason=reason, path=path, value=shown, kind="encode"))

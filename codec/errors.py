@@ -33,6 +33,18 @@ class ValidationIssue:
         return asdict(self)
 
 
+def quoted(text: str) -> str:
+    """*text* between quotes as written: a pattern ``\\S+`` shows as ``'\\S+'``, not repr's ``'\\\\S+'``.
+
+    Text with control characters (a tab, a newline) keeps repr's escapes, which show them.
+    """
+    if not text.isprintable():
+        return repr(text)
+    if "'" not in text:
+        return f"'{text}'"
+    return f'"{text}"' if '"' not in text else repr(text)
+
+
 class CodecError(VismockError):
     """A document could not be read, validated or written; ``issues`` says why."""
 

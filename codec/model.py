@@ -31,7 +31,11 @@ class ElementSpec:
     replace: bool = False  # whiteSpace="replace": tab, newline and carriage return become spaces
     parse: Parse | None = None
     render: Render | None = None
+    plain: bool = False  # a string whose white space is kept: the text is the value, as it is
     children: dict[str, ElementSpec] = field(default_factory=dict)
+    # decode's hot loop: child tag -> (its name, whether it repeats, whether it is a plain string,
+    # whether it has children, its spec): one tuple to unpack, not an attribute lookup each.
+    table: dict[str, tuple[str, bool, bool, bool, ElementSpec]] = field(default_factory=dict)
 
     @property
     def is_simple(self) -> bool:
@@ -41,6 +45,8 @@ class ElementSpec:
         """*text* after the type's whiteSpace facet. XML white space is only space, tab, CR and LF:
         other Unicode spaces (U+00A0...) are ordinary characters, unlike ``str.split``'s."""
         if self.collapse:
+            if _XML_WHITE_SPACE.search(text) is None:  # most values: nothing to collapse
+                return text
             return " ".join(_XML_WHITE_SPACE.split(text)).strip(" ")
         if self.replace:
             return text.translate(_WHITE_SPACE_TO_SPACE)
@@ -63,13 +69,15 @@ def _simple_spec(name: str, many: bool, xsd_type: Any) -> ElementSpec:
     simple = xsd_type if xsd_type.is_simple() else xsd_type.content
     parse, render = converters_for(builtin_ancestors(simple))
     white_space = getattr(simple, "white_space", None)
+    collapse, replace = white_space == "collapse", white_space == "replace"
     return ElementSpec(
         name=name,
         many=many,
-        collapse=white_space == "collapse",
-        replace=white_space == "replace",
+        collapse=collapse,
+        replace=replace,
         parse=parse,
         render=render,
+        plain=parse is str and not collapse and not replace,
     )
 
 
@@ -82,6 +90,10 @@ def build_spec(xsd_element: Any, many: bool = False) -> ElementSpec:
     spec = ElementSpec(name=name, many=many)
     for child in xsd_type.content.iter_elements():
         spec.children[child.local_name] = build_spec(child, many=not child.is_single())
+    spec.table = {
+        tag: (child.name, child.many, child.plain, child.parse is None, child)
+        for tag, child in spec.children.items()
+    }
     return spec
 
 

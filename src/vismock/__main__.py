@@ -1,5 +1,3 @@
-import sys
+from vismock.cli import run
 
-from vismock.cli import main
-
-sys.exit(main())
+run()

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import shutil
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -14,6 +16,7 @@ from lxml import etree
 import vismock.codec as codec
 from tests.support import DATA
 from vismock.cli import main
+from vismock.codec import batch as codec_batch
 from vismock.codec import cli as codec_cli
 
 SEED = DATA / "seed"
@@ -101,7 +104,7 @@ def test_validate_empty_directory_is_exit_2(tmp_path: Path, capsys: pytest.Captu
 def test_validate_unreadable_file_is_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     folder = tmp_path / "a-directory.xml"  # named like a file, but cannot be read as one
     folder.mkdir()
-    result = codec_cli.validate_file(str(folder))
+    result = codec_batch.validate_file(str(folder))
     assert result.unreadable and not result.valid
 
 
@@ -113,6 +116,90 @@ def test_validate_usage_errors_are_exit_2(argv: list[str], capsys: pytest.Captur
     err = capsys.readouterr().err
     assert err.startswith("vismock validate: ") and err.count("\n") == 1  # one line, naming the command
     assert "(see 'vismock validate --help')" in err
+
+
+def test_validate_takes_the_file_names_pre_commit_passes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """pre-commit runs the hook in the repository with the staged files' relative names."""
+    (tmp_path / "payloads").mkdir()
+    shutil.copy(SEED / "request.xml", tmp_path / "payloads" / "ok.xml")
+    shutil.copy(INVALID / "bad-enum-state.xml", tmp_path / "payloads" / "bad state.xml")
+    monkeypatch.chdir(tmp_path)
+    assert main(["validate", "payloads/ok.xml", "payloads/bad state.xml"]) == 1
+    out, err = capsys.readouterr()
+    assert out == f"payloads/bad state.xml:17: {STATE_PATH}: value must be one of {STATES}\n"
+    assert err == "2 files: 1 valid, 1 invalid, 1 issue\n"
+
+
+def test_validate_quiet_prints_only_the_problems(batch: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["validate", "-q", str(batch)]) == 1
+    out, err = capsys.readouterr()
+    assert out.count("\n") == 1 and err == ""
+
+
+@pytest.mark.parametrize(
+    ("argv", "environment", "coloured"),
+    [
+        (["--color", "always"], {}, True),
+        (["--color", "always"], {"NO_COLOR": "1"}, True),  # asked for: given
+        (["--color", "auto"], {}, False),  # captured output is no terminal
+        (["--color", "never"], {}, False),
+    ],
+)
+def test_validate_colours_on_request(
+    argv: list[str],
+    environment: dict[str, str],
+    coloured: bool,
+    batch: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    assert main(["validate", "-v", *argv, str(batch)]) == 1
+    out = capsys.readouterr().out
+    assert ("\x1b[" in out) is coloured
+    plain = out.replace("\x1b[1m", "").replace("\x1b[31m", "").replace("\x1b[32m", "").replace("\x1b[0m", "")
+    assert f"{batch / 'b-bad.xml'}:17: {STATE_PATH}: value must be one of {STATES}" in plain.splitlines()
+
+
+def test_auto_colour_on_a_terminal_unless_no_color(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sys.stdout, "isatty", lambda: True)
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    assert codec_cli._colour("auto") is True
+    monkeypatch.setenv("NO_COLOR", "1")
+    assert codec_cli._colour("auto") is False
+    monkeypatch.setenv("NO_COLOR", "")  # no-color.org: set but empty does not count
+    assert codec_cli._colour("auto") is True
+
+
+def test_validate_against_another_catalog(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    schemas = tmp_path / "schemas"
+    shutil.copytree(Path(codec.default_codec().schema_dir), schemas)
+    xsd = schemas / "common.xsd"  # this catalog knows no error status
+    xsd.write_text(xsd.read_text().replace('<xs:enumeration value="error"/>', ""))
+    error_response = b"<vmware-infrastructure-response><metadata><status>error</status></metadata>"
+    (tmp_path / "error.xml").write_bytes(error_response + b"</vmware-infrastructure-response>")
+    assert main(["validate", str(tmp_path / "error.xml")]) == 0
+    capsys.readouterr()
+    assert main(["validate", "--schema-dir", str(schemas), str(tmp_path / "error.xml")]) == 1
+    assert "value must be one of ['success']" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["validate"], "give a PATH"),
+        (["validate", "--schema-dir", "/nonexistent", "x.xml"], "--schema-dir: cannot read /nonexistent/"),
+    ],
+)
+def test_validate_cannot_run_as_asked_is_one_line_and_exit_2(
+    argv: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(argv) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and err.startswith(f"vismock validate: {message}") and err.count("\n") == 1
 
 
 def test_validate_json_format(batch: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -155,10 +242,10 @@ def test_validate_never_shows_a_password(tmp_path: Path, capsys: pytest.CaptureF
     document = document.replace(b"<user-name></user-name>", b"<user-name>bmc</user-name>")
     document = document.replace(b"<password></password>", f"<password>{secret}<b/></password>".encode())
     (tmp_path / "leak.xml").write_bytes(document)
-    for output in ("text", "json", "junit"):
+    for output in ("text", "json", "junit", "github", "sarif"):
         assert main(["validate", "--format", output, str(tmp_path)]) == 1
         out, err = capsys.readouterr()
-        assert out and secret not in out + err
+        assert "password" in out and secret not in out + err
 
 
 def test_validate_oversize_documents_with_max_bytes(capsys: pytest.CaptureFixture[str]) -> None:
@@ -169,16 +256,29 @@ def test_validate_oversize_documents_with_max_bytes(capsys: pytest.CaptureFixtur
 def test_a_large_batch_uses_worker_processes_and_keeps_input_order(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setattr(codec_cli, "PARALLEL_FROM", 20)
+    monkeypatch.setattr(codec_batch, "PARALLEL_FROM", 20)
+    monkeypatch.setattr(codec_batch, "CHUNK_FILES", 2)
     template = (SEED / "response.xml").read_bytes()
     bad = (INVALID / "bad-enum-state.xml").read_bytes()
     for number in range(60):
         (tmp_path / f"doc-{number:03d}.xml").write_bytes(bad if number % 7 == 3 else template)
+    parent = os.getpid()
+    forked = []
+    real = codec_batch._validate_chunk
+
+    def spy(names: list[str], settings: codec_batch.Settings) -> list[tuple[int, codec_batch.FileResult]]:
+        forked.append(os.getpid() != parent)  # a worker appends to its own copy: this one sees its own
+        time.sleep(0.002)  # however fast this process is, the worker gets chunks too
+        return real(names, settings)
+
+    monkeypatch.setattr(codec_batch, "_validate_chunk", spy)
     assert main(["validate", "--jobs", "2", "--format", "json", str(tmp_path)]) == 1
     report = json.loads(capsys.readouterr().out)
     names = [f["file"].rsplit("/", 1)[-1] for f in report["files"]]
     assert names == [f"doc-{number:03d}.xml" for number in range(60)]
     assert [f["valid"] for f in report["files"]] == [number % 7 != 3 for number in range(60)]
+    assert forked and not any(forked)  # this process validated some chunks, a worker the rest
+    assert len(forked) < 30
 
 
 def test_the_progress_bar_only_shows_on_a_terminal(

@@ -25,7 +25,7 @@ from vismock.codec import (
     ValidationIssue,
     XsDateTime,
 )
-from vismock.codec.core import MAX_ISSUES
+from vismock.codec.core import MAX_CHILDREN_FOR_RICH_REPORT, MAX_ISSUES
 from vismock.errors import VismockError
 from vismock.schemas import load_catalog, schema_directory
 
@@ -210,6 +210,47 @@ def test_an_issue_carries_reason_xpath_line_and_value() -> None:
     )
     assert str(issue).startswith("line 17: /vmware-infrastructure-response/")
     assert issue.to_dict()["value"] == "finished"
+
+
+def test_a_pattern_is_shown_as_the_xsd_writes_it() -> None:
+    """Issue 20: '\\S+' (every backslash doubled by repr) was shown for the XSD's \\S+."""
+    (issue,) = codec.iter_errors((INVALID / "bad-task-id-pattern.xml").read_bytes())
+    assert issue.reason == r"'task 525' does not match the pattern '\S+'"
+
+
+def vm_request(name: str) -> bytes:
+    document = (DATA / "basic-vm" / "power-on-request.xml").read_bytes()
+    return document.replace(
+        b"<virtual-machine>win1</virtual-machine>", f"<virtual-machine>{name}</virtual-machine>".encode()
+    )
+
+
+@pytest.mark.parametrize(
+    ("name", "reason"),
+    [
+        ("", r"'' is shorter than the minimum length 1 and does not match the pattern '.*\S.*'"),
+        ("   ", r"'   ' does not match the pattern '.*\S.*'"),
+        ("v" * 81, f"'{'v' * 81}' is longer than the maximum length 80"),
+    ],
+)
+def test_one_bad_value_is_one_issue_naming_every_facet_it_fails(name: str, reason: str) -> None:
+    """Issue 20: an empty VM name gave two issues (minLength, pattern) for one problem."""
+    (issue,) = codec.iter_errors(vm_request(name))
+    assert issue == ValidationIssue(
+        reason=reason, path="/vmware-infrastructure-request/parameters/virtual-machine", line=9, value=name
+    )
+
+
+def test_libxml2s_report_also_gives_one_issue_per_bad_value() -> None:
+    """A very wide document gets libxml2's report (xmlschema's would take quadratic time): its
+    facet messages about one value are joined into one issue too."""
+    extra = b"<extra/>" * (MAX_CHILDREN_FOR_RICH_REPORT + 1)
+    xml = vm_request("").replace(b"</parameters>", extra + b"</parameters>")
+    issues = list(codec.iter_errors(xml))
+    (issue,) = [i for i in issues if i.path.endswith("/virtual-machine")]
+    assert issue.line == 9
+    assert "[facet 'minLength']" in issue.reason and r"pattern '.*\S.*'" in issue.reason
+    assert any("extra" in i.reason for i in issues)  # the other problem is still there
 
 
 def test_the_error_message_lists_every_issue() -> None:

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from lxml import etree
 
 import vismock.codec as codec
+from tests.support import DATA
 from tests.support.codec_examples import (
     DATETIME_EXAMPLES,
     LEXICAL_EXAMPLES,
@@ -74,6 +75,43 @@ def _vary(draw: st.DrawFn, element: etree._Element, spec: ElementSpec) -> None:
 @with_examples(REQUEST_EXAMPLES + RESPONSE_EXAMPLES)
 def test_decode_of_encode_is_the_identity(data: dict[str, Any]) -> None:
     assert codec.decode(codec.encode(data)) == data
+
+
+@SETTINGS
+@given(ENVELOPES)
+def test_encode_writes_what_lxml_would_serialise(data: dict[str, Any]) -> None:
+    """encode writes the text itself: byte for byte lxml's pretty print of the same tree."""
+    written = codec.encode(data)
+    tree = etree.fromstring(written, etree.XMLParser(remove_blank_text=True))
+    assert written == etree.tostring(tree, xml_declaration=True, encoding="UTF-8", pretty_print=True)
+
+
+@pytest.mark.parametrize(
+    ("value", "written"),
+    [
+        ("", b"<error></error>"),
+        ("a&b<c>d\re\nf\t'\"", b"<error>a&amp;b&lt;c&gt;d&#13;e\nf\t'\"</error>"),
+        ("\u00e9\u2028", "<error>\u00e9\u2028</error>".encode()),
+    ],
+)
+def test_encode_escapes_text_as_lxml_does(value: str, written: bytes) -> None:
+    xml = codec.encode({"metadata": {"status": "error", "error": value}})
+    assert written in xml
+    assert codec.decode(xml)["metadata"]["error"] == (value or None)  # a CR too survives
+    if value:  # (parsed, <error></error> has no text: lxml writes that back as <error/>)
+        reread = etree.fromstring(xml, etree.XMLParser(remove_blank_text=True))
+        assert xml == etree.tostring(reread, xml_declaration=True, encoding="UTF-8", pretty_print=True)
+
+
+@pytest.mark.parametrize("value", ["bad\x01", "nul\x00", "half \ud800 surrogate"])
+def test_a_character_xml_does_not_allow_is_located(value: str) -> None:
+    request = codec.decode((DATA / "basic-vm" / "power-on-request.xml").read_bytes())
+    request["parameters"] = {"virtual-machine": value}
+    with pytest.raises(codec.EncodeError) as raised:
+        codec.encode(request)
+    (issue,) = raised.value.issues
+    assert issue.path == "/vmware-infrastructure-request/parameters/virtual-machine"
+    assert issue.reason.endswith("is not a character XML allows")
 
 
 @SETTINGS

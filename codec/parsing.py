@@ -54,17 +54,30 @@ _PROLOG_SCAN_BYTES = 64 * 1024
 _UNSAFE_REASON = "DTDs and entity declarations are not allowed in adapter XML"
 
 
-# "DOCTYPE" in UTF-8 (and every ASCII-compatible encoding) and in UTF-16 of either byte order:
-# a head without any of them has no DOCTYPE to look for (most documents: three quick scans).
+# "DOCTYPE" in UTF-8 and every ASCII-compatible encoding. UTF-16 and UTF-32 text has NUL bytes,
+# which XML text never has otherwise: such a head is decoded to be looked at.
 _DOCTYPE = b"DOCTYPE"
-_DOCTYPE_UTF16 = (b"D\0O\0C\0T\0Y\0P\0E\0", b"\0D\0O\0C\0T\0Y\0P\0E")
+_WIDE = b"\0"
+# The encodings libxml2 tells from a document's first bytes that are not ASCII-compatible: byte
+# order marks (decoded by the codecs that drop them) and "<" without one. UTF-32 before UTF-16:
+# its little-endian mark begins with UTF-16's.
+_WIDE_ENCODINGS = (
+    ((b"\xff\xfe\x00\x00", b"\x00\x00\xfe\xff"), "utf-32"),
+    ((b"<\x00\x00\x00",), "utf-32-le"),
+    ((b"\x00\x00\x00<",), "utf-32-be"),
+    ((b"\xff\xfe", b"\xfe\xff"), "utf-16"),
+    ((b"<\x00",), "utf-16-le"),
+    ((b"\x00<",), "utf-16-be"),
+)
 
 
 def _doctype_line(data: bytes) -> int | None:
     """The line of a DOCTYPE in the prolog, or None when there is none."""
     head = data[:_PROLOG_SCAN_BYTES]
-    if head.startswith((b"\xff\xfe", b"\xfe\xff", b"<\x00", b"\x00<")):
-        head = head.decode("utf-16", errors="replace").encode("utf-8")
+    for marks, encoding in _WIDE_ENCODINGS:
+        if head.startswith(marks):
+            head = head.decode(encoding, errors="replace").encode("utf-8")
+            break
     head = head.removeprefix(b"\xef\xbb\xbf")
     found = _doctype_offset(head)
     return head.count(b"\n", 0, found) + 1 if found is not None else None
@@ -178,7 +191,8 @@ def parse(data: bytes) -> etree._ElementTree:
     if not data or data.isspace():  # not data.strip(): that copies a 50 MB document
         raise ParseFailure(ValidationIssue(reason="document is empty", path="/", kind="syntax"))
     head = data[:_PROLOG_SCAN_BYTES]
-    if _DOCTYPE in head or _DOCTYPE_UTF16[0] in head or _DOCTYPE_UTF16[1] in head:
+    wide = _WIDE in head
+    if wide or _DOCTYPE in head:
         doctype_line = _doctype_line(data)
         if doctype_line is not None:
             raise _unsafe(doctype_line)
@@ -196,7 +210,10 @@ def parse(data: bytes) -> etree._ElementTree:
         raise ParseFailure(ValidationIssue(reason=f"malformed XML: {exc}", path="/", kind="syntax")) from None
     tree = root.getroottree()
     # Within the scanned head the prolog scan has seen the whole prolog: only a longer
-    # document can hide a DOCTYPE from it (behind 64 KiB of comments).
-    if len(data) > _PROLOG_SCAN_BYTES and (tree.docinfo.doctype or tree.docinfo.internalDTD is not None):
+    # document can hide a DOCTYPE from it (behind 64 KiB of comments), or a wide one in an
+    # encoding libxml2 read and the scan did not.
+    if (wide or len(data) > _PROLOG_SCAN_BYTES) and (
+        tree.docinfo.doctype or tree.docinfo.internalDTD is not None
+    ):
         raise _unsafe()
     return tree

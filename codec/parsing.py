@@ -122,31 +122,50 @@ def _too_large(max_bytes: int) -> ParseFailure:
 
 # What one read asks for when the size is unknown (a pipe, a device).
 _READ_CHUNK = 1024 * 1024
+# The first read of a file: a document up to this size (nearly every adapter payload) is read
+# without asking its size, which costs more than the read (a stat result built for one number).
+_FIRST_READ = 64 * 1024
 
 
 def read_file(path: str | os.PathLike[str], max_bytes: int) -> bytes:
     """The bytes of the file at *path*, refused (ParseFailure, kind size) past *max_bytes*.
 
-    A regular file is read in one call of its own size: ``f.read(max_bytes + 1)`` would
-    allocate the whole limit (16 MiB) for every small file, which cost more than parsing it.
+    A small file is read in one call, a second one seeing its end. A larger one is read in one
+    call of its own size: ``f.read(max_bytes + 1)`` would allocate the whole limit (16 MiB)
+    for every file, and chunks joined would hold a 50 MB document twice.
     Raises OSError when the file cannot be read.
     """
     fd = os.open(path, _READ_ONLY)
     try:
-        size = os.fstat(fd).st_size
-        if size > max_bytes:
-            raise _too_large(max_bytes)
-        if size:  # a regular file: one read, asking one byte more to see its end
-            data = os.read(fd, size + 1)
-            if len(data) <= size:
-                return data
-            return _read_rest(fd, [data], max_bytes)  # it grew while we read it
-        return _read_rest(fd, [], max_bytes)  # a pipe or a device: its size is unknown
+        head = os.read(fd, _FIRST_READ)
+        if len(head) < _FIRST_READ:
+            more = os.read(fd, _FIRST_READ)  # b"": the end (a pipe may have paused, not ended)
+            if more:
+                return _read_rest(fd, [head, more], max_bytes)
+            if len(head) > max_bytes:
+                raise _too_large(max_bytes)
+            return head
+        return _read_large(fd, head, max_bytes)
     finally:
         os.close(fd)
 
 
 _READ_ONLY = os.O_RDONLY | getattr(os, "O_CLOEXEC", 0)
+
+
+def _read_large(fd: int, head: bytes, max_bytes: int) -> bytes:
+    """The rest of a file whose first read was full: a regular file is read again whole, in
+    one call of its size; a pipe or a device (size unknown) in chunks."""
+    size = os.fstat(fd).st_size
+    if size > max_bytes:
+        raise _too_large(max_bytes)
+    if size < len(head):  # a pipe or a device
+        return _read_rest(fd, [head], max_bytes)
+    os.lseek(fd, 0, os.SEEK_SET)
+    data = os.read(fd, size + 1)  # one byte more, to see its end
+    if len(data) <= size:
+        return data
+    return _read_rest(fd, [data], max_bytes)  # it grew while we read it
 
 
 def _read_rest(fd: int, chunks: list[bytes], max_bytes: int) -> bytes:

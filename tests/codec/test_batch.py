@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
 import subprocess
+import threading
 from pathlib import Path
 
 import pytest
@@ -54,6 +56,34 @@ def test_read_file_of_unknown_size_stops_at_the_limit(tmp_path: Path) -> None:
     os.close(write_end)
     assert read_file(f"/proc/self/fd/{read_end}", 4999) == b"<a/>"
     os.close(read_end)
+
+
+def test_read_file_past_its_first_read(tmp_path: Path) -> None:
+    """A file larger than the first read is read whole (again from its start, in one call); a
+    pipe that long in chunks; both refused past the limit."""
+    document = bytes(range(256)) * 1000  # 256,000 bytes: four first reads' worth
+    (tmp_path / "big.xml").write_bytes(document)
+    assert read_file(tmp_path / "big.xml", len(document)) == document
+    with pytest.raises(ParseFailure):
+        read_file(tmp_path / "big.xml", len(document) - 1)
+    for limit, expected in ((len(document), document), (len(document) - 1, None)):
+        read_end, write_end = os.pipe()
+        writer = threading.Thread(target=_write_and_close, args=(write_end, document))
+        writer.start()
+        try:
+            if expected is None:
+                with pytest.raises(ParseFailure):
+                    read_file(f"/proc/self/fd/{read_end}", limit)
+            else:
+                assert read_file(f"/proc/self/fd/{read_end}", limit) == expected
+        finally:
+            os.close(read_end)  # a writer blocked on a full pipe gets EPIPE and stops
+            writer.join()
+
+
+def _write_and_close(fd: int, data: bytes) -> None:
+    with contextlib.suppress(BrokenPipeError), os.fdopen(fd, "wb") as pipe:
+        pipe.write(data)
 
 
 # -- finding files -----------------------------------------------------------------------------

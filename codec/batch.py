@@ -192,6 +192,9 @@ def validate_all(files: list[str], stdin: bytes, settings: Settings, jobs: int) 
     else:
         codec = codec_for(settings)
         results = (_validate_file(name, settings.max_bytes, codec) for name in named)
+    if len(named) == len(files):  # no stdin among them (nearly always): no per-file check
+        yield from results
+        return
     for name in files:
         yield validate_bytes(STDIN_NAME, stdin, settings) if name == STDIN else next(results)
 
@@ -203,6 +206,9 @@ def _in_workers(named: list[str], settings: Settings, jobs: int) -> Iterator[Fil
     chunks = [named[start : start + size] for start in range(0, len(named), size)]
     validate_chunk = partial(_validate_chunk, settings=settings)
     for chunk, invalid in zip(chunks, _mapped(validate_chunk, chunks, jobs), strict=True):
+        if not invalid:  # the usual chunk: every file valid
+            yield from map(FileResult, chunk)
+            continue
         by_offset = dict(invalid)
         for offset, name in enumerate(chunk):
             yield by_offset.get(offset) or FileResult(name)

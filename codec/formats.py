@@ -48,12 +48,23 @@ def format_issue(name: str, issue: ValidationIssue) -> str:
 
 
 def summary(results: list[FileResult]) -> dict[str, int]:
+    """The counts of *results*, in one pass over them (a batch has hundreds of thousands)."""
+    valid = invalid = unreadable = issues = 0
+    for result in results:
+        count = len(result.issues)
+        if count:
+            invalid += 1
+            issues += count
+        if result.unreadable is not None:
+            unreadable += 1
+        elif not count:
+            valid += 1
     return {
         "files": len(results),
-        "valid": sum(1 for r in results if r.valid),
-        "invalid": sum(1 for r in results if r.issues),
-        "unreadable": sum(1 for r in results if r.unreadable is not None),
-        "issues": sum(len(r.issues) for r in results),
+        "valid": valid,
+        "invalid": invalid,
+        "unreadable": unreadable,
+        "issues": issues,
     }
 
 
@@ -79,7 +90,7 @@ def write_text(results: Iterable[FileResult], out: IO[str], options: ReportOptio
         for issue in result.issues:
             where = f"{result.name}:{issue.line}" if issue.line is not None else result.name
             print(f"{paint(where, BOLD)}: {issue.path}: {paint(issue.reason, RED)}", file=out)
-        if result.valid and options.verbose:
+        if options.verbose and result.valid:
             print(f"{paint(result.name, BOLD)}: {paint('valid', GREEN)}", file=out)
 
 

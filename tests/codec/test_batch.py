@@ -243,11 +243,25 @@ def test_forked_map_stopped_early_leaves_no_worker() -> None:
             os.waitpid(pid, os.WNOHANG)  # stopped and reaped already
 
 
+@pytest.mark.parametrize(
+    ("files", "jobs", "tail"),
+    [(1000, 2, 32), (5000, 2, 32), (100_000, 2, 32), (1_000_000, 64, 512)],  # 64 processes: 1,024 tickets
+)
+def test_chunks_shrink_towards_the_end_and_stay_within_the_tickets(files: int, jobs: int, tail: int) -> None:
+    names = [f"{number}.xml" for number in range(files)]
+    chunks = batch._chunked(names, jobs, 1024)
+    assert [name for chunk in chunks for name in chunk] == names
+    assert len(chunks) <= 1024
+    sizes = [len(chunk) for chunk in chunks]
+    assert sizes == sorted(sizes, reverse=True)  # the largest first: the processes end together
+    assert sizes[-2] == tail
+
+
 def test_a_large_batch_is_validated_in_workers_in_input_order(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(batch, "PARALLEL_FROM", 20)
-    monkeypatch.setattr(batch, "CHUNK_FILES", 7)
+    monkeypatch.setattr(batch, "MIN_CHUNK_FILES", 7)
     template = (SEED / "response.xml").read_bytes()
     bad = (INVALID / "bad-enum-state.xml").read_bytes()
     names = []

@@ -207,7 +207,10 @@ def validate_all(files: list[str], stdin: bytes, settings: Settings, jobs: int) 
 def _in_workers(named: list[str], settings: Settings, jobs: int) -> Iterator[FileResult]:
     from vismock.codec.workers import MAX_CHUNKS  # pickle, select...: only a large batch needs them
 
-    chunks = _chunked(named, jobs, MAX_CHUNKS)
+    # The first file in this process, before forking: the schema of its operation is compiled once,
+    # here, and every worker starts with it (a batch is nearly always of one operation).
+    yield validate_file(named[0], settings)
+    chunks = _chunked(named[1:], jobs, MAX_CHUNKS)
     validate_chunk = partial(_validate_chunk, settings=settings)
     for chunk, invalid in zip(chunks, _mapped(validate_chunk, chunks, jobs), strict=True):
         if not invalid:  # the usual chunk: every file valid

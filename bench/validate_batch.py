@@ -170,6 +170,12 @@ def alternate(commands: dict[str, tuple[list[str], bool]], rounds: int) -> dict[
     return runs
 
 
+def machine_load() -> str:
+    """The 1-minute load average before a workload: on this shared 2-core machine, from about 1 on
+    another job holds a core and two processes mostly take turns (wall time near CPU time)."""
+    return f"load average {os.getloadavg()[0]:.1f} before"
+
+
 def report_rates(title: str, count: int, runs: dict[str, list[Run]], baseline: str) -> None:
     """Wall time (the target) and CPU time (what a busy machine disturbs less), medians."""
     print(title)
@@ -194,9 +200,10 @@ def compare_flat(folder: Path, count: int, rounds: int) -> None:
         "vismock validate --jobs 1 DIR": ([*vismock, "validate", "--jobs", "1", str(folder)], False),
         "vismock validate --format json DIR": ([*vismock, "validate", "-o", "json", str(folder)], False),
     }
+    load = machine_load()
     runs = alternate(commands, rounds)
     report_rates(
-        f"{count} files of {SEED.stat().st_size} bytes in one folder; median of {rounds} rounds",
+        f"{count} files of {SEED.stat().st_size} bytes in one folder; median of {rounds} rounds; {load}",
         count,
         runs,
         "xmllint --noout --schema XSD FILES",
@@ -213,9 +220,10 @@ def compare_nested(folder: Path, count: int, rounds: int) -> None:
         f"find | xargs -P {cores} xmllint": ([f"{find} | xargs -0 -n 5000 -P {cores} {xmllint}"], True),
         "vismock validate DIR (all cores)": ([*vismock_command(), "validate", str(folder)], False),
     }
+    load = machine_load()
     runs = alternate(commands, rounds)
     report_rates(
-        f"{count} files in nested folders ({PER_FOLDER} a folder); median of {rounds} rounds",
+        f"{count} files in nested folders ({PER_FOLDER} a folder); median of {rounds} rounds; {load}",
         count,
         runs,
         "find | xargs xmllint (one process)",

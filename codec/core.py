@@ -8,7 +8,6 @@ for xmlschema's validator, whose rich report (reason, XPath, line) we return.
 
 from __future__ import annotations
 
-import dataclasses
 import threading
 from collections.abc import Iterator, Mapping
 from functools import cache
@@ -177,7 +176,7 @@ class Codec:
             raise EncodeError([_encode_issue("/", "the values do not make a well-formed document")]) from None
         issues = self._check(tree, compiled)
         if issues:  # lines of a text the caller never sees would only mislead
-            raise EncodeError([dataclasses.replace(issue, line=None) for issue in issues])
+            raise EncodeError([issue._replace(line=None) for issue in issues])
         return output
 
     # -- trees, for callers that parse once (the mock server) ---------------------------
@@ -357,7 +356,7 @@ def _secrets(tree: etree._ElementTree) -> list[str]:
 def _masked(issue: ValidationIssue, secrets: list[str]) -> ValidationIssue:
     """*issue* with every password hidden from its value and its reason."""
     if issue.path.rsplit("/", 1)[-1].split("[", 1)[0] in SECRET_ELEMENTS and issue.value:
-        issue = dataclasses.replace(issue, value=MASK)
+        issue = issue._replace(value=MASK)
     for secret in secrets:
         value = issue.value.replace(secret, MASK) if issue.value else issue.value
         reason = issue.reason
@@ -368,7 +367,7 @@ def _masked(issue: ValidationIssue, secrets: list[str]) -> ValidationIssue:
         if len(secret) >= MIN_BARE_SECRET:
             reason = reason.replace(secret, MASK)
         if (reason, value) != (issue.reason, issue.value):
-            issue = dataclasses.replace(issue, reason=reason, value=value)
+            issue = issue._replace(reason=reason, value=value)
     return issue
 
 
@@ -385,7 +384,7 @@ def _libxml2_issues(schema: etree.XMLSchema) -> list[ValidationIssue]:
             and _LIBXML2_FACET in previous.reason
             and (previous.path, previous.line) == (issue.path, issue.line)
         ):
-            issue = dataclasses.replace(previous, reason=f"{previous.reason.rstrip('.')}; {issue.reason}")
+            issue = previous._replace(reason=f"{previous.reason.rstrip('.')}; {issue.reason}")
             issues.pop()
         issues.append(issue)
     return issues

@@ -33,14 +33,13 @@ from vismock.codec.parsing import ParseFailure, parse
 from vismock.codec.taskinfo import ENTITY_GROUP, REASON_GROUP, Slot, task_info_model
 from vismock.faults import (
     HostUnreachable,
-    InvalidArgument,
     InvalidLogin,
     NotAuthenticated,
     RequestTimedOut,
     TaskNotFound,
     VimFault,
-    VirtualMachineNotFound,
 )
+from vismock.mockserver.vim25.values import MoRef
 
 DEFAULT_TIMEOUT_SECONDS = 30.0
 DEFAULT_PATH = "/sdk"
@@ -163,31 +162,45 @@ class PyVmomiVCenter:
                 raise TaskNotFound(task_id) from None
         return task_info_dict(info)
 
-    def virtual_machine(self, name: str) -> VirtualMachine:
-        """The VM named *name*, found by walking the datacenters' VM folders (Folder.childEntity,
+    def virtual_machines(self, name: str) -> list[VirtualMachine]:
+        """The VMs named *name*, found by walking the datacenters' VM folders (Folder.childEntity,
         Datacenter.vmFolder: what every vCenter, and the mock, serves), then read in one call."""
         with _translated_errors(self._endpoint, self._timeout):
             found = [
                 ref for ref, props in self._retrieve(self._all_vms(), ["name"]) if props.get("name") == name
             ]
-            if not found:
-                raise VirtualMachineNotFound(name)
-            if len(found) > 1:
-                ids = ", ".join(_mo_id(ref) for ref in found)
-                raise InvalidArgument(
-                    f"{len(found)} virtual machines are named {name!r} ({ids})", "virtual-machine"
-                )
             paths = ["runtime.powerState", "summary.config.template", "recentTask"]
-            ((vm, props),) = self._retrieve(found, paths)
-            template = bool(props.get("summary.config.template"))
-            busy = None if template else self._running(props.get("recentTask") or [])
-            return VirtualMachine(_mo_id(vm), name, str(props["runtime.powerState"]), template, busy)
+            vms = []
+            for vm, props in self._retrieve(found, paths):
+                template = bool(props.get("summary.config.template"))
+                busy = None if template else self._running(props.get("recentTask") or [])
+                vms.append(VirtualMachine(_mo_id(vm), name, str(props["runtime.powerState"]), template, busy))
+            return vms
 
-    def start_power_task(self, vm: VirtualMachine, method: str) -> str:
-        vim, _vmodl = _pyvmomi()
+    def read(self, ref: MoRef, path: str) -> Any:
+        """Property *path* of *ref*, as vim25 values (one PropertyCollector call)."""
+        from vismock.mockserver.vim25.pyvmomi import from_pyvmomi, to_pyvmomi
+
         with _translated_errors(self._endpoint, self._timeout):
-            task = getattr(vim.VirtualMachine(vm.id, self._stub), method)()
-        return _mo_id(task)
+            ((_found, props),) = self._retrieve([to_pyvmomi(ref, self._stub)], [path])
+            return from_pyvmomi(props.get(path))
+
+    def find(self, inventory_path: str) -> MoRef | None:
+        from vismock.mockserver.vim25.pyvmomi import from_pyvmomi
+
+        with _translated_errors(self._endpoint, self._timeout):
+            found = from_pyvmomi(self._content.searchIndex.FindByInventoryPath(inventory_path))
+        return found if isinstance(found, MoRef) else None
+
+    def call(self, ref: MoRef, method: str, **args: Any) -> Any:
+        """vim25 method *method* of *ref*, its arguments as pyVmomi wants them; a task's id."""
+        from vismock.mockserver.vim25.pyvmomi import from_pyvmomi, to_pyvmomi
+
+        with _translated_errors(self._endpoint, self._timeout):
+            target = to_pyvmomi(ref, self._stub)
+            given = {name: to_pyvmomi(value, self._stub) for name, value in args.items() if value is not None}
+            result = from_pyvmomi(getattr(target, method)(**given))
+        return result.value if isinstance(result, MoRef) and result.type == "Task" else result
 
     def _all_vms(self) -> list[Any]:
         vim, _vmodl = _pyvmomi()

@@ -47,11 +47,12 @@ def main(argv: list[str] | None = None) -> int:
     for _ in range(args.rounds):
         sessions.touch = counting  # type: ignore[method-assign]
         results["counted"].append(poll(args.requests))
-        sessions.touch = lambda key: None  # type: ignore[method-assign]
+        sessions.touch = lambda session: None  # type: ignore[method-assign]
         results["not counted"].append(poll(args.requests))
     sessions.touch = counting  # type: ignore[method-assign]
-    key = cookie.split("=", 1)[1]
-    one = min(timeit.repeat(lambda: sessions.touch(key), number=100_000, repeat=3)) / 100_000 * 1e6
+    session = sessions.session(cookie.split("=", 1)[1].strip('"'))
+    assert session is not None, cookie
+    one = min(timeit.repeat(lambda: sessions.touch(session), number=100_000, repeat=3)) / 100_000 * 1e6
     medians = {name: statistics.median(values) for name, values in results.items()}
     print(f"remembered RetrievePropertiesEx in process, {args.requests} requests, median of {args.rounds}")
     for name, value in medians.items():

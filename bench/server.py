@@ -1,6 +1,6 @@
 """Benchmark the mock's faces against a trivial Flask view on the same server, in the same run.
 
-Each scenario starts ``vismock serve`` (same server, workers and threads for all),
+Each scenario starts ``vismock serve`` (same server and threads for all: one process),
 drives it with concurrent keep-alive clients for a fixed time and prints
 requests/s, p50 and p99 next to the trivial-view ceiling, plus the mock's
 resident memory at the start and end of its run (the journal is capped).
@@ -11,9 +11,9 @@ keep-alive connections in several processes). Scenarios are plain data: a
 face is added by appending a :class:`Scenario` to ``SCENARIOS`` (bench/soap.py
 adds the SOAP one).
 
-    python bench/server.py                          # 10 s per scenario, granian, 2 workers
+    python bench/server.py                          # 10 s per scenario, granian
     python bench/server.py --duration 60            # the memory-flatness run
-    python bench/server.py --server waitress --workers 1 --threads 8
+    python bench/server.py --server waitress --threads 8
     python bench/server.py --rounds 3 --threads 8   # median of 3 alternating rounds
 """
 
@@ -121,7 +121,7 @@ def running_server(
 ) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     port = free_port()
     command = [sys.executable, "-m", "vismock", "serve", "--port", str(port)]
-    command += ["--server", args.server, "--workers", str(args.workers)]
+    command += ["--server", args.server]
     if args.threads:
         command += ["--threads", str(args.threads)]
     if factory:
@@ -157,7 +157,7 @@ def wait_until_serving(url: str, process: subprocess.Popen[bytes], timeout: floa
 
 
 def rss_mib(pid: int) -> float:
-    """Resident memory of *pid* and all its descendants (the server's workers)."""
+    """Resident memory of *pid* and all its descendants (granian's server process)."""
     total_kib = 0
     for child in [pid, *descendants(pid)]:
         with contextlib.suppress(OSError):
@@ -349,8 +349,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--server", default="granian", choices=("granian", "waitress", "gunicorn"))
-    parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--threads", type=int, default=None, help="threads per worker (server default)")
+    parser.add_argument("--threads", type=int, default=None, help="vismock serve --threads (its default)")
     parser.add_argument("--duration", type=int, default=10, help="seconds per scenario")
     parser.add_argument("--connections", type=int, default=16, help="concurrent keep-alive connections")
     parser.add_argument("--client-threads", type=int, default=2, help="wrk threads / client processes")
@@ -365,7 +364,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     tool = "wrk" if shutil.which("wrk") and not args.python_clients else "python clients"
     print(
-        f"server {args.server}, {args.workers} worker(s), threads {args.threads or 'default'}; "
+        f"server {args.server} (one process), threads {args.threads or 'default'}; "
         f"{tool}: {args.client_threads} threads, {args.connections} keep-alive connections, "
         f"{args.duration} s each"
     )

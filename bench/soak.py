@@ -1,14 +1,14 @@
 """Soak the mock: many clients mixing both faces, admin writes and journal reads against `vismock serve`.
 
     python bench/soak.py                       # 10 minutes, 32 clients, a report every 30 s
-    python bench/soak.py --seconds 120 --interval 10 --workers 2
+    python bench/soak.py --seconds 120 --interval 10 --threads 32
     python bench/soak.py --hostile-cpu          # CPU the codec spends refusing each hostile document
 
 Every client owns its tasks (``soak-<client>-<n>``), rewrites them through the admin API
 (each write bumps a version carried in the entity name) and checks that every read, on
 either face, shows its own task at its latest version: state lost or mixed between tasks
 is an error. Every answer is validated: adapter envelopes with ``vismock.codec.is_valid``,
-SOAP answers against the trimmed vim25 XSD (``schemas/vim25/``). Each report line gives
+SOAP answers against the vim25 model (``vismock.mockserver.vim25.check``). Each report line gives
 requests/s, p50/p99 latency and the resident memory of the server processes; the journal
 is capped (``--journal-cap``, default 10,000 entries), so memory must stay flat.
 tests/mockserver/test_load.py runs the same driver (tests/support/load.py) for 20 seconds.
@@ -67,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=600.0, help="how long to run (default 600)")
     parser.add_argument("--interval", type=float, default=30.0, help="seconds between reports (default 30)")
     parser.add_argument("--clients", type=int, default=32, help="concurrent clients (default 32)")
-    parser.add_argument("--workers", type=int, default=2, help="vismock serve --workers (default 2)")
+    parser.add_argument("--threads", type=int, default=None, help="vismock serve --threads (its default)")
     parser.add_argument("--journal-cap", type=int, default=10_000, help="vismock serve --journal-cap")
     parser.add_argument("--server", default="granian", help="vismock serve --server (default granian)")
     parser.add_argument("--hostile-cpu", action="store_true", help="measure the codec on hostile documents")
@@ -78,10 +78,10 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     with tempfile.TemporaryDirectory(prefix="vismock-soak-") as folder:
         server = Server(
-            Path(folder), workers=args.workers, journal_cap=args.journal_cap, extra=("--server", args.server)
+            Path(folder), threads=args.threads, journal_cap=args.journal_cap, extra=("--server", args.server)
         )
         print(
-            f"vismock serve --workers {args.workers} --server {args.server} "
+            f"vismock serve --threads {args.threads or 'default'} --server {args.server} "
             f"--journal-cap {args.journal_cap}; {args.clients} clients for {args.seconds:.0f} s; "
             f"server RSS at start {server.resident_mb():.1f} MB",
             flush=True,

@@ -6,14 +6,15 @@ Concurrent keep-alive clients (wrk) for a fixed time, on the mock served the way
 p50, p99 and the mock/simulator ratio. Not a test: numbers depend on the machine.
 
     python bench/soap.py [--duration 10] [--threads 2] [--connections 16] [--rounds 3]
-                         [--workers 2] [--server granian] [--vcsim /tmp/vcsim-anchor] [--warmup 3]
-                         [--mock-task task-1009]   # a task still running: read from the store each time
+                         [--server granian] [--server-threads N] [--vcsim /tmp/vcsim-anchor] [--warmup 3]
+                         [--mock-task task-1009]   # a task still running: its TaskInfo computed each time
                          [--variant NAME=ARGS ...]  # several mocks side by side, e.g.
     python bench/soap.py --variant "http=" --variant "https=--tls" --variant "quiet=--quiet"
 
-Each ``--variant`` is one more ``vismock serve`` with those extra arguments (``--tls`` ones are
-measured over HTTPS: wrk speaks TLS, the set-up calls trust the printed CA file), measured in the
-same alternating rounds as the others; the ratios print against the first.
+The mock runs as ``vismock serve`` runs it: one process (granian: one worker with threads) owning
+the state in memory. Each ``--variant`` is one more ``vismock serve`` with those extra arguments
+(``--tls`` ones are measured over HTTPS: wrk speaks TLS, the set-up calls trust the printed CA
+file), measured in the same alternating rounds as the others; the ratios print against the first.
 
 Needs ``wrk`` (``apt-get install -y wrk``).
 """
@@ -100,7 +101,7 @@ def running(command: list[str], probe_url: str, env: dict[str, str] | None = Non
         wait_until_up(probe_url, process)
         yield
     finally:
-        os.killpg(process.pid, signal.SIGTERM)  # the server and its worker processes, which we started
+        os.killpg(process.pid, signal.SIGTERM)  # the server and its process group, which we started
         try:
             process.wait(timeout=15)
         except subprocess.TimeoutExpired:
@@ -190,7 +191,7 @@ def mock_target(args: argparse.Namespace, variant: str = "", extra: tuple[str, .
     with tempfile.TemporaryDirectory(prefix="vismock-bench-") as folder:
         tls = "--tls" in extra
         command = [sys.executable, "-m", "vismock", "serve", "--port", str(port)]
-        command += ["--workers", str(args.workers), "--server", args.server, *extra]
+        command += ["--server", args.server, *extra]
         if tls:
             command += ["--tls-dir", folder]
         if args.server_threads:
@@ -204,7 +205,7 @@ def mock_target(args: argparse.Namespace, variant: str = "", extra: tuple[str, .
             cookie = login(f"{base}/sdk", "vismock", "vismock")
             body = check_request(f"{base}/sdk", cookie, args.mock_task)
             label = f" {variant}" if variant else ""
-            name = f"vismock{label} ({args.server}, {args.workers}w, {args.mock_task})"
+            name = f"vismock{label} ({args.server}, {args.mock_task})"
             yield Target(name, f"{base}/sdk", body, cookie)
 
 
@@ -264,9 +265,8 @@ def main() -> int:
     )
     parser.add_argument("--threads", type=int, default=2, help="wrk threads (default 2)")
     parser.add_argument("--connections", type=int, default=16, help="keep-alive connections (default 16)")
-    parser.add_argument("--workers", type=int, default=2, help="mock worker processes (default 2)")
     parser.add_argument("--server", default="granian", choices=("granian", "waitress", "gunicorn"))
-    parser.add_argument("--server-threads", type=int, default=None, help="threads per mock worker")
+    parser.add_argument("--server-threads", type=int, default=None, help="vismock serve --threads")
     parser.add_argument(
         "--mock-task",
         default="task-2675",

@@ -14,6 +14,11 @@ machine's speed touches both; the median of the rounds is printed with the ratio
    resident memory of each tool, and vismock's peak against the file's size
    (target: within 10x); then the same document with one invalid value.
 
+vismock's modules are byte-compiled first, as ``pip install`` does: with
+PYTHONDONTWRITEBYTECODE set (as on the project's shared machine) an editable
+install would otherwise compile every module changed since the last compile at
+each start, a cost no installed copy pays.
+
 Run: ``python bench/validate_batch.py [--files 5000] [--nested 100000] [--tasks 50000]
 [--rounds 5]``; ``--nested 0`` or ``--tasks 0`` leaves a workload out.
 """
@@ -21,6 +26,8 @@ Run: ``python bench/validate_batch.py [--files 5000] [--nested 100000] [--tasks 
 from __future__ import annotations
 
 import argparse
+import compileall
+import importlib.util
 import os
 import shutil
 import statistics
@@ -66,6 +73,18 @@ def run(command: Sequence[str], *, shell: bool = False) -> Run:
 def vismock_command() -> list[str]:
     script = Path(sys.executable).with_name("vismock")
     return [str(script)] if script.exists() else [sys.executable, "-m", "vismock"]
+
+
+# What `vismock validate` imports of the project itself.
+VALIDATE_PACKAGES = ("vismock", "vismock.codec", "vismock.schemas")
+
+
+def compile_vismock() -> None:
+    """Byte-compile the modules `vismock validate` imports, as installing the package does."""
+    for package in VALIDATE_PACKAGES:
+        spec = importlib.util.find_spec(package)
+        for folder in (spec.submodule_search_locations or []) if spec else []:
+            compileall.compile_dir(folder, maxlevels=0, quiet=1)
 
 
 def xmllint_command() -> list[str]:
@@ -151,6 +170,12 @@ def alternate(commands: dict[str, tuple[list[str], bool]], rounds: int) -> dict[
     return runs
 
 
+def machine_load() -> str:
+    """The 1-minute load average before a workload: on this shared 2-core machine, from about 1 on
+    another job holds a core and two processes mostly take turns (wall time near CPU time)."""
+    return f"load average {os.getloadavg()[0]:.1f} before"
+
+
 def report_rates(title: str, count: int, runs: dict[str, list[Run]], baseline: str) -> None:
     """Wall time (the target) and CPU time (what a busy machine disturbs less), medians."""
     print(title)
@@ -175,9 +200,10 @@ def compare_flat(folder: Path, count: int, rounds: int) -> None:
         "vismock validate --jobs 1 DIR": ([*vismock, "validate", "--jobs", "1", str(folder)], False),
         "vismock validate --format json DIR": ([*vismock, "validate", "-o", "json", str(folder)], False),
     }
+    load = machine_load()
     runs = alternate(commands, rounds)
     report_rates(
-        f"{count} files of {SEED.stat().st_size} bytes in one folder; median of {rounds} rounds",
+        f"{count} files of {SEED.stat().st_size} bytes in one folder; median of {rounds} rounds; {load}",
         count,
         runs,
         "xmllint --noout --schema XSD FILES",
@@ -194,9 +220,10 @@ def compare_nested(folder: Path, count: int, rounds: int) -> None:
         f"find | xargs -P {cores} xmllint": ([f"{find} | xargs -0 -n 5000 -P {cores} {xmllint}"], True),
         "vismock validate DIR (all cores)": ([*vismock_command(), "validate", str(folder)], False),
     }
+    load = machine_load()
     runs = alternate(commands, rounds)
     report_rates(
-        f"{count} files in nested folders ({PER_FOLDER} a folder); median of {rounds} rounds",
+        f"{count} files in nested folders ({PER_FOLDER} a folder); median of {rounds} rounds; {load}",
         count,
         runs,
         "find | xargs xmllint (one process)",
@@ -229,6 +256,7 @@ def compare_big(folder: Path, tasks: int, rounds: int) -> bool:
 
 def report_batch(count: int, rounds: int = 5) -> None:
     """The flat-folder comparison alone (bench/codec.py prints it after its own figures)."""
+    compile_vismock()
     with tempfile.TemporaryDirectory() as tmp:
         compare_flat(Path(tmp), count, rounds)
 
@@ -240,6 +268,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tasks", type=int, default=50_000, help="TaskInfos in the large document")
     parser.add_argument("--rounds", type=int, default=5, help="timed rounds per workload (default 5)")
     args = parser.parse_args(argv)
+    compile_vismock()
     ok = True
     with tempfile.TemporaryDirectory() as tmp:
         base = Path(tmp)

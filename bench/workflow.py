@@ -1,17 +1,30 @@
-"""Benchmark of the power-operation workflow: power a VM off, poll its task to the end, power it on,
-poll again. Side by side in one run: the mock's SOAP face, the reference simulator (govmomi's
-vcsim), and the mock's adapter face (Power_Off_VM, Retrieve_Task_Status, Power_On_VM, ...).
+"""Benchmark of two VM workflows a pipeline runs, side by side in one run on the mock's SOAP face,
+the reference simulator (govmomi's vcsim), and the mock's adapter face:
+
+* ``power``: power a VM off, poll its task to the end, power it on, poll again (SOAP
+  PowerOffVM_Task, RetrievePropertiesEx of the task's ``info.state``, PowerOnVM_Task, ...; adapter
+  face Power_Off_VM, Retrieve_Task_Status, Power_On_VM, ...);
+* ``snapshot``: snapshot the VM, poll to the end (``info.state`` and ``info.result``: the new
+  snapshot), revert to it, poll, remove it, poll (SOAP CreateSnapshot_Task with its memory,
+  RevertToSnapshot_Task, RemoveSnapshot_Task; adapter face Create_VM_Snapshot, Revert_VM_Snapshot,
+  Delete_VM_Snapshot by the snapshot's name, each followed by Retrieve_Task_Status). With the
+  memory, the snapshot records the VM powered on, so a revert leaves it on (vCenter; the simulator
+  never changes the power state), and each workflow leaves the VM as it found it: no snapshot,
+  powered on.
 
 Each client is a process with one keep-alive connection and a VM of its own (the simulator has
 four), so the servers see the same concurrent workflows. Operations finish at once on both
 (vcsim runs a task inside the call; the mock is given the instant behaviour), so the first poll
-sees the end: a workflow is four requests. Rounds alternate the servers; the median round of each
-is printed, with workflows/s, p50 and p99 of a whole workflow, and the ratios. Not a test: numbers
-depend on the machine.
+sees the end: a power workflow is four requests, a snapshot workflow six. Rounds alternate the
+servers; the median round of each is printed, with workflows/s, p50 and p99 of a whole workflow,
+and the ratios. Not a test: numbers depend on the machine.
 
-    python bench/workflow.py [--duration 10] [--rounds 3] [--clients 4] [--workers 2]
+    python bench/workflow.py [--workflow power|snapshot|all] [--duration 10] [--rounds 3] [--clients 4]
                              [--server granian] [--server-threads N] [--vcsim /tmp/vcsim-anchor]
-                             [--warmup 2]
+                             [--warmup 2] [--mock-args "--quiet"]
+
+The mock runs as ``vismock serve`` runs it (one process owning the state; access log on unless
+``--mock-args`` says otherwise).
 """
 
 from __future__ import annotations
@@ -19,6 +32,7 @@ from __future__ import annotations
 import argparse
 import http.client
 import multiprocessing
+import shlex
 import statistics
 import sys
 import tempfile
@@ -50,15 +64,34 @@ inventory:
             - {name: VM3, id: vm-66}
 """
 POWER = '<{method} xmlns="urn:vim25"><_this type="VirtualMachine">{vm}</_this></{method}>'
+SNAPSHOT_NAME = "bench"
+CREATE_SNAPSHOT = (
+    '<CreateSnapshot_Task xmlns="urn:vim25"><_this type="VirtualMachine">{vm}</_this>'
+    f"<name>{SNAPSHOT_NAME}</name><memory>true</memory><quiesce>false</quiesce></CreateSnapshot_Task>"
+)
+REVERT_SNAPSHOT = (
+    '<RevertToSnapshot_Task xmlns="urn:vim25"><_this type="VirtualMachineSnapshot">{snapshot}</_this>'
+    "</RevertToSnapshot_Task>"
+)
+REMOVE_SNAPSHOT = (
+    '<RemoveSnapshot_Task xmlns="urn:vim25"><_this type="VirtualMachineSnapshot">{snapshot}</_this>'
+    "<removeChildren>false</removeChildren></RemoveSnapshot_Task>"
+)
 POLL = (
     '<RetrievePropertiesEx xmlns="urn:vim25"><_this type="PropertyCollector">propertyCollector</_this>'
-    "<specSet><propSet><type>Task</type><pathSet>info.state</pathSet></propSet>"
+    "<specSet><propSet><type>Task</type><pathSet>info.state</pathSet>{more}</propSet>"
     '<objectSet><obj type="Task">{task}</obj></objectSet></specSet><options/></RetrievePropertiesEx>'
 )
+RESULT_PATH = "<pathSet>info.result</pathSet>"
 BASIC_VM = (
     "<vmware-infrastructure-request><operation-type>Basic_Vm</operation-type>"
     "<operation-name>{operation}</operation-name><parameters><virtual-machine>{vm}</virtual-machine>"
     "</parameters></vmware-infrastructure-request>"
+)
+ADVANCED_VM = (
+    "<vmware-infrastructure-request><operation-type>Advanced_Vm</operation-type>"
+    "<operation-name>{operation}</operation-name><parameters><virtual-machine>{vm}</virtual-machine>"
+    f"<name>{SNAPSHOT_NAME}</name>{{more}}</parameters></vmware-infrastructure-request>"
 )
 STATUS = (
     "<vmware-infrastructure-request><operation-type>Monitor_Vm</operation-type>"
@@ -109,27 +142,47 @@ class Client:
             raise RuntimeError(f"HTTP {response.status}: {data[:200]!r}")
         return data
 
-    def workflow(self) -> None:
-        """Power off, poll to the end, power on, poll to the end: each must succeed."""
-        for method, operation in (("PowerOffVM_Task", "Power_Off_VM"), ("PowerOnVM_Task", "Power_On_VM")):
-            if self.target.face == "soap":
-                self._soap_step(method)
-            else:
-                self._adapter_step(operation, method)
+    def workflow(self, kind: str) -> None:
+        """One workflow of *kind* (``power`` or ``snapshot``): each step must succeed."""
+        if kind == "power":
+            for method, operation in (("PowerOffVM_Task", "Power_Off_VM"), ("PowerOnVM_Task", "Power_On_VM")):
+                if self.target.face == "soap":
+                    self._soap_step(method, POWER.format(method=method, vm=self.vm))
+                else:
+                    self._adapter_step(operation, method, BASIC_VM.format(operation=operation, vm=self.vm))
+        elif self.target.face == "soap":
+            snapshot = self._soap_step("CreateSnapshot_Task", CREATE_SNAPSHOT.format(vm=self.vm), result=True)
+            self._soap_step("RevertToSnapshot_Task", REVERT_SNAPSHOT.format(snapshot=snapshot))
+            self._soap_step("RemoveSnapshot_Task", REMOVE_SNAPSHOT.format(snapshot=snapshot))
+        else:
+            for operation, method, more in (
+                ("Create_VM_Snapshot", "CreateSnapshot_Task", "<memory>true</memory>"),
+                ("Revert_VM_Snapshot", "RevertToSnapshot_Task", ""),
+                ("Delete_VM_Snapshot", "RemoveSnapshot_Task", "<remove-children>false</remove-children>"),
+            ):
+                self._adapter_step(
+                    operation, method, ADVANCED_VM.format(operation=operation, vm=self.vm, more=more)
+                )
 
-    def _soap_step(self, method: str) -> None:
-        answer = self.post("/sdk", ENVELOPE.format(call=POWER.format(method=method, vm=self.vm)).encode())
+    def _soap_step(self, method: str, call: str, *, result: bool = False) -> str | None:
+        """Call *method*, poll its task's state (and, with *result*, its result) to the end: the result."""
+        answer = self.post("/sdk", ENVELOPE.format(call=call).encode())
         task = etree.fromstring(answer).findtext(f".//{VIM25}returnval")
+        if task is None:
+            raise RuntimeError(f"{method} on {self.vm}: {answer[:300]!r}")
+        poll = ENVELOPE.format(call=POLL.format(task=task, more=RESULT_PATH if result else "")).encode()
         while True:
-            state = etree.fromstring(self.post("/sdk", ENVELOPE.format(call=POLL.format(task=task)).encode()))
-            shown = state.findtext(f".//{VIM25}val")
-            if shown == "success":
-                return
-            if shown not in ("queued", "running"):
+            shown = {
+                prop.findtext(f"{VIM25}name"): prop.findtext(f"{VIM25}val")
+                for prop in etree.fromstring(self.post("/sdk", poll)).iter(f"{VIM25}propSet")
+            }
+            if shown.get("info.state") == "success":
+                return shown.get("info.result")
+            if shown.get("info.state") not in ("queued", "running"):
                 raise RuntimeError(f"{method} on {self.vm}: task {task} ended {shown}")
 
-    def _adapter_step(self, operation: str, method: str) -> None:
-        answer = self.post("/adapter", BASIC_VM.format(operation=operation, vm=self.vm).encode())
+    def _adapter_step(self, operation: str, method: str, request: str) -> None:
+        answer = self.post("/adapter", request.encode())
         task = etree.fromstring(answer).findtext(f"{method}Response/Task")
         if task is None:
             raise RuntimeError(f"{operation} on {self.vm}: {answer[:300]!r}")
@@ -142,8 +195,8 @@ class Client:
                 raise RuntimeError(f"{operation} on {self.vm}: task {task} ended {shown}")
 
 
-def client_loop(target: Target, vm: str, start_at: float, stop_at: float, out: Any) -> None:
-    """Workflows from *start_at* to *stop_at* (time.time()); their latencies and errors to *out*."""
+def client_loop(target: Target, kind: str, vm: str, start_at: float, stop_at: float, out: Any) -> None:
+    """Workflows of *kind* from *start_at* to *stop_at* (time.time()); their latencies and errors to *out*."""
     client = Client(target, vm)
     latencies: list[float] = []
     errors = 0
@@ -151,7 +204,7 @@ def client_loop(target: Target, vm: str, start_at: float, stop_at: float, out: A
         time.sleep(0.001)
     while (began := time.perf_counter()) and time.time() < stop_at:
         try:
-            client.workflow()
+            client.workflow(kind)
             latencies.append(time.perf_counter() - began)
         except Exception as error:  # counted and shown: a benchmark that hides errors measures nothing
             errors += 1
@@ -161,12 +214,12 @@ def client_loop(target: Target, vm: str, start_at: float, stop_at: float, out: A
     out.put((latencies, errors))
 
 
-def run_round(target: Target, clients: int, seconds: float) -> Result:
+def run_round(target: Target, kind: str, clients: int, seconds: float) -> Result:
     queue: Any = multiprocessing.Queue()
     start_at = time.time() + 1.0  # every client logged in and connected before the clock starts
     processes = [
         multiprocessing.Process(
-            target=client_loop, args=(target, target.vms[i], start_at, start_at + seconds, queue)
+            target=client_loop, args=(target, kind, target.vms[i], start_at, start_at + seconds, queue)
         )
         for i in range(clients)
     ]
@@ -199,7 +252,7 @@ def mock(args: argparse.Namespace) -> Iterator[int]:
         scenario.write_text(SCENARIO)
         port = free_port()
         command = [sys.executable, "-m", "vismock", "serve", "--port", str(port), "--tasks", str(scenario)]
-        command += ["--workers", str(args.workers), "--server", args.server]
+        command += ["--server", args.server, *shlex.split(args.mock_args)]
         if args.server_threads:
             command += ["--threads", str(args.server_threads)]
         with running(command, f"http://127.0.0.1:{port}/sdk/vimServiceVersions.xml"):
@@ -249,52 +302,71 @@ def median(results: list[Result]) -> Result:
     )
 
 
-def main() -> int:
+WORKFLOWS = {
+    "power": "power off, poll to the end, power on, poll",
+    "snapshot": "snapshot with memory, poll to the end, revert, poll, remove, poll",
+}
+
+
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--workflow", default="all", choices=(*WORKFLOWS, "all"), help="which workflow(s) (default all)"
     )
     parser.add_argument("--duration", type=float, default=10, help="seconds per round (default 10)")
     parser.add_argument("--rounds", type=int, default=3, help="alternating rounds per target; median kept")
     parser.add_argument("--warmup", type=float, default=2, help="seconds on each target first, not counted")
     parser.add_argument("--clients", type=int, default=4, choices=range(1, 5), help="client processes (1-4)")
-    parser.add_argument("--workers", type=int, default=2, help="mock worker processes (default 2)")
     parser.add_argument("--server", default="granian", choices=("granian", "waitress", "gunicorn"))
-    parser.add_argument("--server-threads", type=int, default=None, help="threads per mock worker")
+    parser.add_argument("--server-threads", type=int, default=None, help="vismock serve --threads")
+    parser.add_argument("--mock-args", default="", help="more vismock serve arguments (e.g. --quiet)")
     parser.add_argument("--vcsim", default="/tmp/vcsim-anchor", help="reference simulator binary")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
+    kinds = list(WORKFLOWS) if args.workflow == "all" else [args.workflow]
     with mock(args) as mock_port, simulator(args) as vcsim_port:
         targets = [
-            Target(f"vismock SOAP ({args.server}, {args.workers} workers)", mock_port, "soap",
+            Target(f"vismock SOAP ({args.server})", mock_port, "soap",
                    ("vm-57", "vm-60", "vm-63", "vm-66")),
             Target("vismock adapter face", mock_port, "adapter", ("VM0", "VM1", "VM2", "VM3")),
         ]  # fmt: skip
         if vcsim_port is not None:
             vms = simulator_vms(vcsim_port)
             targets.insert(1, Target("vcsim (reference simulator)", vcsim_port, "soap", vms, "user", "pass"))
-        return report(targets, args)
+        return report(targets, kinds, args)
 
 
-def report(targets: list[Target], args: argparse.Namespace) -> int:
-    rounds: dict[str, list[Result]] = {target.name: [] for target in targets}
-    for target in targets:
-        run_round(target, args.clients, args.warmup)
+def report(targets: list[Target], kinds: list[str], args: argparse.Namespace) -> int:
+    rounds: dict[tuple[str, str], list[Result]] = {(kind, t.name): [] for kind in kinds for t in targets}
+    for kind in kinds:
+        for target in targets:
+            run_round(target, kind, args.clients, args.warmup)
     for _ in range(args.rounds):
-        for target in targets:  # alternating: a noisy neighbour hits every target alike
-            rounds[target.name].append(run_round(target, args.clients, args.duration))
-    results = {name: median(found) for name, found in rounds.items()}
+        for kind in kinds:  # alternating: a noisy neighbour hits every target and workflow alike
+            for target in targets:
+                rounds[kind, target.name].append(run_round(target, kind, args.clients, args.duration))
+    failed = False
+    for kind in kinds:
+        results = [median(rounds[kind, target.name]) for target in targets]
+        print_table(kind, results, args)
+        failed = failed or any(result.errors for result in results)
+    return 1 if failed else 0
+
+
+def print_table(kind: str, results: list[Result], args: argparse.Namespace) -> None:
     print(
-        f"workflow (power off, poll to the end, power on, poll), {args.clients} clients with a VM each, "
+        f"{kind} workflow ({WORKFLOWS[kind]}), {args.clients} clients with a VM each, "
         f"{args.duration:g} s rounds, median of {args.rounds} alternating round(s)"
     )
     print(f"{'target':42} {'workflows/s':>12} {'p50 ms':>9} {'p99 ms':>9} {'errors':>7}")
-    for result in results.values():
+    for result in results:
         print(
             f"{result.name:42} {result.workflows_per_second:12.1f} {result.p50_ms:9.2f} "
             f"{result.p99_ms:9.2f} {result.errors:7d}"
         )
-    names = [target.name for target in targets]
-    soap, adapter = results[names[0]], results[names[-1]]
-    reference = results.get("vcsim (reference simulator)")
+    soap, adapter = results[0], results[-1]
+    reference = next((result for result in results if result.name.startswith("vcsim")), None)
     if reference is not None and reference.workflows_per_second:
         soap_ratio = soap.workflows_per_second / reference.workflows_per_second
         adapter_ratio = adapter.workflows_per_second / reference.workflows_per_second
@@ -302,7 +374,7 @@ def report(targets: list[Target], args: argparse.Namespace) -> int:
             f"ratio vismock SOAP / vcsim: {soap_ratio:.2f}x workflows/s; p99 {soap.p99_ms:.2f} ms vs "
             f"{reference.p99_ms:.2f} ms (adapter face: {adapter_ratio:.2f}x, p99 {adapter.p99_ms:.2f} ms)"
         )
-    return 1 if any(result.errors for result in results.values()) else 0
+    print()
 
 
 if __name__ == "__main__":

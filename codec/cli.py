@@ -170,10 +170,12 @@ def run_validate(args: argparse.Namespace) -> int:
 def _kept(results: Iterable[FileResult], seen: list[FileResult], progress: _Progress) -> Iterator[FileResult]:
     """The results as they stream to the writer, also kept in *seen* for the summary and the
     exit status."""
+    step = progress.step if progress.shown else None  # usually not shown: not called per file
     for result in results:
         seen.append(result)
         yield result
-        progress.step()
+        if step is not None:
+            step()
 
 
 def _inputs(args: argparse.Namespace) -> Inputs:

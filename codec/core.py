@@ -8,7 +8,6 @@ for xmlschema's validator, whose rich report (reason, XPath, line) we return.
 
 from __future__ import annotations
 
-import dataclasses
 import threading
 from collections.abc import Iterator, Mapping
 from functools import cache
@@ -23,7 +22,14 @@ from vismock.codec.errors import (
     EncodeError,
     ValidationIssue,
 )
-from vismock.codec.parsing import DEFAULT_MAX_BYTES, PARSER, ParseFailure, XMLInput, parse, read_bytes
+from vismock.codec.parsing import (
+    DEFAULT_MAX_BYTES,
+    ParseFailure,
+    XMLInput,
+    parse,
+    read_bytes,
+    safe_parser,
+)
 from vismock.schemas import (
     REQUEST_ROOT,
     RESPONSE_ROOT,
@@ -89,13 +95,11 @@ class CompiledOperation:
         # lxml schema objects keep a per-object error log: one per thread.
         schema: etree.XMLSchema | None = getattr(self._local, "schema", None)
         if schema is None:
-            schema = etree.XMLSchema(etree.parse(str(self.operation.schema), _SCHEMA_PARSER))
+            # A parser of its own: lxml's parsers are not to be shared between threads.
+            schema_parser = etree.XMLParser(no_network=True, resolve_entities=False)
+            schema = etree.XMLSchema(etree.parse(str(self.operation.schema), schema_parser))
             self._local.schema = schema
         return schema
-
-
-# The XSDs are ours, but they are still read without network access.
-_SCHEMA_PARSER = etree.XMLParser(no_network=True, resolve_entities=False)
 
 
 class Codec:
@@ -165,13 +169,14 @@ class Codec:
         # What is returned is what is checked: the very bytes, parsed and validated.
         try:
             output = text.encode("utf-8")
-            tree = etree.fromstring(output, PARSER).getroottree()  # text of ours: no DOCTYPE to scan for
+            # Text of ours: no DOCTYPE to scan for.
+            tree = etree.fromstring(output, safe_parser()).getroottree()
         except (UnicodeEncodeError, etree.XMLSyntaxError):  # a character XML does not allow: say where
             _document_writer()(plan, strict=True).document(data)
             raise EncodeError([_encode_issue("/", "the values do not make a well-formed document")]) from None
         issues = self._check(tree, compiled)
         if issues:  # lines of a text the caller never sees would only mislead
-            raise EncodeError([dataclasses.replace(issue, line=None) for issue in issues])
+            raise EncodeError([issue._replace(line=None) for issue in issues])
         return output
 
     # -- trees, for callers that parse once (the mock server) ---------------------------
@@ -351,7 +356,7 @@ def _secrets(tree: etree._ElementTree) -> list[str]:
 def _masked(issue: ValidationIssue, secrets: list[str]) -> ValidationIssue:
     """*issue* with every password hidden from its value and its reason."""
     if issue.path.rsplit("/", 1)[-1].split("[", 1)[0] in SECRET_ELEMENTS and issue.value:
-        issue = dataclasses.replace(issue, value=MASK)
+        issue = issue._replace(value=MASK)
     for secret in secrets:
         value = issue.value.replace(secret, MASK) if issue.value else issue.value
         reason = issue.reason
@@ -362,7 +367,7 @@ def _masked(issue: ValidationIssue, secrets: list[str]) -> ValidationIssue:
         if len(secret) >= MIN_BARE_SECRET:
             reason = reason.replace(secret, MASK)
         if (reason, value) != (issue.reason, issue.value):
-            issue = dataclasses.replace(issue, reason=reason, value=value)
+            issue = issue._replace(reason=reason, value=value)
     return issue
 
 
@@ -379,7 +384,7 @@ def _libxml2_issues(schema: etree.XMLSchema) -> list[ValidationIssue]:
             and _LIBXML2_FACET in previous.reason
             and (previous.path, previous.line) == (issue.path, issue.line)
         ):
-            issue = dataclasses.replace(previous, reason=f"{previous.reason.rstrip('.')}; {issue.reason}")
+            issue = previous._replace(reason=f"{previous.reason.rstrip('.')}; {issue.reason}")
             issues.pop()
         issues.append(issue)
     return issues

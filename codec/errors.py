@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from vismock.errors import VismockError
 
 IssueKind = Literal["syntax", "unsafe", "size", "schema", "rule", "encode"]
 
 
-@dataclass(frozen=True, slots=True)
-class ValidationIssue:
+# A NamedTuple, not a dataclass: `vismock validate` would import dataclasses (and define the class
+# with it) at every start for a type that a valid document never even instantiates.
+class ValidationIssue(NamedTuple):
     """One problem in a document: what is wrong, where, and the value at fault.
 
     ``path`` is an XPath from the root (``/vmware-infrastructure-request/transport``),
@@ -30,7 +30,7 @@ class ValidationIssue:
         return f"{where}{self.path}: {self.reason}"
 
     def to_dict(self) -> dict[str, object]:
-        return asdict(self)
+        return dict(self._asdict())
 
 
 def quoted(text: str) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+import threading
 from typing import IO
 
 from lxml import etree
@@ -46,25 +47,49 @@ class ParseFailure(Exception):
         self.issue = issue
 
 
-# The one safe parser (lxml parsers are safe to share between threads).
-PARSER = _safe_parser()
+# One parser per thread, as lxml advises: a parser shared by the server's threads serialises
+# them on its lock (held while libxml2 parses, without the interpreter lock), and each hand-over
+# wakes the thread waiting for it.
+_PARSERS = threading.local()
+
+
+def safe_parser() -> etree.XMLParser:
+    """This thread's safe parser."""
+    parser: etree.XMLParser | None = getattr(_PARSERS, "parser", None)
+    if parser is None:
+        parser = _PARSERS.parser = _safe_parser()
+    return parser
+
 
 # The prolog: optional declaration, comments, PIs and white space, then DOCTYPE.
 _PROLOG_SCAN_BYTES = 64 * 1024
 _UNSAFE_REASON = "DTDs and entity declarations are not allowed in adapter XML"
 
 
-# "DOCTYPE" in UTF-8 (and every ASCII-compatible encoding) and in UTF-16 of either byte order:
-# a head without any of them has no DOCTYPE to look for (most documents: three quick scans).
+# "DOCTYPE" in UTF-8 and every ASCII-compatible encoding. UTF-16 and UTF-32 text has NUL bytes,
+# which XML text never has otherwise: such a head is decoded to be looked at.
 _DOCTYPE = b"DOCTYPE"
-_DOCTYPE_UTF16 = (b"D\0O\0C\0T\0Y\0P\0E\0", b"\0D\0O\0C\0T\0Y\0P\0E")
+_WIDE = b"\0"
+# The encodings libxml2 tells from a document's first bytes that are not ASCII-compatible: byte
+# order marks (decoded by the codecs that drop them) and "<" without one. UTF-32 before UTF-16:
+# its little-endian mark begins with UTF-16's.
+_WIDE_ENCODINGS = (
+    ((b"\xff\xfe\x00\x00", b"\x00\x00\xfe\xff"), "utf-32"),
+    ((b"<\x00\x00\x00",), "utf-32-le"),
+    ((b"\x00\x00\x00<",), "utf-32-be"),
+    ((b"\xff\xfe", b"\xfe\xff"), "utf-16"),
+    ((b"<\x00",), "utf-16-le"),
+    ((b"\x00<",), "utf-16-be"),
+)
 
 
 def _doctype_line(data: bytes) -> int | None:
     """The line of a DOCTYPE in the prolog, or None when there is none."""
     head = data[:_PROLOG_SCAN_BYTES]
-    if head.startswith((b"\xff\xfe", b"\xfe\xff", b"<\x00", b"\x00<")):
-        head = head.decode("utf-16", errors="replace").encode("utf-8")
+    for marks, encoding in _WIDE_ENCODINGS:
+        if head.startswith(marks):
+            head = head.decode(encoding, errors="replace").encode("utf-8")
+            break
     head = head.removeprefix(b"\xef\xbb\xbf")
     found = _doctype_offset(head)
     return head.count(b"\n", 0, found) + 1 if found is not None else None
@@ -109,31 +134,50 @@ def _too_large(max_bytes: int) -> ParseFailure:
 
 # What one read asks for when the size is unknown (a pipe, a device).
 _READ_CHUNK = 1024 * 1024
+# The first read of a file: a document up to this size (nearly every adapter payload) is read
+# without asking its size, which costs more than the read (a stat result built for one number).
+_FIRST_READ = 64 * 1024
 
 
 def read_file(path: str | os.PathLike[str], max_bytes: int) -> bytes:
     """The bytes of the file at *path*, refused (ParseFailure, kind size) past *max_bytes*.
 
-    A regular file is read in one call of its own size: ``f.read(max_bytes + 1)`` would
-    allocate the whole limit (16 MiB) for every small file, which cost more than parsing it.
+    A small file is read in one call, a second one seeing its end. A larger one is read in one
+    call of its own size: ``f.read(max_bytes + 1)`` would allocate the whole limit (16 MiB)
+    for every file, and chunks joined would hold a 50 MB document twice.
     Raises OSError when the file cannot be read.
     """
     fd = os.open(path, _READ_ONLY)
     try:
-        size = os.fstat(fd).st_size
-        if size > max_bytes:
-            raise _too_large(max_bytes)
-        if size:  # a regular file: one read, asking one byte more to see its end
-            data = os.read(fd, size + 1)
-            if len(data) <= size:
-                return data
-            return _read_rest(fd, [data], max_bytes)  # it grew while we read it
-        return _read_rest(fd, [], max_bytes)  # a pipe or a device: its size is unknown
+        head = os.read(fd, _FIRST_READ)
+        if len(head) < _FIRST_READ:
+            more = os.read(fd, _FIRST_READ)  # b"": the end (a pipe may have paused, not ended)
+            if more:
+                return _read_rest(fd, [head, more], max_bytes)
+            if len(head) > max_bytes:
+                raise _too_large(max_bytes)
+            return head
+        return _read_large(fd, head, max_bytes)
     finally:
         os.close(fd)
 
 
 _READ_ONLY = os.O_RDONLY | getattr(os, "O_CLOEXEC", 0)
+
+
+def _read_large(fd: int, head: bytes, max_bytes: int) -> bytes:
+    """The rest of a file whose first read was full: a regular file is read again whole, in
+    one call of its size; a pipe or a device (size unknown) in chunks."""
+    size = os.fstat(fd).st_size
+    if size > max_bytes:
+        raise _too_large(max_bytes)
+    if size < len(head):  # a pipe or a device
+        return _read_rest(fd, [head], max_bytes)
+    os.lseek(fd, 0, os.SEEK_SET)
+    data = os.read(fd, size + 1)  # one byte more, to see its end
+    if len(data) <= size:
+        return data
+    return _read_rest(fd, [data], max_bytes)  # it grew while we read it
 
 
 def _read_rest(fd: int, chunks: list[bytes], max_bytes: int) -> bytes:
@@ -178,12 +222,13 @@ def parse(data: bytes) -> etree._ElementTree:
     if not data or data.isspace():  # not data.strip(): that copies a 50 MB document
         raise ParseFailure(ValidationIssue(reason="document is empty", path="/", kind="syntax"))
     head = data[:_PROLOG_SCAN_BYTES]
-    if _DOCTYPE in head or _DOCTYPE_UTF16[0] in head or _DOCTYPE_UTF16[1] in head:
+    wide = _WIDE in head
+    if wide or _DOCTYPE in head:
         doctype_line = _doctype_line(data)
         if doctype_line is not None:
             raise _unsafe(doctype_line)
     try:
-        root = etree.fromstring(data, parser=PARSER)
+        root = etree.fromstring(data, parser=safe_parser())
     except etree.XMLSyntaxError as exc:
         line = exc.lineno if exc.lineno else None
         if _ENTITY_REFUSAL.search(exc.msg):
@@ -196,7 +241,10 @@ def parse(data: bytes) -> etree._ElementTree:
         raise ParseFailure(ValidationIssue(reason=f"malformed XML: {exc}", path="/", kind="syntax")) from None
     tree = root.getroottree()
     # Within the scanned head the prolog scan has seen the whole prolog: only a longer
-    # document can hide a DOCTYPE from it (behind 64 KiB of comments).
-    if len(data) > _PROLOG_SCAN_BYTES and (tree.docinfo.doctype or tree.docinfo.internalDTD is not None):
+    # document can hide a DOCTYPE from it (behind 64 KiB of comments), or a wide one in an
+    # encoding libxml2 read and the scan did not.
+    if (wide or len(data) > _PROLOG_SCAN_BYTES) and (
+        tree.docinfo.doctype or tree.docinfo.internalDTD is not None
+    ):
         raise _unsafe()
     return tree

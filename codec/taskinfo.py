@@ -13,7 +13,7 @@ A *slot* is one item of TaskInfo's sequence: an element (``state``) or a choice 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
 
@@ -25,7 +25,8 @@ TASK_INFO_TYPE = "TaskInfo"
 
 @dataclass(frozen=True, slots=True)
 class Slot:
-    """One item of TaskInfo's sequence."""
+    """One item of TaskInfo's sequence. What it is (its vim25 name, a reference, a group...) is
+    worked out once, when the model is read: every task's TaskInfo asks it of every slot."""
 
     name: str  # the element's name, or the choice group's (ManagedEntity, TaskReason)
     elements: tuple[str, ...]  # the element names it may hold: one, or a choice's alternatives
@@ -34,29 +35,26 @@ class Slot:
     type_name: str  # the XSD type of its element(s), local name: "string", "TaskInfoState", ...
     builtin: str | None  # simple content: the nearest builtin type ("string", "boolean", "int", ...)
     enumeration: bool  # simple content restricted to an enumeration (a vim25 enum type)
+    vim25_name: str = field(init=False, compare=False)
+    """The field's name in vim25 (the property path under ``info.``)."""
+    vim25_any: bool = field(init=False, compare=False)
+    is_group: bool = field(init=False, compare=False)
+    is_simple: bool = field(init=False, compare=False)
+    is_reference: bool = field(init=False, compare=False)
+    """Text naming a managed object: the adapter names such elements after the object's type
+    (``<Task>task-1</Task>``, ``<VirtualMachine>vm-42</VirtualMachine>``)."""
 
-    @property
-    def vim25_name(self) -> str:
-        """The field's name in vim25 (the property path under ``info.``)."""
-        return VIM25_NAMES.get(self.name, self.name)
-
-    @property
-    def vim25_any(self) -> bool:
-        return self.name in VIM25_ANY_TYPED
-
-    @property
-    def is_group(self) -> bool:
-        return self.elements != (self.name,)
-
-    @property
-    def is_simple(self) -> bool:
-        return self.builtin is not None
-
-    @property
-    def is_reference(self) -> bool:
-        """Text naming a managed object: the adapter names such elements after the object's type
-        (``<Task>task-1</Task>``, ``<VirtualMachine>vm-42</VirtualMachine>``)."""
-        return self.is_simple and all(name[:1].isupper() for name in self.elements)
+    def __post_init__(self) -> None:
+        simple = self.builtin is not None
+        derived = {
+            "vim25_name": VIM25_NAMES.get(self.name, self.name),
+            "vim25_any": self.name in VIM25_ANY_TYPED,
+            "is_group": self.elements != (self.name,),
+            "is_simple": simple,
+            "is_reference": simple and all(name[:1].isupper() for name in self.elements),
+        }
+        for name, value in derived.items():
+            object.__setattr__(self, name, value)
 
     def value_in(self, info: Mapping[str, Any]) -> tuple[str, Any] | None:
         """The (element name, value) this slot holds in a TaskInfo dict, or None."""
@@ -70,10 +68,13 @@ class Slot:
 @dataclass(frozen=True, slots=True)
 class TaskInfoModel:
     slots: tuple[Slot, ...]
+    element_names: tuple[str, ...] = field(init=False, compare=False)
+    _rank: dict[str, int] = field(init=False, compare=False, repr=False)  # element name -> its place
 
-    @property
-    def element_names(self) -> tuple[str, ...]:
-        return tuple(name for slot in self.slots for name in slot.elements)
+    def __post_init__(self) -> None:
+        names = tuple(name for slot in self.slots for name in slot.elements)
+        object.__setattr__(self, "element_names", names)
+        object.__setattr__(self, "_rank", {name: index for index, name in enumerate(names)})
 
     def slot(self, name: str) -> Slot:
         """The slot named *name* (an element or a group name)."""
@@ -91,8 +92,8 @@ class TaskInfoModel:
 
     def ordered(self, info: Mapping[str, Any]) -> dict[str, Any]:
         """*info* with its keys in schema order (unknown keys last, as they were)."""
-        rank = {name: index for index, name in enumerate(self.element_names)}
-        return dict(sorted(info.items(), key=lambda item: rank.get(item[0], len(rank))))
+        rank, last = self._rank, len(self._rank)
+        return dict(sorted(info.items(), key=lambda item: rank.get(item[0], last)))
 
     def plain_fields(self) -> tuple[Slot, ...]:
         """Optional, single, simple, non-reference elements: values a task carries as they are."""

@@ -44,6 +44,7 @@ class ForkedMap(Generic[Chunk, Result]):
         self.processes = max(1, min(processes, len(chunks)))
         self.done: dict[int, Result] = {}
         self.workers: dict[int, tuple[int, bytearray]] = {}  # pipe -> (pid, unread bytes)
+        self.finished: list[int] = []  # workers that have sent everything, reaped at the end
 
     def __iter__(self) -> Generator[Result, None, None]:
         tickets = self._tickets()
@@ -55,6 +56,9 @@ class ForkedMap(Generic[Chunk, Result]):
         finally:
             os.close(tickets)
             self._reap()
+            for pid in self.finished:  # gone by now: a worker's exit has had the last chunks' time
+                os.waitpid(pid, 0)
+            self.finished.clear()
 
     def _tickets(self) -> int:
         read_end, write_end = os.pipe()
@@ -90,6 +94,8 @@ class ForkedMap(Generic[Chunk, Result]):
         except BaseException:  # the caller redoes what is missing; Ctrl-C lands here too
             status = 1
         finally:
+            # The end of the results now, not after the exit has unmapped the process's memory.
+            os.close(results)
             os._exit(status)  # no atexit handlers, no flushing of the caller's stdout buffers
 
     def _work_and_collect(self, tickets: int) -> Iterator[Result]:
@@ -117,7 +123,7 @@ class ForkedMap(Generic[Chunk, Result]):
             if not data:  # the worker has finished (or died): what it sent is all there is
                 os.close(pipe)
                 pid, _ = self.workers.pop(pipe)
-                os.waitpid(pid, 0)
+                self.finished.append(pid)
                 continue
             buffer = self.workers[pipe][1]
             buffer += data

@@ -28,6 +28,7 @@ import os
 import re
 import sys
 import threading
+import time
 from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -90,13 +91,13 @@ class AccessRecord:
     @classmethod
     def from_row(cls, row: tuple[Any, ...], remote_addr: str | None = None) -> AccessRecord:
         """The access-log view of a journal row as :func:`vismock.mockserver.state.journal.row_of`
-        makes it (time_us, face, operation, task ids as JSON, user, outcome, http_status, entity,
+        makes it (time_us, face, operation, task ids, user, outcome, http_status, entity,
         latency_ms): what a remembered answer journals."""
         _time_us, face, operation, task_ids, user, outcome, http_status, entity, latency_ms = row
         return cls(
             face=face,
             operation=operation,
-            task_ids=_task_ids(task_ids),
+            task_ids=task_ids,
             user=user,
             http_status=http_status,
             outcome=outcome,
@@ -104,12 +105,6 @@ class AccessRecord:
             remote_addr=remote_addr,
             entity=entity,
         )
-
-
-@memoize(1024)
-def _task_ids(stored: str) -> tuple[str, ...]:
-    """The task ids of a journal row (a poller's rows repeat the same few)."""
-    return tuple(json.loads(stored))
 
 
 def record_fields(record: AccessRecord) -> dict[str, Any]:
@@ -154,6 +149,14 @@ def _body(record: AccessRecord, fmt: Format) -> str:
     return _made_body(key)
 
 
+def _line(body: str, latency_ms: float, created: float, fmt: Format, level: str, logger: str) -> str:
+    """A whole access line as the handler writes it: time, then the record's line."""
+    when = _timestamp(created)
+    if fmt == "json":
+        return f'{{"time":"{when}","level":"{level}","logger":"{logger}",{body},"latency_ms":{latency_ms}}}'
+    return f"{when} {body} latency_ms={latency_ms}"
+
+
 @memoize(1024)
 def _made_body(key: tuple[Any, ...]) -> str:
     fmt, remote_addr, face, operation, task_ids, user, http_status, outcome, entity = key
@@ -186,18 +189,17 @@ class _Formatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         access = getattr(record, "access", None)
+        if isinstance(access, AccessRecord):
+            latency = round(float(access.latency_ms), 3)
+            level = record.levelname.lower()
+            return _line(_body(access, self.fmt), latency, record.created, self.fmt, level, record.name)
         when = _timestamp(record.created)
         if self.fmt == "json":
-            if isinstance(access, AccessRecord):
-                head = f'"time":"{when}","level":"{record.levelname.lower()}","logger":"{record.name}"'
-                return f"{{{head},{format_record(access, 'json')[1:]}"
             data: dict[str, Any] = {"time": when, "level": record.levelname.lower(), "logger": record.name}
             data["message"] = record.getMessage()
             if record.exc_info:
                 data["exception"] = self.formatException(record.exc_info)
             return json.dumps(data, ensure_ascii=True, separators=(",", ":"))
-        if isinstance(access, AccessRecord):
-            return f"{when} {format_record(access, 'text')}"
         line = f"{when} {record.levelname} {record.name}: {record.getMessage()}"
         if record.exc_info:
             line += "\n" + self.formatException(record.exc_info)
@@ -257,6 +259,8 @@ def configure_logging(
         else:
             old.close()
     root.addHandler(handler)
+    global _installed
+    _installed = (handler, chosen) if isinstance(handler, WrittenBehind) else None
     root.setLevel(max(numeric, logging.WARNING) if quiet else numeric)
     root.propagate = False  # one line per message, whatever else configured the root logger
     access = logging.getLogger(ACCESS_LOGGER)
@@ -301,6 +305,10 @@ class WrittenBehind(logging.Handler):
         if record.levelno >= logging.WARNING:
             self.flush()
 
+    def queue_line(self, line: str) -> None:
+        """Queue a line already formatted (an access line: info or debug, written in the next batch)."""
+        self._queue.append(line + "\n")
+
     def flush(self) -> None:
         if os.getpid() != self._pid:
             return  # a forked child's copy: its parent writes these lines
@@ -334,6 +342,9 @@ class WrittenBehind(logging.Handler):
 
 
 ACCESS = logging.getLogger(ACCESS_LOGGER)
+_VISMOCK = logging.getLogger(LOGGER)
+# The handler configure_logging installed, when it is a WrittenBehind, with its format.
+_installed: tuple[WrittenBehind, Format] | None = None
 
 
 def log_access(record: AccessRecord, level: int = logging.INFO, logger: logging.Logger | None = None) -> None:
@@ -343,8 +354,49 @@ def log_access(record: AccessRecord, level: int = logging.INFO, logger: logging.
     formatter writes the record itself in the configured format.
     """
     target = logger or ACCESS
-    if target.isEnabledFor(level):
-        target.log(level, "%s", _Lazy(record), extra={"access": record})
+    if not target.isEnabledFor(level):
+        return
+    direct = _direct(target, level)
+    if direct is not None:
+        handler, fmt = direct
+        latency = round(float(record.latency_ms), 3)
+        name = logging.getLevelName(level).lower()
+        handler.queue_line(_line(_body(record, fmt), latency, time.time(), fmt, name, ACCESS_LOGGER))
+        return
+    target.log(level, "%s", _Lazy(record), extra={"access": record})
+
+
+def log_access_row(row: tuple[Any, ...], remote_addr: str | None) -> None:
+    """:func:`log_access` of a journal row (what a remembered answer journals), at info level."""
+    direct = _direct(ACCESS, logging.INFO)
+    if direct is None:
+        log_access(AccessRecord.from_row(row, remote_addr))
+        return
+    handler, fmt = direct
+    _time_us, face, operation, task_ids, user, outcome, http_status, entity, latency_ms = row
+    body = _made_body((fmt, remote_addr, face, operation, task_ids, user, http_status, outcome, entity))
+    handler.queue_line(_line(body, round(float(latency_ms), 3), time.time(), fmt, "info", ACCESS_LOGGER))
+
+
+def _direct(target: logging.Logger, level: int) -> tuple[WrittenBehind, Format] | None:
+    """Our handler and format when an access line at *level* would reach it and nothing else:
+    the line is then formatted here and queued, as the handler would (the logging machinery,
+    a LogRecord and its dispatch, cost a quarter of a remembered answer's time). Anything else
+    attached (a filter, another handler, pytest's caplog on these loggers) gets the usual path."""
+    installed = _installed
+    if installed is None or target is not ACCESS or level >= logging.WARNING:
+        return None
+    handler = installed[0]
+    if (
+        ACCESS.handlers
+        or ACCESS.filters
+        or _VISMOCK.filters
+        or handler.filters
+        or level < handler.level
+        or _VISMOCK.handlers != [handler]
+    ):
+        return None
+    return installed
 
 
 class _Lazy:

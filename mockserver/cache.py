@@ -8,6 +8,7 @@ everywhere.
 from __future__ import annotations
 
 import threading
+from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from typing import Generic, TypeVar
 
@@ -28,7 +29,10 @@ class BoundedCache(Generic[K, V]):
         if size < 1:
             raise ValueError(f"a cache holds at least one entry, not {size}")
         self.size = size
-        self._items: dict[K, V] = {}
+        # An OrderedDict drops its oldest entry at once; a dict's first key, after many entries
+        # were dropped from its front, is found by a scan past their empty slots (in a cache of
+        # every poll's new body, a scan at every put).
+        self._items: OrderedDict[K, V] = OrderedDict()
         self._lock = threading.Lock()
 
     def get(self, key: K) -> V | None:
@@ -39,7 +43,7 @@ class BoundedCache(Generic[K, V]):
             self._items.pop(key, None)  # re-added as the newest
             self._items[key] = value
             while len(self._items) > self.size:
-                del self._items[next(iter(self._items))]
+                self._items.popitem(last=False)
         return value
 
     def get_or_make(self, key: K, make: Callable[[], V]) -> V:

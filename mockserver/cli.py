@@ -1,10 +1,13 @@
 """``vismock serve``: run the mock vCenter on a production WSGI server.
 
-Server: granian by default (measured fastest here, see docs/mock.md), with
-``--workers`` processes sharing state through one SQLite file; ``--server
-waitress`` runs one process with threads, ``--server gunicorn`` sync workers.
-Worker processes are configured through ``VISMOCK_*`` environment variables and
-build the app with :func:`vismock.mockserver.app.create_app_from_env`.
+One process owns the mock's state, in memory (written through to ``--db`` when
+given): granian by default (measured fastest here, see docs/mock.md) runs it in one
+worker process with threads (``--threads``), supervised by its main process, which
+replaces it if it dies; ``--server waitress`` and ``--server gunicorn`` run it with
+threads too. The worker is configured through ``VISMOCK_*`` environment variables
+and builds the app with :func:`vismock.mockserver.app.create_app_from_env`; the
+main process checks everything first (a bad option, task file or state file is one
+line and exit 2) and forwards SIGHUP to it as a reload.
 """
 
 from __future__ import annotations
@@ -36,7 +39,6 @@ from vismock.mockserver import accesslog
 if TYPE_CHECKING:
     from multiprocessing.process import BaseProcess
 
-    from vismock.mockserver.services import Services
     from vismock.mockserver.tls import TLSFiles
 
 APP_FACTORY = "vismock.mockserver.app:create_app_from_env"
@@ -51,8 +53,6 @@ DEFAULT_PORT = 8080
 MAX_PORT = 65535
 DEFAULT_GRANIAN_THREADS = 64
 WORKERS_KILL_SECONDS = 10
-# The journal's SQLite write leaves the request path (measured: it halves throughput otherwise).
-JOURNAL_FLUSH_SECONDS = 0.005
 
 
 def register(subparsers: Any) -> None:
@@ -65,8 +65,15 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     parser.add_argument("--port", type=port_number, default=DEFAULT_PORT, help="port; 0 picks a free one")
     parser.add_argument("--tasks", metavar="FILE", help="task file (YAML or TOML); default: built-in tasks")
-    parser.add_argument("--workers", type=int, default=1, metavar="N", help="worker processes (default 1)")
-    parser.add_argument("--db", metavar="PATH", help="SQLite state file (kept); default: a temporary one")
+    parser.add_argument(
+        "--workers", type=int, default=1, metavar="N", help="1: one process owns the state (more is refused)"
+    )
+    parser.add_argument(
+        "--db",
+        metavar="PATH",
+        help="SQLite file every change is written to before it is acknowledged, read back at start"
+        " (default: the state lives in memory only)",
+    )
     parser.add_argument(
         "--account",
         action="append",
@@ -85,11 +92,6 @@ def register(subparsers: Any) -> None:
         help="without --admin-token, a Host name the admin API and dashboard answer besides localhost, "
         "the loopback addresses and --host (repeatable; others are refused: DNS rebinding). "
         "Also VISMOCK_ALLOWED_HOSTS (comma-separated)",
-    )
-    parser.add_argument(
-        "--journal-sync",
-        action="store_true",
-        help="commit each journal entry before answering (default: written behind within 5 ms)",
     )
     parser.add_argument("--journal-cap", type=int, default=None, metavar="N", help="journal entries kept")
     parser.add_argument(
@@ -135,7 +137,7 @@ def register(subparsers: Any) -> None:
         "--threads",
         type=int,
         default=None,
-        help="threads per worker (default: 64 granian, 32 waitress, 1 gunicorn)",
+        help="threads of the server process (default: 64 granian, 32 waitress, 32 gunicorn)",
     )
     # For bench/server.py: serve another app factory on exactly the same server setup.
     parser.add_argument("--app-factory", default=APP_FACTORY, help=argparse.SUPPRESS)
@@ -163,20 +165,21 @@ def serve(args: argparse.Namespace) -> int:
     except (StartupError, VismockError, OSError, ValueError) as error:
         print(f"vismock serve: {error}", file=sys.stderr)
         return 2
-    with _state_file(args.db) as db, _certificates(args) as certificates:
-        plan.environment["VISMOCK_DB"] = str(db)
+    with _certificates(args) as certificates, _scenario_copy(plan) as copy:
         os.environ.update(plan.environment)
+        if copy is not None:
+            from vismock.mockserver.services import LOADED_COPY
+
+            os.environ[LOADED_COPY] = str(copy)
         accesslog.configure_logging_from_env()
         try:
-            main = _initialise_store()
+            notice = _check_state(copy)
             files = certificates()
         except (VismockError, OSError, sqlite3.Error) as error:
             print(f"vismock serve: {_store_problem(args.db, error)}", file=sys.stderr)
             return 2
-        if main.backend.load_notice:
-            print(f"vismock serve: {main.backend.load_notice}", flush=True)
-        # Workers serve the state as loaded here; only this process reads the task file again (reload).
-        os.environ["VISMOCK_ATTACH"] = "1"
+        if notice:
+            print(f"vismock serve: {notice}", flush=True)
         if warning := exposure_warning(args):
             print(warning, file=sys.stderr, flush=True)
         print(_startup_line(args, plan.port, files), flush=True)
@@ -184,45 +187,79 @@ def serve(args: argparse.Namespace) -> int:
             "  adapter face: POST /adapter   SOAP: /sdk   admin API: /_vismock/   dashboard: /_vismock/ui/",
             flush=True,
         )
-        plan.run(args, plan.port, files, main)
+        plan.run(args, plan.port, files)
     return 0
 
 
 def _startup_line(args: argparse.Namespace, port: int, files: TLSFiles | None) -> str:
-    """``vismock serving on URL (server, N worker(s))``; over TLS with the CA file and thumbprint."""
+    """``vismock serving on URL (server)``; over TLS with the CA file and thumbprint."""
     scheme = "http" if files is None else "https"
     url = f"{scheme}://{_url_host(args.host)}:{port}/"
     if files is None:
-        return f"vismock serving on {url} ({args.server}, {args.workers} worker(s))"
+        return f"vismock serving on {url} ({args.server})"
     from vismock.mockserver import tls
 
-    return tls.startup_line(url, files, server=args.server, workers=args.workers)
+    return tls.startup_line(url, files, server=args.server)
 
 
-# A server: run with the options, the port, the TLS files (None: HTTP) and the main process's
-# services (SIGHUP reloads the task file through them).
-Runner = Callable[[argparse.Namespace, int, "TLSFiles | None", "Services"], None]
+# A server: run with the options, the port and the TLS files (None: HTTP).
+Runner = Callable[[argparse.Namespace, int, "TLSFiles | None"], None]
 
 
 @dataclass(slots=True)
 class StartupPlan:
-    """What serve checked before starting anything: worker settings, port, the server to run."""
+    """What serve checked before starting anything: worker settings, port, the server to run,
+    the task file's text as validated (None: the built-in tasks)."""
 
     environment: dict[str, str]
     port: int
     run: Runner
+    scenario: TaskFileText | None = None
 
 
 def _startup_plan(args: argparse.Namespace) -> StartupPlan:
     """Every check that can fail before the server starts, each failure one clear line."""
-    if args.workers < 1:
-        raise StartupError("--workers must be at least 1")
+    if args.workers != 1:
+        raise StartupError(
+            f"--workers {args.workers}: vismock serves from one process, which owns the state in memory;"
+            " use --threads for more concurrent requests"
+        )
     run = _server_runner(args.server)
     _check_tls_options(args)
     if args.db:
         _check_db_path(Path(args.db))
     environment = _worker_environment(args)
-    return StartupPlan(environment, _listening_port(args.host, args.port), run)
+    scenario = None
+    if args.tasks:
+        from vismock.mockserver.services import read_scenario
+
+        path = Path(args.tasks).resolve()
+        text = read_scenario(path)[1]  # fail here, once, with the file/line/field message
+        scenario = TaskFileText(path, text or "")
+    if args.db:
+        environment["VISMOCK_DB"] = str(Path(args.db).resolve())
+    return StartupPlan(environment, _listening_port(args.host, args.port), run, scenario)
+
+
+@dataclass(frozen=True, slots=True)
+class TaskFileText:
+    path: Path
+    text: str
+
+
+@contextlib.contextmanager
+def _scenario_copy(plan: StartupPlan) -> Iterator[Path | None]:
+    """The server process's copy of the task file as validated (see services.LOADED_COPY), in a
+    folder removed when the server stops; None for the built-in tasks."""
+    if plan.scenario is None:
+        yield None
+        return
+    from vismock.mockserver.services import keep_copy
+
+    with tempfile.TemporaryDirectory(prefix="vismock-serve-") as folder:
+        copy = Path(folder) / f"loaded{plan.scenario.path.suffix}"
+        keep_copy(copy, plan.scenario.text)
+        yield copy
 
 
 def _check_tls_options(args: argparse.Namespace) -> None:
@@ -307,24 +344,17 @@ def _worker_environment(args: argparse.Namespace) -> dict[str, str]:
     """The VISMOCK_* variables every worker reads; validates the task file and accounts first."""
     from vismock.mockserver.app import parse_accounts
     from vismock.mockserver.config import Settings, config_from_env
-    from vismock.mockserver.services import load_tasks
 
     # VISMOCK_* variables already set (VISMOCK_ACCOUNTS...): a bad one is refused here, once.
     Settings.from_config(config_from_env(os.environ))
     environment: dict[str, str] = {}
     if args.tasks:
-        tasks_path = Path(args.tasks).resolve()
-        load_tasks(tasks_path)  # fail here, once, with the file/line/field message
-        environment["VISMOCK_TASKS"] = str(tasks_path)
+        environment["VISMOCK_TASKS"] = str(Path(args.tasks).resolve())  # what a reload reads
     if args.account:
         environment["VISMOCK_ACCOUNTS"] = json.dumps(parse_accounts(args.account))
     if args.admin_token:
         environment["VISMOCK_ADMIN_TOKEN"] = args.admin_token
     environment["VISMOCK_ALLOWED_HOSTS"] = _allowed_hosts(args)
-    if args.journal_sync:  # the flag wins over a VISMOCK_JOURNAL_FLUSH_SECONDS already set
-        environment["VISMOCK_JOURNAL_FLUSH_SECONDS"] = ""  # empty: unset, each entry committed first
-    elif not os.environ.get("VISMOCK_JOURNAL_FLUSH_SECONDS"):
-        environment["VISMOCK_JOURNAL_FLUSH_SECONDS"] = str(JOURNAL_FLUSH_SECONDS)
     if args.journal_cap is not None:
         environment["VISMOCK_JOURNAL_CAP"] = str(args.journal_cap)
     if args.dynamic:
@@ -363,23 +393,18 @@ def exposure_warning(args: argparse.Namespace) -> str | None:
     )
 
 
-@contextlib.contextmanager
-def _state_file(path: str | None) -> Iterator[Path]:
-    if path:
-        yield Path(path).resolve()
-        return
-    with tempfile.TemporaryDirectory(prefix="vismock-") as folder:
-        yield Path(folder) / "state.sqlite3"
+def _check_state(copy: Path | None) -> str | None:
+    """Build the state once (the scenario loaded from *copy*, ``--db`` opened and written), so that
+    a bad state file is a start-up error here; what it replaced, if anything. The server process
+    then serves the state file as this left it (or the copy, without ``--db``)."""
+    from vismock.mockserver.config import Settings, config_from_env
+    from vismock.mockserver.services import build_backend
 
-
-def _initialise_store() -> Services:
-    """Create (or open) the store once before workers start, so they never race to create it, and
-    load the task file into it (``backend.load_notice`` says when it replaced another task set).
-    The services stay with this process: SIGHUP reloads the task file through them."""
-    from vismock.mockserver.app import create_app_from_env
-    from vismock.mockserver.services import services_of
-
-    return services_of(create_app_from_env())
+    backend = build_backend(Settings.from_config(config_from_env(os.environ)), scenario_file=copy)
+    try:
+        return backend.load_notice
+    finally:
+        backend.close()
 
 
 def _url_host(host: str) -> str:
@@ -389,7 +414,7 @@ def _url_host(host: str) -> str:
 # -- servers
 
 
-def _run_granian(args: argparse.Namespace, port: int, files: TLSFiles | None, main: Services) -> None:
+def _run_granian(args: argparse.Namespace, port: int, files: TLSFiles | None) -> None:
     from granian.constants import Interfaces, SSLProtocols
 
     # Threads run the Flask app; SOAP WaitForUpdates holds one for up to maxWaitSeconds, hence not few.
@@ -399,7 +424,7 @@ def _run_granian(args: argparse.Namespace, port: int, files: TLSFiles | None, ma
         address=args.host,
         port=port,
         interface=Interfaces.WSGI,
-        workers=args.workers,
+        workers=1,  # one process owns the state
         factory=True,
         websockets=False,
         log_access=False,  # vismock writes its own access lines (vismock.accesslog)
@@ -408,9 +433,9 @@ def _run_granian(args: argparse.Namespace, port: int, files: TLSFiles | None, ma
         blocking_threads=threads,
         backpressure=threads,
         workers_kill_timeout=WORKERS_KILL_SECONDS,  # a worker that ignores the stop request is killed
-        # A worker that dies (killed, out of memory) is replaced and the others keep serving: a mock
-        # shared by a test run outlives it. granian gives up (and stops) if the same worker dies
-        # again within 5.5 s of being replaced, rather than respawning in a loop.
+        # A worker that dies (killed, out of memory) is replaced: a mock shared by a test run outlives
+        # it (with --db, with every acknowledged change). granian gives up (and stops) if the worker
+        # dies again within 5.5 s of being replaced, rather than respawning in a loop.
         respawn_failed_workers=True,
         ssl_cert=files.cert_file if files else None,
         ssl_key=files.key_file if files else None,
@@ -419,9 +444,9 @@ def _run_granian(args: argparse.Namespace, port: int, files: TLSFiles | None, ma
     )
     from vismock.mockserver import reload
 
-    # granian's own SIGHUP respawns its workers; vismock's reloads the task file instead (installed
-    # once granian has set its signal handlers, before the workers start).
-    server.on_startup(lambda: reload.on_sighup(main))
+    # granian's own SIGHUP respawns its workers; vismock's asks the worker to reload the task file
+    # instead (installed once granian has set its signal handlers, before the worker starts).
+    server.on_startup(lambda: reload.forward_sighup(_own_url(args, port, files), args.admin_token))
     server.serve()  # handles SIGINT/SIGTERM: stops workers, then returns
 
 
@@ -441,6 +466,23 @@ def granian_server_class() -> Any:
         return Server
 
     class ReapAwareServer(MPServer):
+        def _init_shared_socket(self) -> None:
+            """The listening socket made here, in the main process, and inherited by the worker, as
+            granian does off Linux. On Linux granian lets each worker bind its own (SO_REUSEPORT):
+            while the one worker was replaced nothing listened, and new connections were refused
+            for about 0.1 s; now they wait in the socket's backlog for the new worker."""
+            from granian.net import SocketSpec  # type: ignore[attr-defined]  # not in its __all__
+
+            server: Any = self  # granian's attributes are untyped
+            if server.bind_uds or sys.platform != "linux":
+                super()._init_shared_socket()  # type: ignore[no-untyped-call]
+                return
+            server._shd = SocketSpec(server.bind_addr, server.bind_port, server.backlog).build()
+            server._sfd = server._shd.get_fd()
+            server._ssp = None
+            server._sso = socket.socket(fileno=server._sfd)
+            server._sso.set_inheritable(True)
+
         def _spawn_worker(self, *args: Any, **kwargs: Any) -> Any:
             worker = super()._spawn_worker(*args, **kwargs)
             # This worker only: granian's class and its other users are left as they are.
@@ -472,7 +514,7 @@ def _granian_log_level(args: argparse.Namespace) -> Any:
     return LogLevels(logging.getLevelName(numeric).lower())
 
 
-def _run_waitress(args: argparse.Namespace, port: int, files: TLSFiles | None, main: Services) -> None:
+def _run_waitress(args: argparse.Namespace, port: int, files: TLSFiles | None) -> None:
     import waitress  # type: ignore[import-untyped]
 
     module_name, _, factory_name = args.app_factory.partition(":")
@@ -481,7 +523,7 @@ def _run_waitress(args: argparse.Namespace, port: int, files: TLSFiles | None, m
         app,
         host=args.host,
         port=port,
-        threads=args.threads or 32 * args.workers,
+        threads=args.threads or 32,
         # waitress refuses a body of this size or more; the app's cap admits the cap itself.
         max_request_body_size=(app.config.get("MAX_CONTENT_LENGTH") or 1024 * 1024 * 1024) + 1,
     )
@@ -494,8 +536,9 @@ def _run_waitress(args: argparse.Namespace, port: int, files: TLSFiles | None, m
     signal.signal(signal.SIGTERM, request_stop)
     signal.signal(signal.SIGINT, request_stop)
     from vismock.mockserver import reload
+    from vismock.mockserver.services import services_of
 
-    reload.on_sighup(main)
+    reload.on_sighup(services_of(app))
     run_waitress_until(server, stop)
 
 
@@ -558,23 +601,35 @@ def run_waitress_until(server: Any, stop: threading.Event, poll_seconds: float =
         server.task_dispatcher.shutdown()
 
 
-def _run_gunicorn(args: argparse.Namespace, port: int, files: TLSFiles | None, main: Services) -> None:
+def _run_gunicorn(args: argparse.Namespace, port: int, files: TLSFiles | None) -> None:
     from gunicorn.app.wsgiapp import WSGIApplication  # type: ignore[import-untyped]
+    from gunicorn.arbiter import Arbiter  # type: ignore[import-untyped]
 
     from vismock.mockserver import reload
 
+    url = _own_url(args, port, files)
+
+    class ReloadingArbiter(Arbiter):  # type: ignore[misc]
+        """gunicorn's SIGHUP restarts its workers, which would lose the state in memory; here it
+        asks the worker to read the task file again instead."""
+
+        def handle_hup(self) -> None:
+            reload.request_reload(url, args.admin_token)
+
     class Gunicorn(WSGIApplication):  # type: ignore[misc]
-        """gunicorn's SIGHUP restarts its workers (they attach to the state); the task file is
-        read again first, in the arbiter, through gunicorn's on_reload hook."""
+        def run(self) -> None:
+            ReloadingArbiter(self).run()
 
-        def load_config(self) -> None:
-            super().load_config()
-            self.cfg.set("on_reload", lambda _arbiter: reload.reload_and_log(main))
-
-    argv = ["gunicorn", "--bind", f"{args.host}:{port}", "--workers", str(args.workers)]
+    # One sync worker with threads (gthread): the one process that owns the state.
+    argv = ["gunicorn", "--bind", f"{args.host}:{port}", "--workers", "1"]
+    argv += ["--worker-class", "gthread", "--threads", str(args.threads or 32)]
     if files is not None:
         argv += ["--certfile", str(files.cert_file), "--keyfile", str(files.key_file)]
-    if args.threads:
-        argv += ["--threads", str(args.threads)]
     sys.argv = [*argv, f"{args.app_factory}()"]
     Gunicorn("%(prog)s [OPTIONS] [APP_MODULE]").run()
+
+
+def _own_url(args: argparse.Namespace, port: int, files: TLSFiles | None) -> str:
+    """Where this server answers itself (the main process asks its worker to reload there)."""
+    host = "127.0.0.1" if args.host in ("0.0.0.0", "") else "::1" if args.host == "::" else args.host
+    return f"{'https' if files else 'http'}://{_url_host(host)}:{port}"

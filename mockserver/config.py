@@ -1,7 +1,7 @@
 """Every setting of the mock server, in one place: its config key, type, default and meaning.
 
-``create_app(config)`` reads them from its mapping (Flask's ``app.config``); worker processes of
-``vismock serve`` read them from the environment, where each key is a variable of the same name
+``create_app(config)`` reads them from its mapping (Flask's ``app.config``); the server process of
+``vismock serve`` reads them from the environment, where each key is a variable of the same name
 (``VISMOCK_DB``, ``VISMOCK_JOURNAL_CAP``, ``VISMOCK_MAX_CONTENT_LENGTH``...; mappings as JSON).
 A bad value is a :class:`~vismock.errors.VismockError` naming the key.
 """
@@ -26,23 +26,17 @@ class Settings:
     """The mock's settings; the field ``x_y`` is config key and environment variable ``VISMOCK_X_Y``."""
 
     tasks: str | None = None  # task file (YAML or TOML); None: the built-in tasks
-    db: str | None = None  # SQLite state file shared by worker processes; None: a private temporary one
+    db: str | None = None  # SQLite file the state is written through to (kept); None: in memory only
     accounts: Mapping[str, str] | None = None  # user name -> password; None: vismock / vismock
     admin_token: str | None = None  # the admin API needs "Authorization: Bearer <token>"; None: loopback only
     journal_cap: int = 10_000  # journal entries kept (oldest dropped first)
-    # None: each journal entry is committed before its response; a number: written behind, in
-    # batches at least that often (vismock serve: 0.005); journal reads wait for them.
-    journal_flush_seconds: float | None = None
-    session_cap: int = 10_000  # SOAP sessions kept (the oldest end first)
+    session_cap: int = 10_000  # SOAP sessions a user may hold (a new login ends that user's least active)
     session_lifetime: float | None = None  # seconds of mock time a session lives; None: until logout
     dynamic: bool = False  # unknown task ids read as generated TaskInfos (the same for the same id)
     max_content_length: int = DEFAULT_MAX_BODY  # request body cap in bytes (413 above it)
     fast_path: bool = True  # False: every request through Flask's routing (see fastpath.py)
     soap_max_wait: float = 300.0  # seconds a WaitForUpdates without maxWaitSeconds holds a worker
     remembered_answers: int = 1024  # answers of repeated reads kept while they hold
-    # True: serve the state file as the process that created it loaded it, without reading the task
-    # file (the worker processes of vismock serve: its main process loads the file, and reloads it).
-    attach: bool = False
     task_cap: int = 10_000  # tasks created by operations kept (the oldest dropped first)
     # Host names and addresses the admin API answers without a token, besides localhost and the
     # loopback addresses (mockserver/faces/guard.py); comma-separated in the environment.

@@ -16,7 +16,7 @@ One server (werkzeug's threaded server in a thread, a real socket, so any HTTP c
 per distinct tasks-file/accounts configuration and lives for the whole session;
 ``vismock_server.https_url`` serves the same mock over TLS (started on first use, with a throwaway
 CA whose certificate is ``vismock_server.ca_file``);
-under pytest-xdist every worker has its own servers and temporary databases.
+their state is in memory (no state file); under pytest-xdist every worker has its own servers.
 Exceptions logged by the server during a test fail that test at teardown, like
 pytest-httpserver. A server that cannot start (a bad ``vismock_tasks_file``, say) is one error
 naming the file, line and field of every problem, without a traceback: in full for the first test
@@ -143,7 +143,6 @@ class VismockServer:
         state: the first reset ends its delay (RequestCanceled) and keeps its journal entry out;
         once every such request is done, a second reset undoes whatever it changed meanwhile.
         """
-        self._settle_journal()
         self.backend.reset()
         if self._in_flight is not None and not self._in_flight.wait_idle(RESET_DRAIN_SECONDS):
             raise RuntimeError(
@@ -237,20 +236,20 @@ class VismockServer:
 
     def power_state(self, vm: str) -> str:
         """VM *vm*'s power state now (poweredOn, poweredOff, suspended), as clients read it."""
-        return self.backend.power.of(self.vm_id(vm)).state
+        return self.backend.inventory.power(self.vm_id(vm)).state
 
     def set_power_state(self, vm: str, state: str) -> None:
         """Set VM *vm*'s power state as if it had always been so."""
-        self.backend.power.set_state(self.vm_id(vm), state)
+        self.backend.inventory.set_power_state(self.vm_id(vm), state)
 
     def set_operation(self, operation: str = "default", **behaviour: Any) -> None:
-        """How the tasks of *operation* (a power method, its VIS operation, or ``default``)
+        """How the tasks of *operation* (a vim25 task method, its VIS operation, or ``default``)
         behave: ``set_operation("Power_Off_VM", progression="polls", timeline=[...])``, or
         ``set_operation(timeline=[{"state": "success", "at": 0}])`` to make every one instant."""
         from vismock.mockserver.state.taskfile import behaviours_from_dict
 
         call = _call("set_operation", {"operation": operation, **behaviour})
-        self.backend.power.set_behaviours(behaviours_from_dict({operation: behaviour}, source=call))
+        self.backend.operations.set_behaviours(behaviours_from_dict({operation: behaviour}, source=call))
 
     def script(
         self, operation: str | None = None, vm: str | None = None, times: int | None = 1, **outcome: Any
@@ -268,19 +267,18 @@ class VismockServer:
             raise LookupError(
                 f"{call}: no VM {vm!r} in the inventory (by name or id); {self._vms_there_are()}"
             )
-        override = override_from_dict(given, source=call)
-        return self.backend.power.add_override(override)
+        return self.backend.operations.add_override(override_from_dict(given, source=call))
 
     def assert_called(
         self, operation: str, vm: str | None = None, times: int | None = None, *, face: Face | None = None
     ) -> None:
-        """Assert a power operation was called on *vm*, on either face: ``assert_called(
+        """Assert a task method was called on *vm*, on either face: ``assert_called(
         "PowerOffVM_Task", vm="win1", times=1)`` counts PowerOffVM_Task calls over SOAP and
         Power_Off_VM requests to the adapter face (exactly *times*, or at least once when None)."""
-        from vismock import power
+        from vismock.schemas import task_method, task_operations
 
-        method = power.method(operation).name
-        names = [method, *(op for op, m in power.vis_operations().items() if m == method)]
+        method = task_method(operation)
+        names = [method, *(op for op, m in task_operations().items() if m == method)]
         entity = None if vm is None else self.vm_id(vm)
         seen = sum(self.count(operation=name, entity=entity, face=face) for name in names)
         self._check_times(seen, times, f"{' or '.join(names)} on {vm or 'any VM'}")
@@ -301,14 +299,14 @@ class VismockServer:
 
     # -- clock ------------------------------------------------------------------------------------
     def freeze(self, at: datetime | None = None) -> datetime:
-        return self.backend.clock.freeze(at)
+        return self.backend.freeze(at)
 
     def advance(self, seconds: float) -> datetime:
         """Move the mock's clock on by *seconds* (frozen or not); returns the new time."""
-        return self.backend.clock.advance(seconds)
+        return self.backend.advance(seconds)
 
     def resume(self) -> datetime:
-        return self.backend.clock.resume()
+        return self.backend.resume()
 
     def now(self) -> datetime:
         return self.backend.clock.now()
@@ -325,20 +323,13 @@ class VismockServer:
     ) -> list[JournalEntry]:
         """Requests seen so far, oldest first (admin requests included only with ``face="admin"``);
         *entity*: those acting on that managed entity (a VM's id)."""
-        self._settle_journal()
         entries = self.backend.journal.entries(
             task=task, outcome=outcome, face=face, operation=operation, entity=entity
         )
         return entries if face is not None else [entry for entry in entries if entry.face != "admin"]
 
     def count(self, **filters: Any) -> int:
-        self._settle_journal()
         return self.backend.journal.count(**filters)
-
-    def _settle_journal(self) -> None:
-        from vismock.mockserver.services import services_of
-
-        services_of(self.app).journal.settle()
 
     def assert_requested(
         self,
@@ -443,7 +434,7 @@ def _describe(entry: JournalEntry) -> str:
 
 
 def start_server(
-    database: Path,
+    folder: Path,
     *,
     tasks_file: str | Path | None = None,
     accounts: Mapping[str, str] | None = None,
@@ -456,7 +447,6 @@ def start_server(
     from vismock.mockserver.app import create_app
 
     config: dict[str, Any] = {
-        "VISMOCK_DB": str(database),
         "VISMOCK_ACCOUNTS": accounts,
         "VISMOCK_DYNAMIC": dynamic,
     }
@@ -483,7 +473,7 @@ def start_server(
         _stop=stop,
         _errors=errors,
         _in_flight=in_flight,
-        _tls_folder=database.parent / "tls",
+        _tls_folder=folder / "tls",
     )
 
 
@@ -566,9 +556,9 @@ class _ServerPool:
             raise ServerNotStarted(f"vismock: the server did not start ({reason}); in full at {first_test}")
         server = self._servers.get(key)
         if server is None:
-            database = self._folders.mktemp("vismock") / "state.sqlite3"
+            folder = self._folders.mktemp("vismock")
             try:
-                server = start_server(database, tasks_file=tasks_file, accounts=accounts, dynamic=dynamic)
+                server = start_server(folder, tasks_file=tasks_file, accounts=accounts, dynamic=dynamic)
             except (ValueError, OSError) as error:  # VismockError (TaskFileError...) is a ValueError
                 self._failed[key] = (asked_by, str(error).splitlines()[0])
                 raise ServerNotStarted(f"vismock: the server did not start:\n{error}") from None

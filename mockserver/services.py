@@ -1,21 +1,21 @@
 """What the faces and the admin API work with, made once per app by ``create_app``.
 
 One object under ``app.extensions["vismock"]``: the settings, the state (Backend), the codec,
-the journal writer and the remembered answers. Flask-free code (the faces, the fast path) is
+the journal and the remembered answers. Flask-free code (the faces, the fast path) is
 handed this object; Flask views get it with :func:`services_of`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from vismock.codec import Codec
 from vismock.mockserver.config import Settings
 from vismock.mockserver.state import Backend, TaskSpec
-from vismock.mockserver.state.journal import JournalWriter
+from vismock.mockserver.state.journal import Journal
 from vismock.mockserver.state.taskfile import Scenario
 
 if TYPE_CHECKING:
@@ -24,6 +24,11 @@ if TYPE_CHECKING:
     from vismock.mockserver.faces.common import Face, RememberedAnswers
 
 EXTENSION = "vismock"
+LOADED_COPY = "VISMOCK_LOADED_SCENARIO"
+"""Set by ``vismock serve`` for its server process: a copy of the task file as last loaded (at
+start, then by each reload). That process builds its state from the state file (``--db``) when it
+holds one, else from this copy: never from the task file, which may have changed on disk since
+(a replaced process is not stopped by a file left broken, and serves what was loaded)."""
 
 
 @dataclass
@@ -31,22 +36,29 @@ class Services:
     settings: Settings
     backend: Backend
     codec: Codec
-    journal: JournalWriter = field(init=False)
+    journal: Journal = field(init=False)
     answers: RememberedAnswers = field(init=False)
     faces: dict[str, Face] = field(default_factory=dict)  # by path: "/adapter", "/sdk", "/sdk/vim"
+    loaded_copy: Path | None = None  # vismock serve's copy of the task file as loaded (LOADED_COPY)
 
     def __post_init__(self) -> None:
         from vismock.mockserver.faces.common import RememberedAnswers
 
-        self.journal = JournalWriter(self.backend.journal, self.settings.journal_flush_seconds)
+        self.journal = self.backend.journal
         self.answers = RememberedAnswers(self, self.settings.remembered_answers)
 
 
-def build_backend(settings: Settings, specs: Sequence[TaskSpec] | None = None) -> Backend:
+def build_backend(
+    settings: Settings,
+    specs: Sequence[TaskSpec] | None = None,
+    *,
+    scenario_file: str | Path | None = None,
+    attach: bool = False,
+) -> Backend:
     """The state *settings* describe: the scenario file's tasks (*specs* instead, when given) and
-    inventory, the built-in ones for what the file does not declare; with ``settings.attach``,
-    the state file as it stands (its loader read the file)."""
-    # One list of the settings every Backend takes, attached or loading: none can be forgotten.
+    inventory, the built-in ones for what the file does not declare. *scenario_file*: read the
+    scenario there rather than from ``settings.tasks`` (``vismock serve``'s copy, see
+    :data:`LOADED_COPY`); *attach*: a state file that holds a state is served as it stands."""
     limits: dict[str, Any] = {
         "accounts": settings.accounts,
         "journal_cap": settings.journal_cap,
@@ -54,26 +66,44 @@ def build_backend(settings: Settings, specs: Sequence[TaskSpec] | None = None) -
         "session_lifetime": settings.session_lifetime,
         "dynamic": settings.dynamic,
         "task_cap": settings.task_cap,
+        "soap_max_wait": settings.soap_max_wait,
     }
-    if settings.attach:
-        return Backend(settings.db, attach=True, **limits)
-    scenario = load_scenario(settings.tasks)
-    inventory = scenario.inventory if scenario.inventory is not None else load_scenario(None).inventory
+    scenario = load_scenario(scenario_file or settings.tasks)
     return Backend(
         settings.db,
         tasks=specs if specs is not None else scenario.tasks,
-        inventory=inventory or (),
+        inventory=scenario.inventory or (),
         operations=scenario.operations,
         overrides=scenario.overrides,
+        attach=attach,
         **limits,
     )
 
 
 def load_scenario(path: str | Path | None) -> Scenario:
-    """The scenario file at *path*, or the built-in one when it is None."""
+    """The scenario file at *path* (the built-in inventory when it declares none), or the built-in
+    one when *path* is None."""
+    return read_scenario(path)[0]
+
+
+def read_scenario(path: str | Path | None) -> tuple[Scenario, str | None]:
+    """:func:`load_scenario` and the file's text (None: the built-in scenario)."""
     from vismock.mockserver.state import taskfile
 
-    return taskfile.load_builtin() if path is None else taskfile.load_file(Path(path))
+    if path is None:
+        return taskfile.load_builtin(), None
+    scenario, text = taskfile.load_file_text(Path(path))
+    if scenario.inventory is None:
+        scenario = replace(scenario, inventory=taskfile.load_builtin().inventory)
+    return scenario, text
+
+
+def keep_copy(copy: Path, text: str) -> None:
+    """Write *text* as the scenario copy (see :data:`LOADED_COPY`), replaced at once: a process
+    starting while a reload writes it reads the old copy or the new one, never half of one."""
+    partial = copy.with_name(f".{copy.name}.partial")
+    partial.write_text(text, encoding="utf-8")
+    partial.replace(copy)
 
 
 def load_tasks(path: str | Path | None) -> list[TaskSpec]:

@@ -214,13 +214,10 @@ def client_context(ca_file: str | os.PathLike[str]) -> ssl.SSLContext:
     return ssl.create_default_context(cafile=os.fspath(ca_file))
 
 
-def startup_line(url: str, files: TLSFiles, *, server: str = "granian", workers: int = 1) -> str:
+def startup_line(url: str, files: TLSFiles, *, server: str = "granian") -> str:
     """``vismock serving on https://...`` with what a client needs: the CA file and the thumbprint."""
     trust = f"CA file: {files.ca_file}" if files.ca_file is not None else f"certificate: {files.cert_file}"
-    return (
-        f"vismock serving on {url} ({server}, {workers} worker(s)); {trust}; "
-        f"SHA-1 thumbprint: {files.thumbprint}"
-    )
+    return f"vismock serving on {url} ({server}); {trust}; SHA-1 thumbprint: {files.thumbprint}"
 
 
 # -- helpers

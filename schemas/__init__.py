@@ -2,23 +2,27 @@
 
 Each VIS operation has one XSD in this package defining both root elements
 for that operation; ``catalog.toml`` maps the operation name to its file.
+``vim25/model.json`` is the whole vim25 type model (:mod:`vismock.mockserver.vim25` loads it);
+the vim25 questions below are answered from it.
 """
 
 from __future__ import annotations
 
 import tomllib
-from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import NamedTuple
 
 REQUEST_ROOT = "vmware-infrastructure-request"
 RESPONSE_ROOT = "vmware-infrastructure-response"
 CATALOG_FILE = "catalog.toml"
 
 
-@dataclass(frozen=True, slots=True)
-class Operation:
+# NamedTuples, not dataclasses: `vismock validate` imports this module at every start, and
+# dataclasses (the module, then each class it defines) were 8% of that start's instructions.
+
+
+class Operation(NamedTuple):
     """One VIS operation: its names, its XSD and the element naming its response body."""
 
     name: str
@@ -49,21 +53,29 @@ def schema_directory() -> Path:
     return Path(__file__).resolve().parent
 
 
-@dataclass(frozen=True, slots=True)
-class TaskMethod:
+class TaskMethod(NamedTuple):
     """A vim25 method that returns a Task: the type declaring it and its tasks' descriptionId."""
 
     name: str  # the wire name, TaskInfo.name: "PowerOnVM_Task"
-    type: str  # "VirtualMachine"
+    type: str  # the managed type declaring it: "VirtualMachine"
     description_id: str  # "VirtualMachine.powerOn"
+    result: str | None = (
+        None  # TaskInfo.result's type when it succeeds ("VirtualMachineSnapshot"); None if none
+    )
 
 
 @cache
 def task_methods() -> dict[str, TaskMethod]:
-    """Every vim25 task method by wire name (``vim25/task-methods.toml``, derived from pyVmomi)."""
-    with open(schema_directory() / "vim25" / "task-methods.toml", "rb") as fh:
-        table = tomllib.load(fh)["methods"]
-    return {name: TaskMethod(name, entry["type"], entry["descriptionId"]) for name, entry in table.items()}
+    """Every vim25 method that returns a Task, by wire name (from the vim25 model)."""
+    from vismock.mockserver.vim25 import model
+
+    vim25 = model()
+    found = {}
+    for name, (declared_by, result) in vim25.task_methods().items():
+        method = vim25.method(declared_by, name)
+        assert method is not None  # task_methods() lists declared methods
+        found[name] = TaskMethod(name, declared_by, method.description_id, result)
+    return found
 
 
 XS = {"xs": "http://www.w3.org/2001/XMLSchema"}
@@ -72,7 +84,10 @@ XS = {"xs": "http://www.w3.org/2001/XMLSchema"}
 @cache
 def entity_types() -> tuple[str, ...]:
     """The element names of the adapter schema's ManagedEntity group, in schema order: the managed
-    object types a TaskInfo's entity can be (``<VirtualMachine>vm-42</VirtualMachine>``)."""
+    object types a TaskInfo's entity can be (``<VirtualMachine>vm-42</VirtualMachine>``).
+
+    The adapter's schema, not vim25, decides: its envelopes name an entity by an element of the
+    group, and vim25 has ManagedEntity types the adapter cannot name (OpaqueNetwork...)."""
     from lxml import etree
 
     tree = etree.parse(str(schema_directory() / "vim25-adapter.xsd"))
@@ -83,91 +98,89 @@ def entity_types() -> tuple[str, ...]:
 
 @cache
 def fault_types() -> frozenset[str]:
-    """The vim25 fault types vismock serves: those the vim25 schema defines a ``<{Type}Fault>``
-    detail element for, so that every client can read them."""
-    from lxml import etree
+    """Every vim25 fault type: MethodFault and the types deriving from it (from the vim25 model)."""
+    from vismock.mockserver.vim25 import model
 
-    tree = etree.parse(str(schema_directory() / "vim25" / "vim25.xsd"))
-    names = tree.getroot().xpath("xs:element/@name", namespaces=XS)
-    assert isinstance(names, list)
-    return frozenset(str(name)[: -len("Fault")] for name in names if str(name).endswith("Fault"))
-
-
-@dataclass(frozen=True, slots=True)
-class ManagedTypeInfo:
-    """A vim25 managed object type: its supertype and its properties (name -> vim25 type)."""
-
-    name: str
-    base: str
-    properties: dict[str, str]
-
-
-@cache
-def managed_types() -> dict[str, ManagedTypeInfo]:
-    """Every vim25 managed object type by name (``vim25/managed-types.toml``, derived from pyVmomi)."""
-    with open(schema_directory() / "vim25" / "managed-types.toml", "rb") as fh:
-        table = tomllib.load(fh)
-    return {name: ManagedTypeInfo(name, entry["base"], entry["properties"]) for name, entry in table.items()}
+    return model().fault_types()
 
 
 @cache
 def managed_lineage(name: str) -> tuple[str, ...]:
-    """*name* and its vim25 supertypes, nearest first, down to ``ManagedObject``."""
-    types = managed_types()
-    lineage = [name]
-    while lineage[-1] in types:
-        lineage.append(types[lineage[-1]].base)
-    return tuple(lineage)
+    """*name* and its vim25 supertypes, nearest first, down to ``ManagedObject`` (just *name* for a
+    type vim25 does not define)."""
+    from vismock.mockserver.vim25 import model
+
+    vim25 = model()
+    return vim25.lineage(name) if vim25.kind_or_none(name) == "managed" else (name,)
 
 
 def managed_property_type(type_name: str, prop: str) -> str | None:
-    """The vim25 type of property *prop* of managed type *type_name* (or a supertype); None when
-    vim25 defines no such property."""
-    types = managed_types()
-    for name in managed_lineage(type_name):
-        found = types[name].properties.get(prop) if name in types else None
-        if found is not None:
-            return found
-    return None
+    """The vim25 type of property *prop* of managed type *type_name* (or a supertype), ``Type[]``
+    for an array; None when vim25 defines no such property."""
+    from vismock.mockserver.vim25 import model
+
+    vim25 = model()
+    if vim25.kind_or_none(type_name) != "managed":
+        return None
+    found = vim25.property(type_name, prop)
+    return None if found is None else found.declared
 
 
-@dataclass(frozen=True, slots=True)
-class FaultField:
-    """One field of a vim25 fault type, as the vim25 schema declares it."""
+class FaultField(NamedTuple):
+    """One field of a vim25 fault type, as the vim25 model declares it."""
 
     name: str  # "existingState"
-    type: str  # the XSD type's local name: "string", "ManagedObjectReference"
+    type: str  # its vim25 type: "string", "VirtualMachinePowerState", "Task" (a reference)
     required: bool
+    array: bool = False
 
     @property
     def is_reference(self) -> bool:
-        return self.type == "ManagedObjectReference"
+        from vismock.mockserver.vim25 import model
+
+        return model().kind(self.type) == "managed"
 
 
 @cache
 def fault_fields(fault_type: str) -> tuple[FaultField, ...]:
-    """The fields of vim25 fault *fault_type* in schema order, inherited ones first (MethodFault's
-    own optional ``faultCause`` and ``faultMessage`` left out); () for a type vismock does not serve."""
-    from lxml import etree
+    """The fields of vim25 fault *fault_type* in wire order, inherited ones first (MethodFault's
+    own optional ``faultCause`` and ``faultMessage`` left out); () for a type that is not a fault."""
+    from vismock.mockserver.vim25 import model
 
-    tree = etree.parse(str(schema_directory() / "vim25" / "vim25.xsd"))
-    chain: list[tuple[FaultField, ...]] = []
-    name: str | None = fault_type
-    while name and name != "MethodFault":
-        found = tree.getroot().xpath("xs:complexType[@name=$name]", namespaces=XS, name=name)
-        if not isinstance(found, list) or not found:
-            return ()
-        element: Any = found[0]
-        chain.append(
-            tuple(
-                FaultField(
-                    str(child.get("name")),
-                    str(child.get("type")).rpartition(":")[2],
-                    child.get("minOccurs") != "0",
-                )
-                for child in element.xpath(".//xs:sequence/xs:element", namespaces=XS)
-            )
+    vim25 = model()
+    if fault_type not in vim25.fault_types():
+        return ()
+    inherited = {field.name for field in vim25.fields("MethodFault")}
+    return tuple(
+        FaultField(field.name, field.type, not field.optional, field.array)
+        for field in vim25.fields(fault_type)
+        if field.name not in inherited
+    )
+
+
+@cache
+def task_operations() -> dict[str, str]:
+    """The VIS operations of the catalog that start a vim25 task method: ``{"Power_Off_VM":
+    "PowerOffVM_Task", ...}`` (each operation's response element names its method)."""
+    methods = task_methods()
+    found = {}
+    for operation in load_catalog(schema_directory()):
+        name = operation.response.removesuffix("Response")
+        if name in methods:
+            found[operation.name] = name
+    return found
+
+
+def task_method(name: str) -> str:
+    """The vim25 task method *name* names (a method's wire name, or the VIS operation that
+    starts it); KeyError saying what would do."""
+    if name in task_methods():
+        return name
+    found = task_operations().get(name)
+    if found is None:
+        raise KeyError(
+            f"{name!r} is not a power operation nor any other task method ({name!r} is neither a vim25"
+            f" task method (PowerOffVM_Task...) nor a VIS operation that starts one:"
+            f" {', '.join(sorted(task_operations()))})"
         )
-        base = element.xpath("string(xs:complexContent/xs:extension/@base)", namespaces=XS)
-        name = str(base).rpartition(":")[2] or None
-    return tuple(field for own in reversed(chain) for field in own)
+    return found

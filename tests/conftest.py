@@ -167,7 +167,7 @@ def live_mock() -> Iterator[LiveServer]:
 def live(live_mock: LiveServer) -> LiveServer:
     """The module's live mock, reset, its clock frozen at T0."""
     live_mock.backend.reset()
-    live_mock.backend.clock.freeze(T0)
+    live_mock.backend.freeze(T0)
     return live_mock
 
 

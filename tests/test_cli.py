@@ -83,7 +83,9 @@ NOT_FOR_VALIDATE = (
     "vismock.codec.report",
     "vismock.codec.workers",
     # Start-up savings kept: the typed values and the writer (decode and encode only), argparse's
-    # terminal-size lookup (shutil, with bz2 and lzma), pickle and select (large batches only).
+    # terminal-size lookup (shutil, with bz2 and lzma), pickle and select (large batches only),
+    # dataclasses (the codec's and the catalog's types are NamedTuples).
+    "dataclasses",
     "vismock.codec.values",
     "vismock.codec.writer",
     "decimal",

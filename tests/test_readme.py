@@ -20,7 +20,7 @@ def test_readme_example_is_the_tested_file() -> None:
 def test_ci_runs_the_readme_test_command_in_a_new_venv() -> None:
     """CI must not see packages installed by hand: it makes its own venv and runs the README's
     test command, as it stands in the README, inside it."""
-    test_command = 'pip install -e ".[test]" && python -m pytest'
+    test_command = 'pip install -e ".[test,ansible]" && python -m pytest'
     assert f"    {test_command}\n" in README
     script = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
     commands = [line for line in script.splitlines() if line and not line.lstrip().startswith("#")]

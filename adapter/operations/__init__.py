@@ -24,7 +24,8 @@ from types import ModuleType
 from typing import Any, Protocol
 
 from vismock.errors import VismockError
-from vismock.faults import VimFault
+from vismock.faults import InvalidArgument, VimFault, VirtualMachineNotFound
+from vismock.mockserver.vim25.values import MoRef
 from vismock.schemas import Operation, load_catalog, schema_directory
 
 
@@ -38,22 +39,48 @@ class VirtualMachine:
     template: bool
     busy_with: str | None  # a task running on it now, if any
 
+    @property
+    def ref(self) -> MoRef:
+        return MoRef("VirtualMachine", self.id)
+
 
 class VCenter(Protocol):
-    """What the operations need of a vCenter: the mock's state, or a real one over pyVmomi."""
+    """What the operations need of a vCenter: the mock's state, or a real one over pyVmomi. Values
+    are vim25's (:mod:`vismock.mockserver.vim25.values`): a new operation needs no new method here,
+    only vim25 methods and properties, which both sides serve."""
 
     def task_info(self, task_id: str) -> dict[str, Any]:
         """The task's TaskInfo in vismock.codec's dict form; raises a VimFault (TaskNotFound)."""
         ...
 
-    def virtual_machine(self, name: str) -> VirtualMachine:
-        """The VM named *name*; VirtualMachineNotFound when none is, InvalidArgument when several are."""
+    def virtual_machines(self, name: str) -> list[VirtualMachine]:
+        """Every VM named *name* (none: an empty list)."""
         ...
 
-    def start_power_task(self, vm: VirtualMachine, method: str) -> str:
-        """Call power *method* (PowerOffVM_Task...) on *vm*; the id of the task it queued. Raises
-        the method's faults (the mock checks the VM again, atomically, and raises a refusal)."""
+    def read(self, ref: MoRef, path: str) -> Any:
+        """Property path *path* of *ref* (None when unset; ManagedObjectNotFound for no such object)."""
         ...
+
+    def find(self, inventory_path: str) -> MoRef | None:
+        """The entity at inventory path *inventory_path* (``Datacenter/vm/prod``), None if none is."""
+        ...
+
+    def call(self, ref: MoRef, method: str, **args: Any) -> Any:
+        """vim25 method *method* of *ref* with *args*; a method returning a task answers the task's
+        id. Raises the method's faults (the mock, which checks again atomically, raises what vCenter
+        would report in the task)."""
+        ...
+
+
+def virtual_machine(vcenter: VCenter, name: str) -> VirtualMachine:
+    """The VM named *name*: VirtualMachineNotFound when none is, InvalidArgument when several are."""
+    found = vcenter.virtual_machines(name)
+    if not found:
+        raise VirtualMachineNotFound(name)
+    if len(found) > 1:
+        ids = ", ".join(vm.id for vm in found)
+        raise InvalidArgument(f"{len(found)} virtual machines are named {name!r} ({ids})", "virtual-machine")
+    return found[0]
 
 
 @cache

@@ -15,17 +15,34 @@ from collections.abc import Mapping
 from typing import Any
 
 from vismock import power
-from vismock.adapter.operations import VCenter
+from vismock.adapter.operations import VCenter, VirtualMachine, virtual_machine
+from vismock.faults import TaskInProgress
 
 
 def virtual_machine_name(request: Mapping[str, Any]) -> str:
     return str(request["parameters"]["virtual-machine"])
 
 
+def named_vm(request: Mapping[str, Any], vcenter: VCenter) -> VirtualMachine:
+    """The VM the request names (``<virtual-machine>``), found by its name."""
+    return virtual_machine(vcenter, virtual_machine_name(request))
+
+
+def check_idle(vm: VirtualMachine) -> None:
+    """TaskInProgress while another task runs on *vm* (vCenter would fail the new one)."""
+    if vm.busy_with is not None:
+        raise TaskInProgress(vm.busy_with)
+
+
+def queued(task_id: str) -> dict[str, Any]:
+    """``{"Task": task-id}``: the content of an operation's ``<Xxx_TaskResponse>``."""
+    return {"Task": task_id}
+
+
 def start(request: Mapping[str, Any], vcenter: VCenter, method: str) -> dict[str, Any]:
-    """``{"Task": task-id}``: the content of the operation's ``<XxxVM_TaskResponse>``."""
-    vm = vcenter.virtual_machine(virtual_machine_name(request))
+    """Power *method* on the VM the request names, checked first (template, busy, power state)."""
+    vm = named_vm(request, vcenter)
     refusal = power.refusal(method, power_state=vm.power_state, template=vm.template, busy_with=vm.busy_with)
     if refusal is not None:
         raise refusal
-    return {"Task": vcenter.start_power_task(vm, method)}
+    return queued(vcenter.call(vm.ref, method))

@@ -174,7 +174,7 @@ class Recorder:
     unknown: list[str] = field(default_factory=list)
     refused: list[str] = field(default_factory=list)  # "task-9: not recorded: why"
     inventory: InventoryDocument | None = None
-    templates_known: bool = True
+    details_known: bool = True
     session: Session | None = None
     interrupted: bool = False
     stop: _StopSignals = field(default_factory=_StopSignals)
@@ -219,7 +219,7 @@ class Recorder:
             self._follow(session)
 
     def _record_inventory(self, session: Session) -> None:
-        objects, root, self.templates_known = session.walk_inventory()
+        objects, root, self.details_known = session.walk_inventory()
         self.inventory = inventory_document(objects, root)
 
     def _follow(self, session: Session) -> None:
@@ -285,6 +285,8 @@ class Recorder:
                 )
             spec = replace_users(task.spec, self.options.users)
             tasks.append(RecordedTask(spec, tuple(notes), task.finished))
+        unreadable = self.session.unreadable if self.session is not None else {}
+        refused.extend(f"{task_id}: not recorded: {why}" for task_id, why in unreadable.items())
         return tasks, refused
 
     def _write(self) -> Path | None:
@@ -316,8 +318,12 @@ class Recorder:
         if self.inventory is None:
             return None, []
         notes = list(self.inventory.notes)
-        if not self.templates_known:
-            notes.insert(0, "this server does not serve config.template: no VM is recorded as a template")
+        if not self.details_known:
+            notes.insert(
+                0,
+                "this server does not serve config.template: no VM is recorded as a template, and VMs,"
+                " hosts and datastores are recorded without their hardware",
+            )
         return self.inventory.document, notes
 
     def _header(self, tasks: Sequence[RecordedTask]) -> list[str]:

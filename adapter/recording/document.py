@@ -27,6 +27,7 @@ from vismock.mockserver.state.taskfile import Scenario, parse_yaml, spec_to_dict
 ANY_USER = "*"
 # Keys whose values are written on one line ({state: running, at: 1.5, progress: 40}).
 FLOW_KEYS = frozenset({"timeline", "entity", "reason", "datastores", "networks", "vms"})
+FLOW_LIST_KEYS = frozenset({"disks", "nics"})  # lists of sizes and names, on one line
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,8 +71,15 @@ class _Dumper(yaml.SafeDumper):
     pass
 
 
+class _FlowList(list[Any]):
+    """A list written on one line (a VM's disk sizes, its NICs' networks)."""
+
+
 _Dumper.add_representer(
     _Flow, lambda dumper, data: dumper.represent_mapping("tag:yaml.org,2002:map", data, flow_style=True)
+)
+_Dumper.add_representer(
+    _FlowList, lambda dumper, data: dumper.represent_sequence("tag:yaml.org,2002:seq", data, flow_style=True)
 )
 
 
@@ -121,11 +129,14 @@ def _indented(text: str) -> list[str]:
 
 
 def _flowing(value: Any, key: str | None = None) -> Any:
-    """*value* with the mappings inside FLOW_KEYS lists (and FLOW_KEYS mappings) on one line."""
+    """*value* with the mappings inside FLOW_KEYS lists (and FLOW_KEYS mappings), and the
+    FLOW_LIST_KEYS lists, on one line."""
     if isinstance(value, Mapping):
         items = {name: _flowing(item, name) for name, item in value.items()}
         return _Flow(items) if key in FLOW_KEYS and _is_flat(items) else items
     if isinstance(value, list):
+        if key in FLOW_LIST_KEYS:
+            return _FlowList(value)
         return [_flow_item(_flowing(item, None), key) for item in value]
     return value
 

@@ -30,6 +30,24 @@ INVENTORY_PATHS: Mapping[str, tuple[str, ...]] = {
     "ClusterComputeResource": ("name", "host"),
     "VirtualMachine": ("name", "runtime"),
 }
+# What a VM's, host's and datastore's short declaration is read from (docs/inventory.md), in one
+# more call after the walk.
+DETAIL_PATHS: Mapping[str, tuple[str, ...]] = {
+    "VirtualMachine": (
+        "config.template",
+        "config.hardware.numCPU",
+        "config.hardware.numCoresPerSocket",
+        "config.hardware.memoryMB",
+        "config.hardware.device",
+        "config.guestId",
+        "config.annotation",
+        "guest.ipAddress",
+        "guest.hostName",
+        "datastore",
+    ),
+    "HostSystem": ("hardware.cpuInfo.numCpuCores", "hardware.memorySize"),
+    "Datastore": ("summary.capacity",),
+}
 # Below these the walk goes on (the others are leaves of the document: hosts, VMs, datastores...).
 CHILD_PATHS: Mapping[str, tuple[str, ...]] = {
     "Folder": ("childEntity",),
@@ -62,6 +80,7 @@ class Session:
         with vcenter.translated_errors():
             self.content = vim.ServiceInstance("ServiceInstance", self._stub).RetrieveContent()
         self.server_clock = "estimated with its CurrentTime"
+        self.unreadable: dict[str, str] = {}  # task id -> why its info could not be read
         self._offset = self._clock_offset()
 
     # -- the server
@@ -102,7 +121,8 @@ class Session:
             return [str(task._moId) for task in self.content.taskManager.recentTask or ()]
 
     def read_tasks(self, task_ids: Sequence[str]) -> tuple[dict[str, dict[str, Any]], list[str]]:
-        """(TaskInfo by task id, the ids of tasks the server does not know)."""
+        """(TaskInfo by task id, the ids of tasks the server does not know). A task whose info
+        pyVmomi refuses to read is left out, and why is kept in ``unreadable``."""
         vim, _vmodl_ns, _support = _vmodl()
         if not task_ids:
             return {}, []
@@ -110,6 +130,12 @@ class Session:
             contents = self._retrieve(
                 [vim.Task(task_id, self._stub) for task_id in task_ids], {"Task": ("info",)}
             )
+        except TypeError as refused:  # pyVmomi's check of the answer: the simulator's tasks on
+            # VirtualDiskManager (a Destroy_Task's disk deletion) name it as a TaskInfo's entity
+            if len(task_ids) > 1:
+                return self._read_one_by_one(task_ids)  # which one: ask for each
+            self.unreadable[task_ids[0]] = f"pyVmomi cannot read its info ({refused})"
+            return {}, []
         except VimFault as fault:
             if fault.fault_type != "ManagedObjectNotFound" or len(task_ids) == 1:
                 if fault.fault_type == "ManagedObjectNotFound":
@@ -184,7 +210,8 @@ class Session:
 
     def walk_inventory(self) -> tuple[dict[str, Found], str, bool]:
         """(every object reached from the root folder by id, the root folder's id, whether the
-        server said which VMs are templates)."""
+        server served the details of VMs, hosts and datastores: which VMs are templates, their
+        hardware and guest, the hosts' hardware, the datastores' capacity)."""
         root = self.content.rootFolder
         found: dict[str, Found] = {}
         level = [root]
@@ -196,28 +223,28 @@ class Session:
             queued = {str(obj._moId) for obj in level}
             level = [obj for obj in following if str(obj._moId) not in found and str(obj._moId) not in queued]
             level = list({str(obj._moId): obj for obj in level}.values())
-        vms = [item for item in found.values() if item.type == "VirtualMachine"]
-        templates = self._templates(vms)
-        if templates is not None:
-            for vm in vms:
-                found[vm.id] = Found(
-                    vm.type, vm.id, vm.name, {**vm.props, "template": templates.get(vm.id, False)}
-                )
-        return found, str(root._moId), templates is not None
+        details = self._details([item for item in found.values() if item.type in DETAIL_PATHS])
+        if details is not None:
+            for object_id, props in details.items():
+                item = found[object_id]
+                found[object_id] = Found(item.type, item.id, item.name, {**item.props, **props})
+        return found, str(root._moId), details is not None
 
-    def _templates(self, vms: Sequence[Found]) -> dict[str, bool] | None:
-        """Each VM's ``config.template``; None when the server does not serve that property."""
+    def _details(self, objects: Sequence[Found]) -> dict[str, dict[str, Any]] | None:
+        """What the short declaration of each VM, host and datastore needs (DETAIL_PATHS), in one
+        call, as plain values by object id; None when the server does not serve these properties."""
         _vim, _vmodl_ns, support = _vmodl()
-        if not vms:
+        if not objects:
             return {}
-        refs = [support.GetWsdlType("urn:vim25", "VirtualMachine")(vm.id, self._stub) for vm in vms]
+        refs = [support.GetWsdlType("urn:vim25", item.type)(item.id, self._stub) for item in objects]
+        wanted = {item.type: DETAIL_PATHS[item.type] for item in objects}
         try:
-            contents = self._retrieve(refs, {"VirtualMachine": ("config.template",)})
+            contents = self._retrieve(refs, wanted)
         except VimFault as fault:
             if fault.fault_type == "InvalidProperty":
                 return None
             raise
-        return {str(obj._moId): bool(props.get("config.template")) for obj, props in contents}
+        return {str(obj._moId): _plain_details(_type_name(obj), props) for obj, props in contents}
 
     @staticmethod
     def _paths_for(objects: Sequence[Any]) -> dict[str, tuple[str, ...]]:
@@ -269,6 +296,45 @@ def _found(obj: Any, props: Mapping[str, Any]) -> Found:
             values["powerState"] = str(runtime.powerState) if runtime.powerState else None
             values["host"] = str(runtime.host._moId) if runtime.host is not None else None
     return Found(kind, str(obj._moId), str(props.get("name") or obj._moId), values)
+
+
+def _plain_details(kind: str, props: Mapping[str, Any]) -> dict[str, Any]:
+    """*props* (DETAIL_PATHS of a *kind*) as the plain values :class:`Found` holds."""
+    if kind == "HostSystem":
+        return _set(
+            cpu_cores=props.get("hardware.cpuInfo.numCpuCores"), memory_bytes=props.get("hardware.memorySize")
+        )
+    if kind == "Datastore":
+        return _set(capacity_bytes=props.get("summary.capacity"))
+    vim, _vmodl_ns, _support = _vmodl()
+    devices = list(props.get("config.hardware.device") or ())
+    return {
+        "template": bool(props.get("config.template")),
+        **_set(
+            cpu=props.get("config.hardware.numCPU"),
+            cores_per_socket=props.get("config.hardware.numCoresPerSocket"),
+            memory_mb=props.get("config.hardware.memoryMB"),
+            guest_os=props.get("config.guestId"),
+            annotation=props.get("config.annotation"),
+            ip=props.get("guest.ipAddress"),
+            hostname=props.get("guest.hostName"),
+        ),
+        "disks_kb": [int(d.capacityInKB) for d in devices if isinstance(d, vim.vm.device.VirtualDisk)],
+        "nics": [_nic_network(d) for d in devices if isinstance(d, vim.vm.device.VirtualEthernetCard)],
+        "datastores": [str(store._moId) for store in props.get("datastore") or ()],
+    }
+
+
+def _nic_network(nic: Any) -> str | None:
+    """The id of the network a NIC is on; None when it is on none the inventory can hold (a
+    distributed port group, an opaque network)."""
+    network = getattr(nic.backing, "network", None)
+    return str(network._moId) if network is not None else None
+
+
+def _set(**values: Any) -> dict[str, Any]:
+    """*values* without those the server left unset."""
+    return {name: value for name, value in values.items() if value is not None}
 
 
 def _children(obj: Any, props: Mapping[str, Any]) -> list[Any]:

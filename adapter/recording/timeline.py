@@ -131,7 +131,7 @@ def task_method(name: str, description_id: str | None, notes: _Notes | None = No
     """The vim25 task method a TaskInfo names. vCenter sends the method's wire name
     (``PowerOnVM_Task``); the reference simulator sends a short name (``PowerOn``), which no
     client can resolve and the task file refuses: that one is found by the task's descriptionId
-    (``VirtualMachine.powerOn``, schemas/vim25/task-methods.toml), or as ``NAME_Task``."""
+    (``VirtualMachine.powerOn``, by the vim25 model: schemas/vim25/model.json), or as ``NAME_Task``."""
     methods = task_methods()
     if name in methods:
         return name
@@ -143,7 +143,7 @@ def task_method(name: str, description_id: str | None, notes: _Notes | None = No
     else:
         raise NotRecordable(
             f"its name {name!r} is not a vim25 task method and its descriptionId {description_id!r} "
-            "names none (schemas/vim25/task-methods.toml lists them)"
+            "names none (the vim25 model, schemas/vim25/model.json, lists them)"
         )
     if notes is not None:
         notes.add(

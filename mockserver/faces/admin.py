@@ -39,7 +39,7 @@ log = logging.getLogger("vismock.mockserver")
 admin_blueprint = Blueprint("admin", __name__)
 
 FACES = frozenset(get_args(Face))
-MAX_COUNT = 2**31 - 1  # counts and limits SQLite stores (and no one needs more)
+MAX_COUNT = 2**31 - 1  # counts and limits: an xs:int (and no one needs more)
 JOURNAL_FILTERS = ("task", "outcome", "face", "operation", "entity")
 UNJOURNALED = frozenset({"admin.reset", "admin.clear_journal"})  # they start a fresh journal
 
@@ -149,7 +149,8 @@ def _is_loopback(address: str | None) -> bool:
 
 @admin_blueprint.get("/health")
 def health() -> Response:
-    """Liveness, and which worker process answered (tests of multi-worker serving use it).
+    """Liveness, and the id of the server process that answered (tests of a replaced server
+    process use it).
 
     Answered without the admin token (load balancers and readiness probes have none), so it says
     nothing about the mock's state: its status and the answering process only.
@@ -239,7 +240,6 @@ def restart_task(task_id: str) -> Response:
 
 @admin_blueprint.post("/reset")
 def reset() -> Response:
-    _services().journal.settle()  # entries still queued must not land after the reset
     _backend().reset()
     return _json({"reset": True}, 200)
 
@@ -276,15 +276,18 @@ def inventory_entity(entity_id: str) -> Response:
 
 def entity_json(entity: Entity) -> dict[str, Any]:
     """An entity as the admin API shows it; a VM with its power now (state, boot time, the task
-    running on it) and its recent tasks."""
+    running on it), its recent tasks, its uuids and its snapshots (tree order, the current one
+    marked)."""
     shown = inventory_json(entity)
     if entity.type == "VirtualMachine":
-        backend = _backend()
-        now = backend.power.of(entity.id)
+        inventory = _backend().inventory
+        now = inventory.power(entity.id)
         shown["powerState"] = now.state
         shown["bootTime"] = _plain(now.boot_time)
         shown["runningTask"] = now.running
-        shown["recentTask"] = backend.power.recent(entity.id)
+        shown["recentTask"] = list(now.recent)
+        shown.update(inventory.identity(entity.id))
+        shown["snapshots"] = [_plain(node) for node in inventory.snapshots(entity.id)]
     return shown
 
 
@@ -311,14 +314,14 @@ def set_power_state(entity_id: str) -> Response:
     if state is None:
         raise AdminError("field 'powerState': required (poweredOn, poweredOff or suspended)")
     _observed_entity(entity_id)
-    _backend().power.set_state(entity_id, state)
+    _backend().inventory.set_power_state(entity_id, state)
     return _json(entity_json(_backend().inventory.get(entity_id)), 200)
 
 
 @admin_blueprint.get("/operations")
 def operations() -> Response:
     """How the tasks of each power operation behave (``default``: those without their own)."""
-    behaviours = _backend().power.behaviours()
+    behaviours = _backend().operations.behaviours()
     return jsonify({"operations": {key: taskfile.behaviour_to_dict(b) for key, b in behaviours.items()}})
 
 
@@ -326,7 +329,7 @@ def operations() -> Response:
 def set_operations() -> Response:
     """Replace them all: the scenario file's ``operations:`` as JSON (``{}``: vismock's default)."""
     behaviours = taskfile.behaviours_from_dict(_json_body(), source="admin API")
-    _backend().power.set_behaviours(behaviours, replace_all=True)
+    _backend().operations.set_behaviours(behaviours, replace_all=True)
     return operations()
 
 
@@ -334,32 +337,32 @@ def set_operations() -> Response:
 def set_operation(operation: str) -> Response:
     """One operation's behaviour (``default``, a power method or its VIS operation)."""
     behaviours = taskfile.behaviours_from_dict({operation: _json_body()}, source="admin API")
-    _backend().power.set_behaviours(behaviours)
+    _backend().operations.set_behaviours(behaviours)
     return operations()
 
 
 @admin_blueprint.get("/overrides")
 def list_overrides() -> Response:
-    return jsonify({"overrides": [taskfile.override_to_dict(o) for o in _backend().power.overrides()]})
+    return jsonify({"overrides": [taskfile.override_to_dict(o) for o in _backend().operations.overrides()]})
 
 
 @admin_blueprint.post("/overrides")
 def add_overrides() -> Response:
     """One override (the scenario file's ``overrides:`` item, as JSON) or a list of them."""
     overrides = taskfile.overrides_from_dicts(_json_body(), source="admin API")
-    stored = [_backend().power.add_override(override) for override in overrides]
+    stored = [_backend().operations.add_override(override) for override in overrides]
     return _json({"overrides": [taskfile.override_to_dict(o) for o in stored]}, 201)
 
 
 @admin_blueprint.delete("/overrides")
 def clear_overrides() -> Response:
-    _backend().power.clear_overrides()
+    _backend().operations.clear_overrides()
     return _json({"cleared": True}, 200)
 
 
 @admin_blueprint.delete("/overrides/<int:override_id>")
 def delete_override(override_id: int) -> Response:
-    if not _backend().power.delete_override(override_id):
+    if not _backend().operations.delete_override(override_id):
         raise AdminError(f"no override with id {override_id}", 404)
     return _json({"deleted": override_id}, 200)
 
@@ -370,7 +373,6 @@ def delete_override(override_id: int) -> Response:
 @admin_blueprint.get("/journal")
 def journal() -> Response:
     limit = request.args.get("limit")
-    _services().journal.settle()
     entries = _backend().journal.entries(
         **_journal_filters(), limit=_positive_int("limit", limit) if limit else None
     )
@@ -379,7 +381,6 @@ def journal() -> Response:
 
 @admin_blueprint.delete("/journal")
 def clear_journal() -> Response:
-    _services().journal.settle()
     _backend().journal.clear()
     return _json({"cleared": True}, 200)
 
@@ -387,7 +388,6 @@ def clear_journal() -> Response:
 @admin_blueprint.get("/journal/count")
 def count() -> Response:
     filters = _journal_filters()
-    _services().journal.settle()
     return jsonify({"count": _backend().journal.count(**filters)})
 
 
@@ -449,7 +449,7 @@ def clock() -> Response:
 def freeze() -> Response:
     body = _json_body(default={})
     at = _field(body, "at", str, None)
-    _backend().clock.freeze(_parse_time(at) if at else None)
+    _backend().freeze(_parse_time(at) if at else None)
     return _clock_json()
 
 
@@ -459,19 +459,19 @@ def advance() -> Response:
     seconds = _field(body, "seconds", float, None)
     if seconds is None or seconds < 0:
         raise AdminError("field 'seconds': required, a number of seconds >= 0 (the clock only moves forward)")
-    _backend().clock.advance(seconds)
+    _backend().advance(seconds)
     return _clock_json()
 
 
 @admin_blueprint.post("/clock/resume")
 def resume() -> Response:
-    _backend().clock.resume()
+    _backend().resume()
     return _clock_json()
 
 
 def _clock_json() -> Response:
     """``{"now": ISO time, "frozen": bool, "offset_seconds": float}``."""
-    return jsonify(_plain(_backend().clock.state()))
+    return jsonify(_plain(_backend().clock.describe()))
 
 
 def _parse_time(text: str) -> datetime:

@@ -13,8 +13,12 @@ below lives here once:
 * fault rules (:func:`injected_fault`, :func:`fault_reply`);
 * the journal entry of every request, written when its reply is ready, and its access-log line
   (only while the ``vismock.access`` logger is enabled: one check per request);
-* remembered answers (:class:`RememberedAnswers`): a read whose answer cannot change before the
-  state's next write (or the clock's next step) is answered again from memory, journal included.
+* remembered answers (:class:`RememberedAnswers`): an answer computed without any change of the
+  state (and without reading anything volatile: the time, a session's call count, a random draw) is
+  the same for the same request until the state's revision moves, so it is given again from
+  memory, journal included. No reader declares anything: the registry's revision is raised by every
+  change, the clock's changes (a task's next step, a session's expiry) included, since they are
+  events on its schedule fired before anything is read.
 """
 
 from __future__ import annotations
@@ -31,12 +35,11 @@ from typing import TYPE_CHECKING, Any, Protocol
 from werkzeug.http import HTTP_STATUS_CODES
 
 from vismock.faults import RequestCanceled
-from vismock.mockserver.accesslog import ACCESS, AccessRecord, log_access
+from vismock.mockserver.accesslog import ACCESS, AccessRecord, log_access, log_access_row
 from vismock.mockserver.cache import BoundedCache, memoize
 from vismock.mockserver.state.journal import Row, row_of
 from vismock.mockserver.state.models import Face as FaceName
 from vismock.mockserver.state.models import FaultRule, JournalEntry
-from vismock.mockserver.state.tasks import FOREVER, NOT_REMEMBERED
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment
@@ -91,7 +94,7 @@ class Reply:
 
 @dataclass(slots=True)
 class Observation:
-    """What the journal will say about a request, and how long its answer holds."""
+    """What the journal will say about a request."""
 
     face: FaceName
     operation: str
@@ -103,15 +106,6 @@ class Observation:
     generation: int | None = None  # the state's reset generation when the request started
     started: float = field(default_factory=time.perf_counter)
     time: datetime = field(default_factory=lambda: datetime.now(UTC))
-    # Until when (mock-clock microseconds) the answer stays the same unless the state is written;
-    # NOT_REMEMBERED when it must be computed again (it wrote, or depended on chance or now).
-    until_us: int = FOREVER
-
-    def holds_until(self, until_us: int) -> None:
-        self.until_us = min(self.until_us, until_us)
-
-    def not_remembered(self) -> None:
-        self.until_us = NOT_REMEMBERED
 
     def entry(self, http_status: int) -> JournalEntry:
         return JournalEntry(
@@ -173,7 +167,7 @@ def serve(face: Face, environ: WSGIEnvironment, services: Services) -> Reply:
             row = remembered.row(started)
             services.journal.record_row(services.backend.generation(), row)
             if ACCESS.isEnabledFor(INFO):  # off (quiet, or in tests): this check is all it costs
-                log_access(AccessRecord.from_row(row, environ.get("REMOTE_ADDR")))
+                log_access_row(row, environ.get("REMOTE_ADDR"))
             return remembered.reply
     request = FaceRequest(
         method=str(environ.get("REQUEST_METHOD", "")),
@@ -199,22 +193,25 @@ def exchange(
         generation=services.backend.generation(),
         started=started or time.perf_counter(),
     )
-    revision = services.backend.revision()
+    registry = services.backend.registry
+    registry.settle()  # the clock's changes first: the revision below is the one the answer reads
+    before = (registry.revision, registry.volatile_reads)
     try:
         reply = face.answer(request, observation, services)
     except Exception:
         # A bug or a store failure: the face's own error, details in the log (never the body).
         log.exception("%s face: unexpected error answering %s", face.name, observation.operation)
         observation.outcome = "SystemError"
-        observation.not_remembered()
+        registry.note_volatile()
         reply = face.internal_error()
     entry = observation.entry(reply.status)
     services.journal.record(entry)
     if ACCESS.isEnabledFor(INFO):
         log_access(AccessRecord.from_entry(entry, request.remote_addr or None))
-    # Remembered only if nothing was written meanwhile (by this request or another).
-    if key is not None and not reply.drop and services.backend.revision() == revision:
-        services.answers.remember(key, revision, observation, reply)
+    # Remembered only if nothing changed and nothing volatile was read meanwhile (by this request
+    # or another): then the same request gets the same answer until the revision moves.
+    if key is not None and not reply.drop and (registry.revision, registry.volatile_reads) == before:
+        services.answers.remember(key, before[0], observation, reply)
     return reply
 
 
@@ -274,7 +271,7 @@ def injected_fault(observation: Observation, services: Services) -> FaultRule | 
     face, operation, task_ids = observation.face, observation.operation, observation.task_ids
     if not faults.matching(face=face, operation=operation, task_ids=task_ids):
         return None
-    observation.not_remembered()
+    services.backend.registry.note_volatile()  # a rule may fire by chance, or run out
     rule = faults.take(face=face, operation=operation, task_ids=task_ids)
     if rule is not None and rule.action == "delay":
         delay(services, max(0.0, rule.delay_seconds), observation.generation)
@@ -316,7 +313,6 @@ def fault_reply(observation: Observation, rule: FaultRule, face: Face) -> Reply:
 @dataclass(frozen=True, slots=True)
 class RememberedAnswer:
     revision: int
-    until_us: int
     journal: Row  # the journal row of each request answered this way, but for its time and latency
     reply: Reply
 
@@ -327,11 +323,11 @@ class RememberedAnswer:
 
 
 class RememberedAnswers:
-    """Answers of reads that hold until the state's next write, or the clock's next step.
+    """Answers that hold until the state's revision moves.
 
-    A poller sends the same body again and again; while no process has written the state (the
-    shared revision stands) and the mock's clock has not reached the answer's horizon, computing
-    it again would give the same bytes and the same journal entry.
+    A poller sends the same body again and again; while the state's revision stands (after the
+    events the clock brought are fired), computing it again would give the same bytes and the same
+    journal entry.
     """
 
     def __init__(self, services: Services, size: int = 1024) -> None:
@@ -340,16 +336,15 @@ class RememberedAnswers:
 
     def recall(self, key: Hashable) -> RememberedAnswer | None:
         found = self._answers.get(key)
-        if found is None or found.revision != self._services.backend.revision():
+        if found is None:
             return None
-        if found.until_us != FOREVER and self._services.backend.clock.now_us() >= found.until_us:
-            return None
-        return found
+        registry = self._services.backend.registry
+        registry.settle()
+        return found if found.revision == registry.revision else None
 
     def remember(self, key: Hashable, revision: int, observation: Observation, reply: Reply) -> None:
-        if observation.until_us > NOT_REMEMBERED:
-            row = row_of(observation.entry(reply.status))
-            self._answers.put(key, RememberedAnswer(revision, observation.until_us, row, reply))
+        row = row_of(observation.entry(reply.status))
+        self._answers.put(key, RememberedAnswer(revision, row, reply))
 
 
 # -- WSGI ------------------------------------------------------------------------------------------

@@ -1,7 +1,7 @@
 """How the tasks that operations create behave: their timelines, and scripted outcomes.
 
 Plain data shared by the scenario file's reader (:mod:`.taskfile`: the ``operations`` and
-``overrides`` sections), the power part that applies it (:mod:`.power`) and the admin API. A
+``overrides`` sections), the state's object that applies it (:mod:`.operations`) and the admin API. A
 :class:`Behaviour` is a task file's lifecycle without the task: progression, timeline and
 whether CancelTask may stop it. An :class:`Override` scripts the next tasks of an operation on a
 VM ("the next Power_Off_VM on win1 fails with InvalidState after 2 polls").

@@ -1,9 +1,10 @@
-"""The inventory: datacenters, folders, clusters, hosts, resource pools, datastores, networks and
-virtual machines, as vCenter arranges them under its root folder.
+"""The scenario's inventory: datacenters, folders, clusters, hosts, resource pools, datastores,
+networks and virtual machines, as vCenter arranges them under its root folder.
 
 Declared in the scenario file under ``inventory:`` (see :func:`entities_from_document` and
-docs/tasks.md), like the tasks; reset returns to what was loaded. Entities are stored flat (id,
-type, name, parent, JSON properties); the tree is their parent links.
+docs/tasks.md), like the tasks; reset returns to what was loaded. An entity here is flat (id,
+type, name, parent, a few properties); the state serves each as a managed object
+(:mod:`vismock.mockserver.objects.scenario`).
 
 The shapes follow vCenter's: the root folder ``group-d1`` ("Datacenters") holds datacenters;
 each datacenter has its ``vm``, ``host``, ``datastore`` and ``network`` folders; a standalone
@@ -14,15 +15,10 @@ on a host.
 
 from __future__ import annotations
 
-import json
-import secrets
-import sqlite3
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from vismock.faults import ManagedObjectNotFound
-from vismock.mockserver.state import db
 from vismock.mockserver.state.models import Entity
 
 ROOT_FOLDER_ID = "group-d1"
@@ -35,136 +31,6 @@ FOLDER_KINDS = {
     "datastore": ("datastoreFolder", "group-s", ("Folder", "Datastore", "StoragePod")),
     "network": ("networkFolder", "group-n", ("Folder", "Network", "DistributedVirtualSwitch")),
 }
-
-SCHEMA = (
-    """CREATE TABLE IF NOT EXISTS inventory (
-        id TEXT PRIMARY KEY, seq INTEGER NOT NULL, type TEXT NOT NULL, name TEXT NOT NULL, parent TEXT,
-        props TEXT NOT NULL)""",
-    "CREATE INDEX IF NOT EXISTS inventory_parent ON inventory (parent)",
-    # The loaded inventory (the scenario file's, or the built-in one), which reset returns to.
-    """CREATE TABLE IF NOT EXISTS loaded_inventory (
-        id TEXT PRIMARY KEY, seq INTEGER NOT NULL, type TEXT NOT NULL, name TEXT NOT NULL, parent TEXT,
-        props TEXT NOT NULL)""",
-)
-_COLUMNS = "id, seq, type, name, parent, props"
-
-
-class EntityNotFound(ManagedObjectNotFound):
-    def __init__(self, entity_id: str, mo_type: str = "ManagedEntity") -> None:
-        super().__init__(mo_type, entity_id)
-
-
-class Inventory:
-    def __init__(self, database: db.Database) -> None:
-        self._db = database
-        database.create_tables(SCHEMA)
-        # (revision, stamp, entities by id): the revision moves with every change of the state, the
-        # stamp only with the inventory's, so a task or a journal write costs one small read here.
-        self._snapshot: tuple[int, str | None, dict[str, Entity]] = (-1, None, {})
-        self.replaced = False
-
-    # -- the loaded inventory
-
-    def load(self, entities: Sequence[Entity]) -> None:
-        """Make *entities* the loaded inventory; a database loaded with another keeps its live
-        inventory only if it was the same (a restart), and otherwise starts the new one."""
-        rows = [_row(seq, entity) for seq, entity in enumerate(entities, 1)]
-        self.replaced = False
-        with self._db.write() as tx:
-            fresh = tx.execute("SELECT 1 FROM meta WHERE key = 'inventory_loaded'").fetchone() is None
-            loaded = [
-                tuple(row) for row in tx.execute(f"SELECT {_COLUMNS} FROM loaded_inventory ORDER BY seq")
-            ]
-            self.replaced = not fresh and loaded != rows
-            if fresh or self.replaced:
-                tx.execute("DELETE FROM loaded_inventory")
-                tx.executemany(f"INSERT INTO loaded_inventory ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)", rows)
-                self.reset(tx)
-            if fresh:
-                tx.execute("INSERT INTO meta (key, value) VALUES ('inventory_loaded', '1')")
-
-    def reset(self, tx: sqlite3.Connection) -> None:
-        tx.execute("DELETE FROM inventory")
-        tx.execute(f"INSERT INTO inventory ({_COLUMNS}) SELECT {_COLUMNS} FROM loaded_inventory")
-        _stamp(tx)
-
-    # -- reading (from a snapshot of the whole inventory, read again only when the state changed)
-
-    def all(self) -> dict[str, Entity]:
-        """Every entity by id, in the order they were declared (read again after a change of the
-        settings revision: a power operation's start leaves the inventory alone)."""
-        revision = self._db.revision.settings()  # before reading: a later change moves it again
-        cached_revision, cached_stamp, entities = self._snapshot
-        if cached_revision != revision:
-            conn = self._db.connection()
-            row = conn.execute("SELECT value FROM meta WHERE key = 'inventory_stamp'").fetchone()
-            stamp = None if row is None else str(row[0])
-            if stamp is None or stamp != cached_stamp:
-                rows = conn.execute(f"SELECT {_COLUMNS} FROM inventory ORDER BY seq").fetchall()
-                entities = {row[0]: _entity(row) for row in rows}
-            self._snapshot = (revision, stamp, entities)
-        return entities
-
-    def get(self, entity_id: str, mo_type: str = "ManagedEntity") -> Entity:
-        """EntityNotFound (ManagedObjectNotFound) unless there is such an entity."""
-        entity = self.all().get(entity_id)
-        if entity is None:
-            raise EntityNotFound(entity_id, mo_type)
-        return entity
-
-    def find(self, entity_id: str) -> Entity | None:
-        return self.all().get(entity_id)
-
-    def of_type(self, *types: str) -> list[Entity]:
-        return [entity for entity in self.all().values() if entity.type in types]
-
-    def children(self, entity_id: str) -> list[Entity]:
-        return [entity for entity in self.all().values() if entity.parent == entity_id]
-
-    def named(self, name: str, *types: str) -> list[Entity]:
-        """Entities named *name* (of one of *types*, when given)."""
-        return [e for e in self.all().values() if e.name == name and (not types or e.type in types)]
-
-    def path_of(self, entity_id: str) -> str:
-        """The inventory path: ``/Datacenter/vm/win1`` (the root folder is ``/``)."""
-        names: list[str] = []
-        current = self.find(entity_id)
-        while current is not None and current.parent is not None:
-            names.append(current.name)
-            current = self.find(current.parent)
-        return "/" + "/".join(reversed(names))
-
-    def by_path(self, path: str) -> Entity | None:
-        """The entity at inventory path *path* (``/Datacenter/vm/win1``), or None."""
-        current = self.find(ROOT_FOLDER_ID)
-        for name in (part for part in path.strip("/").split("/") if part):
-            if current is None:
-                return None
-            current = next((child for child in self.children(current.id) if child.name == name), None)
-        return current
-
-    # -- changing it
-
-    def replace_in(self, tx: sqlite3.Connection, entities: Sequence[Entity]) -> None:
-        """Serve *entities* from now on (the loaded inventory, which reset returns to, stays)."""
-        tx.execute("DELETE FROM inventory")
-        tx.executemany(
-            f"INSERT INTO inventory ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)",
-            [_row(seq, entity) for seq, entity in enumerate(entities, 1)],
-        )
-        _stamp(tx)
-
-    def update(self, entity_id: str, **changes: Any) -> Entity:
-        """Set properties of one entity (its power state, say); returns it changed."""
-        with self._db.write() as tx:
-            row = tx.execute(f"SELECT {_COLUMNS} FROM inventory WHERE id = ?", (entity_id,)).fetchone()
-            if row is None:
-                raise EntityNotFound(entity_id)
-            changed = _entity(row).with_properties(**changes)
-            tx.execute("UPDATE inventory SET props = ? WHERE id = ?", (_props_json(changed), entity_id))
-            _stamp(tx)
-        return changed
-
 
 # -- the scenario file's ``inventory:`` section -----------------------------------------------------
 
@@ -222,7 +88,11 @@ def entities_from_document(inventory: Any, path: tuple[str | int, ...] = ("inven
             networks: [{name: VM Network}]
 
     A VM: ``name``, ``id``, ``power`` (poweredOn, poweredOff or suspended; default poweredOn),
-    ``template`` (default false), ``folder`` (a path below the datacenter's vm folder).
+    ``template`` (default false), ``folder`` (a path below the datacenter's vm folder), and its
+    hardware and guest in a few words (docs/inventory.md): ``cpu``, ``cores_per_socket``,
+    ``memory_mb``, ``disks`` (sizes in GB), ``nics`` (network names), ``guest_os`` (a vim25
+    guestId), ``ip``, ``hostname``, ``annotation``, ``datastore`` (a name; default the
+    datacenter's first). A host: ``cpu_cores``, ``memory_gb``; a datastore: ``capacity_gb``.
     """
     document = _mapping(inventory, path, {"datacenters"})
     builder = _Builder()
@@ -298,14 +168,35 @@ def _named_leaves(
     ids = []
     for index, leaf in enumerate(declared or [{"name": default}]):
         where = (*path, key, index)
-        data = _mapping(leaf, where, {"name", "id"})
+        allowed = {"name", "id", "capacity_gb"} if mo_type == "Datastore" else {"name", "id"}
+        data = _mapping(leaf, where, allowed)
+        sizes = {"capacity_gb": _count(data, "capacity_gb", where, 1)} if "capacity_gb" in data else {}
         ids.append(
-            builder.add(where, mo_type, _name(data, where), folder, prefix, _text(data, "id", where)).id
+            builder.add(
+                where, mo_type, _name(data, where), folder, prefix, _text(data, "id", where), **sizes
+            ).id
         )
     return ids
 
 
-HOST_KEYS = {"name", "id", "vms"}
+HOST_KEYS = {"name", "id", "vms", "cpu_cores", "memory_gb"}
+VM_KEYS = {
+    "name",
+    "id",
+    "power",
+    "template",
+    "folder",
+    "cpu",
+    "cores_per_socket",
+    "memory_mb",
+    "disks",
+    "nics",
+    "guest_os",
+    "ip",
+    "hostname",
+    "annotation",
+    "datastore",
+}
 
 
 def _hosts(
@@ -318,6 +209,7 @@ def _hosts(
     host_ids = []
     for host, where in hosts:
         item = _mapping(host, where, HOST_KEYS)
+        hardware = {key: _count(item, key, where, 1) for key in ("cpu_cores", "memory_gb") if key in item}
         entity = builder.add(
             where,
             "HostSystem",
@@ -327,6 +219,7 @@ def _hosts(
             _text(item, "id", where),
             connectionState="connected",
             powerState="poweredOn",
+            **hardware,
         )
         host_ids.append(entity.id)
         for index, vm in enumerate(_list(item, "vms", where)):
@@ -338,7 +231,7 @@ def _hosts(
 def _vm(
     builder: _Builder, data: Any, path: tuple[str | int, ...], host: str, pool: str, placement: _Placement
 ) -> None:
-    item = _mapping(data, path, {"name", "id", "power", "template", "folder"})
+    item = _mapping(data, path, VM_KEYS)
     power = _text(item, "power", path) or "poweredOn"
     if power not in POWER_STATES:
         raise InventoryError((*path, "power"), f"{power!r} is not one of {', '.join(POWER_STATES)}")
@@ -348,6 +241,8 @@ def _vm(
     if template and power != "poweredOff":
         raise InventoryError((*path, "power"), "a template is powered off (vCenter cannot power one on)")
     folder = _vm_folder(builder, placement.vm_folder, _text(item, "folder", path) or "", path)
+    datastore = _placed(builder, item, "datastore", path, placement.datastores[:1], "Datastore")
+    nics = _nics(builder, item, path, placement.networks[:1])
     builder.add(
         path,
         "VirtualMachine",
@@ -359,9 +254,120 @@ def _vm(
         template=template,
         host=host,
         resourcePool=pool,
-        datastore=placement.datastores[:1],
-        network=placement.networks[:1],
+        datastore=datastore,
+        network=tuple(dict.fromkeys(nics)),
+        **_hardware(item, path, nics),
     )
+
+
+def _hardware(item: Mapping[str, Any], path: tuple[str | int, ...], nics: tuple[str, ...]) -> dict[str, Any]:
+    """What the VM declares of its hardware and guest (JSON-safe); the mock fills in the rest
+    (vismock.mockserver.objects.vm_shape)."""
+    found: dict[str, Any] = {"nics": nics}
+    for key, low in (("cpu", 1), ("cores_per_socket", 1), ("memory_mb", 4)):
+        if key in item:
+            found[key] = _count(item, key, path, low)
+    if "cpu" in found and found["cpu"] % found.get("cores_per_socket", 1):
+        raise InventoryError(
+            (*path, "cores_per_socket"),
+            f"{found['cpu']} CPUs cannot be split in sockets of {found['cores_per_socket']} cores",
+        )
+    if "disks" in item:
+        disks = item["disks"]
+        if not isinstance(disks, list):
+            raise InventoryError((*path, "disks"), f"expected a list of sizes in GB, got {disks!r}")
+        found["disks_gb"] = tuple(_size(size, (*path, "disks", index)) for index, size in enumerate(disks))
+    guest_os = _text(item, "guest_os", path)
+    if guest_os is not None:
+        found["guest_os"] = _guest_os(guest_os, (*path, "guest_os"))
+    for key in ("ip", "hostname", "annotation"):
+        text = _text(item, key, path) if key != "annotation" else item.get(key)
+        if text is not None:
+            if not isinstance(text, str):
+                raise InventoryError((*path, key), f"expected a string, got {text!r}")
+            found[key] = text
+    if "ip" in found:
+        found["ip"] = _ip(found["ip"], (*path, "ip"))
+    return found
+
+
+def _count(item: Mapping[str, Any], key: str, path: tuple[str | int, ...], low: int) -> int:
+    value = item[key]
+    if isinstance(value, bool) or not isinstance(value, int) or value < low:
+        raise InventoryError((*path, key), f"expected a whole number of at least {low}, got {value!r}")
+    return value
+
+
+def _size(value: Any, path: tuple[str | int, ...]) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise InventoryError(
+            path, f"expected a disk size in GB (a whole number of at least 1), got {value!r}"
+        )
+    return value
+
+
+def _guest_os(guest_id: str, path: tuple[str | int, ...]) -> str:
+    from vismock.mockserver.vim25.typemodel import model, suggestion
+
+    known = model().enum("VirtualMachineGuestOsIdentifier").values
+    if guest_id not in known:
+        raise InventoryError(path, f"{guest_id!r} is not a vim25 guestId{suggestion(guest_id, known)}")
+    return guest_id
+
+
+def _ip(text: str, path: tuple[str | int, ...]) -> str:
+    import ipaddress
+
+    try:
+        return str(ipaddress.ip_address(text))
+    except ValueError:
+        raise InventoryError(path, f"{text!r} is not an IPv4 or IPv6 address") from None
+
+
+def _placed(
+    builder: _Builder,
+    item: Mapping[str, Any],
+    key: str,
+    path: tuple[str | int, ...],
+    default: tuple[str, ...],
+    mo_type: str,
+) -> tuple[str, ...]:
+    """The id of the datastore *item* names (one of its datacenter's), or *default*."""
+    name = _text(item, key, path)
+    if name is None:
+        return default
+    return (_named_in(builder, name, default, mo_type, (*path, key)),)
+
+
+def _nics(
+    builder: _Builder, item: Mapping[str, Any], path: tuple[str | int, ...], default: tuple[str, ...]
+) -> tuple[str, ...]:
+    """The network ids of the VM's NICs, one each (the datacenter's first network by default)."""
+    if "nics" not in item:
+        return default
+    nics = item["nics"]
+    if not isinstance(nics, list):
+        raise InventoryError((*path, "nics"), f"expected a list of network names, got {nics!r}")
+    found = []
+    for index, name in enumerate(nics):
+        where = (*path, "nics", index)
+        if not isinstance(name, str) or not name:
+            raise InventoryError(where, f"expected a network name, got {name!r}")
+        found.append(_named_in(builder, name, default, "Network", where))
+    return tuple(found)
+
+
+def _named_in(
+    builder: _Builder, name: str, near: tuple[str, ...], mo_type: str, path: tuple[str | int, ...]
+) -> str:
+    """The id of the *mo_type* named *name* in the same folder as the ones in *near* (its datacenter's)."""
+    folders = {e.parent for e in builder.entities if e.id in near}
+    candidates = [e for e in builder.entities if e.type == mo_type and (not folders or e.parent in folders)]
+    for entity in candidates:
+        if entity.name == name:
+            return entity.id
+    names = ", ".join(sorted(e.name for e in candidates)) or "none"
+    raise InventoryError(path, f"no {mo_type.lower()} named {name!r} in this datacenter (there are: {names})")
 
 
 def _vm_folder(builder: _Builder, vm_folder: str, folder: str, path: tuple[str | int, ...]) -> str:
@@ -432,34 +438,6 @@ def _name(item: Mapping[str, Any], path: tuple[str | int, ...]) -> str:
     if "/" in name:
         raise InventoryError((*path, "name"), f"{name!r}: an inventory name cannot hold '/'")
     return name
-
-
-# -- storage ----------------------------------------------------------------------------------------
-
-
-def _stamp(tx: sqlite3.Connection) -> None:
-    """Mark a change of the inventory (a new random stamp: every process's snapshot is stale)."""
-    tx.execute(
-        "INSERT INTO meta (key, value) VALUES ('inventory_stamp', ?1)"
-        " ON CONFLICT (key) DO UPDATE SET value = ?1",
-        (secrets.token_hex(8),),
-    )
-
-
-def _props_json(entity: Entity) -> str:
-    return json.dumps(dict(entity.properties), separators=(",", ":"), sort_keys=True)
-
-
-def _row(seq: int, entity: Entity) -> tuple[Any, ...]:
-    return (entity.id, seq, entity.type, entity.name, entity.parent, _props_json(entity))
-
-
-def _entity(row: Iterable[Any]) -> Entity:
-    entity_id, _seq, mo_type, name, parent, props = row
-    properties = {
-        key: tuple(value) if isinstance(value, list) else value for key, value in json.loads(props).items()
-    }
-    return Entity(entity_id, mo_type, name, parent, tuple(sorted(properties.items())))
 
 
 def to_json(entity: Entity) -> dict[str, Any]:

@@ -1,78 +1,91 @@
 """The journal: every request the faces answered, as the tests read it back.
 
-:class:`Journal` is the table (capped: the oldest entries go first); :class:`JournalWriter`
-writes a process's entries to it, synchronously or written behind in batches. Passwords never get
-here: an entry holds a user name only.
+In memory, capped (the oldest entries go first), appended without touching the state's revision
+(recording a request changes no answer). An entry is there as soon as the request is answered, so
+a test reading the journal after a response always sees it. With a store (``--db``) entries are
+also written behind, in batches, by a background thread: the journal survives a restart, give or
+take the last few milliseconds of a killed server. Passwords never get here: an entry holds a user
+name only.
 """
 
 from __future__ import annotations
 
 import atexit
-import json
 import logging
-import os
-import sqlite3
+import sys
 import threading
-import time
+import weakref
 from collections import deque
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Iterable
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
 from vismock.errors import VismockError
-from vismock.mockserver.cache import memoize
-from vismock.mockserver.state import db
+from vismock.mockserver.state.clock import from_us, to_us
 from vismock.mockserver.state.models import Face, JournalEntry
 
-log = logging.getLogger("vismock.mockserver")
+if TYPE_CHECKING:
+    from vismock.mockserver.state.store import Store
 
-SCHEMA = (
-    """CREATE TABLE IF NOT EXISTS journal (
-        id INTEGER PRIMARY KEY AUTOINCREMENT, time_us INTEGER NOT NULL, face TEXT NOT NULL,
-        operation TEXT NOT NULL, task_ids TEXT NOT NULL, user TEXT, outcome TEXT NOT NULL,
-        http_status INTEGER NOT NULL, entity TEXT, latency_ms REAL NOT NULL)""",
+log = logging.getLogger("vismock.mockserver")
+FLUSH_SECONDS = 0.05
+
+ROW_NAMES = (
+    "time_us",
+    "face",
+    "operation",
+    "task_ids",
+    "user",
+    "outcome",
+    "http_status",
+    "entity",
+    "latency_ms",
 )
-# Added after the first release: a state file made before it gains the column when opened.
-ADDED_COLUMNS = (("entity", "TEXT"),)
+Row = tuple[Any, ...]
+"""A journal entry as kept: time_us, face, operation, task_ids, user, outcome, http_status, entity,
+latency_ms (latency last: an answer given again from memory changes its time and latency)."""
+
+
+def row_of(entry: JournalEntry) -> Row:
+    return (
+        to_us(entry.time), entry.face, entry.operation, entry.task_ids, entry.user, entry.outcome,
+        entry.http_status, entry.entity, entry.latency_ms,
+    )  # fmt: skip
 
 
 class Journal:
-    def __init__(self, database: db.Database, cap: int = 10_000) -> None:
+    def __init__(
+        self, cap: int = 10_000, store: Store | None = None, generation: Callable[[], int] = lambda: 0
+    ) -> None:
+        """*generation*: the state's reset generation now (an entry of a request that started
+        before the last reset is left out: it belongs to a state now gone)."""
         if cap < 1:
             raise VismockError(f"journal_cap must be at least 1, not {cap}")
-        self._db = database
         self.cap = cap
-        database.create_tables(SCHEMA)
-        _add_missing_columns(database)
-
-    def reset(self, tx: sqlite3.Connection) -> None:
-        tx.execute("DELETE FROM journal")
+        self._generation = generation
+        self._rows: deque[tuple[int, Row]] = deque(maxlen=cap)  # (id, row)
+        self._next_id = 1
+        self._lock = threading.Lock()
+        self._store = store
+        self._pending: list[dict[str, Any]] = []
+        self._flusher: threading.Thread | None = None
+        self._stopped = threading.Event()
+        if store is not None:
+            self._restore(store)
 
     def record(self, entry: JournalEntry) -> None:
-        """Append; the oldest entries beyond ``cap`` are dropped."""
-        self.record_many([entry])
+        self.record_row(entry.generation, row_of(entry))
 
-    def record_many(self, entries: Sequence[JournalEntry]) -> None:
-        """Append several entries in one transaction (one trim to ``cap`` at the end)."""
-        self.record_rows([(entry.generation, row_of(entry)) for entry in entries])
-
-    def record_rows(self, rows: Sequence[tuple[int | None, Row]]) -> None:
-        """Append (generation, row) pairs as :func:`row_of` makes them. A row of a request that
-        started before the last reset is left out: it belongs to a state now gone."""
-        if not rows:
+    def record_row(self, generation: int | None, row: Row) -> None:
+        """Append one row (the hot path makes it without an entry)."""
+        if generation is not None and generation != self._generation():
             return
-        with self._db.write(changes_state=False) as tx:
-            # Read in the transaction: a reset (which raises it in its own) is wholly before or after.
-            generation = self._db.revision.generation()
-            rows = [row for started_in, row in rows if started_in in (None, generation)]
-            if not rows:
-                return
-            tx.executemany(
-                "INSERT INTO journal (time_us, face, operation, task_ids, user, outcome, http_status,"
-                " entity, latency_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                rows,
-            )
-            newest = tx.execute("SELECT MAX(id) FROM journal").fetchone()[0] or 0
-            tx.execute("DELETE FROM journal WHERE id <= ?", (newest - self.cap,))
+        with self._lock:
+            self._rows.append((self._next_id, row))
+            self._next_id += 1
+            if self._store is not None:
+                self._pending.append(_stored(row))
+                self._start_flusher()
 
     def entries(
         self,
@@ -85,16 +98,12 @@ class Journal:
         entity: str | None = None,
     ) -> list[JournalEntry]:
         """Matching entries, oldest first; *limit*: only the newest *limit* of them."""
-        where, params = _filter(task, outcome, face, operation, entity)
-        sql = (
-            "SELECT id, time_us, face, operation, task_ids, user, outcome, http_status, entity, latency_ms"
-            f" FROM journal{where} ORDER BY id DESC"
-        )
+        found = [
+            _entry(entry_id, row) for entry_id, row in self._matching(task, outcome, face, operation, entity)
+        ]
         if limit is not None:
-            sql += " LIMIT ?"
-            params.append(max(limit, 0))
-        rows = self._db.connection().execute(sql, params).fetchall()
-        return [_entry(row) for row in reversed(rows)]
+            found = found[-limit:] if limit > 0 else []
+        return found
 
     def count(
         self,
@@ -105,155 +114,101 @@ class Journal:
         operation: str | None = None,
         entity: str | None = None,
     ) -> int:
-        where, params = _filter(task, outcome, face, operation, entity)
-        row = self._db.connection().execute(f"SELECT COUNT(*) FROM journal{where}", params).fetchone()
-        return int(row[0])
+        return sum(1 for _ in self._matching(task, outcome, face, operation, entity))
 
     def clear(self) -> None:
-        with self._db.write() as tx:
-            tx.execute("DELETE FROM journal")
-
-
-Row = tuple[Any, ...]
-"""A journal entry as stored: time_us, face, operation, task_ids (JSON), user, outcome, http_status,
-entity, latency_ms (latency last: an answer given again from memory changes its time and latency)."""
-
-
-def row_of(entry: JournalEntry) -> Row:
-    return (
-        db.to_us(entry.time),
-        entry.face,
-        entry.operation,
-        ids_json(entry.task_ids),
-        entry.user,
-        entry.outcome,
-        entry.http_status,
-        entry.entity,
-        entry.latency_ms,
-    )
-
-
-@memoize(1024)
-def ids_json(task_ids: tuple[str, ...]) -> str:
-    """The task ids as stored (a poller's entries repeat the same few)."""
-    return json.dumps(list(task_ids))
-
-
-def _filter(
-    task: str | None, outcome: str | None, face: str | None, operation: str | None, entity: str | None = None
-) -> tuple[str, list[Any]]:
-    clauses: list[str] = []
-    params: list[Any] = []
-    if task is not None:
-        clauses.append("EXISTS (SELECT 1 FROM json_each(journal.task_ids) WHERE value = ?)")
-        params.append(task)
-    for column, value in (("outcome", outcome), ("face", face), ("operation", operation), ("entity", entity)):
-        if value is not None:
-            clauses.append(f"{column} = ?")
-            params.append(value)
-    return (" WHERE " + " AND ".join(clauses) if clauses else ""), params
-
-
-def _entry(row: tuple[Any, ...]) -> JournalEntry:
-    entry_id, time_us, face, operation, task_ids, user, outcome, http_status, entity, latency_ms = row
-    return JournalEntry(
-        time=db.from_us(time_us),
-        face=face,
-        operation=operation,
-        task_ids=tuple(json.loads(task_ids)),
-        user=user,
-        outcome=outcome,
-        http_status=http_status,
-        latency_ms=latency_ms,
-        id=entry_id,
-        entity=entity,
-    )
-
-
-def _add_missing_columns(database: db.Database) -> None:
-    with database.write(changes_state=False) as tx:
-        present = {row[1] for row in tx.execute("PRAGMA table_info(journal)")}
-        for name, kind in ADDED_COLUMNS:
-            if name not in present:
-                tx.execute(f"ALTER TABLE journal ADD COLUMN {name} {kind}")
-
-
-class JournalWriter:
-    """Writes journal entries for one process, in one of two modes.
-
-    Synchronous (``flush_seconds`` None, the default): every caller returns only once
-    its entry is committed, so a journal read that follows a response always sees
-    it. Concurrent callers share transactions (group commit): whoever holds the
-    write lock writes every entry queued so far, and threads queue on a Python lock
-    instead of colliding inside SQLite, whose busy handler sleeps whole milliseconds.
-
-    Write-behind (``flush_seconds`` set; ``vismock serve`` uses 5 ms): entries are
-    queued and a background thread commits them in batches at least that often,
-    taking the journal's SQLite write off the request path. Readers call
-    :meth:`settle` first: it flushes this process's queue and waits long enough for
-    every other worker's flusher to have run. At most ``max_pending`` entries wait;
-    beyond that a caller writes synchronously (memory stays bounded).
-    """
-
-    def __init__(
-        self, journal: Journal, flush_seconds: float | None = None, max_pending: int = 10_000
-    ) -> None:
-        self.journal = journal
-        self.flush_seconds = flush_seconds
-        self.max_pending = max_pending
-        self._write_lock = threading.Lock()
-        self._start_lock = threading.Lock()
-        # Appends and pops of a deque are atomic: a request queues its entry without a lock.
-        self._queue: deque[tuple[int | None, Row]] = deque()
-        self._flusher: threading.Thread | None = None
-        self._flusher_pid = 0
-
-    def record(self, entry: JournalEntry) -> None:
-        self.record_row(entry.generation, row_of(entry))
-
-    def record_row(self, generation: int | None, row: Row) -> None:
-        """Queue one row as :func:`row_of` makes it (the hot path makes it without an entry)."""
-        self._queue.append((generation, row))
-        if self.flush_seconds is None or len(self._queue) > self.max_pending:
-            self.flush()
-        else:
-            self._ensure_flusher()
+        with self._lock:
+            self._rows.clear()
+            self._pending.clear()
+        if self._store is not None:
+            self._store.clear_journal()
 
     def flush(self) -> None:
-        """Commit everything queued so far in this process (returns once it is written)."""
-        with self._write_lock:
-            batch = []
-            while self._queue:
-                batch.append(self._queue.popleft())
-            if batch:
-                self._write(batch)
+        """Write what waits for the store (the flusher does it every 50 ms)."""
+        with self._lock:
+            pending, self._pending = self._pending, []
+        if pending and self._store is not None:
+            self._store.append_journal(pending, self.cap)
 
-    def settle(self) -> None:
-        """Before reading the journal: this process's entries written, other workers' too."""
+    def _matching(
+        self,
+        task: str | None,
+        outcome: str | None,
+        face: str | None,
+        operation: str | None,
+        entity: str | None,
+    ) -> Iterable[tuple[int, Row]]:
+        with self._lock:
+            rows = list(self._rows)
+        for entry_id, row in rows:
+            if (
+                (task is None or task in row[3])
+                and (outcome is None or row[5] == outcome)
+                and (face is None or row[1] == face)
+                and (operation is None or row[2] == operation)
+                and (entity is None or row[7] == entity)
+            ):
+                yield entry_id, row
+
+    def close(self) -> None:
+        """Write what waits and stop writing behind (the state is closing)."""
+        self._stopped.set()
         self.flush()
-        if self.flush_seconds is not None:
-            time.sleep(3 * self.flush_seconds)
 
-    def _write(self, batch: list[tuple[int | None, Row]]) -> None:
-        self.journal.record_rows(batch)
+    def _start_flusher(self) -> None:
+        if self._flusher is None:
+            # The thread and the exit hooks hold the journal weakly: a state dropped unclosed (tests,
+            # embedders) goes with its file, its thread ending at its next turn.
+            this = weakref.ref(self)
+            self._flusher = threading.Thread(
+                target=_flush_forever, args=(this, self._stopped), name="vismock-journal", daemon=True
+            )
+            self._flusher.start()
+            # A clean stop writes what waits; a server worker process ends with os._exit (no atexit:
+            # multiprocessing's finalizers run instead).
+            atexit.register(_flush_if_alive, this)
+            if "multiprocessing" in sys.modules:
+                from multiprocessing import util
 
-    def _ensure_flusher(self) -> None:
-        if self._flusher is not None and self._flusher_pid == db.current_pid():
-            return
-        with self._start_lock:  # one flusher per process (a forked child starts its own)
-            if self._flusher is None or self._flusher_pid != os.getpid():
-                self._flusher_pid = os.getpid()
-                self._flusher = threading.Thread(
-                    target=self._flush_forever, name="vismock-journal", daemon=True
-                )
-                self._flusher.start()
-                atexit.register(self.flush)
+                util.Finalize(None, _flush_if_alive, args=(this,), exitpriority=100)
 
-    def _flush_forever(self) -> None:
-        interval = self.flush_seconds or 0.005
-        while True:
-            time.sleep(interval)
-            try:
-                self.flush()
-            except Exception:
-                log.exception("could not write journal entries")
+    def _restore(self, store: Store) -> None:
+        for data in store.journal()[-self.cap :]:
+            self._rows.append((self._next_id, _row(data)))
+            self._next_id += 1
+
+
+def _flush_forever(journal: weakref.ref[Journal], stopped: threading.Event) -> None:
+    while not stopped.wait(FLUSH_SECONDS) and _flush_if_alive(journal):
+        pass
+
+
+def _flush_if_alive(journal: weakref.ref[Journal]) -> bool:
+    """Flush the journal if it still exists (False: it was collected)."""
+    found = journal()
+    if found is None:
+        return False
+    try:
+        found.flush()
+    except Exception:
+        log.exception("could not write journal entries to the state file")
+    return True
+
+
+def _stored(row: Row) -> dict[str, Any]:
+    return {
+        name: list(value) if name == "task_ids" else value for name, value in zip(ROW_NAMES, row, strict=True)
+    }
+
+
+def _row(data: dict[str, Any]) -> Row:
+    return tuple(tuple(data[name]) if name == "task_ids" else data[name] for name in ROW_NAMES)
+
+
+def _entry(entry_id: int, row: Row) -> JournalEntry:
+    time_us, face, operation, task_ids, user, outcome, http_status, entity, latency_ms = row
+    time: datetime = from_us(time_us)
+    return JournalEntry(
+        time=time, face=face, operation=operation, task_ids=tuple(task_ids), user=user, outcome=outcome,
+        http_status=http_status, latency_ms=latency_ms, id=entry_id, entity=entity,
+    )  # fmt: skip

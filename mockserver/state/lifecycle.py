@@ -134,6 +134,12 @@ def cancel(runtime: Runtime, now: datetime) -> Runtime:
 
 def task_info(spec: TaskSpec, runtime: Runtime, now: datetime) -> dict[str, Any]:
     """The vim25 TaskInfo at *now* in vismock.codec's decode form, fields in schema order."""
+    return task_info_model().ordered(task_info_fields(spec, runtime, now))
+
+
+def task_info_fields(spec: TaskSpec, runtime: Runtime, now: datetime) -> dict[str, Any]:
+    """:func:`task_info`'s fields in no particular order (what a conversion that reads them by
+    name takes, without the sort)."""
     index = current_index(spec, runtime, now)
     step = spec.timeline[index] if index >= 0 else None
     cancelled = runtime.cancelled_at is not None
@@ -153,13 +159,21 @@ def task_info(spec: TaskSpec, runtime: Runtime, now: datetime) -> dict[str, Any]
     info["cancelable"] = spec.cancelable
     _add_outcome(info, step, cancelled)
     info.update(reason_element(spec.reason))
-    info["queueTime"] = XsDateTime.from_datetime(runtime.queued_at)
+    queued = info["queueTime"] = XsDateTime.from_datetime(runtime.queued_at)
     if started is not None:
-        info["startTime"] = XsDateTime.from_datetime(started)
+        info["startTime"] = _written(started, runtime.queued_at, queued)
     if completed is not None:
-        info["completeTime"] = XsDateTime.from_datetime(completed)
+        info["completeTime"] = _written(completed, runtime.queued_at, queued)
     info["eventChainId"] = spec.event_chain_id
-    return task_info_model().ordered(info)
+    return info
+
+
+def _written(moment: datetime, other: datetime, other_text: XsDateTime) -> XsDateTime:
+    """*moment* as xs:dateTime: *other*'s text when it is the same moment in the same offset (a
+    task that ends at once is queued, started and completed at one instant)."""
+    if moment == other and moment.utcoffset() == other.utcoffset():
+        return other_text
+    return XsDateTime.from_datetime(moment)
 
 
 def next_change(spec: TaskSpec, runtime: Runtime, now: datetime) -> datetime | None:

@@ -34,7 +34,7 @@ from vismock.errors import VismockError
 from vismock.mockserver.state.behaviour import DEFAULT_KEY, Behaviour, Override
 from vismock.mockserver.state.inventory import InventoryError, entities_from_document
 from vismock.mockserver.state.models import Entity, Reason, Step, TaskSpec
-from vismock.schemas import entity_types, fault_fields, fault_types, task_methods
+from vismock.schemas import entity_types, fault_fields, fault_types, task_method, task_methods
 
 Path_ = tuple[str | int, ...]
 T = TypeVar("T")
@@ -167,22 +167,45 @@ class Scenario:
     overrides: list[Override] = field(default_factory=list)
 
 
+SHIPPED = {"vcsim": "vcsim.yaml"}
+"""Scenarios shipped with vismock, by name: ``--tasks vcsim`` where no file of that name exists."""
+
+
 def load_file(path: str | Path) -> Scenario:
-    """Read and validate a ``.yaml``/``.yml``/``.toml``/``.json`` scenario (task) file."""
+    """Read and validate a ``.yaml``/``.yml``/``.toml``/``.json`` scenario (task) file; a name of
+    :data:`SHIPPED` where no such file exists is that shipped scenario."""
+    return load_file_text(path)[0]
+
+
+def load_file_text(path: str | Path) -> tuple[Scenario, str]:
+    """The scenario of a file (see :func:`load_file`) and the text it was read from."""
     path = Path(path)
+    if not path.exists() and path.name in SHIPPED:
+        return load_shipped_text(path.name)
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise TaskFileError(str(path), None, "", f"cannot read the task file: {exc}") from exc
     if path.suffix.lower() == ".toml":
-        return parse_toml(text, str(path))
-    return parse_yaml(text, str(path))  # YAML is a superset of JSON
+        return parse_toml(text, str(path)), text
+    return parse_yaml(text, str(path)), text  # YAML is a superset of JSON
 
 
 def load_builtin() -> Scenario:
     """The scenario shipped with vismock (``mockserver/data/canned-tasks.yaml``): tasks and inventory."""
     resource = resources.files("vismock.mockserver").joinpath("data", BUILTIN_TASKS)
     return parse_yaml(resource.read_text(encoding="utf-8"), f"<builtin>/{BUILTIN_TASKS}")
+
+
+def load_shipped(name: str) -> Scenario:
+    """Shipped scenario *name* (:data:`SHIPPED`)."""
+    return load_shipped_text(name)[0]
+
+
+def load_shipped_text(name: str) -> tuple[Scenario, str]:
+    resource = resources.files("vismock.mockserver").joinpath("data", SHIPPED[name])
+    text = resource.read_text(encoding="utf-8")
+    return parse_yaml(text, f"<builtin>/{SHIPPED[name]}"), text
 
 
 def load_task_file(path: str | Path) -> list[TaskSpec]:
@@ -821,7 +844,7 @@ def _operations(value: Any, path: Path_) -> dict[str, Behaviour]:
 
 def _operation(key: str, item: Any, where: Path_) -> tuple[str, Behaviour]:
     """One entry of ``operations``: the power method it names (or ``default``) and its behaviour."""
-    name = DEFAULT_KEY if key == DEFAULT_KEY else _power_method(key, where)
+    name = DEFAULT_KEY if key == DEFAULT_KEY else _scripted_method(key, where)
     behaviour_data = _mapping(item, where)
     _no_unknown(behaviour_data, BEHAVIOUR_KEYS, where)
     if behaviour_data.get("timeline") is None:
@@ -860,7 +883,7 @@ def _override(value: Any, path: Path_) -> Override:
         raise _Invalid(path, "needs a timeline, or a fault (the task then fails with it, after 'after')")
     return Override(
         behaviour=behaviour,
-        operation=None if operation is None else _power_method(operation, (*path, "operation")),
+        operation=None if operation is None else _scripted_method(operation, (*path, "operation")),
         vm=_text(data, "vm", path),
         times=None
         if "times" in data and data["times"] is None
@@ -890,7 +913,7 @@ def _behaviour(data: Mapping[str, Any], path: Path_) -> Behaviour:
     timeline = _timeline(data.get("timeline"), (*path, "timeline"), progression)
     for index, step in enumerate(timeline):
         if step.result is not None:
-            reason = "power operations return nothing (vim25: void), so their tasks have no result"
+            reason = "a created task's result is what its method made (a snapshot, a clone): not scripted"
             raise _Invalid((*path, "timeline", index, "result"), reason)
     if timeline[-1].state not in TERMINAL:
         reason = f"the last step is {timeline[-1].state!r}; it must be success or error (the task ends)"
@@ -898,11 +921,13 @@ def _behaviour(data: Mapping[str, Any], path: Path_) -> Behaviour:
     return Behaviour(progression, timeline, _flag(data, "cancelable", path))  # type: ignore[arg-type]
 
 
-def _power_method(name: Any, path: Path_) -> str:
+def _scripted_method(name: Any, path: Path_) -> str:
+    """A vim25 task method (PowerOffVM_Task, CreateSnapshot_Task...) or the VIS operation that
+    starts one (Power_Off_VM): every task method's tasks can be scripted."""
     if not isinstance(name, str):
         raise _Invalid(path, f"expected an operation name, got {_kind(name)}")
     try:
-        return power.method(name).name
+        return task_method(name)
     except KeyError as error:
         raise _Invalid(path, str(error.args[0])) from None
 

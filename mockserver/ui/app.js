@@ -116,7 +116,7 @@
       $("auth").hidden = true;
       $("forbidden").hidden = true;
       renderClock(clock);
-      renderInventory(inventory.entities);
+      renderInventory(inventory.entities, clonesOf(tasks.tasks));
       renderTasks(tasks.tasks);
       renderFaults(faults.faults);
       if (journal) renderJournal(journal.entries);
@@ -419,8 +419,19 @@
     return names.join("/");
   }
 
-  function renderInventory(entities) {
-    const text = JSON.stringify(entities);
+  // The VMs that succeeded CloneVM_Task tasks made: the clone's id -> its source's id (the task's entity).
+  function clonesOf(tasks) {
+    const clones = {};
+    for (const { info } of tasks) {
+      if (info.name === "CloneVM_Task" && info.state === "success" && info.result && info.VirtualMachine) {
+        clones[info.result] = info.VirtualMachine;
+      }
+    }
+    return clones;
+  }
+
+  function renderInventory(entities, clones) {
+    const text = JSON.stringify([entities, clones]);
     if (text === state.inventoryText) return;
     state.inventoryText = text;
     const byId = new Map(entities.map((entity) => [entity.id, entity]));
@@ -445,7 +456,7 @@
       const members = vms.filter((vm) => (host ? vm.host === host.id : !byId.has(vm.host)));
       if (!members.length && !host) continue;
       rows.push(hostRow(byId, host, members.length));
-      for (const vm of members) rows.push(vmRow(byId, vm));
+      for (const vm of members) rows.push(vmRow(byId, vm, clones[vm.id]));
     }
     $("inventory-body").replaceChildren(...rows);
     refreshTaskEntities();
@@ -468,13 +479,41 @@
         : powerPill(host.powerState)));
   }
 
-  function vmRow(byId, vm) {
+  function vmRow(byId, vm, sourceId) {
     const folder = folderPath(byId, vm);
+    const source = sourceId ? byId.get(sourceId) : null;
     return el("tr", { "data-testid": "entity-" + vm.id, "data-power": vm.powerState || "" },
-      el("td", { class: "vm-name" }, vm.name, vm.template ? el("span", { class: "tag", text: "template" }) : null),
+      el("td", { class: "vm-name" }, vm.name, vm.template ? el("span", { class: "tag", text: "template" }) : null,
+        sourceId ? el("span", { class: "tag clone-tag", title: sourceId, text: "clone of " + (source ? source.name : sourceId) }) : null,
+        snapshotTree(vm)),
       el("td", { class: "mono muted", text: vm.id }),
       el("td", { class: "muted", text: folder ? "vm/" + folder : "vm" }),
       el("td", {}, powerPill(vm.powerState)));
+  }
+
+  // A VM's snapshots, listed by the admin API depth first with their paths ("base/patched"): nested
+  // lists as the tree is, the current snapshot marked.
+  function snapshotTree(vm) {
+    const snapshots = vm.snapshots || [];
+    if (!snapshots.length) return null;
+    const tree = el("ul", { class: "snapshots", "data-testid": "snapshots-" + vm.id, "aria-label": "snapshots" });
+    const items = new Map();  // path -> its item
+    for (const snapshot of snapshots) {
+      const parent = items.get(snapshot.path.slice(0, Math.max(0, snapshot.path.length - snapshot.name.length - 1)));
+      let list = tree;
+      if (parent) list = parent.querySelector(":scope > ul") || parent.appendChild(el("ul", {}));
+      const item = el("li", {
+        class: snapshot.current ? "snapshot current" : "snapshot",
+        "data-testid": "snapshot-" + snapshot.id,
+        "data-current": snapshot.current,
+        title: [POWER[snapshot.state] ? POWER[snapshot.state].label : null, formatTime(snapshot.createTime)]
+          .filter(Boolean).join(" · taken "),
+      }, el("span", { class: "snapshot-name", text: snapshot.name }),
+      snapshot.current ? el("span", { class: "tag current-tag", text: "current" }) : null);
+      list.append(item);
+      items.set(snapshot.path, item);
+    }
+    return tree;
   }
 
   function refreshTaskEntities() {

@@ -14,7 +14,6 @@ do what vCenter refuses would hide the client's bugs.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cache
 from typing import TypeVar
 
 from vismock.faults import InvalidPowerState, NotSupported, TaskInProgress, VimFault
@@ -71,19 +70,12 @@ def method(name: str) -> PowerMethod:
     return found
 
 
-@cache
 def vis_operations() -> dict[str, str]:
     """The VIS operations of the catalog that start a power method: ``{"Power_Off_VM":
-    "PowerOffVM_Task", ...}`` (derived from each operation's response element,
-    ``PowerOffVM_TaskResponse``)."""
-    from vismock.schemas import load_catalog, schema_directory
+    "PowerOffVM_Task", ...}``."""
+    from vismock.schemas import task_operations
 
-    found = {}
-    for operation in load_catalog(schema_directory()):
-        name = operation.response.removesuffix("Response")
-        if name in METHODS:
-            found[operation.name] = name
-    return found
+    return {operation: method for operation, method in task_operations().items() if method in METHODS}
 
 
 def state_refusal(name: str, power_state: str) -> InvalidPowerState | None:

@@ -38,7 +38,7 @@ def both(servers: tuple[LiveServer, LiveServer], request: bytes, prepare: Prepar
     over_soap, adapter_face = servers
     for server in servers:
         server.backend.reset()
-        server.backend.clock.freeze(T0)
+        server.backend.freeze(T0)
         prepare(server.backend)
     settings = Settings(soap_url=f"{over_soap.url}/sdk")
     by_soap = encode(run_over_soap(decode(request), settings), root="vmware-infrastructure-response")
@@ -52,11 +52,11 @@ def nothing(backend: Backend) -> None:
 
 
 def vm_state(state: str) -> Prepare:
-    return lambda backend: backend.power.set_state("vm-601", state) and None
+    return lambda backend: backend.inventory.set_power_state("vm-601", state) and None
 
 
 def busy(backend: Backend) -> None:
-    backend.power.start("vm-601", "PowerOffVM_Task", user=USER)
+    backend.invoke("vm-601", "PowerOffVM_Task", user=USER)
 
 
 @pytest.mark.parametrize(
@@ -101,7 +101,7 @@ def test_the_started_tasks_read_alike_on_both(servers: tuple[LiveServer, LiveSer
     ).encode()
     over_soap, adapter_face = servers
     for server in servers:
-        server.backend.clock.advance(2)
+        server.backend.advance(2)
     settings = Settings(soap_url=f"{over_soap.url}/sdk")
     read_by_soap = encode(run_over_soap(decode(status), settings), root="vmware-infrastructure-response")
     read_by_face = adapter_face.app.test_client().post("/adapter", data=status, content_type="text/xml").data
@@ -123,7 +123,7 @@ def test_vismock_run_prints_the_envelope(
     status = main(["run", str(request_file), "--soap-url", f"{over_soap.url}/sdk", "--user", USER])
     assert status == 0
     task_id = decode(capfdbinary.readouterr().out)["PowerOffVM_TaskResponse"]["Task"]
-    assert over_soap.backend.power.of("vm-601").running == task_id
+    assert over_soap.backend.inventory.power("vm-601").running == task_id
     request_file.write_bytes(request_for("Power_Off_VM", "files-01", user="", password=""))
     assert main(["run", str(request_file), "--soap-url", f"{over_soap.url}/sdk", "--user", USER]) == 1
     assert b"<fault>InvalidPowerState</fault>" in capfdbinary.readouterr().out

@@ -46,8 +46,8 @@ def mock(tmp_path: Path) -> Iterator[LiveServer]:
     app = create_app({"VISMOCK_TASKS": str(SCENARIO), "VISMOCK_DB": str(tmp_path / "mock.sqlite3")})
     with live_server(app) as server:
         server.backend.reset()  # every lifecycle starts now (and the clock runs again)
-        server.backend.clock.freeze()
-        server.backend.clock.advance(3.5)  # task-301 running 40 %, task-302 running, task-303 done
+        server.backend.freeze()
+        server.backend.advance(3.5)  # task-301 running 40 %, task-302 running, task-303 done
         yield server
 
 
@@ -70,7 +70,7 @@ def test_a_recording_of_tasks_as_they_are_replays_the_same_taskinfo(
     assert [info["state"] for info in expected.values()] == ["running", "running", "success", "success"]
     replay_app = create_app({"VISMOCK_TASKS": str(output), "VISMOCK_DB": str(tmp_path / "replay.sqlite3")})
     with live_server(replay_app) as replay:
-        replay.backend.clock.freeze(mock.backend.clock.now())  # the same moment (the mock's is ahead)
+        replay.backend.freeze(mock.backend.now())  # the same moment (the mock's is ahead)
         assert soap_infos(sdk(replay), task_ids) == expected
         assert adapter_infos(replay.url, task_ids) == expected
 
@@ -116,7 +116,7 @@ def test_user_names_are_kept_or_replaced(
 def test_the_inventory_is_recorded_from_what_the_soap_face_serves(
     mock: LiveServer, tmp_path: Path, capsys: pytest.CaptureFixture[str], password: str
 ) -> None:
-    mock.backend.inventory.update("vm-301", powerState="poweredOff")  # as a power-off would
+    mock.backend.inventory.set_power_state("vm-301", "poweredOff")  # as a power-off would
     output = tmp_path / "inventory.yaml"
     status, err = record(capsys, sdk(mock), output, "--inventory", "task-303")
     assert status == 0, err
@@ -124,7 +124,19 @@ def test_the_inventory_is_recorded_from_what_the_soap_face_serves(
     document = yaml.safe_load(output.read_text())["inventory"]
     east = document["datacenters"][0]
     vms = {vm["name"]: vm for cluster in east["clusters"] for host in cluster["hosts"] for vm in host["vms"]}
-    assert vms["web-01"] == {"name": "web-01", "id": "vm-301", "power": "poweredOff", "folder": "prod/web"}
+    assert vms["web-01"] == {
+        "name": "web-01",
+        "id": "vm-301",
+        "power": "poweredOff",
+        "folder": "prod/web",
+        # what the scenario left to vismock's defaults, read back from config and written out
+        "cpu": 1,
+        "memory_mb": 1024,
+        "disks": [16],
+        "nics": ["VM Network"],
+        "guest_os": "other3xLinux64Guest",
+        "datastore": "ds-fast",
+    }
     assert vms["batch-01"]["power"] == "suspended"
     templates = [vm["name"] for vm in vms.values() if vm.get("template")]
     assert templates == ["gold"]  # from config.template, which the SOAP face serves

@@ -109,3 +109,83 @@ def test_vm_folders_templates_and_vms_without_a_host() -> None:
     assert "not recorded (VMs whose host is not in the inventory): orphan" in recorded.notes
     assert "not recorded (VirtualApp): app" in recorded.notes
     entities_from_document(recorded.document)
+
+
+GIB = 1024**3
+
+
+def test_each_vm_host_and_datastore_is_recorded_with_its_short_declaration() -> None:
+    """What the server said of a VM's hardware and guest becomes the scenario's few words
+    (docs/inventory.md); what the file cannot hold is noted, and the document loads."""
+    details = {
+        "template": False,
+        "cpu": 4,
+        "cores_per_socket": 2,
+        "memory_mb": 8192,
+        "disks_kb": [40 * 1024 * 1024, 1024],  # 40 GB, and 1 MB (rounded up to 1 GB)
+        "nics": ["network-1", None],  # the second on a distributed port group
+        "guest_os": "rhel9_64Guest",
+        "annotation": "the web tier",
+        "ip": "10.1.2.3",
+        "hostname": "web.lab",
+        "datastores": ["ds-2"],
+    }
+    odd = {**details, "cpu": 3, "guest_os": "rhel42_64Guest", "ip": "not an ip", "nics": [None]}
+    extra = (
+        Found("VirtualMachine", "vm-1", "web", {"powerState": "poweredOn", "host": "host-1", **details}),
+        Found("VirtualMachine", "vm-2", "odd", {"powerState": "poweredOff", "host": "host-1", **odd}),
+        Found("HostSystem", "host-1", "esx1", {"cpu_cores": 24, "memory_bytes": 512 * GIB}),
+        Found("Datastore", "ds-2", "shared", {"capacity_bytes": 1536 * GIB + 1}),
+    )
+    recorded = inventory_document(datacenter_tree(*extra, vm_folder_children=("vm-1", "vm-2")), "group-d1")
+    (datacenter,) = recorded.document["datacenters"]
+    assert datacenter["datastores"][1] == {"name": "shared", "id": "ds-2", "capacity_gb": 1536}
+    (host,) = datacenter["clusters"][0]["hosts"]
+    assert (host["cpu_cores"], host["memory_gb"]) == (24, 512)
+    web, odd_vm = host["vms"]
+    assert web == {
+        "name": "web",
+        "id": "vm-1",
+        "power": "poweredOn",
+        "cpu": 4,
+        "cores_per_socket": 2,
+        "memory_mb": 8192,
+        "disks": [40, 1],
+        "nics": ["VM Network"],
+        "guest_os": "rhel9_64Guest",
+        "annotation": "the web tier",
+        "hostname": "web.lab",
+        "ip": "10.1.2.3",
+        "datastore": "shared",
+    }
+    # 3 CPUs in sockets of 2 is no declaration vismock takes; nor an unknown guestId or IP; a VM
+    # whose only NIC is on a port group keeps a NIC (the replay's: on the first network).
+    assert odd_vm == {
+        "name": "odd",
+        "id": "vm-2",
+        "power": "poweredOff",
+        "cpu": 3,
+        "memory_mb": 8192,
+        "disks": [40, 1],
+        "annotation": "the web tier",
+        "hostname": "web.lab",
+        "datastore": "shared",
+    }
+    assert "sizes not a whole number of GB (rounded): shared, web, odd" in recorded.notes
+    assert "cores per socket that do not divide the CPUs left out: odd" in recorded.notes
+    assert "guest IP addresses that are not one left out: odd" in recorded.notes
+    assert (
+        "NICs on networks the file cannot hold (distributed port groups) left out: web, odd" in recorded.notes
+    )
+    assert "guest OS 'rhel42_64Guest' unknown to vismock (the default is recorded): odd" in recorded.notes
+    entities = {entity.id: entity for entity in entities_from_document(recorded.document)}
+    assert (entities["vm-1"].props["cpu"], entities["vm-1"].props["cores_per_socket"]) == (4, 2)
+
+
+def test_without_details_a_vm_is_recorded_as_before() -> None:
+    """A server that did not say (no config served): name, power state, folder only."""
+    recorded = inventory_document(datacenter_tree(), "group-d1")
+    (datacenter,) = recorded.document["datacenters"]
+    assert datacenter["clusters"][0]["hosts"][0]["vms"] == [
+        {"name": "web", "id": "vm-1", "power": "poweredOn"}
+    ]

@@ -77,16 +77,29 @@ def test_an_error_keeps_its_fault_and_message() -> None:
 
 
 def test_a_fault_vismock_cannot_serve_becomes_system_error_with_its_name_in_front() -> None:
+    # Every vim25 fault is served (the whole model); a name outside it (another service's fault,
+    # PBM's here) is not.
+    failed = info(
+        "error",
+        error={"fault": "PbmFault", "localizedMessage": "bad policy"},
+        completeTime=at(2),
+        startTime=at(1),
+    )
+    task = recorded_task([Sighting(at(5), failed)], "fixed")
+    last = task.spec.timeline[-1]
+    assert (last.fault, last.message) == ("SystemError", "PbmFault: bad policy")
+    assert any("PbmFault is not a fault type vismock serves" in note for note in task.notes)
+
+
+def test_a_vim25_fault_beyond_the_old_trimmed_schema_is_recorded_as_it_is() -> None:
     failed = info(
         "error",
         error={"fault": "VAppConfigFault", "localizedMessage": "bad vApp"},
         completeTime=at(2),
         startTime=at(1),
     )
-    task = recorded_task([Sighting(at(5), failed)], "fixed")
-    last = task.spec.timeline[-1]
-    assert (last.fault, last.message) == ("SystemError", "VAppConfigFault: bad vApp")
-    assert any("VAppConfigFault is not a fault type vismock serves" in note for note in task.notes)
+    last = recorded_task([Sighting(at(5), failed)], "fixed").spec.timeline[-1]
+    assert (last.fault, last.message) == ("VAppConfigFault", "bad vApp")
 
 
 def test_a_cancelled_task_is_said_to_lose_its_cancelled_flag() -> None:

@@ -128,3 +128,32 @@ def test_the_simulator_recording_says_what_it_changed_and_left_out(
     assert "# not recorded (DistributedVirtualSwitch): DVS0" in text
     assert "template: true" in text
     assert "# entity 'dvs-9' is of a type the adapter schema lacks: not recorded" in text
+
+
+def test_a_task_pyvmomi_cannot_read_is_left_out_saying_why(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The simulator's Destroy_Task deletes the VM's files with tasks whose TaskInfo names
+    VirtualDiskManager and FileManager as their entity, which pyVmomi refuses to read (a TaskInfo's
+    entity is a ManagedEntity): those tasks are left out, named with why, not a traceback."""
+    monkeypatch.setenv(PASSWORD_ENV, SIM_PASSWORD)
+    output = tmp_path / "destroyed.yaml"
+    with running_vcsim() as url:
+        port = int(url.split(":")[2].split("/")[0])
+        si = SmartConnect(protocol="http", host="127.0.0.1", port=port, user=SIM_USER, pwd=SIM_PASSWORD)
+        try:
+            vm = si.content.searchIndex.FindByInventoryPath("DC0/vm/DC0_H0_VM0")
+            WaitForTask(vm.PowerOffVM_Task())
+            WaitForTask(vm.Destroy_Task())
+            status, err = record(capsys, url, output, user=SIM_USER)
+        finally:
+            Disconnect(si)
+    assert status == 0, err  # none of them was asked for by id
+    unreadable = [line for line in err.splitlines() if "pyVmomi cannot read its info" in line]
+    assert unreadable and all("expected type vim.ManagedEntity" in line for line in unreadable)
+    assert "VirtualDiskManager" in err
+    assert "Traceback" not in err
+    recorded = loaded(output)
+    assert any(spec.name == "Destroy_Task" for spec in recorded.tasks)  # the readable ones are there
+    for line in unreadable:
+        assert f"# {line.removeprefix('vismock record: ')}" in output.read_text()

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
 import subprocess
+import threading
 from pathlib import Path
 
 import pytest
@@ -54,6 +56,34 @@ def test_read_file_of_unknown_size_stops_at_the_limit(tmp_path: Path) -> None:
     os.close(write_end)
     assert read_file(f"/proc/self/fd/{read_end}", 4999) == b"<a/>"
     os.close(read_end)
+
+
+def test_read_file_past_its_first_read(tmp_path: Path) -> None:
+    """A file larger than the first read is read whole (again from its start, in one call); a
+    pipe that long in chunks; both refused past the limit."""
+    document = bytes(range(256)) * 1000  # 256,000 bytes: four first reads' worth
+    (tmp_path / "big.xml").write_bytes(document)
+    assert read_file(tmp_path / "big.xml", len(document)) == document
+    with pytest.raises(ParseFailure):
+        read_file(tmp_path / "big.xml", len(document) - 1)
+    for limit, expected in ((len(document), document), (len(document) - 1, None)):
+        read_end, write_end = os.pipe()
+        writer = threading.Thread(target=_write_and_close, args=(write_end, document))
+        writer.start()
+        try:
+            if expected is None:
+                with pytest.raises(ParseFailure):
+                    read_file(f"/proc/self/fd/{read_end}", limit)
+            else:
+                assert read_file(f"/proc/self/fd/{read_end}", limit) == expected
+        finally:
+            os.close(read_end)  # a writer blocked on a full pipe gets EPIPE and stops
+            writer.join()
+
+
+def _write_and_close(fd: int, data: bytes) -> None:
+    with contextlib.suppress(BrokenPipeError), os.fdopen(fd, "wb") as pipe:
+        pipe.write(data)
 
 
 # -- finding files -----------------------------------------------------------------------------
@@ -213,11 +243,25 @@ def test_forked_map_stopped_early_leaves_no_worker() -> None:
             os.waitpid(pid, os.WNOHANG)  # stopped and reaped already
 
 
+@pytest.mark.parametrize(
+    ("files", "jobs", "tail"),
+    [(1000, 2, 32), (5000, 2, 32), (100_000, 2, 32), (1_000_000, 64, 512)],  # 64 processes: 1,024 tickets
+)
+def test_chunks_shrink_towards_the_end_and_stay_within_the_tickets(files: int, jobs: int, tail: int) -> None:
+    names = [f"{number}.xml" for number in range(files)]
+    chunks = batch._chunked(names, jobs, 1024)
+    assert [name for chunk in chunks for name in chunk] == names
+    assert len(chunks) <= 1024
+    sizes = [len(chunk) for chunk in chunks]
+    assert sizes == sorted(sizes, reverse=True)  # the largest first: the processes end together
+    assert sizes[-2] == tail
+
+
 def test_a_large_batch_is_validated_in_workers_in_input_order(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(batch, "PARALLEL_FROM", 20)
-    monkeypatch.setattr(batch, "CHUNK_FILES", 7)
+    monkeypatch.setattr(batch, "MIN_CHUNK_FILES", 7)
     template = (SEED / "response.xml").read_bytes()
     bad = (INVALID / "bad-enum-state.xml").read_bytes()
     names = []

@@ -257,7 +257,7 @@ def test_a_large_batch_uses_worker_processes_and_keeps_input_order(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.setattr(codec_batch, "PARALLEL_FROM", 20)
-    monkeypatch.setattr(codec_batch, "CHUNK_FILES", 2)
+    monkeypatch.setattr(codec_batch, "MIN_CHUNK_FILES", 2)
     template = (SEED / "response.xml").read_bytes()
     bad = (INVALID / "bad-enum-state.xml").read_bytes()
     for number in range(60):

@@ -18,12 +18,30 @@ from tests.support import DATA
 from vismock.cli import main
 from vismock.codec.batch import FileResult
 from vismock.codec.errors import ValidationIssue
-from vismock.codec.formats import ReportOptions, write_github
+from vismock.codec.formats import ReportOptions, write_github, write_json
 
 SEED = DATA / "seed"
 INVALID = DATA / "codec" / "invalid"
 SARIF_SCHEMA = json.loads((DATA / "sarif" / "sarif-schema-2.1.0.json").read_text(encoding="utf-8"))
 STATE_PATH = "/vmware-infrastructure-response/RetrieveTaskStatusResponse/returnval/propSet/TaskInfo/state"
+
+
+# -- JSON ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "name", ["a.xml", 'quote"back\\slash.xml', "t\u00e9l\u00e9\u2028.xml", "tab\tnl\n.xml"]
+)
+def test_a_valid_files_json_line_is_the_encoders(name: str) -> None:
+    """A valid file's line is written from its name alone: the same text json writes for it."""
+    results = [FileResult(name), FileResult(name, issues=(ValidationIssue("bad", "/x", 3),))]
+    out = io.StringIO()
+    write_json(results, out, ReportOptions())
+    lines = out.getvalue().split("\n")[3:5]  # not splitlines(): U+2028 is a line break to it
+    assert [line.strip().rstrip(",") for line in lines] == [
+        json.dumps(result.to_dict(), ensure_ascii=False) for result in results
+    ]
+    assert json.loads(out.getvalue())["files"] == [result.to_dict() for result in results]
 
 
 # -- GitHub workflow commands ------------------------------------------------------------------

@@ -67,6 +67,20 @@ def test_every_entity_case_keeps_memory_bounded(canary: Any, secret: tuple[str, 
     assert grown_mb < 64, f"peak memory grew by {grown_mb:.0f} MB while refusing hostile documents"
 
 
+WIDE_ENCODINGS = ["utf-16", "utf-16-le", "utf-16-be", "utf-32", "utf-32-le", "utf-32-be"]
+
+
+@pytest.mark.parametrize("encoding", WIDE_ENCODINGS)
+def test_a_doctype_in_every_encoding_libxml2_reads_is_refused_on_its_line(encoding: str) -> None:
+    """UTF-16 and UTF-32, with a byte order mark or without one: libxml2 reads them all, so the
+    DOCTYPE is looked for in all of them (UTF-16BE without a mark and UTF-32 were once parsed)."""
+    text = f'<?xml version="1.0" encoding="{encoding.upper()}"?>\n<!DOCTYPE a [<!ENTITY x "y">]><a>&x;</a>'
+    issues = list(codec.iter_errors(text.encode(encoding)))
+    assert [(issue.kind, issue.line) for issue in issues] == [("unsafe", 2)], issue_text(issues)
+    plain = f'<?xml version="1.0" encoding="{encoding.upper()}"?>\n<a>b</a>'.encode(encoding)
+    assert [issue.kind for issue in codec.iter_errors(plain)] == ["schema"]  # read, then judged
+
+
 # -- size and shape --------------------------------------------------------------------------------
 
 SHAPES = {

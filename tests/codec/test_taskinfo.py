@@ -1,8 +1,13 @@
-"""One TaskInfo model, from the XSD: a field added to the schema is carried by the task file, the
-lifecycle, both faces and the vCenter client, with no other edit."""
+"""One TaskInfo model, from the XSD: a field of vim25's TaskInfo added to the adapter's schema is
+carried by the task file, the lifecycle, both faces and the vCenter client, with no code edit.
+
+The mock keeps a task's info as vim25's TaskInfo (the model generated from pyVmomi), so the field
+must be vim25's too: the test adds it to both data files, the XSD and the model, as a newer vSphere
+release and its pyVmomi would."""
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import sys
@@ -76,6 +81,10 @@ def test_a_field_added_to_the_xsd_is_carried_everywhere_without_another_edit(tmp
     anchor = '      <xs:element name="activationId" type="xs:string" minOccurs="0"/>\n'
     assert anchor in text
     xsd.write_text(text.replace(anchor, anchor + NEW_FIELD))
+    vim25 = schemas / "vim25" / "model.json"
+    model = json.loads(vim25.read_text())
+    model["data"]["TaskInfo"][1].append(["vismockNote", "string", False, True, "9.0", False])
+    vim25.write_text(json.dumps(model))
     task_file = tmp_path / "tasks.yaml"
     task_file.write_text("tasks:\n  - {id: task-noted, name: PowerOnVM_Task, vismockNote: carried}\n")
     result = subprocess.run(

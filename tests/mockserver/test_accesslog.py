@@ -6,6 +6,7 @@ import dataclasses
 import io
 import json
 import logging
+import os
 import re
 import shlex
 import subprocess
@@ -253,6 +254,33 @@ def test_json_logging_writes_one_object_per_line_exceptions_included() -> None:
     assert "RuntimeError: boom" in error["exception"]
 
 
+@pytest.mark.parametrize("fmt", ["text", "json"])
+def test_lines_queued_directly_are_the_lines_the_logging_path_writes(fmt: str) -> None:
+    """vismock serve's handler gets access lines formatted without a LogRecord: the same lines
+    as through logging (forced here by a filter on the access logger), from a record or a row."""
+    read_end, write_end = os.pipe()
+    handler = accesslog.configure_logging("info", fmt)
+    assert isinstance(handler, accesslog.WrittenBehind)
+    handler.fd = write_end
+    row = (0, RECORD.face, RECORD.operation, RECORD.task_ids, RECORD.user, RECORD.outcome, 200, None, 0.5534)
+    accesslog.log_access(RECORD)
+    accesslog.log_access_row(row, RECORD.remote_addr)
+    access = logging.getLogger(accesslog.ACCESS_LOGGER)
+    everything = logging.Filter()
+    access.addFilter(everything)
+    try:
+        accesslog.log_access(RECORD)
+        accesslog.log_access_row(row, RECORD.remote_addr)
+    finally:
+        access.removeFilter(everything)
+        handler.stop()
+        os.close(write_end)
+    with os.fdopen(read_end) as lines:
+        written = [re.sub(r"\d{4}-\d\d-\d\dT[\d:.]+Z", "TIME", line) for line in lines.read().splitlines()]
+    assert len(written) == 4 and len(set(written)) == 1, written
+    assert written[0].endswith(format_record(RECORD, "text")) if fmt == "text" else json.loads(written[0])
+
+
 def test_levels_filter_server_messages() -> None:
     stream = io.StringIO()
     accesslog.configure_logging("WARNING", "text", stream=stream)
@@ -322,13 +350,15 @@ SOAP_RETRIEVE = (
 )
 
 
-def _access_lines(mock: Served, fmt: str, wanted: int) -> list[dict[str, Any]]:
-    """The access lines *mock* wrote (stderr, written behind), once there are *wanted* of them."""
+def _access_lines(mock: Served, fmt: str, wanted: int, operation: str | None = None) -> list[dict[str, Any]]:
+    """The access lines *mock* wrote (stderr, written behind), once there are *wanted* of them (of
+    *operation*, when given: the start-up's health checks are logged too)."""
     deadline = time.monotonic() + 10
     while True:
         found = [_parsed(line, fmt) for line in mock.output.splitlines()]
         lines = [fields for fields in found if fields is not None]
-        if len(lines) >= wanted or time.monotonic() > deadline:
+        counted = [fields for fields in lines if operation in (None, fields["operation"])]
+        if len(counted) >= wanted or time.monotonic() > deadline:
             return lines
         time.sleep(0.05)
 
@@ -412,7 +442,7 @@ def test_quiet_and_warning_level_write_no_access_lines(tmp_path: Path) -> None:
 def test_debug_level_logs_admin_reads_too(tmp_path: Path) -> None:
     with served("--log-level", "debug", "--db", str(tmp_path / "state.sqlite3")) as mock:
         assert "tasks" in mock.call("GET", "/_vismock/tasks")
-        lines = _access_lines(mock, "text", 1)
+        lines = _access_lines(mock, "text", 1, operation="GET /_vismock/tasks")
         assert any(f["operation"] == "GET /_vismock/tasks" for f in lines), mock.output
         assert mock.stop() == 0
 

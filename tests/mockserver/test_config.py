@@ -51,7 +51,7 @@ def test_a_switch_in_a_config_mapping_takes_a_bool_or_its_words() -> None:
         ("VISMOCK_JOURNAL_CAP", "10", "expected an integer, not '10'"),
         ("VISMOCK_SOAP_MAX_WAIT", -1.0, "must be at least 0 seconds, not -1.0"),
         ("VISMOCK_SOAP_MAX_WAIT", math.nan, "expected a finite number, not nan"),
-        ("VISMOCK_JOURNAL_FLUSH_SECONDS", math.inf, "expected a finite number, not inf"),
+        ("VISMOCK_SOAP_MAX_WAIT", math.inf, "expected a finite number, not inf"),
         ("VISMOCK_SESSION_LIFETIME", 0, "must be more than 0 seconds, not 0"),
         ("VISMOCK_MAX_CONTENT_LENGTH", True, "expected an integer, not True"),
     ],
@@ -85,24 +85,13 @@ def test_a_bad_environment_variable_is_refused_naming_it(key: str, text: str, me
 
 
 def test_seconds_may_be_zero_and_counts_keep_their_defaults() -> None:
-    settings = settings_from_env(VISMOCK_SOAP_MAX_WAIT="0", VISMOCK_JOURNAL_FLUSH_SECONDS="0")
-    assert (settings.soap_max_wait, settings.journal_flush_seconds) == (0.0, 0.0)
+    settings = settings_from_env(VISMOCK_SOAP_MAX_WAIT="0")
+    assert settings.soap_max_wait == 0.0
     assert (settings.max_content_length, settings.journal_cap) == (DEFAULT_MAX_BODY, 10_000)
 
 
 def _worker_environment(*argv: str) -> dict[str, str]:
     return serve_cli._worker_environment(build_parser().parse_args(["serve", *argv]))
-
-
-def test_serve_writes_the_journal_behind_unless_told_otherwise(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("VISMOCK_JOURNAL_FLUSH_SECONDS", raising=False)
-    assert _worker_environment()["VISMOCK_JOURNAL_FLUSH_SECONDS"] == str(serve_cli.JOURNAL_FLUSH_SECONDS)
-    # Written behind at the user's own pace when the variable is set; --journal-sync wins over it.
-    monkeypatch.setenv("VISMOCK_JOURNAL_FLUSH_SECONDS", "0.5")
-    assert "VISMOCK_JOURNAL_FLUSH_SECONDS" not in _worker_environment()
-    synchronous = _worker_environment("--journal-sync")
-    assert synchronous["VISMOCK_JOURNAL_FLUSH_SECONDS"] == ""
-    assert settings_from_env(**synchronous).journal_flush_seconds is None
 
 
 def test_allowed_hosts_are_names_or_addresses_from_text_or_a_list() -> None:

@@ -68,7 +68,7 @@ def mock(tmp_path: Path) -> Iterator[Mock]:
     )
     backend: Backend = services_of(fast_app).backend
     slow_app = create_app({"VISMOCK_BACKEND": backend, "VISMOCK_FAST_PATH": False})
-    backend.clock.freeze(T0)
+    backend.freeze(T0)
     flask_calls = spy_on_flask(fast_app)
     yield Mock(backend, Client(fast_app, use_cookies=False), Client(slow_app, use_cookies=False), flask_calls)
     backend.close()
@@ -170,7 +170,7 @@ def test_a_clock_advance_shows_on_the_next_request(mock: Mock, face: str) -> Non
     mock.flask_calls.clear()
     states = []
     for seconds in (0, 12, 10):
-        mock.backend.clock.advance(seconds)
+        mock.backend.advance(seconds)
         _status, _headers, response = both(mock, path, body, headers)
         states.append(response.split(b"<state>")[1].split(b"</state>")[0].decode())
     assert states == ["queued", "running", "success"]
@@ -259,26 +259,20 @@ def test_polls_are_counted_alike_on_both_paths(mock: Mock) -> None:
     assert mock.flask_calls == []
 
 
-def test_a_change_by_another_process_shows_on_the_next_request(mock: Mock, tmp_path: Path) -> None:
+def test_a_change_of_the_state_shows_on_the_next_request(mock: Mock) -> None:
     body = adapter_body({"tasks": ["task-staged"]})
     headers = {"Content-Type": "text/xml"}
-    mock.backend.clock.advance(30)
+    mock.backend.advance(30)
     assert state_of(both(mock, "/adapter", body, headers)[2]) == "success"  # finished: remembered
-    other_worker = Backend(tmp_path / "state.sqlite3")  # the same store, opened as a worker would
-    try:
-        other_worker.tasks.restart("task-staged")  # queued again (its fixed queueTime: T0)
-        other_worker.clock.freeze(T0)
-        assert state_of(both(mock, "/adapter", body, headers)[2]) == "queued"
-        other_worker.faults.add(
-            FaultRule(face="adapter", action="error", fault="SystemError", message="boom")
-        )
-        assert b"boom" in answer(mock.fast, "/adapter", body, headers)[2]
-    finally:
-        other_worker.close()
+    mock.backend.tasks.restart("task-staged")  # queued again (its fixed queueTime: T0)
+    mock.backend.freeze(T0)
+    assert state_of(both(mock, "/adapter", body, headers)[2]) == "queued"
+    mock.backend.faults.add(FaultRule(face="adapter", action="error", fault="SystemError", message="boom"))
+    assert b"boom" in answer(mock.fast, "/adapter", body, headers)[2]
     assert mock.flask_calls == []
 
 
-def test_a_repeated_soap_call_is_answered_alike_and_journaled_every_time(mock: Mock, tmp_path: Path) -> None:
+def test_a_repeated_soap_call_is_answered_alike_and_journaled_every_time(mock: Mock) -> None:
     headers = {"Content-Type": "text/xml", "Cookie": login_cookie(mock)}
     body = soap_body(CASES["soap"][0])
     mock.backend.journal.clear()
@@ -287,10 +281,6 @@ def test_a_repeated_soap_call_is_answered_alike_and_journaled_every_time(mock: M
         assert answer(mock.fast, "/sdk", body, headers) == first
     fast_entries = [entry for entry in mock.backend.journal.entries(face="soap") if entry.outcome == "ok"]
     assert len(fast_entries) == 5  # 4 fast + 1 Flask
-    other_worker = Backend(tmp_path / "state.sqlite3")
-    try:
-        other_worker.tasks.put([replace(STAGED, id="task-2675")])  # frozen clock: queued again
-    finally:
-        other_worker.close()
-    assert state_of(both(mock, "/sdk", body, headers)[2]) == "queued"  # the store moved: read again
+    mock.backend.tasks.put([replace(STAGED, id="task-2675")])  # frozen clock: queued again
+    assert state_of(both(mock, "/sdk", body, headers)[2]) == "queued"  # the state moved: read again
     assert mock.flask_calls == []

@@ -1,7 +1,7 @@
 """Fault rules fire exactly as configured under concurrency, stay on their task, and survive a restart.
 
 Runs against the pytest plugin's real server (waitress, a real socket) and, for restarts,
-against two app instances and two ``vismock serve`` runs on one database file.
+against app instances restarted on one database file and two ``vismock serve`` runs.
 """
 
 from __future__ import annotations
@@ -17,10 +17,12 @@ from typing import Any
 import pytest
 
 import vismock.codec as codec
+from tests.support import wire as vim25
 from tests.support.hostile import load_documents
 from tests.support.served import Served
 from vismock.mockserver.app import create_app
-from vismock.mockserver.faces.soap import wire as vim25
+from vismock.mockserver.services import services_of
+from vismock.mockserver.vim25.check import envelope_errors
 
 documents = load_documents()
 XML = "text/xml; charset=utf-8"
@@ -97,7 +99,7 @@ def adapter_call(task_id: str) -> Callable[[Client], bytes]:
 def soap_call(task_id: str) -> Callable[[Client], bytes]:
     def call(client: Client) -> bytes:
         status, data = client.post("/sdk", documents.soap_retrieve_task_info(task_id))
-        assert vim25.payload_errors(data) == [], data[:300]
+        assert envelope_errors(data) == [], data[:300]
         assert status == (500 if vim25.fault_type_of(data) else 200)
         return data
 
@@ -191,7 +193,7 @@ def test_status_and_malformed_rules_answer_as_documented(server: Any, face: str)
     server.fail_next("status", task="task-fault-a", face=face, http_status=503)
     status, data = client.post(path, body)
     assert status == 503 and INJECTED in data
-    assert codec.is_valid(data) if face == "adapter" else vim25.payload_errors(data) == []
+    assert codec.is_valid(data) if face == "adapter" else envelope_errors(data) == []
     server.fail_next("malformed", task="task-fault-a", face=face)
     status, data = client.post(path, body)
     assert data and not data.rstrip().endswith(b">")  # cut in half
@@ -202,22 +204,31 @@ def test_status_and_malformed_rules_answer_as_documented(server: Any, face: str)
 # -- restarts keep tasks and rules -----------------------------------------------------------------
 
 
-def test_two_app_instances_on_one_database_share_tasks_and_rules(tmp_path: Path) -> None:
-    database = str(tmp_path / "shared.sqlite3")
-    first = create_app({"VISMOCK_DB": database}).test_client()
+def test_an_app_restarted_on_its_database_keeps_tasks_rules_and_what_the_rules_used(tmp_path: Path) -> None:
+    database = str(tmp_path / "state.sqlite3")
+
+    def restarted() -> tuple[Any, Any]:
+        app = create_app({"VISMOCK_DB": database})
+        return app.test_client(), services_of(app).backend
+
+    first, backend = restarted()
     assert first.put("/_vismock/tasks/task-kept", json=TASK).status_code == 200
     assert (
         first.post("/_vismock/faults", json={"action": "error", "task": "task-kept", "times": 2}).status_code
         == 201
     )
-    second = create_app({"VISMOCK_DB": database}).test_client()  # e.g. the server restarted
+    backend.close()
+    second, backend = restarted()
     assert second.get("/_vismock/tasks/task-kept").status_code == 200
     assert [rule["times"] for rule in second.get("/_vismock/faults").get_json()["faults"]] == [2]
     answers = [
         second.post("/adapter", data=adapter_body("task-kept"), content_type=XML).data for _ in range(3)
     ]
     assert [INJECTED in answer for answer in answers] == [True, True, False]
-    assert first.get("/_vismock/faults").get_json()["faults"] == []  # consumed for both
+    backend.close()
+    third, backend = restarted()
+    assert third.get("/_vismock/faults").get_json()["faults"] == []  # its uses were acknowledged
+    backend.close()
 
 
 @pytest.mark.slow

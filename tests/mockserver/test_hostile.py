@@ -25,10 +25,11 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 import vismock.codec as codec
+from tests.support import wire as vim25
 from tests.support.hostile import PASSWD_MARKER, load_documents
 from tests.support.served import Served
 from vismock.mockserver.app import create_app
-from vismock.mockserver.faces.soap import wire as vim25
+from vismock.mockserver.vim25.check import envelope_errors
 
 documents = load_documents()
 CASES = documents.entity_cases()
@@ -65,7 +66,7 @@ def assert_adapter_error(response: Any, status: int) -> None:
 def soap_fault(response: Any) -> str | None:
     """The fault type of a SOAP answer (after checking it is well-formed vim25), None for success."""
     assert b"Traceback" not in response.data
-    assert vim25.payload_errors(response.data) == [], response.data[:800]
+    assert envelope_errors(response.data) == [], response.data[:800]
     fault = vim25.fault_type_of(response.data)
     assert response.status_code == (500 if fault else 200), response.data[:500]
     return fault

@@ -103,8 +103,8 @@ def test_operations_and_inventory_from_the_plugin(vismock_server: VismockServer)
 
 def test_the_next_test_starts_from_the_loaded_state(vismock_server: VismockServer) -> None:
     assert vismock_server.power_state("win1") == "poweredOn"
-    assert vismock_server.backend.power.behaviours() == {}
-    assert vismock_server.backend.power.overrides() == []
+    assert vismock_server.backend.operations.behaviours() == {}
+    assert vismock_server.backend.operations.overrides() == []
 
 
 def test_script_refuses_a_vm_the_inventory_does_not_have(vismock_server: VismockServer) -> None:

@@ -106,6 +106,16 @@ def test_the_power_state_changes_exactly_when_the_task_succeeds_on_the_clock(vce
     assert (soap.task(task).state, vcenter.vm(WIN1)["runningTask"]) == ("success", None)
 
 
+def test_a_task_that_succeeds_at_once_changes_the_power_state_at_once(vcenter: Vcenter) -> None:
+    vcenter.ok("PUT", "operations/default", {"timeline": [{"state": "success", "at": 0}]})
+    soap = vcenter.soap()
+    task = soap.power(WIN1, "PowerOffVM_Task")
+    assert (soap.power_state(WIN1), vcenter.vm(WIN1)["powerState"]) == ("poweredOff", "poweredOff")
+    assert soap.task(task).state == "success"
+    assert vcenter.power("Power_On_VM", "win1").status == "success"  # the adapter face: the same
+    assert soap.power_state(WIN1) == "poweredOn"
+
+
 def test_by_polls_the_state_changes_on_the_read_that_shows_success(vcenter: Vcenter) -> None:
     vcenter.ok(
         "PUT",

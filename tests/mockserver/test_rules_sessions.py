@@ -98,7 +98,12 @@ def test_without_a_session_only_the_service_content_and_login_are_served(vcenter
         ("CurrentTime", "ServiceInstance", "ServiceInstance", ""),
         ("Fetch", "Task", "task-525", "<prop>info</prop>"),
         ("PowerOffVM_Task", "VirtualMachine", "vm-601", ""),
-        ("CreateContainerView", "ViewManager", "ViewManager", ""),
+        (
+            "CreateContainerView",
+            "ViewManager",
+            "ViewManager",
+            '<container type="Folder">group-d1</container><recursive>true</recursive>',
+        ),
     ):
         assert anonymous.fault(method, this_type, this, args).type == "NotAuthenticated", method
     assert vcenter.vm("vm-601")["recentTask"] == []
@@ -169,9 +174,6 @@ def test_a_session_expires_after_its_lifetime_on_the_mock_clock(make_vcenter: Ca
     assert vcenter.soap().current_time() == T0 + timedelta(seconds=1800.001)  # a new login works
 
 
-@pytest.mark.xfail(
-    strict=True, reason="remembered answers ignore session expiry; fixed by the state redesign (issue 21)"
-)
 def test_an_expired_session_gets_not_authenticated_for_a_body_it_sent_before(
     make_vcenter: Callable[..., Vcenter],
 ) -> None:

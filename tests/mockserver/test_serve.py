@@ -1,4 +1,4 @@
-"""``vismock serve`` as a real subprocess: built-in tasks, shared state across workers, clean shutdown."""
+"""``vismock serve`` as a real subprocess: built-in tasks, one process on threads, clean shutdown."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ import re
 import signal
 import socket
 import subprocess
-import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -16,7 +15,7 @@ import pytest
 
 import vismock.codec as codec
 from tests.support import DATA
-from tests.support.served import Served, serve_command, served
+from tests.support.served import serve_command, served
 
 SEED_REQUEST = (DATA / "seed" / "request.xml").read_bytes()
 URL_LINE = re.compile(r"vismock serving on http://127\.0\.0\.1:(\d+)/")
@@ -35,18 +34,18 @@ def test_no_arguments_serves_the_seed_tasks_and_stops_on_sigterm(tmp_path: Path)
         assert mock.stop(signal.SIGTERM) == 0
 
 
-def test_two_workers_share_state_through_the_store(tmp_path: Path) -> None:
+def test_one_process_serves_concurrent_requests_on_its_threads(tmp_path: Path) -> None:
     task = {"id": "task-77", "name": "PowerOnVM_Task", "descriptionId": "VirtualMachine.powerOn"}
     request = SEED_REQUEST.replace(b"task-525", b"task-77")
-    with served("--workers", "2", "--db", str(tmp_path / "state.sqlite3")) as mock:
+    with served("--threads", "8", "--db", str(tmp_path / "state.sqlite3")) as mock:
         mock.call("POST", "/_vismock/tasks", json.dumps(task).encode(), "application/json")
-        pids = answering_workers(mock)
-        assert len(pids) == 2, "every request landed on one worker: the test proves nothing"
-        with ThreadPoolExecutor(8) as pool:  # concurrent requests: server threads come and go
+        with ThreadPoolExecutor(8) as pool:  # concurrent requests on fresh connections
             answers = list(pool.map(lambda _: mock.call("POST", "/adapter", request), range(40)))
+            pids = set(pool.map(lambda _: mock.call("GET", "/_vismock/health")["pid"], range(16)))
         assert {(status, codec.decode(body)["metadata"]["status"]) for status, body in answers} == {
             (200, "success")
         }
+        assert len(pids) == 1, f"answered by several processes: {pids}"
         assert mock.call("GET", "/_vismock/journal/count?task=task-77&face=adapter")["count"] == 40
         assert mock.stop(signal.SIGINT) == 0
 
@@ -64,16 +63,6 @@ def test_state_survives_a_restart_with_the_same_db(tmp_path: Path) -> None:
         assert mock.stop(signal.SIGINT) == 0
 
 
-def answering_workers(mock: Served, seconds: float = 20.0) -> set[int]:
-    """The worker processes seen answering, asked until both answered (a loaded machine may leave
-    one worker idle for a while: fresh connections spread over them sooner or later)."""
-    pids: set[int] = set()
-    deadline = time.monotonic() + seconds
-    while len(pids) < 2 and time.monotonic() < deadline:
-        pids.add(mock.call("GET", "/_vismock/health")["pid"])
-    return pids
-
-
 @pytest.mark.parametrize(
     ("args", "environment", "message"),
     [
@@ -81,7 +70,7 @@ def answering_workers(mock: Served, seconds: float = 20.0) -> set[int]:
         (["--tasks", "."], {}, "cannot read the task file"),
         (["--tasks", "{bad}"], {}, "bad.yaml:2: tasks[0].colour: unknown field"),
         (["--account", "no-colon"], {}, "expected USER:PASSWORD"),
-        (["--workers", "0"], {}, "--workers must be at least 1"),
+        (["--workers", "2"], {}, "--workers 2: vismock serves from one process"),
         (["--server", "tornado"], {}, "argument --server: invalid choice: 'tornado'"),
         (["--db", "no/such/folder/state.sqlite3"], {}, "the folder"),
         (["--db", "{bad}"], {}, "not a vismock state file"),

@@ -32,7 +32,7 @@ GOVC = Path(os.environ.get("VISMOCK_GOVC", "/tmp/govc"))
 GOVC_HOW = "build it with ../shared/anchors/govc/build.sh, or set VISMOCK_GOVC"
 SEED_REQUEST = (DATA / "seed" / "request.xml").read_bytes()
 STARTUP = re.compile(
-    r"^vismock serving on https://127\.0\.0\.1:(\d+)/ \(granian, 2 worker\(s\)\); "
+    r"^vismock serving on https://127\.0\.0\.1:(\d+)/ \(granian\); "
     r"CA file: (\S+); SHA-1 thumbprint: ((?:[0-9A-F]{2}:){19}[0-9A-F]{2})$",
     re.MULTILINE,
 )
@@ -47,8 +47,6 @@ def mock(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
         "--tls",
         "--tls-dir",
         str(folder / "tls"),
-        "--workers",
-        "2",
         "--db",
         str(folder / "s.sqlite3"),
     ]
@@ -281,7 +279,7 @@ def test_the_users_own_certificate_and_key(tmp_path: Path) -> None:
     with served(*arguments, context=context) as mock:
         line = next(line for line in mock.output.splitlines() if line.startswith("vismock serving on"))
         assert line == (
-            f"vismock serving on https://127.0.0.1:{mock.port}/ (granian, 1 worker(s)); "
+            f"vismock serving on https://127.0.0.1:{mock.port}/ (granian); "
             f"certificate: {own.cert_file}; SHA-1 thumbprint: {own.thumbprint}"
         )
         status, body = mock.call("POST", "/adapter", SEED_REQUEST)

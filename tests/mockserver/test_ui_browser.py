@@ -32,6 +32,8 @@ from werkzeug.serving import make_server
 from tests.support import ROOT
 from vismock.mockserver.app import create_app
 from vismock.mockserver.services import services_of
+from vismock.mockserver.state import Backend, Behaviour, Step
+from vismock.mockserver.vim25.values import Data
 
 ARTIFACTS = ROOT / "test-artifacts"
 CHROMIUM = Path(os.environ.get("VISMOCK_CHROMIUM", "/usr/bin/chromium"))
@@ -432,12 +434,70 @@ def test_the_inventory_panel_shows_the_scenarios_vms_and_follows_their_power(
             "1 suspended",
         ]
         assert page.locator('[data-testid="task-task-8001"] .entity-power').inner_text() == "powered on"
-        services_of(app).backend.inventory.update("vm-81", powerState="poweredOff")
+        services_of(app).backend.inventory.set_power_state("vm-81", "poweredOff")
         page.wait_for_selector('[data-testid="entity-vm-81"] [data-power="poweredOff"]', timeout=WAIT_MS)
         page.wait_for_selector(
             '[data-testid="task-task-8001"] .entity-power [data-power="poweredOff"]', timeout=WAIT_MS
         )
         _shot(page, tmp_path, "dashboard-with-inventory.png")
+        assert page.errors == []
+    finally:
+        running.stop()
+
+
+def _snapshot_ids(backend: Backend, vm_id: str) -> dict[str, str]:
+    return {node["name"]: node["id"] for node in backend.inventory.snapshots(vm_id)}
+
+
+def test_a_vm_row_shows_its_snapshot_tree_and_a_clone_shows_as_a_vm(page: Any, tmp_path: Path) -> None:
+    """Snapshots taken, reverted to and taken again show as the VM's tree, the current one marked,
+    following the server live; a clone appears as a VM of its folder, marked as its source's clone."""
+    scenario = tmp_path / "scenario.yaml"
+    scenario.write_text(SCENARIO)
+    app = create_app({"VISMOCK_DB": str(tmp_path / "state.sqlite3"), "VISMOCK_TASKS": str(scenario)})
+    backend = services_of(app).backend
+    backend.operations.set_behaviours({"default": Behaviour(timeline=(Step("success", 0),))})
+
+    def snapshot(name: str) -> None:
+        backend.invoke("vm-81", "CreateSnapshot_Task", name=name, memory=True, quiesce=False)
+
+    snapshot("base")
+    snapshot("patched")
+    backend.invoke(_snapshot_ids(backend, "vm-81")["base"], "RevertToSnapshot_Task")
+    snapshot("hotfix")  # a second child of base
+    server, running = _serve(app)
+    try:
+        page.goto(f"{server.url}/_vismock/ui/")
+        tree = '[data-testid="snapshots-vm-81"]'
+        page.wait_for_selector(tree, timeout=WAIT_MS)
+        assert page.locator(f"{tree} > li > .snapshot-name").all_inner_texts() == ["base"]
+        children = page.locator(f"{tree} > li > ul > li > .snapshot-name").all_inner_texts()
+        assert children == ["patched", "hotfix"]
+        assert page.locator(f"{tree} li[data-current] > .snapshot-name").all_inner_texts() == ["hotfix"]
+        assert page.locator(f"{tree} li[data-current] > .tag").inner_text() == "current"
+        assert page.locator('[data-testid="snapshots-vm-82"]').count() == 0  # no snapshots, no tree
+        patched = _snapshot_ids(backend, "vm-81")["patched"]
+        backend.invoke(patched, "RevertToSnapshot_Task")
+        page.wait_for_selector(f'[data-testid="snapshot-{patched}"][data-current]', timeout=WAIT_MS)
+        assert page.locator(f"{tree} li[data-current]").count() == 1
+        folder = backend.inventory.object("vm-81").get("parent")
+        spec = Data(
+            "VirtualMachineCloneSpec",
+            location=Data("VirtualMachineRelocateSpec"),
+            powerOn=False,
+            template=False,
+        )
+        backend.invoke("vm-81", "CloneVM_Task", folder=folder, name="web-01-copy", spec=spec)
+        (clone,) = backend.inventory.named("web-01-copy")
+        row = f'[data-testid="entity-{clone.id}"]'
+        page.wait_for_selector(row, timeout=WAIT_MS)
+        page.wait_for_selector(f"{row} .clone-tag", timeout=WAIT_MS)
+        assert page.locator(f"{row} .clone-tag").inner_text() == "clone of web-01"
+        assert page.locator(f"{row} .vm-name").inner_text().startswith("web-01-copy")
+        assert page.locator(f"{row} td").all_inner_texts()[1:] == [clone.id, "vm/prod/web", "powered off"]
+        assert page.locator(f'{row} [data-testid^="snapshots-"]').count() == 0  # its source's are not its own
+        assert page.locator('[data-testid="entity-vm-81"] .clone-tag').count() == 0
+        _shot(page, tmp_path, "dashboard-with-snapshots.png")
         assert page.errors == []
     finally:
         running.stop()

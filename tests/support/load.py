@@ -24,7 +24,7 @@ from typing import Any
 from lxml import etree
 
 import vismock.codec as codec
-from vismock.mockserver.faces.soap import wire as vim25
+from vismock.mockserver.vim25.check import envelope_errors
 
 XML = "text/xml; charset=utf-8"
 JSON = "application/json"
@@ -41,7 +41,10 @@ ADMIN_PORT_LINE = re.compile(r"serving on http://[^:]+:(\d+)/")
 class Server:
     """``vismock serve`` in a subprocess on a free port; its output goes to a log file."""
 
-    def __init__(self, folder: Path, *, workers: int, journal_cap: int, extra: tuple[str, ...] = ()) -> None:
+    def __init__(
+        self, folder: Path, *, journal_cap: int, threads: int | None = None, extra: tuple[str, ...] = ()
+    ) -> None:
+        """*threads*: ``vismock serve --threads`` (None: its default)."""
         self.log = folder / "serve.log"
         self._log_file = self.log.open("w")
         command = [
@@ -51,8 +54,7 @@ class Server:
             "serve",
             "--port",
             "0",
-            "--workers",
-            str(workers),
+            *(["--threads", str(threads)] if threads else []),
             "--journal-cap",
             str(journal_cap),
             "--db",
@@ -74,7 +76,7 @@ class Server:
         raise RuntimeError(f"vismock serve did not start:\n{self.log.read_text()}")
 
     def resident_mb(self) -> float:
-        """Resident memory of the server and all its worker processes."""
+        """Resident memory of the server: its main process and the one serving."""
         return sum(_rss_kb(pid) for pid in _process_tree(self.process.pid)) / 1024
 
     def stop(self) -> None:
@@ -230,7 +232,7 @@ class Client:
         for number in range(TASKS_PER_CLIENT):
             self.put_task(number)
         status, data = self.call("soap_login", "POST", "/sdk", soap_login(), XML)
-        _expect(status == 200 and not vim25.payload_errors(data), "soap login", status, data)
+        _expect(status == 200 and not envelope_errors(data), "soap login", status, data)
 
     def step(self) -> None:
         names = [name for name, _ in MIX]
@@ -270,7 +272,7 @@ class Client:
         self.check_task_info(status, data, [number], "RetrievePropertiesEx")
 
     def check_task_info(self, status: int, data: bytes, numbers: list[int], method: str) -> None:
-        _expect(status == 200 and vim25.payload_errors(data) == [], f"{method}: invalid answer", status, data)
+        _expect(status == 200 and envelope_errors(data) == [], f"{method}: invalid answer", status, data)
         root = etree.fromstring(data)
         seen = [
             (info.findtext(f"{VIM25}key"), info.findtext(f"{VIM25}entityName"))

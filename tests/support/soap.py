@@ -17,12 +17,12 @@ from lxml import etree
 from waitress.server import create_server
 
 from tests.support import DATA
+from tests.support import wire as vim25
 from vismock.mockserver.app import create_app
 from vismock.mockserver.cli import run_waitress_until
-from vismock.mockserver.faces.soap import wire as vim25
-from vismock.mockserver.faces.soap.property_collector import WAIT
 from vismock.mockserver.services import services_of
 from vismock.mockserver.state import Backend
+from vismock.mockserver.vim25.check import envelope_errors
 
 SOAP_DATA = DATA / "soap"
 TASKS_FILE = SOAP_DATA / "tasks.yaml"
@@ -34,7 +34,7 @@ SOAP_HEADERS = {"Content-Type": "text/xml; charset=utf-8", "SOAPAction": '"urn:v
 def make_app(**config: Any) -> Flask:
     """A mock over the SOAP test tasks, its clock frozen at T0."""
     app = create_app({"VISMOCK_TASKS": str(TASKS_FILE), **config})
-    backend_of(app).clock.freeze(T0)
+    backend_of(app).freeze(T0)
     return app
 
 
@@ -76,8 +76,8 @@ def logged_in(client: FlaskClient) -> FlaskClient:
 
 
 def assert_valid(body: bytes) -> None:
-    """The response validates against the trimmed vim25 XSD (and is a well-formed SOAP envelope)."""
-    assert vim25.payload_errors(body) == [], body.decode()
+    """The response is a SOAP envelope whose payload the vim25 model finds nothing wrong with."""
+    assert envelope_errors(body) == [], body.decode()
 
 
 @dataclass
@@ -117,7 +117,7 @@ def xpath(body: bytes, path: str) -> list[Any]:
 
 
 def call_ok(client: FlaskClient, method: str, this_type: str, this: str, args: str = "") -> bytes:
-    """*method* answered without a fault, the answer valid against the trimmed vim25 schema."""
+    """*method* answered without a fault, the answer valid by the vim25 model."""
     response = post(client, call_xml(method, this_type, this, args))
     assert response.status_code == 200, response.data.decode()
     assert_valid(response.data)
@@ -125,7 +125,7 @@ def call_ok(client: FlaskClient, method: str, this_type: str, this: str, args: s
 
 
 def call_fault(client: FlaskClient, method: str, this_type: str, this: str, args: str = "") -> str:
-    """The fault type *method* answers (the answer valid against the trimmed vim25 schema)."""
+    """The fault type *method* answers (the answer valid by the vim25 model)."""
     response = post(client, call_xml(method, this_type, this, args))
     assert response.status_code == 500, response.data.decode()
     assert_valid(response.data)
@@ -196,11 +196,7 @@ def contents(body: bytes) -> dict[str, dict[str, Any]]:
 
 def pending_waits(backend: Backend) -> set[str]:
     """The WaitForUpdates(Ex) calls blocked waiting for a change now, in any session (their ids)."""
-    return {
-        pending.id
-        for session in backend.sessions.live()
-        for pending in backend.sessions.objects(session.key, WAIT)
-    }
+    return backend.pending_waits()
 
 
 def clock_moves_later(backend: Backend, *seconds: float, timeout: float = 10.0) -> threading.Thread:
@@ -216,7 +212,7 @@ def clock_moves_later(backend: Backend, *seconds: float, timeout: float = 10.0) 
             while not pending_waits(backend) - seen and time.monotonic() < deadline:
                 time.sleep(0.01)
             seen |= pending_waits(backend)
-            backend.clock.advance(step)
+            backend.advance(step)
 
     thread = threading.Thread(target=run, daemon=True)
     thread.start()

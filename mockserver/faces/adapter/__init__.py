@@ -24,7 +24,7 @@ from vismock.adapter import operations
 from vismock.adapter.operations import VirtualMachine, error_response
 from vismock.codec import Codec, CodecError, ValidationIssue
 from vismock.codec.parsing import ParseFailure
-from vismock.faults import InvalidArgument, InvalidLogin, VimFault, VirtualMachineNotFound
+from vismock.faults import InvalidLogin, VimFault
 from vismock.mockserver.cache import BoundedCache
 from vismock.mockserver.faces.common import (
     FaceRequest,
@@ -34,8 +34,12 @@ from vismock.mockserver.faces.common import (
     injected_fault,
     xml_media_type,
 )
+from vismock.mockserver.objects.base import Context, property_type
+from vismock.mockserver.objects.search_index import SearchIndex
+from vismock.mockserver.objects.virtual_machine import VirtualMachine as VmObject
 from vismock.mockserver.state import Backend
 from vismock.mockserver.state.models import Face as FaceName
+from vismock.mockserver.vim25.values import MoRef
 from vismock.schemas import REQUEST_ROOT
 
 if TYPE_CHECKING:
@@ -74,8 +78,10 @@ class BadRequest(Exception):
 
 
 class StateVCenter:
-    """The mock's state as the vCenter an operation runs against, for *user*; notes how long its
-    reads hold, and which VM and task a request acted on (for the journal)."""
+    """The mock's state as the vCenter an operation runs against, for *user*: the same vim25
+    methods and properties the SOAP face serves, with a method's refusals raised (the adapter
+    checks before it calls, so each is its own error envelope); notes which VM and task a request
+    acted on (for the journal)."""
 
     def __init__(self, backend: Backend, observation: Observation, user: str | None = None) -> None:
         self._backend = backend
@@ -83,29 +89,36 @@ class StateVCenter:
         self._user = user
 
     def task_info(self, task_id: str) -> dict[str, Any]:
-        read = self._backend.tasks.read(task_id, poll=True)
-        self._observation.holds_until(read.until_us)
-        return read.info
+        return self._backend.tasks.info(task_id, poll=True)
 
-    def virtual_machine(self, name: str) -> VirtualMachine:
-        found = self._backend.inventory.named(name, "VirtualMachine")
-        if not found:
-            raise VirtualMachineNotFound(name)
-        if len(found) > 1:
-            ids = ", ".join(vm.id for vm in found)
-            raise InvalidArgument(
-                f"{len(found)} virtual machines are named {name!r} ({ids})", "virtual-machine"
-            )
-        vm = found[0]
-        self._observation.entity = vm.id
-        now = self._backend.power.of(vm.id)
-        self._observation.holds_until(now.until_us)
-        return VirtualMachine(vm.id, vm.name, now.state, bool(vm.props.get("template")), now.running)
+    def virtual_machines(self, name: str) -> list[VirtualMachine]:
+        found = [self._seen(vm) for vm in self._backend.registry.all(VmObject) if vm.name == name]
+        if len(found) == 1:
+            self._observation.entity = found[0].id
+        return found
 
-    def start_power_task(self, vm: VirtualMachine, method: str) -> str:
-        started = self._backend.power.start(vm.id, method, user=self._user, refuse=True)
-        self._observation.task_ids = (*self._observation.task_ids, started.task_id)
-        return started.task_id
+    @staticmethod
+    def _seen(vm: VmObject) -> VirtualMachine:
+        running = vm.running_task()
+        return VirtualMachine(vm.id, vm.name, vm.power_state, vm.template, running.id if running else None)
+
+    def read(self, ref: MoRef, path: str) -> Any:
+        property_type(ref.type, path)  # InvalidProperty, as vCenter answers
+        with self._backend.registry.transaction():
+            return self._backend.lookup(ref).read(path)
+
+    def find(self, inventory_path: str) -> MoRef | None:
+        index = self._backend.registry.find("SearchIndex")
+        assert isinstance(index, SearchIndex)
+        with self._backend.registry.transaction():
+            return index.find_by_inventory_path(self._context(), inventoryPath=inventory_path)
+
+    def call(self, ref: MoRef, method: str, **args: Any) -> Any:
+        result = self._backend.invoke(ref, method, context=self._context(), **args)
+        return result.value if isinstance(result, MoRef) and result.type == "Task" else result
+
+    def _context(self) -> Context:
+        return Context(self._backend, user=self._user, observation=self._observation, refuse=True)
 
 
 class AdapterFace:
@@ -127,7 +140,7 @@ class AdapterFace:
             return self.envelope(_invalid_response(bad), bad.status)
         except VimFault as fault:  # raised around the operation (a delay ended by a reset)
             observation.outcome = fault.fault_type
-            observation.not_remembered()
+            services.backend.registry.note_volatile()
             return self.envelope(error_response(fault.message, fault.fault_type), 200)
 
     def _answer(self, request: FaceRequest, observation: Observation, services: Services) -> Reply:
@@ -155,9 +168,9 @@ class AdapterFace:
         if user is not None and not backend.sessions.check_login(user, str(data.get("password") or "")):
             fault = InvalidLogin()
             return error_response(fault.message, fault.fault_type)
-        return operations.respond(
-            data, StateVCenter(backend, observation, user or backend.sessions.default_user())
-        )
+        vcenter = StateVCenter(backend, observation, user or backend.sessions.default_user())
+        with backend.registry.transaction():  # the checks and the call at one instant, as one change
+            return operations.respond(data, vcenter)
 
     def decoded(self, body: bytes) -> dict[str, Any]:
         """The decoded request in *body*, or BadRequest listing every problem."""

@@ -86,24 +86,24 @@ def _request_states(client: FlaskClient, task_id: str) -> str:
 
 def _walk_time(client: FlaskClient, backend: Backend, spec: TaskSpec) -> list[str]:
     base = spec.queued_at or T0
-    backend.clock.freeze(base)
+    backend.freeze(base)
     backend.tasks.put([spec])  # restarts the lifecycle, queued at the frozen clock
     seen = []
     for step in spec.timeline:
         for offset in (0.0, 0.001):
-            backend.clock.freeze(base + timedelta(seconds=step.at + offset))
+            backend.freeze(base + timedelta(seconds=step.at + offset))
             seen.append(_request_states(client, spec.id))
     return seen
 
 
 def _walk_polls(client: FlaskClient, backend: Backend, spec: TaskSpec) -> list[str]:
-    backend.clock.freeze(T0)
+    backend.freeze(T0)
     backend.tasks.put([spec])
     return [_request_states(client, spec.id) for _ in range(int(spec.timeline[-1].at) + 2)]
 
 
 def _walk_manual(client: FlaskClient, backend: Backend, spec: TaskSpec) -> list[str]:
-    backend.clock.freeze(T0)
+    backend.freeze(T0)
     backend.tasks.put([spec])
     seen = [_request_states(client, spec.id)]
     for _ in spec.timeline:
@@ -125,9 +125,9 @@ def test_every_canned_task_in_every_state_is_a_valid_response(
 
 def test_a_cancelled_task_is_a_valid_error_state(client: FlaskClient, backend: Backend) -> None:
     cancelable = next(spec for spec in load_builtin_tasks() if spec.cancelable and spec.queued_at is None)
-    backend.clock.freeze(T0)
+    backend.freeze(T0)
     backend.tasks.put([cancelable])
-    backend.clock.advance(cancelable.timeline[1].at)
+    backend.advance(cancelable.timeline[1].at)
     backend.tasks.cancel(cancelable.id)
     status, data, _ = post(client, request_xml(cancelable.id))
     info = data["RetrieveTaskStatusResponse"]["returnval"][0]["propSet"]["TaskInfo"]
@@ -285,15 +285,15 @@ def test_rule_for_another_task_does_not_fire(client: FlaskClient) -> None:
 
 @pytest.fixture
 def frozen_backend(backend: Backend) -> Iterator[Backend]:
-    backend.clock.freeze(T0)
+    backend.freeze(T0)
     yield backend
-    backend.clock.resume()
+    backend.resume()
 
 
 def test_time_fields_follow_the_mock_clock(client: FlaskClient, frozen_backend: Backend) -> None:
     spec = next(spec for spec in load_builtin_tasks() if spec.id == "task-1001")
     frozen_backend.tasks.put([spec])
-    frozen_backend.clock.advance(45)
+    frozen_backend.advance(45)
     _, data, _ = post(client, request_xml("task-1001"))
     info = data["RetrieveTaskStatusResponse"]["returnval"][0]["propSet"]["TaskInfo"]
     assert info["queueTime"].datetime == T0

@@ -32,7 +32,7 @@ OPERATIONS = {
 @pytest.fixture
 def backend(app: Flask) -> Backend:
     state = services_of(app).backend
-    state.clock.freeze(T0)
+    state.freeze(T0)
     return state
 
 
@@ -84,7 +84,7 @@ def test_the_samples_validate_decode_and_the_mock_answers_them(
     assert decoded["parameters"] == {"virtual-machine": "win1"}
     assert decoded["operation-type"] == "Basic_Vm"
     if name == "power-on":
-        backend.power.set_state("vm-601", "poweredOff")
+        backend.inventory.set_power_state("vm-601", "poweredOff")
     answer = post(client, request)
     element = codec.default_codec().operations[decoded["operation-name"]].response
     assert answer == {"metadata": {"status": "success"}, element: {"Task": "task-3001"}}
@@ -107,7 +107,7 @@ def test_power_off_then_retrieve_task_status_to_success_then_the_vm_over_soap(
     while not states or states[-1] not in ("success", "error"):  # as a pipeline polls
         info = post(client, status_request(task_id))["RetrieveTaskStatusResponse"]["returnval"][0]
         states.append(info["propSet"]["TaskInfo"]["state"])
-        backend.clock.advance(0.5)
+        backend.advance(0.5)
     assert states == ["queued", "running", "running", "running", "success"]
     info = info["propSet"]["TaskInfo"]
     assert (info["name"], info["descriptionId"], info["VirtualMachine"], info["entityName"]) == (
@@ -127,7 +127,7 @@ def test_each_operation_starts_its_method(
     client: FlaskClient, backend: Backend, operation: str, method: str
 ) -> None:
     if operation == "Power_On_VM":
-        backend.power.set_state("vm-601", "suspended")
+        backend.inventory.set_power_state("vm-601", "suspended")
     answer = post(client, request_xml(operation, "win1"))
     task_id = answer[f"{method}Response"]["Task"]
     assert backend.tasks.info(task_id, poll=False)["name"] == method
@@ -165,7 +165,7 @@ def test_every_refusal_is_an_error_envelope_and_starts_nothing(
     message: str,
 ) -> None:
     if start is not None:
-        backend.power.set_state("vm-601", start)
+        backend.inventory.set_power_state("vm-601", start)
     tasks_before = len(backend.tasks.specs())
     got_fault, got_message = error_of(post(client, request_xml(operation, vm)))
     assert got_fault == fault and message in got_message
@@ -178,7 +178,7 @@ def test_a_busy_vm_is_task_in_progress(client: FlaskClient, backend: Backend) ->
         "TaskInProgress",
         "Another task is already in progress.",
     )
-    backend.clock.advance(2)
+    backend.advance(2)
     assert "ResetVM_TaskResponse" not in post(client, request_xml("Reset_VM", "win1"))  # now off
     assert "PowerOnVM_TaskResponse" in post(client, request_xml("Power_On_VM", "win1"))
 
@@ -211,7 +211,7 @@ def test_fault_rules_apply_to_the_new_operations(client: FlaskClient, backend: B
 
     backend.faults.add(FaultRule(action="error", operation="Power_Off_VM", fault="HostCommunication"))
     assert error_of(post(client, request_xml("Power_Off_VM", "win1")))[0] == "HostCommunication"
-    assert backend.power.of("vm-601").running is None  # nothing started
+    assert backend.inventory.power("vm-601").running is None  # nothing started
     assert "PowerOffVM_TaskResponse" in post(client, request_xml("Power_Off_VM", "win1"))
 
 
@@ -219,9 +219,9 @@ def test_a_remembered_refusal_ends_when_the_vm_changes(client: FlaskClient, back
     request = request_xml("Power_On_VM", "win1")
     assert error_of(post(client, request))[0] == "InvalidPowerState"
     assert error_of(post(client, request))[0] == "InvalidPowerState"  # the same answer again
-    backend.power.set_state("vm-601", "poweredOff")
+    backend.inventory.set_power_state("vm-601", "poweredOff")
     assert "PowerOnVM_TaskResponse" in post(client, request)
     assert error_of(post(client, request))[0] == "TaskInProgress"
-    backend.clock.advance(2)  # no write: the busy answer held only until the task's end
+    backend.advance(2)  # no write: the busy answer held only until the task's end
     assert error_of(post(client, request))[0] == "InvalidPowerState"
     assert backend.journal.count(operation="Power_On_VM") == 5

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import tomllib
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -14,8 +13,7 @@ import vismock.codec as codec
 from tests.support import DATA, JSON
 from vismock.mockserver.app import create_app
 from vismock.mockserver.services import services_of
-from vismock.mockserver.state import Backend, JournalEntry
-from vismock.mockserver.state.journal import JournalWriter
+from vismock.mockserver.state import Backend
 
 BAD_CASES = tomllib.loads((DATA / "web" / "admin-bad-requests.toml").read_text())["case"]
 SEED_REQUEST = (DATA / "seed" / "request.xml").read_bytes()
@@ -271,37 +269,36 @@ def test_a_token_protects_the_admin_api_from_any_address(tmp_path: Path) -> None
 def test_unexpected_admin_failure_is_a_json_500_and_logged(
     client: FlaskClient, backend: Backend, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def explode() -> None:
+    def explode(self: object) -> None:
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(backend.faults, "rules", explode)
+    monkeypatch.setattr(type(backend.faults), "rules", explode)  # a state object refuses setattr
     response = client.get("/_vismock/faults")
     assert response.status_code == 500
     assert "RuntimeError" in response.get_json()["error"]
 
 
-# -- journal written behind (as vismock serve does)
+# -- the journal with a state file: in memory when answered, written behind to the file, read back
 
 
-def test_written_behind_journal_is_complete_when_read(tmp_path: Path) -> None:
-    app = create_app({"VISMOCK_DB": str(tmp_path / "db.sqlite3"), "VISMOCK_JOURNAL_FLUSH_SECONDS": 0.005})
-    client = app.test_client()
+def test_journal_with_a_state_file_is_complete_when_read_and_kept_by_a_clean_stop(tmp_path: Path) -> None:
+    def started() -> tuple[FlaskClient, Backend]:
+        app = create_app({"VISMOCK_DB": str(tmp_path / "db.sqlite3")})
+        return app.test_client(), services_of(app).backend
+
+    client, backend = started()
     for _ in range(25):
         adapter_request(client)
-    assert ok(client.get("/_vismock/journal/count?task=task-525"))["count"] == 25
+    assert ok(client.get("/_vismock/journal/count?task=task-525"))["count"] == 25  # each one once answered
+    backend.close()  # a clean stop: what waits to be written is written
+    client, backend = started()
+    assert ok(client.get("/_vismock/journal/count?task=task-525"))["count"] == 25  # read back from the file
     assert len(ok(client.get("/_vismock/journal"))["entries"]) == 25
     ok(client.delete("/_vismock/journal"))
-    assert ok(client.get("/_vismock/journal/count"))["count"] == 0
-
-
-def test_written_behind_journal_writes_through_when_too_much_is_pending(tmp_path: Path) -> None:
-    app = create_app({"VISMOCK_DB": str(tmp_path / "db.sqlite3")})
-    backend: Backend = services_of(app).backend
-    writer = JournalWriter(backend.journal, flush_seconds=3600, max_pending=3)
-    entry = JournalEntry(time=datetime.now(UTC), face="adapter", operation="Retrieve_Task_Status")
-    for _ in range(4):
-        writer.record(entry)
-    assert backend.journal.count() == 4  # the 4th record found 4 pending (> 3) and wrote them all
+    backend.close()
+    client, backend = started()
+    assert ok(client.get("/_vismock/journal/count"))["count"] == 0  # cleared in the file too
+    backend.close()
 
 
 def test_deeply_nested_json_is_a_clear_400(client: FlaskClient) -> None:

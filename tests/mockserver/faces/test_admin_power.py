@@ -31,7 +31,7 @@ def test_the_inventory_shows_each_vms_power_now(client: FlaskClient, backend: Ba
     task_id = power_off(client)["PowerOffVM_TaskResponse"]["Task"]
     win1 = ok(client.get("/_vismock/inventory/vm-601"))
     assert (win1["powerState"], win1["runningTask"], win1["recentTask"]) == ("poweredOn", task_id, [task_id])
-    backend.clock.advance(2)
+    backend.advance(2)
     listed = {entity["id"]: entity for entity in ok(client.get("/_vismock/inventory"))["entities"]}
     assert (listed["vm-601"]["powerState"], listed["vm-601"]["runningTask"]) == ("poweredOff", None)
 
@@ -77,7 +77,7 @@ def test_operations_are_set_one_or_all(client: FlaskClient, backend: Backend) ->
         {"state": "success", "at": 0}
     ]
     power_off(client)
-    assert backend.power.of("vm-601").state == "poweredOff"  # at once
+    assert backend.inventory.power("vm-601").state == "poweredOff"  # at once
     ok(client.put("/_vismock/operations", json={"default": instant}))
     assert list(ok(client.get("/_vismock/operations"))["operations"]) == ["default"]
     bad = ok(client.put("/_vismock/operations", json={"Power_Off": instant}), 400)

@@ -11,14 +11,14 @@ import pytest
 from flask import Flask
 
 import vismock.codec as codec
-from tests.support import DATA
+from tests.support import DATA, wire
 from tests.support.soap import call_xml, logged_in, post
 from vismock.mockserver.app import create_app
-from vismock.mockserver.faces.soap import wire
 from vismock.mockserver.services import services_of
+from vismock.mockserver.vim25.check import envelope_errors
 
 SEED_REQUEST = (DATA / "seed" / "request.xml").read_bytes()
-FETCH = call_xml("Fetch", "Task", "task-2675", "<prop>info</prop>")
+POWER_OFF = call_xml("PowerOffVM_Task", "VirtualMachine", "vm-601")
 
 
 @pytest.fixture(params=[True, False], ids=["fast path", "Flask views"])
@@ -53,14 +53,23 @@ def test_a_store_failure_on_the_adapter_face_is_a_system_error_envelope_and_jour
 
 
 def test_a_store_failure_on_the_soap_face_is_a_system_error_fault_and_journaled(
-    app_on_either_path: Flask, monkeypatch: pytest.MonkeyPatch
+    app_on_either_path: Flask, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     app = app_on_either_path
     client = app.test_client()
     logged_in(client)
-    broken_store(app, monkeypatch)
-    response = post(client, FETCH)
+    backend = services_of(app).backend
+    store = backend.registry.store
+    assert store is not None
+
+    def explode(*_args: Any, **_kwargs: Any) -> Any:
+        raise OSError("the disk is on fire")
+
+    monkeypatch.setattr(store, "write", explode)  # the --db write of the task the call starts
+    response = post(client, POWER_OFF)
     assert response.status_code == 500 and wire.fault_type_of(response.data) == "SystemError"
-    assert wire.payload_errors(response.data) == []
-    entries = services_of(app).backend.journal.entries(face="soap")
-    assert (entries[-1].operation, entries[-1].outcome) == ("Fetch", "SystemError")
+    assert envelope_errors(response.data) == []
+    assert "the disk is on fire" in caplog.text and b"fire" not in response.data
+    entries = backend.journal.entries(face="soap")
+    assert (entries[-1].operation, entries[-1].outcome) == ("PowerOffVM_Task", "SystemError")
+    assert backend.inventory.power("vm-601").recent == ()  # nothing acknowledged, nothing kept

@@ -377,6 +377,29 @@ def test_error_answers_are_documented_and_match_the_error_schema(
     assert not _errors(_validator(pointer), answer.get_json())
 
 
+def test_behaviours_and_overrides_of_any_task_method_are_documented(app: Flask) -> None:
+    """Not only the power methods: a snapshot's and a clone's tasks are scripted the same way."""
+    client = app.test_client()
+    sent = [
+        ("/_vismock/operations", "put", "/_vismock/operations", 200,
+         {"RevertToSnapshot_Task": {"timeline": [{"state": "success", "at": 1}]}}),
+        ("/_vismock/operations/{operation}", "put", "/_vismock/operations/Create_VM_Snapshot", 200,
+         {"timeline": [{"state": "success", "at": 0}]}),
+        ("/_vismock/overrides", "post", "/_vismock/overrides", 201,
+         {"operation": "Clone_VM", "vm": "win1", "fault": "InvalidState"}),
+    ]  # fmt: skip
+    for path, method, url, status, body in sent:
+        request = f"/paths/{_escape(path)}/{method}/requestBody/content/application~1json/schema"
+        assert not _errors(_validator(request), body)
+        answer = client.open(url, method=method.upper(), json=body)
+        assert answer.status_code == status, answer.get_data(as_text=True)
+        pointer, _ = _response_pointer(path, method, str(status))
+        assert not _errors(_validator(pointer), answer.get_json())
+    operations = client.get("/_vismock/operations").get_json()["operations"]
+    assert {"CreateSnapshot_Task", "RevertToSnapshot_Task"} <= set(operations)
+    assert client.get("/_vismock/overrides").get_json()["overrides"][0]["operation"] == "CloneVM_Task"
+
+
 def test_forbidden_and_unauthorised_answers_match_the_error_schema(tmp_path: Path, app: Flask) -> None:
     pointer = "/components/responses/Forbidden/content/application~1json/schema"
     remote = app.test_client().get("/_vismock/tasks", environ_base={"REMOTE_ADDR": "192.0.2.7"})

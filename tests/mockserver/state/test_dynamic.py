@@ -20,15 +20,17 @@ from flask import Flask
 
 import vismock.codec as codec
 from tests.support import DATA as TEST_DATA
+from tests.support import wire
 from tests.support.served import served
 from tests.support.soap import assert_valid, call_xml, logged_in, make_app, post
 from vismock.codec import Codec, XsDateTime
 from vismock.faults import TaskNotFound
-from vismock.mockserver.faces.soap import wire as vim25
 from vismock.mockserver.pytest_plugin import VismockServer
 from vismock.mockserver.services import services_of
 from vismock.mockserver.state import Backend, dynamic
 from vismock.mockserver.state.dynamic import RegexSampler, dynamic_task_info, seed_for
+from vismock.mockserver.vim25 import model, taskinfo, xml
+from vismock.mockserver.vim25.check import envelope_errors
 from vismock.schemas import schema_directory, task_methods
 
 DATA = TEST_DATA / "dynamic"
@@ -168,6 +170,11 @@ def test_500_random_ids_give_valid_envelopes_on_the_adapter_face() -> None:
         assert infos == [dynamic_task_info(task_id) for task_id in batch]
 
 
+def fetched_info(info: dict[str, Any]) -> bytes:
+    """The SOAP face's answer to a Fetch of a task's ``info`` holding *info* (as vim25 renders it)."""
+    return xml.response_envelope("Fetch", xml.render_typed("returnval", taskinfo.to_vim25(info), "TaskInfo"))
+
+
 @pytest.mark.parametrize("task_id", random_ids(500, seed=12))
 def test_generated_task_infos_obey_the_vim25_rules(task_id: str) -> None:
     info = dynamic_task_info(task_id)
@@ -182,13 +189,16 @@ def test_generated_task_infos_obey_the_vim25_rules(task_id: str) -> None:
     assert "result" not in info or state == "success"
     assert "progress" not in info or (state != "queued" and 0 <= info["progress"] <= 100)
     assert not info["cancelled"] or (info["cancelable"] and info["error"]["fault"] == "RequestCanceled")
-    assert "error" not in info or info["error"]["fault"] in vim25.served_fault_types()
-    assert "entityName" not in info or vim25.task_entity(info) is not None
+    # As vim25 sees it: a fault type of vim25 (the checker reads the whole answer by the model), the
+    # entity named when its name is.
+    assert envelope_errors(fetched_info(info)) == []
+    vim = taskinfo.to_vim25(info)
+    assert vim.error is None or vim.error.fault.type == info["error"]["fault"] in model().fault_types()
+    assert vim.entityName is None or vim.entity is not None
     # Named as vCenter names tasks: a real vim25 task method, its descriptionId, an entity of its type.
     method = task_methods()[info["name"]]
     assert info["descriptionId"] == method.description_id
-    entity = vim25.task_entity(info)
-    assert entity is None or entity.type == method.type
+    assert vim.entity is None or vim.entity.type == method.type
 
 
 def test_every_state_and_reason_turns_up() -> None:
@@ -259,7 +269,7 @@ def test_a_new_schema_element_is_generated_without_code_change(tmp_path: Path) -
 def test_off_by_default_in_the_backend() -> None:
     backend = Backend()
     try:
-        assert backend.tasks.dynamic is False
+        assert backend.dynamic is False
         with pytest.raises(TaskNotFound):
             backend.tasks.info("task-unknown")
     finally:
@@ -278,7 +288,7 @@ def test_off_by_default_on_both_faces() -> None:
     )
     logged_in(client)
     fault = post(client, call_xml("Fetch", "Task", "task-unknown", "<prop>info</prop>"))
-    assert fault.status_code == 500 and vim25.fault_type_of(fault.data) == "ManagedObjectNotFound"
+    assert fault.status_code == 500 and wire.fault_type_of(fault.data) == "ManagedObjectNotFound"
 
 
 def test_stored_tasks_win_over_generated_ones() -> None:
@@ -313,7 +323,7 @@ class TestFixtureOption:
         return True
 
     def test_the_fixture_server_generates_unknown_tasks(self, vismock_server: VismockServer) -> None:
-        assert vismock_server.backend.tasks.dynamic
+        assert vismock_server.backend.dynamic
         info = vismock_server.task_info("task-from-fixture")
         assert info == dynamic_task_info("task-from-fixture")
         assert isinstance(XsDateTime(info["queueTime"]).datetime, datetime)

@@ -7,8 +7,10 @@ from pathlib import Path
 import pytest
 
 from vismock.mockserver.state import Backend, taskfile
-from vismock.mockserver.state.inventory import ROOT_FOLDER_ID, EntityNotFound
+from vismock.mockserver.state.backend import EntityNotFound
+from vismock.mockserver.state.inventory import ROOT_FOLDER_ID
 from vismock.mockserver.state.taskfile import TaskFileError
+from vismock.mockserver.vim25.values import MoRef
 
 SCENARIO = """\
 tasks: []
@@ -96,15 +98,20 @@ def test_the_inventory_is_stored_updated_reset_and_found_by_path(tmp_path: Path)
     scenario = taskfile.parse_yaml(SCENARIO, "s.yaml")
     backend = Backend(tmp_path / "s.sqlite3", tasks=scenario.tasks, inventory=scenario.inventory or ())
     (web,) = backend.inventory.named("web", "VirtualMachine")
-    assert backend.inventory.path_of(web.id) == "/DC0/vm/prod/front/web"
-    assert backend.inventory.by_path("/DC0/vm/prod/front/web") == web
-    assert backend.inventory.by_path("/DC0/vm/nowhere") is None
-    backend.inventory.update(web.id, powerState="poweredOn")
+    assert backend.inventory.object(web.id).path() == "/DC0/vm/prod/front/web"
+    find = "SearchIndex", "FindByInventoryPath"
+    assert backend.invoke(*find, inventoryPath="/DC0/vm/prod/front/web") == MoRef("VirtualMachine", web.id)
+    assert backend.invoke(*find, inventoryPath="/DC0/vm/nowhere") is None
+    backend.inventory.set_power_state(web.id, "poweredOn")
     assert backend.inventory.get(web.id).props["powerState"] == "poweredOn"
+    backend.close()
+    backend = Backend(tmp_path / "s.sqlite3", tasks=scenario.tasks, inventory=scenario.inventory or ())
+    assert backend.inventory.get(web.id).props["powerState"] == "poweredOn"  # stored
     backend.reset()
     assert backend.inventory.get(web.id).props["powerState"] == "poweredOff"
     with pytest.raises(EntityNotFound):
         backend.inventory.get("vm-nope")
+    backend.close()
 
 
 def test_a_state_file_loaded_with_another_inventory_serves_the_new_one(tmp_path: Path) -> None:
@@ -117,3 +124,4 @@ def test_a_state_file_loaded_with_another_inventory_serves_the_new_one(tmp_path:
     reopened = Backend(tmp_path / "s.sqlite3", inventory=other.inventory or ())
     assert reopened.inventory.named("web-2") and not reopened.inventory.named("web")
     assert "held another inventory" in (reopened.load_notice or "")
+    reopened.close()

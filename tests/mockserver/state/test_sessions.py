@@ -1,39 +1,70 @@
-"""What a SOAP session keeps (collectors, filters, views, event collectors): owned, destroyed with
-its owner and its session, and bounded."""
+"""What a SOAP session keeps (collectors, filters, views): owned, destroyed with its owner and its
+session, and bounded; through the methods both faces call (``Backend.invoke``) in a session's name."""
 
 from __future__ import annotations
 
-from pathlib import Path
+from collections.abc import Iterator
 
 import pytest
 
-from vismock.faults import InvalidState
+from vismock.faults import InvalidState, ManagedObjectNotFound
+from vismock.mockserver.objects.base import Context
 from vismock.mockserver.state import Backend, sessions
+from vismock.mockserver.state.taskfile import load_builtin
+from vismock.mockserver.vim25.values import Data, MoRef
+
+ROOT = MoRef("Folder", "group-d1")
+TASK_INFO = Data(
+    "PropertyFilterSpec",
+    propSet=(Data("PropertySpec", type="Task", pathSet=("info",)),),
+    objectSet=(Data("ObjectSpec", obj=MoRef("Task", "task-525")),),
+)
 
 
-def test_objects_end_with_their_owner_and_their_session(tmp_path: Path) -> None:
-    backend = Backend(tmp_path / "state.sqlite3")
-    key, other = backend.sessions.create("vismock"), backend.sessions.create("vismock")
-    backend.sessions.add_object(key, "collector-1", "collector", "{}")
-    backend.sessions.add_object(key, "filter-1", "filter", "{}", owner="collector-1")
-    assert backend.sessions.object(other, "collector-1") is None  # another session's
-    assert [item.id for item in backend.sessions.objects(key, "filter", "collector-1")] == ["filter-1"]
-    assert backend.sessions.remove_object(key, "collector-1")
-    assert backend.sessions.object(key, "filter-1") is None  # with its collector
-    backend.sessions.add_object(key, "view-1", "view", "{}")
-    backend.sessions.end(key)
-    assert backend.sessions.object(key, "view-1") is None  # with its session
-    backend.close()
+@pytest.fixture
+def backend() -> Iterator[Backend]:
+    builtin = load_builtin()
+    state = Backend(tasks=builtin.tasks, inventory=builtin.inventory or ())
+    yield state
+    state.close()
 
 
-def test_a_session_keeps_a_bounded_number_of_objects(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def logged_in(backend: Backend, user: str = "vismock") -> Context:
+    """A call context of a new session of *user* (as the SOAP face makes one for its cookie)."""
+    session = backend.sessions.session(backend.sessions.create(user))
+    assert session is not None
+    return Context(backend, user=user, session=session)
+
+
+def view(backend: Backend, ctx: Context) -> MoRef:
+    made: MoRef = backend.invoke("ViewManager", "CreateContainerView", context=ctx, container=ROOT)
+    return made
+
+
+def test_objects_end_with_their_owner_and_their_session(backend: Backend) -> None:
+    mine, other = logged_in(backend), logged_in(backend)
+    collector = backend.invoke("propertyCollector", "CreatePropertyCollector", context=mine)
+    watch = backend.invoke(collector, "CreateFilter", context=mine, spec=TASK_INFO, partialUpdates=False)
+    with pytest.raises(ManagedObjectNotFound):  # another session's
+        backend.invoke(collector, "DestroyPropertyCollector", context=other)
+    assert backend.invoke(collector, "Fetch", context=mine, prop="filter").value == (watch,)
+    backend.invoke(collector, "DestroyPropertyCollector", context=mine)
+    assert watch.value not in backend.registry  # with its collector
+    seen = view(backend, mine)
+    assert seen.value in backend.registry
+    assert mine.session is not None
+    backend.sessions.end(mine.session)
+    assert seen.value not in backend.registry  # with its session
+
+
+def test_a_session_keeps_a_bounded_number_of_objects(
+    backend: Backend, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(sessions, "OBJECTS_PER_SESSION", 3)
-    backend = Backend(tmp_path / "state.sqlite3")
-    key = backend.sessions.create("vismock")
-    for number in range(3):
-        backend.sessions.add_object(key, f"view-{number}", "view", "{}")
+    ctx = logged_in(backend)
+    views = [view(backend, ctx) for _ in range(3)]
     with pytest.raises(InvalidState, match="destroy some first"):
-        backend.sessions.add_object(key, "view-3", "view", "{}")
-    assert backend.sessions.remove_object(key, "view-0")
-    backend.sessions.add_object(key, "view-3", "view", "{}")  # room again
-    backend.close()
+        view(backend, ctx)
+    view(backend, logged_in(backend))  # another session has its own room
+    backend.invoke(views[0], "DestroyView", context=ctx)
+    view(backend, ctx)  # room again

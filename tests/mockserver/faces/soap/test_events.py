@@ -1,5 +1,5 @@
 """EventManager and EventHistoryCollector: one TaskEvent per task, filtered, paged newest first,
-scrolled. Every answer is validated against the trimmed vim25 XSD."""
+scrolled. Every answer is checked against the vim25 model."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
+from tests.support import wire as vim25
 from tests.support.soap import (
     backend_of,
     call_fault,
@@ -21,7 +22,6 @@ from tests.support.soap import (
     retrieve,
     xpath,
 )
-from vismock.mockserver.faces.soap import wire as vim25
 from vismock.mockserver.state import TaskSpec
 
 ROOT = '<entity><entity type="Folder">group-d1</entity><recursion>all</recursion></entity>'

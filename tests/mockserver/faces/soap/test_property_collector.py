@@ -1,6 +1,6 @@
 """The PropertyCollector as govmomi uses it: TraversalSpecs through the inventory (the six shapes
 of govc's ls, find and vm lookups), subtype matching, nested paths, missingSet, collectors of a
-session's own and their waits. Every answer is validated against the trimmed vim25 XSD."""
+session's own and their waits. Every answer is checked against the vim25 model."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
+from tests.support import wire as vim25
 from tests.support.soap import (
     assert_valid,
     backend_of,
@@ -22,6 +23,7 @@ from tests.support.soap import (
     logged_in,
     make_app,
     object_spec,
+    pending_waits,
     post,
     prop_spec,
     retrieve,
@@ -29,8 +31,6 @@ from tests.support.soap import (
     traversal,
     xpath,
 )
-from vismock.mockserver.faces.soap import wire as vim25
-from vismock.mockserver.faces.soap.property_collector import WAIT
 
 
 @pytest.fixture
@@ -82,8 +82,11 @@ def test_ancestors_follow_parent_to_the_root(client: FlaskClient) -> None:
 
 
 def test_folder_children_are_matched_by_subtype(app: Flask, client: FlaskClient) -> None:
-    host_folder = backend_of(app).inventory.by_path("/Datacenter/host")
-    assert host_folder is not None
+    (host_folder,) = [
+        entity
+        for entity in backend_of(app).inventory.all().values()
+        if entity.name == "host" and entity.parent == "datacenter-2"
+    ]
     spec = (
         prop_spec("Folder", "name", "childType")
         + prop_spec("ComputeResource", "name", "resourcePool")
@@ -119,7 +122,11 @@ def test_datacenter_folders_and_compute_resource_children(client: FlaskClient) -
             + object_spec("ClusterComputeResource", "domain-c7", hosts, skip=True),
         )
     )
-    assert sorted(props["name"] for props in children.values()) == ["Resources", "esx01.lab.local"]
+    assert sorted(props["name"] for props in children.values()) == [
+        "Resources",
+        "esx01.lab.local",
+        "esx03.lab.local",
+    ]
 
 
 def test_a_self_naming_traversal_through_a_cycle_ends(client: FlaskClient) -> None:
@@ -163,19 +170,19 @@ def test_nested_paths_are_read_from_their_property(client: FlaskClient) -> None:
     assert found == {
         "runtime.host": "HostSystem:host-21",
         "runtime.powerState": "poweredOn",
-        "guest.toolsStatus": "toolsNotInstalled",
-    }  # guest.ipAddress: unset (no VMware Tools), so absent
-
-
-def test_a_vim25_property_vismock_does_not_serve_is_in_missing_set(client: FlaskClient) -> None:
-    body = retrieve(
-        client, prop_spec("VirtualMachine", "name", "config") + object_spec("VirtualMachine", "vm-601")
-    )
-    assert contents(body)["VirtualMachine:vm-601"] == {
-        "name": "win1",
-        "config": ("missing", "NotImplemented"),
+        "guest.ipAddress": "10.20.30.41",
+        "guest.toolsStatus": "toolsOk",
     }
-    assert "config" in xpath(body, "//v:missingSet/v:fault/v:localizedMessage/text()")[0]
+
+
+def test_a_vim25_property_the_mock_has_no_value_for_is_unset(client: FlaskClient) -> None:
+    # vCenter leaves out of propSet what is unset; no missingSet (that is for a fault reading it).
+    body = retrieve(
+        client,
+        prop_spec("VirtualMachine", "name", "environmentBrowser") + object_spec("VirtualMachine", "vm-601"),
+    )
+    assert contents(body)["VirtualMachine:vm-601"] == {"name": "win1"}
+    assert xpath(body, "//v:missingSet") == []
 
 
 @pytest.mark.parametrize("path", ["nonsense", "runtime.nonsense", "parent.name", "name.length"])
@@ -193,8 +200,9 @@ def test_a_property_vim25_does_not_define_is_invalid_property(client: FlaskClien
     )
 
 
-def test_fetch_of_a_property_not_served_is_its_fault(client: FlaskClient) -> None:
-    assert call_fault(client, "Fetch", "VirtualMachine", "vm-601", "<prop>config</prop>") == "NotImplemented"
+def test_fetch_of_an_unset_property_answers_no_value(client: FlaskClient) -> None:
+    body = call_ok(client, "Fetch", "VirtualMachine", "vm-601", "<prop>environmentBrowser</prop>")
+    assert xpath(body, "//v:FetchResponse/*") == []
 
 
 # -- collectors of a session's own ------------------------------------------------------------------
@@ -300,9 +308,10 @@ def _wait_in_another_thread(
 
 
 def _until_the_wait_is_pending(app: Flask, cookie: str, collector: str, waiter: threading.Thread) -> None:
-    """Until the waiter's WaitForUpdatesEx is pending on *collector* (what Cancel and Logout end)."""
+    """Until the waiter's WaitForUpdatesEx is pending (what Cancel and Logout end): the only wait
+    of this app."""
     deadline = time.monotonic() + 10
-    while not backend_of(app).sessions.objects(cookie, WAIT, collector):
+    while not pending_waits(backend_of(app)):
         assert waiter.is_alive(), "the wait ended before it was pending"
         assert time.monotonic() < deadline, "the wait never became pending"
         time.sleep(0.01)
@@ -323,7 +332,7 @@ def test_wait_without_options_blocks_until_the_task_changes(app: Flask, client: 
     waiter, answers = _wait_in_another_thread(app, cookie, collector, version)  # no maxWaitSeconds
     _until_the_wait_is_pending(app, cookie, collector, waiter)
     assert answers == []  # pending: nothing changed yet
-    backend_of(app).clock.advance(5)
+    backend_of(app).advance(5)
     waiter.join(timeout=10)
     assert not waiter.is_alive()
     assert_valid(answers[0])
@@ -346,6 +355,49 @@ def test_cancel_wait_for_updates_ends_the_pending_wait(app: Flask, client: Flask
     # Nothing pending: canceling does nothing, and the next wait is not canceled.
     call_ok(client, "CancelWaitForUpdates", "PropertyCollector", collector)
     assert xpath(_wait(client, collector, version), "//v:returnval") == []
+
+
+def test_each_session_has_its_own_filters_on_the_service_collector(app: Flask, client: FlaskClient) -> None:
+    mine = _filter(client, "propertyCollector", "task-ok")
+    with app.test_client() as other:
+        logged_in(other)
+        theirs = _filter(other, "propertyCollector", "task-done")
+        service = "PropertyCollector:propertyCollector"
+        read = prop_spec("PropertyCollector", "filter") + object_spec(*service.split(":"))
+        for session, filter_id, task_id in ((client, mine, "task-ok"), (other, theirs, "task-done")):
+            listed = contents(retrieve(session, read))[service]["filter"]
+            assert listed == [f"PropertyFilter:{filter_id}"]
+            update = _wait(session, "propertyCollector")
+            assert xpath(update, "//v:filterSet/v:filter/text()") == [filter_id]
+            assert xpath(update, "//v:objectSet/v:obj/text()") == [task_id]
+
+
+@pytest.mark.parametrize("app_config", [{"VISMOCK_SOAP_MAX_WAIT": SHORT_MAX_WAIT}])
+def test_cancel_and_logout_end_only_the_session_s_waits_on_the_service_collector(
+    app: Flask, client: FlaskClient
+) -> None:
+    with app.test_client() as other:
+        logged_in(other)
+        waiters = []
+        for session in (client, other):
+            _filter(session, "propertyCollector", "task-queued")
+            version = str(xpath(_wait(session, "propertyCollector"), "//v:version/text()")[0])
+            cookie = _session_cookie(session)
+            waiter, answers = _wait_in_another_thread(app, cookie, "propertyCollector", version)
+            deadline = time.monotonic() + 10
+            while len(pending_waits(backend_of(app))) < len(waiters) + 1:
+                assert waiter.is_alive() and time.monotonic() < deadline, "the wait never became pending"
+                time.sleep(0.01)
+            waiters.append((waiter, answers))
+        call_ok(client, "CancelWaitForUpdates", "PropertyCollector", "propertyCollector")
+        (mine, my_answers), (theirs, their_answers) = waiters
+        mine.join(timeout=10)
+        assert vim25.fault_type_of(my_answers[0]) == "RequestCanceled"
+        assert theirs.is_alive() and len(pending_waits(backend_of(app))) == 1  # the other session's waits on
+        call_ok(other, "Logout", "SessionManager", "SessionManager")
+        theirs.join(timeout=10)
+        assert not theirs.is_alive()
+        assert vim25.fault_type_of(their_answers[0]) == "RequestCanceled"
 
 
 def vim25_call(method: str, collector: str, args: str) -> bytes:
@@ -442,9 +494,9 @@ def test_deeply_nested_select_sets_are_answered_not_crashed(client: FlaskClient,
         assert vim25.fault_type_of(response.data) == "InvalidRequest"
 
 
-def test_a_property_not_served_is_in_the_update_s_missing_set(client: FlaskClient) -> None:
+def test_an_unset_property_is_left_out_of_the_update(client: FlaskClient) -> None:
     collector = _create_collector(client)
-    spec = prop_spec("VirtualMachine", "name", "config") + object_spec("VirtualMachine", "vm-601")
+    spec = prop_spec("VirtualMachine", "name", "environmentBrowser") + object_spec("VirtualMachine", "vm-601")
     call_ok(
         client,
         "CreateFilter",
@@ -454,8 +506,7 @@ def test_a_property_not_served_is_in_the_update_s_missing_set(client: FlaskClien
     )
     update = _wait(client, collector)
     assert xpath(update, "//v:objectSet/v:changeSet/v:name/text()") == ["name"]
-    assert xpath(update, "//v:objectSet/v:missingSet/v:path/text()") == ["config"]
-    assert xpath(update, "//v:objectSet/v:missingSet/v:fault/v:fault/@xsi:type") == ["NotImplemented"]
+    assert xpath(update, "//v:objectSet/v:missingSet") == []
 
 
 @pytest.mark.parametrize("app_config", [{"VISMOCK_SOAP_MAX_WAIT": SHORT_MAX_WAIT}])
@@ -487,7 +538,7 @@ def test_check_for_updates_answers_at_once(app: Flask, client: FlaskClient) -> N
         )
         == []
     )
-    backend_of(app).clock.advance(5)
+    backend_of(app).advance(5)
     changed = call_ok(client, "CheckForUpdates", "PropertyCollector", "propertyCollector", args)
     assert xpath(changed, "//v:objectSet/v:kind/text()") == ["modify"]
 

@@ -57,7 +57,9 @@ def test_task_info_in_every_state_and_reason(
 
 def test_task_info_details(si: Any) -> None:
     done = task(si, "task-done").info
-    assert done.result == "snapshot-14" and done.progress == 100
+    # A CreateSnapshot_Task's result is the snapshot, typed as the method declares it.
+    assert isinstance(done.result, vim.vm.Snapshot) and done.result._moId == "snapshot-14"
+    assert done.progress == 100
     assert done.description.message == "Create a snapshot of db-01"
     assert done.reason.scheduledTask._moId == "scheduledtask-7"
     alarm = task(si, "task-running").info.reason
@@ -88,7 +90,8 @@ def test_wait_for_tasks_on_several(si: Any, live: LiveServer) -> None:
     results: list[Any] = []
     advance_later(live, 5, 3600)
     WaitForTasks(tasks, results=results)
-    assert sorted(str(result) for result in results if result is not None) == ["snapshot-14", "vm-13"]
+    typed = sorted((type(result).__name__, result._moId) for result in results if result is not None)
+    assert typed == [("vim.VirtualMachine", "vm-13"), ("vim.vm.Snapshot", "snapshot-14")]
     assert {one.info.state for one in tasks} == {"success"}
 
 
@@ -169,4 +172,4 @@ def test_a_call_without_a_session_raises_not_authenticated(live: LiveServer) -> 
 
 def test_an_unserved_method_raises_method_not_found(si: Any) -> None:
     with pytest.raises(vmodl.fault.MethodNotFound):
-        si.content.searchIndex.FindByDnsName(dnsName="web-01.lab.local", vmSearch=True)
+        si.content.searchIndex.FindByInventoryPath("Datacenter/vm/win1").UpgradeTools_Task()

@@ -1,6 +1,6 @@
 """Sessions as vCenter shows them: ``currentSession`` readable without a session (unset then),
 ``sessionList``, a stable ``loginTime``, ``lastActiveTime`` and a ``callCount`` that counts every
-call (answers from memory too), ``CurrentTime``. Every answer is validated against the XSD."""
+call (answers from memory too), ``CurrentTime``. Every answer is checked against the vim25 model."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
+from tests.support import wire as vim25
 from tests.support.soap import (
     T0,
     USER,
@@ -27,7 +28,6 @@ from tests.support.soap import (
     retrieve,
     xpath,
 )
-from vismock.mockserver.faces.soap import wire as vim25
 
 CURRENT_SESSION = prop_spec("SessionManager", "currentSession") + object_spec(
     "SessionManager", "SessionManager"
@@ -107,7 +107,7 @@ def test_the_user_session_counts_calls_and_keeps_its_login_time(app: Flask, clie
     fetch = vim25_fetch()
     for _ in range(5):  # the same read again and again: answered from memory after the first
         assert post(client, fetch).status_code == 200
-    backend_of(app).clock.advance(90)
+    backend_of(app).advance(90)
     later = _current(client)
     assert later["callCount"] == "8"
     assert later["loginTime"] == first["loginTime"] == vim25.format_datetime(T0)
@@ -156,7 +156,7 @@ def test_current_time_is_the_mock_clock(app: Flask, client: FlaskClient) -> None
     assert xpath(
         call_ok(client, "CurrentTime", "ServiceInstance", "ServiceInstance"), "//v:returnval/text()"
     ) == [vim25.format_datetime(T0)]
-    backend_of(app).clock.advance(3600)
+    backend_of(app).advance(3600)
     assert xpath(
         call_ok(client, "CurrentTime", "ServiceInstance", "ServiceInstance"), "//v:returnval/text()"
     ) == [vim25.format_datetime(T0 + timedelta(hours=1))]
@@ -173,6 +173,7 @@ def test_the_service_content_lists_only_managers_that_answer(client: FlaskClient
         "eventManager": "EventManager",
         "taskManager": "TaskManager",
         "searchIndex": "SearchIndex",
+        "customFieldsManager": "CustomFieldsManager",
     }
     logged_in(client)
     answers = {  # a call each manager serves
@@ -183,6 +184,7 @@ def test_the_service_content_lists_only_managers_that_answer(client: FlaskClient
         "eventManager": ("Fetch", "<prop>description</prop>"),
         "taskManager": ("Fetch", "<prop>recentTask</prop>"),
         "searchIndex": ("FindByInventoryPath", "<inventoryPath>Datacenter</inventoryPath>"),
+        "customFieldsManager": ("Fetch", "<prop>field</prop>"),
     }
     for name, value in listed.items():
         (mo_type,) = xpath(body, f"//v:returnval/v:{name}/@type")

@@ -1,10 +1,12 @@
 """The SOAP face on the wire (Flask test client): every method, session and fault, every response
-validated against the trimmed vim25 XSD."""
+checked against the vim25 model."""
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,20 +15,25 @@ from flask import Flask
 from flask.testing import FlaskClient
 from lxml import etree
 
+from tests.support import wire as vim25
 from tests.support.soap import (
     SOAP_DATA,
     T0,
     USER,
     assert_valid,
     backend_of,
+    call_fault,
+    call_ok,
     call_xml,
     logged_in,
     login_body,
     make_app,
     post,
 )
-from vismock.mockserver.faces.soap import wire as vim25
+from vismock.faults import fault_named
+from vismock.mockserver.faces.soap import API_VERSION, fault_envelope
 from vismock.mockserver.state import FaultRule
+from vismock.mockserver.vim25 import taskinfo, xml
 
 NS = {"v": "urn:vim25", "s": vim25.SOAPENV, "xsi": vim25.XSI}
 CASES = yaml.safe_load((SOAP_DATA / "cases.yaml").read_text())["cases"]
@@ -77,7 +84,7 @@ def test_version_file_names_urn_vim25(client: FlaskClient) -> None:
     root = etree.fromstring(response.data)
     assert root.tag == "namespaces" and root.get("version") == "1.0"
     assert root.findtext("namespace/name") == "urn:vim25"
-    assert root.findtext("namespace/version") == vim25.API_VERSION
+    assert root.findtext("namespace/version") == API_VERSION
 
 
 def test_sdk_vim_path_is_the_same_endpoint(client: FlaskClient) -> None:
@@ -97,6 +104,26 @@ def test_login_sets_the_session_cookie_and_returns_a_user_session(client: FlaskC
     assert _xpath(response.data, "//v:returnval/v:userName/text()") == [USER]
     key = cookie.split(";")[0].split("=", 1)[1]
     assert key not in response.data.decode()  # the session key (a bearer secret) is only in the cookie
+
+
+def test_the_state_file_holds_a_hash_of_the_session_key_never_the_key_nor_the_password(
+    tmp_path: Path,
+) -> None:
+    database = tmp_path / "state.sqlite3"
+    app = make_app(VISMOCK_DB=str(database), VISMOCK_ACCOUNTS={"bmc": "pa55-w0rd-9f3"})
+    client = app.test_client()
+    response = post(client, login_body("bmc", "pa55-w0rd-9f3"))
+    assert response.status_code == 200
+    key = response.headers["Set-Cookie"].split(";")[0].split("=", 1)[1]
+    collector = call_xml("CreatePropertyCollector", "PropertyCollector", "propertyCollector")
+    assert post(client, collector).status_code == 200  # an object the session owns, stored too
+    backend_of(app).close()
+    written = b"".join(
+        path.read_bytes() for path in tmp_path.iterdir() if path.name.startswith(database.name)
+    )
+    assert hashlib.sha256(key.encode()).hexdigest().encode() in written  # the session is in the file...
+    assert key.encode() not in written  # ...under a hash of its key
+    assert b"pa55-w0rd-9f3" not in written
 
 
 def test_logout_ends_the_session(client: FlaskClient) -> None:
@@ -144,6 +171,74 @@ def test_the_journal_records_soap_calls_without_passwords(app: Flask, client: Fl
     assert "s3cret" not in repr(entries)
 
 
+# -- calls vCenter cannot read ----------------------------------------------------------------------
+# vCenter reads the whole call first: a required parameter missing ("Required parameter path is
+# missing while parsing call information for method RegisterVM_Task") or an element the method does
+# not declare ("Unexpected element tag ... seen") is InvalidRequest, before the session is looked at
+# (NotAuthenticated is the permission check of the method it has read).
+
+_FILTER_SPEC = (
+    '<spec><propSet><type>Task</type><all>true</all></propSet><objectSet><obj type="Task">task-ok</obj>'
+    "</objectSet></spec>"
+)
+
+
+@pytest.mark.parametrize(
+    ("method", "this_type", "this", "args", "named"),
+    [
+        ("CreateFilter", "PropertyCollector", "propertyCollector", _FILTER_SPEC, "partialUpdates"),
+        ("Login", "SessionManager", "SessionManager", "<userName>vismock</userName>", "password"),
+        (
+            "Login",
+            "SessionManager",
+            "SessionManager",
+            "<userName>vismock</userName><password>vismock</password><domain>corp</domain>",
+            "domain",
+        ),
+    ],
+    ids=["a-missing-parameter", "a-missing-password", "an-undeclared-element"],
+)
+@pytest.mark.parametrize("session", [True, False], ids=["session", "anonymous"])
+def test_a_call_vcenter_cannot_read_is_an_invalid_request_naming_the_element(
+    client: FlaskClient, method: str, this_type: str, this: str, args: str, named: str, session: bool
+) -> None:
+    if session:
+        logged_in(client)
+    response = post(client, call_xml(method, this_type, this, args))
+    assert response.status_code == 500
+    assert_valid(response.data)
+    assert vim25.fault_type_of(response.data) == "InvalidRequest"
+    assert named in _xpath(response.data, "//faultstring/text()")[0]
+
+
+def test_a_call_read_whole_gets_the_session_checked(client: FlaskClient) -> None:
+    spec = _FILTER_SPEC + "<partialUpdates>false</partialUpdates>"
+    response = post(client, call_xml("CreateFilter", "PropertyCollector", "propertyCollector", spec))
+    assert vim25.fault_type_of(response.data) == "NotAuthenticated"
+
+
+# -- an entity a task names that the inventory does not hold ----------------------------------------
+
+
+def test_a_vm_only_a_task_names_reads_as_a_vm_of_its_name(client: FlaskClient) -> None:
+    logged_in(client)  # vm-10 is task-ok's entity (web-10); the SOAP test inventory has no vm-10
+    spec = (
+        "<specSet><propSet><type>VirtualMachine</type><all>true</all></propSet>"
+        '<objectSet><obj type="VirtualMachine">vm-10</obj></objectSet></specSet>'
+    )
+    body = call_ok(client, "RetrieveProperties", "PropertyCollector", "propertyCollector", spec)
+    assert _xpath(body, "//v:propSet[v:name='name']/v:val/text()") == ["web-10"]
+    # pyVim's WaitForTask reads the running task's VM's runtime.question: the runtime is there.
+    assert _xpath(body, "//v:propSet[v:name='runtime']/v:val/v:powerState/text()") == ["poweredOn"]
+
+
+@pytest.mark.parametrize("method", ["PowerOffVM_Task", "Destroy_Task", "CreateSnapshot_Task"])
+def test_a_vm_only_a_task_names_has_no_methods_but_fetch(client: FlaskClient, method: str) -> None:
+    logged_in(client)
+    args = "<name>s</name><memory>false</memory><quiesce>false</quiesce>" if "Snapshot" in method else ""
+    assert call_fault(client, method, "VirtualMachine", "vm-10", args) == "ManagedObjectNotFound"
+
+
 # -- TaskInfo ---------------------------------------------------------------------------------------
 
 
@@ -174,15 +269,54 @@ def test_fetched_task_info_is_the_backend_task_info(app: Flask, client: FlaskCli
         )
 
 
+@pytest.mark.parametrize(
+    ("fields", "detail"),
+    [
+        # nothing given: the required path filled with the message (the datastore is optional)
+        (
+            (),
+            '"InvalidDatastorePath"><datastorePath>bad path</datastorePath></InvalidDatastorePathFault>',
+        ),
+        (
+            (("datastore", "datastore-1"),),
+            '<datastore type="Datastore">datastore-1</datastore><datastorePath>bad path</datastorePath>',
+        ),
+        ((("datastore", "datastore-1"), ("datastorePath", "[ds] a.vmx")), "<datastorePath>[ds] a.vmx</"),
+    ],
+)
+def test_any_vim25_fault_is_sent_whole_whatever_fields_it_is_given(
+    fields: tuple[tuple[str, str], ...], detail: str
+) -> None:
+    body = fault_envelope(fault_named("InvalidDatastorePath", "bad path", fields))
+    assert_valid(body)
+    assert vim25.fault_type_of(body) == "InvalidDatastorePath" and detail in body.decode()
+
+
 def test_unknown_fault_types_are_sent_as_system_error(app: Flask) -> None:
     info = dict(backend_of(app).tasks.info("task-error", poll=False))
     info["error"] = {"fault": "NoSuchVimFault", "localizedMessage": "boom"}
-    body = vim25.response_envelope(
-        "Fetch", lambda r: vim25.sub_value(r, "returnval", vim25.task_info_value(info))
-    )
+    body = xml.response_envelope("Fetch", xml.render("returnval", taskinfo.to_vim25(info), "anyType"))
     assert_valid(body)
     assert _xpath(body, "//v:error/v:fault/@xsi:type") == ["SystemError"]
     assert _xpath(body, "//v:error/v:localizedMessage/text()") == ["NoSuchVimFault: boom"]
+
+
+def test_a_task_description_s_arguments_are_key_any_values(app: Flask) -> None:
+    info = dict(backend_of(app).tasks.info("task-done", poll=False))
+    info["description"] = {"key": "k", "arg": [{"key": "vm", "value": "db-01"}], "message": "m"}
+    body = xml.response_envelope("Fetch", xml.render("returnval", taskinfo.to_vim25(info), "anyType"))
+    assert_valid(body)
+    assert _xpath(body, "//v:description/v:arg/v:value/text()") == ["db-01"]
+
+
+def test_a_recorded_result_of_a_task_returning_an_array_stays_text(app: Flask) -> None:
+    # vim25 declares CheckAddHostEvc_Task's task result ClusterEVCManagerCheckResult[]: no one type a
+    # recorded text could name.
+    info = dict(backend_of(app).tasks.info("task-done", poll=False))
+    info.update(name="CheckAddHostEvc_Task", result="recorded")
+    body = xml.response_envelope("Fetch", xml.render("returnval", taskinfo.to_vim25(info), "anyType"))
+    assert_valid(body)
+    assert _xpath(body, "//v:result/@xsi:type") == ["xsd:string"]
 
 
 # -- RetrievePropertiesEx paging --------------------------------------------------------------------
@@ -258,7 +392,7 @@ def test_wait_for_updates_ex_reports_enter_then_only_changes(app: Flask, client:
 
     assert _xpath(_wait_ex(client, version), "//v:returnval") == []  # nothing changed: no UpdateSet
 
-    backend_of(app).clock.advance(5)
+    backend_of(app).advance(5)
     second = _wait_ex(client, version)
     assert _xpath(second, "//v:objectSet/v:obj/text()") == ["task-ok"]
     assert _xpath(second, "//v:objectSet/v:kind/text()") == ["modify"]
@@ -271,7 +405,7 @@ def test_wait_for_updates_reports_field_paths(app: Flask, client: FlaskClient) -
     _create_filter(client, ["task-ok"], "<pathSet>info.state</pathSet><pathSet>info.progress</pathSet>")
     first = _wait_ex(client, "")
     assert _xpath(first, "//v:changeSet/v:name/text()") == ["info.state"]  # progress unset: not sent
-    backend_of(app).clock.advance(5)
+    backend_of(app).advance(5)
     second = _wait_ex(client, str(_xpath(first, "//v:version/text()")[0]))
     assert _xpath(second, "//v:changeSet/v:name/text()") == ["info.state", "info.progress"]
     assert _xpath(second, "//v:changeSet/v:val/text()") == ["running", "50"]
@@ -301,7 +435,7 @@ def test_a_filter_on_an_unknown_task_is_refused(client: FlaskClient) -> None:
     logged_in(client)
     spec = (
         '<spec><propSet><type>Task</type><all>true</all></propSet><objectSet><obj type="Task">task-x</obj>'
-        "</objectSet></spec>"
+        "</objectSet></spec><partialUpdates>false</partialUpdates>"
     )
     response = post(client, call_xml("CreateFilter", "PropertyCollector", "propertyCollector", spec))
     assert vim25.fault_type_of(response.data) == "ManagedObjectNotFound"
@@ -395,7 +529,7 @@ def test_an_internal_error_is_a_system_error_fault(
     def broken(*_args: Any, **_kwargs: Any) -> Any:
         raise RuntimeError("the store is on fire")
 
-    monkeypatch.setattr(backend_of(app).tasks, "read", broken)
+    monkeypatch.setattr(backend_of(app), "invoke", broken)  # every method is called through it
     response = post(client, call_xml("Fetch", "Task", "task-done", "<prop>info</prop>"))
     assert response.status_code == 500
     assert_valid(response.data)
@@ -410,7 +544,7 @@ def test_a_repeated_call_sees_the_task_change(app: Flask, client: FlaskClient) -
     fetch = call_xml("Fetch", "Task", "task-ok", "<prop>info</prop>")
     states = []
     for advance in (0, 0, 5, 0, 5):
-        backend_of(app).clock.advance(advance)
+        backend_of(app).advance(advance)
         states += _xpath(post(client, fetch).data, "//v:returnval/v:state/text()")
     assert states == ["queued", "queued", "running", "running", "success"]
 

@@ -13,6 +13,7 @@ from lxml import etree
 from pyVim.task import WaitForTask
 from pyVmomi import vim, vmodl
 
+from tests.support import wire as vim25
 from tests.support.soap import (
     T0,
     USER,
@@ -25,7 +26,6 @@ from tests.support.soap import (
     make_app,
     post,
 )
-from vismock.mockserver.faces.soap import wire as vim25
 from vismock.mockserver.state import Behaviour, Override, Step
 
 PropertyCollector = vmodl.query.PropertyCollector
@@ -53,7 +53,7 @@ def vm(si: Any, vm_id: str = WIN1) -> Any:
 def test_each_power_method_with_wait_for_task(
     si: Any, live: LiveServer, method: str, start: str, end: str
 ) -> None:
-    live.backend.power.set_state(WIN1, start)
+    live.backend.inventory.set_power_state(WIN1, start)
     task = getattr(vm(si), method)()
     assert task.info.state == "queued" and vm(si).runtime.powerState == start
     clock_moves_later(live.backend, 1, 1)
@@ -67,7 +67,7 @@ def test_each_power_method_with_wait_for_task(
 
 
 def test_power_off_twice_gives_invalid_power_state_in_the_task(si: Any, live: LiveServer) -> None:
-    live.backend.power.set_state(WIN1, "poweredOff")
+    live.backend.inventory.set_power_state(WIN1, "poweredOff")
     task = vm(si).PowerOffVM_Task()  # the method answers a task: the fault is in it
     with pytest.raises(vim.fault.InvalidPowerState) as raised:
         WaitForTask(task)
@@ -105,14 +105,14 @@ def test_cancel_task_on_a_running_power_task_when_scripted_cancelable(si: Any, l
     clock_moves_later(live.backend, 2)
     WaitForTask(refused)
     slow = Behaviour(timeline=(Step("running", 0, progress=10), Step("success", 60)), cancelable=True)
-    live.backend.power.add_override(Override(slow, operation="PowerOnVM_Task", vm="win1"))
+    live.backend.operations.add_override(Override(slow, operation="PowerOnVM_Task", vm="win1"))
     task = vm(si).PowerOnVM_Task()
-    live.backend.clock.advance(10)
+    live.backend.advance(10)
     task.CancelTask()
     info = task.info
     assert (info.state, info.cancelled, info.progress) == ("error", True, 10)
     assert isinstance(info.error, vmodl.fault.RequestCanceled)
-    live.backend.clock.advance(120)
+    live.backend.advance(120)
     assert vm(si).runtime.powerState == "poweredOff"  # the cancelled power-on changed nothing
 
 
@@ -128,6 +128,14 @@ def test_the_vm_properties(si: Any, live: LiveServer) -> None:
     assert (summary.vm._moId, summary.runtime.powerState, summary.config.name) == (WIN1, "poweredOn", "win1")
     assert (summary.config.template, summary.config.vmPathName) == (False, "[datastore1] win1/win1.vmx")
     assert vm(si, TEMPLATE).summary.config.template is True
+    config = machine.config  # what vim25 requires of it, and the summary says the same (govc vm.info)
+    assert (config.name, config.files.vmPathName) == ("win1", summary.config.vmPathName)
+    assert (summary.config.uuid, summary.config.instanceUuid) == (config.uuid, config.instanceUuid)
+    assert (summary.config.numCpu, summary.config.memorySizeMB) == (
+        config.hardware.numCPU,
+        config.hardware.memoryMB,
+    )
+    assert (summary.config.guestId, summary.config.guestFullName) == (config.guestId, config.guestFullName)
     assert list(machine.recentTask) == []
     task = machine.PowerOffVM_Task()
     clock_moves_later(live.backend, 2)
@@ -135,7 +143,7 @@ def test_the_vm_properties(si: Any, live: LiveServer) -> None:
     assert [one._moId for one in machine.recentTask] == [task._moId]
     assert machine.runtime.bootTime is None
     machine.PowerOnVM_Task()
-    live.backend.clock.advance(2)
+    live.backend.advance(2)
     assert machine.runtime.bootTime == T0.replace(second=4)  # set by a power-on from poweredOff
     recent = [one._moId for one in si.content.taskManager.recentTask]
     assert recent[-2:] == [one._moId for one in machine.recentTask]
@@ -153,7 +161,7 @@ def test_wait_for_updates_sees_the_power_state_change_when_the_task_succeeds(
     first = collector.WaitForUpdatesEx("", PropertyCollector.WaitOptions(maxWaitSeconds=0))
     assert first.filterSet[0].objectSet[0].changeSet[0].val == "poweredOn"
     vm(si).PowerOffVM_Task()
-    live.backend.clock.advance(1.5)  # running: nothing to report yet
+    live.backend.advance(1.5)  # running: nothing to report yet
     assert collector.WaitForUpdatesEx(first.version, PropertyCollector.WaitOptions(maxWaitSeconds=0)) is None
     clock_moves_later(live.backend, 0.5)
     update = collector.WaitForUpdatesEx(first.version, PropertyCollector.WaitOptions(maxWaitSeconds=10))
@@ -186,7 +194,7 @@ def _xpath(body: bytes, path: str) -> list[str]:
 
 
 def test_the_call_and_the_failed_task_on_the_wire(app: Flask, client: FlaskClient) -> None:
-    backend_of(app).power.set_state(WIN1, "poweredOff")
+    backend_of(app).inventory.set_power_state(WIN1, "poweredOff")
     response = post(client, call_xml("PowerOffVM_Task", "VirtualMachine", WIN1))
     assert response.status_code == 200
     assert_valid(response.data)
@@ -219,8 +227,8 @@ def test_the_call_and_the_failed_task_on_the_wire(app: Flask, client: FlaskClien
     ],
 )
 def test_every_vm_property_is_valid_vim25(app: Flask, client: FlaskClient, path: str) -> None:
-    backend_of(app).power.start(WIN1, "PowerOffVM_Task", user=USER)
-    backend_of(app).clock.advance(2)
+    backend_of(app).invoke(WIN1, "PowerOffVM_Task", user=USER)
+    backend_of(app).advance(2)
     response = post(client, call_xml("Fetch", "VirtualMachine", WIN1, f"<prop>{path}</prop>"))
     assert response.status_code == 200, response.data
     assert_valid(response.data)
@@ -228,10 +236,10 @@ def test_every_vm_property_is_valid_vim25(app: Flask, client: FlaskClient, path:
 
 def test_a_remembered_vm_read_changes_when_the_task_succeeds(app: Flask, client: FlaskClient) -> None:
     fetch = call_xml("Fetch", "VirtualMachine", WIN1, "<prop>runtime.powerState</prop>")
-    backend_of(app).power.start(WIN1, "SuspendVM_Task", user=USER)
+    backend_of(app).invoke(WIN1, "SuspendVM_Task", user=USER)
     states = []
     for advance in (0, 0, 1.9, 0, 0.1, 0):
-        backend_of(app).clock.advance(advance)
+        backend_of(app).advance(advance)
         states += _xpath(post(client, fetch).data, "//v:returnval/text()")
     assert states == ["poweredOn"] * 4 + ["suspended"] * 2
 

@@ -398,17 +398,21 @@ class Registry:
         tx = self._transaction()
         before = dict(obj._props)
         props = obj._props
-        for path, value in changes.items():
-            top, _, rest = path.partition(".")
-            if rest:
-                current = props.get(top)
-                if not isinstance(current, Data):
-                    raise TypeError(f"{obj!r}: {top!r} holds no data object to set {rest!r} in")
-                value = current.with_path(rest, value)
-            if value is None:
-                props.pop(top, None)
-            else:
-                props[top] = value
+        try:
+            for path, value in changes.items():
+                top, _, rest = path.partition(".")
+                if rest:
+                    current = props.get(top)
+                    if not isinstance(current, Data):
+                        raise TypeError(f"{obj!r}: {top!r} holds no data object to set {rest!r} in")
+                    value = current.with_path(rest, value)
+                if value is None:
+                    props.pop(top, None)
+                else:
+                    props[top] = value
+        except BaseException:
+            _restore(obj, before)  # all of the update or none of it: a rollback finds no undo for it
+            raise
         if props == before:
             return  # nothing changed: no new revision, nothing to store
         tx.undo.append(lambda: _restore(obj, before))

@@ -4,7 +4,9 @@ A session is the ``vmware_soap_session`` cookie of a vim25 client: Login creates
 lifetime on the mock's clock (an event on the registry's schedule) and reset end it, and with it
 everything it owns (property collectors and filters, views, event collectors: served objects whose
 ``_session`` names it). Each session is an object of the registry stored under a hash of its key,
-so the key itself (a secret) is never kept anywhere but in the client's cookie.
+so the key itself (a secret) is never in the state, its file, the journal or a log line. (The SOAP
+face's remembered answers are keyed by the cookie's value, in memory only, for as long as the
+answer is remembered.)
 
 How busy a session is (vim25 ``UserSession.callCount`` and ``lastActiveTime``) is counted on every
 call, answers from memory included; it is kept beside the state, not in it (a count is not a change

@@ -128,6 +128,16 @@ def test_a_transaction_that_raises_is_undone(registry: Registry) -> None:
     assert registry.find("thing-2") is None
 
 
+def test_an_update_that_fails_on_a_later_path_changes_nothing(registry: Registry) -> None:
+    thing = added(registry, count=1)
+    with registry.transaction():
+        with pytest.raises(TypeError, match="holds no data object"), registry.savepoint():
+            thing.update({"count": 2, "count.deeper": 3})  # the second path cannot be set
+        assert thing.get("count") == 1  # the first path's change went with it
+        thing.update(count=4)
+    assert thing.get("count") == 4
+
+
 def test_a_savepoint_undoes_only_what_it_changed(registry: Registry) -> None:
     thing = added(registry, count=1)
     with registry.transaction():

@@ -104,13 +104,19 @@ def collect_inputs(paths: Sequence[str]) -> Inputs:
 
 def _xml_files_below(directory: str, problems: list[FileResult]) -> Iterator[str]:
     """Every *.xml file below *directory* (scandir: one system call per folder, not per file);
-    a folder that cannot be listed is one of the *problems*."""
+    a folder that cannot be listed is one of the *problems*. A folder reached again through a
+    symbolic link (a loop, or two links to one folder) is listed once."""
     folders = [os.path.normpath(directory)]
+    listed: set[tuple[int, int]] = set()
     while folders:
         folder = folders.pop()
         # Names below "." are written without "./", as Path would write them ("a/b.xml").
         prefix = "" if folder == os.curdir else folder.rstrip(os.sep) + os.sep
         try:
+            status = os.stat(folder)
+            if (status.st_dev, status.st_ino) in listed:
+                continue
+            listed.add((status.st_dev, status.st_ino))
             with os.scandir(folder) as entries:
                 for entry in entries:
                     if entry.is_dir():

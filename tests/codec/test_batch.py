@@ -119,6 +119,15 @@ def test_files_below_the_working_directory_are_named_without_dot_slash(
     ]
 
 
+def test_a_folder_reached_again_through_a_link_is_listed_once(tmp_path: Path) -> None:
+    (tmp_path / "a" / "b").mkdir(parents=True)
+    (tmp_path / "a" / "1.xml").write_bytes(b"<x/>")
+    (tmp_path / "a" / "b" / "loop").symlink_to(tmp_path / "a")  # a/b/loop -> a: a cycle
+    inputs = batch.collect_inputs([str(tmp_path)])
+    assert [os.path.relpath(f, tmp_path) for f in inputs.files] == ["a/1.xml"]
+    assert inputs.problems == []
+
+
 def test_a_folder_that_cannot_be_listed_is_reported(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     (tmp_path / "locked").mkdir()
     (tmp_path / "ok.xml").write_bytes(b"<x/>")

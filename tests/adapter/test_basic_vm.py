@@ -4,24 +4,16 @@ the same state (two mocks started alike: one reached over SOAP, one through POST
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.support.soap import PASSWORD, T0, USER, LiveServer, live_server, make_app
+from tests.support.both_faces import Prepare, both, nothing
+from tests.support.soap import PASSWORD, USER, LiveServer
 from vismock.adapter.vcenter import Settings, run_over_soap
 from vismock.cli import main
 from vismock.codec import decode, encode
 from vismock.mockserver.state import Backend
-
-Prepare = Callable[[Backend], None]
-
-
-@pytest.fixture(scope="module")
-def servers() -> Iterator[tuple[LiveServer, LiveServer]]:
-    with live_server(make_app()) as over_soap, live_server(make_app()) as adapter_face:
-        yield over_soap, adapter_face
 
 
 def request_for(operation: str, vm: str, *, user: str = USER, password: str = PASSWORD) -> bytes:
@@ -31,24 +23,6 @@ def request_for(operation: str, vm: str, *, user: str = USER, password: str = PA
         f"<user-name>{user}</user-name><password>{password}</password>"
         f"<parameters><virtual-machine>{vm}</virtual-machine></parameters></vmware-infrastructure-request>"
     ).encode()
-
-
-def both(servers: tuple[LiveServer, LiveServer], request: bytes, prepare: Prepare) -> tuple[bytes, bytes]:
-    """The envelope from the operation over SOAP, and from the adapter face, each mock prepared alike."""
-    over_soap, adapter_face = servers
-    for server in servers:
-        server.backend.reset()
-        server.backend.freeze(T0)
-        prepare(server.backend)
-    settings = Settings(soap_url=f"{over_soap.url}/sdk")
-    by_soap = encode(run_over_soap(decode(request), settings), root="vmware-infrastructure-response")
-    response = adapter_face.app.test_client().post("/adapter", data=request, content_type="text/xml")
-    assert response.status_code == 200
-    return by_soap, bytes(response.data)
-
-
-def nothing(backend: Backend) -> None:
-    pass
 
 
 def vm_state(state: str) -> Prepare:

@@ -4,30 +4,23 @@ request and the same state (two mocks prepared alike), and change the state alik
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 
-from tests.support.soap import PASSWORD, T0, USER, LiveServer, live_server, make_app
-from vismock.adapter.vcenter import Settings, run_over_soap
+from tests.support.both_faces import Prepare, both, nothing
+from tests.support.soap import PASSWORD, USER, LiveServer
 from vismock.codec import decode, encode
 from vismock.mockserver.state import Backend
 from vismock.mockserver.state.behaviour import INSTANT
 
-Prepare = Callable[[Backend], None]
 KINDS = {
     "Create_VM_Snapshot": "Advanced_Vm",
     "Revert_VM_Snapshot": "Advanced_VM",
     "Delete_VM_Snapshot": "Advanced_Vm",
 }
 KINDS |= {"Clone_VM": "Configure_Vm", "Delete_VM": "Basic_Vm"}
-
-
-@pytest.fixture(scope="module")
-def servers() -> Iterator[tuple[LiveServer, LiveServer]]:
-    with live_server(make_app()) as over_soap, live_server(make_app()) as adapter_face:
-        yield over_soap, adapter_face
+INSTANT_TASKS = {"default": INSTANT}  # the snapshot family's tasks end when created, on both
 
 
 def request_for(operation: str, **parameters: Any) -> bytes:
@@ -40,24 +33,6 @@ def request_for(operation: str, **parameters: Any) -> bytes:
             "parameters": parameters,
         }
     )
-
-
-def both(servers: tuple[LiveServer, LiveServer], request: bytes, prepare: Prepare) -> tuple[bytes, bytes]:
-    over_soap, adapter_face = servers
-    for server in servers:
-        server.backend.reset()
-        server.backend.freeze(T0)
-        server.backend.operations.set_behaviours({"default": INSTANT})
-        prepare(server.backend)
-    settings = Settings(soap_url=f"{over_soap.url}/sdk")
-    by_soap = encode(run_over_soap(decode(request), settings), root="vmware-infrastructure-response")
-    response = adapter_face.app.test_client().post("/adapter", data=request, content_type="text/xml")
-    assert response.status_code == 200
-    return by_soap, bytes(response.data)
-
-
-def nothing(backend: Backend) -> None:
-    pass
 
 
 def with_snapshots(*names: str) -> Prepare:
@@ -127,7 +102,7 @@ def test_over_soap_answers_what_the_adapter_face_answers(
     prepare: Prepare,
     expected: str,
 ) -> None:
-    by_soap, by_face = both(servers, request_for(operation, **parameters), prepare)
+    by_soap, by_face = both(servers, request_for(operation, **parameters), prepare, INSTANT_TASKS)
     assert by_soap == by_face
     answer = decode(by_soap)
     assert expected in answer or answer["metadata"].get("fault") == expected, answer
@@ -135,7 +110,7 @@ def test_over_soap_answers_what_the_adapter_face_answers(
 
 def test_each_side_changed_its_state_alike(servers: tuple[LiveServer, LiveServer]) -> None:
     request = request_for("Revert_VM_Snapshot", **{"virtual-machine": "win1", "name": "a"})
-    both(servers, request, with_snapshots("a", "b"))
+    both(servers, request, with_snapshots("a", "b"), INSTANT_TASKS)
     over_soap, adapter_face = servers
     for server in (over_soap, adapter_face):
         assert server.backend.inventory.power("vm-601").state == "poweredOff"  # "a" was taken without memory
